@@ -1,0 +1,35 @@
+//! Schema migrations, applied in order at start-up by `store::migrate`.
+//!
+//! Migration N takes a data file from schema version N-1 to N, inside the same write transaction
+//! that records the new version, so a crash mid-migration leaves the old version intact. Table
+//! definitions are repeated here as they were *at that version*, so later changes to the live
+//! tables in `src/store/tables.rs` cannot change what an old migration does.
+//!
+//! To add one: write `vNNN_name.rs` with `pub fn up(tx: &WriteTransaction) -> Result<(), redb::Error>`,
+//! append it to `MIGRATIONS`, bump nothing else (the latest version is the list's length), and
+//! commit a data file of the previous version to `fixtures/store/` (`cargo run --example
+//! store-fixture`) so the test suite proves old files still open.
+
+use redb::WriteTransaction;
+
+mod v001_initial;
+mod v002_auth;
+
+pub struct Migration {
+    pub version: u32,
+    pub name: &'static str,
+    pub up: fn(&WriteTransaction) -> Result<(), redb::Error>,
+}
+
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial: meta and audit log",
+        up: v001_initial::up,
+    },
+    Migration {
+        version: 2,
+        name: "auth: users, API tokens, sessions",
+        up: v002_auth::up,
+    },
+];

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Installs what building the dashboard and running every test needs, skipping what is present:
+#   - the wasm32-unknown-unknown target (rustup)
+#   - wasm-bindgen-cli at exactly the version of the `wasm-bindgen` crate in Cargo.lock
+#   - wasm-opt from the npm package `binaryen` (Debian's binaryen 108 emits broken modules)
+#   - chromium + chromium-driver (Debian) for the browser test
+# Tools land in .tools/ inside the repository, so nothing global is assumed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+TOOLS="$ROOT/.tools"
+mkdir -p "$TOOLS/bin"
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+want_browser=1
+[ "${1:-}" = "--no-browser" ] && want_browser=0
+
+# --- wasm target -----------------------------------------------------------------------------
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  log "adding rustup target wasm32-unknown-unknown"
+  timeout 600 rustup target add wasm32-unknown-unknown
+fi
+
+# --- wasm-bindgen-cli, pinned to Cargo.lock ---------------------------------------------------
+WB_VERSION=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)
+if [ -z "$WB_VERSION" ]; then
+  echo "setup: cannot find the wasm-bindgen version in Cargo.lock" >&2
+  exit 1
+fi
+if ! "$TOOLS/bin/wasm-bindgen" --version 2>/dev/null | grep -q " $WB_VERSION\$"; then
+  log "installing wasm-bindgen-cli $WB_VERSION (takes a few minutes)"
+  # `cargo install --locked wasm-bindgen-cli` can fail when its lock file names a crate version
+  # the registry no longer serves; install from the unpacked crate and re-resolve only what fails.
+  work=$(mktemp -d)
+  (
+    cd "$work"
+    cargo new -q --vcs none fetcher
+    cd fetcher
+    cargo add -q "wasm-bindgen-cli@=$WB_VERSION"
+    cargo fetch -q
+  ) || true
+  src=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/wasm-bindgen-cli-"$WB_VERSION" 2>/dev/null | head -n1)
+  if [ -z "$src" ]; then
+    echo "setup: could not download wasm-bindgen-cli $WB_VERSION from crates.io" >&2
+    exit 1
+  fi
+  cp -r "$src" "$work/cli"
+  cd "$work/cli"
+  if ! cargo install -q --locked --path . --root "$TOOLS" 2>"$work/err.log"; then
+    # Re-resolve any crate the lock file pins to a version that is not available.
+    for pkg in $(grep -oE 'failed to select a version for the requirement `[a-z0-9_-]+ = "=[0-9.]+"' "$work/err.log" \
+      | sed -E 's/.*`([a-z0-9_-]+) = "=([0-9.]+)".*/\1@\2/'); do
+      cargo update -q -p "$pkg" || true
+    done
+    cargo update -q -p webpki-roots 2>/dev/null || true
+    cargo install -q --locked --path . --root "$TOOLS"
+  fi
+  cd "$ROOT"
+  rm -rf "$work"
+fi
+
+# --- wasm-opt (npm binaryen) -------------------------------------------------------------------
+if [ ! -x "$TOOLS/node_modules/.bin/wasm-opt" ]; then
+  log "installing binaryen (wasm-opt) from npm"
+  (cd "$TOOLS" && [ -f package.json ] || echo '{"private":true}' > "$TOOLS/package.json")
+  (cd "$TOOLS" && npm install --silent --no-audit --no-fund binaryen@132.0.0)
+fi
+ln -sf ../node_modules/.bin/wasm-opt "$TOOLS/bin/wasm-opt"
+
+# --- chromium for the browser test ------------------------------------------------------------
+if [ "$want_browser" = 1 ] && { ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; }; then
+  log "installing chromium and chromium-driver (apt)"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+log "tools ready"

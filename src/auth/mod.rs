@@ -1,0 +1,360 @@
+//! Credentials: dashboard users (argon2id passwords), sessions, API tokens, login throttling.
+//!
+//! Owns: how secrets are generated, hashed, checked and expired. Depends on: `store`, `clock`,
+//! `config` (for `AuthConfig`). Secrets never reach the store in clear: tokens and session ids are
+//! high-entropy, so a SHA-256 of them is enough; passwords are low-entropy and get argon2id.
+
+mod throttle;
+
+use std::sync::Arc;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use crate::clock::{SharedClock, rfc3339};
+use crate::config::AuthConfig;
+use crate::store::{
+    AuditRecord, SessionRecord, Store, StoreError, TokenRecord, UserRecord, Write,
+};
+pub use throttle::Throttle;
+
+/// Prefix of API tokens, so they are recognisable in logs and secret scanners.
+pub const TOKEN_PREFIX: &str = "pnp_";
+/// Shortest password `user add` accepts.
+pub const MIN_PASSWORD_LEN: usize = 8;
+const MAX_NAME_LEN: usize = 64;
+const MAX_PASSWORD_LEN: usize = 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("wrong user name or password")]
+    InvalidCredentials,
+    #[error("too many failed logins; try again in {retry_after_secs} s")]
+    Throttled { retry_after_secs: u64 },
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+}
+
+/// Who made a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    User(String),
+    Token { id: String, name: String },
+}
+
+impl Principal {
+    pub fn name(&self) -> &str {
+        match self {
+            Principal::User(n) => n,
+            Principal::Token { name, .. } => name,
+        }
+    }
+    pub fn to_wire(&self) -> panoptes_types::Principal {
+        panoptes_types::Principal {
+            name: self.name().to_string(),
+            kind: match self {
+                Principal::User(_) => "user",
+                Principal::Token { .. } => "token",
+            }
+            .to_string(),
+        }
+    }
+}
+
+/// A new random secret: 32 bytes, URL-safe base64.
+pub fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// The public id of a token: a prefix of its hash (enough to name it, useless to forge it).
+pub fn token_id(hash: &str) -> String {
+    hash.chars().take(16).collect()
+}
+
+pub fn hash_password(password: &str) -> Result<String, AuthError> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| AuthError::Hash(e.to_string()))
+}
+
+pub fn verify_password(phc: &str, password: &str) -> bool {
+    match PasswordHash::new(phc) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+pub fn validate_user_name(name: &str) -> Result<(), AuthError> {
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return Err(AuthError::Invalid(format!(
+            "user name must be 1 to {MAX_NAME_LEN} characters"
+        )));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+    {
+        return Err(AuthError::Invalid(
+            "user name may contain only letters, digits, and . _ - @".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub fn validate_password(password: &str) -> Result<(), AuthError> {
+    let n = password.chars().count();
+    if n < MIN_PASSWORD_LEN {
+        return Err(AuthError::Invalid(format!(
+            "password must be at least {MIN_PASSWORD_LEN} characters"
+        )));
+    }
+    if password.len() > MAX_PASSWORD_LEN {
+        return Err(AuthError::Invalid(format!(
+            "password must be at most {MAX_PASSWORD_LEN} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// Creates or replaces a dashboard user.
+pub async fn set_user(
+    store: &Store,
+    clock: &SharedClock,
+    name: &str,
+    password: &str,
+) -> Result<(), AuthError> {
+    validate_user_name(name)?;
+    validate_password(password)?;
+    let pw = password.to_string();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&pw))
+        .await
+        .map_err(|e| AuthError::Hash(e.to_string()))??;
+    let now = clock.now_ms();
+    store
+        .write(vec![
+            Write::PutUser {
+                name: name.to_string(),
+                record: UserRecord {
+                    password_hash: hash,
+                    created_at_ms: now,
+                },
+            },
+            audit(now, "cli", "user.set", name),
+        ])
+        .await?;
+    Ok(())
+}
+
+/// Creates an API token; the secret is returned once and stored only as a hash.
+pub async fn create_token(
+    store: &Store,
+    clock: &SharedClock,
+    actor: &str,
+    name: &str,
+) -> Result<panoptes_types::CreatedToken, AuthError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return Err(AuthError::Invalid(format!(
+            "token name must be 1 to {MAX_NAME_LEN} characters"
+        )));
+    }
+    let secret = format!("{TOKEN_PREFIX}{}", new_secret());
+    let hash = sha256_hex(&secret);
+    let now = clock.now_ms();
+    let id = token_id(&hash);
+    store
+        .write(vec![
+            Write::PutToken {
+                hash,
+                record: TokenRecord {
+                    name: name.to_string(),
+                    created_at_ms: now,
+                },
+            },
+            audit(now, actor, "token.create", &format!("{name} ({id})")),
+        ])
+        .await?;
+    Ok(panoptes_types::CreatedToken {
+        token: secret,
+        info: panoptes_types::TokenInfo {
+            id,
+            name: name.to_string(),
+            created_at: rfc3339(now),
+        },
+    })
+}
+
+pub fn audit(at_ms: u64, actor: &str, action: &str, detail: &str) -> Write {
+    Write::Audit {
+        at_ms,
+        record: AuditRecord {
+            actor: actor.to_string(),
+            action: action.to_string(),
+            detail: detail.to_string(),
+        },
+    }
+}
+
+/// Logins, sessions and request authentication for the running server.
+pub struct Auth {
+    store: Store,
+    clock: SharedClock,
+    config: AuthConfig,
+    throttle: Throttle,
+    /// A real hash to verify against when the user does not exist, so a login for an unknown
+    /// name costs the same time as a wrong password and does not reveal which names exist.
+    decoy_hash: String,
+}
+
+impl Auth {
+    pub fn new(store: Store, clock: SharedClock, config: AuthConfig) -> Result<Arc<Auth>, AuthError> {
+        let decoy_hash = hash_password(&new_secret())?;
+        Ok(Arc::new(Auth {
+            throttle: Throttle::new(
+                config.login_free_failures,
+                config.login_backoff.get(),
+                config.login_backoff_max.get(),
+            ),
+            store,
+            clock,
+            config,
+            decoy_hash,
+        }))
+    }
+
+    pub fn config(&self) -> &AuthConfig {
+        &self.config
+    }
+
+    /// Checks a password and opens a session. Returns the session secret (the cookie value).
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        client: std::net::IpAddr,
+    ) -> Result<String, AuthError> {
+        let now = self.clock.now_ms();
+        let user_key = format!("user:{}", username.to_ascii_lowercase());
+        let ip_key = format!("ip:{client}");
+        if let Some(wait_ms) = self.throttle.wait(&[&user_key, &ip_key], now) {
+            return Err(AuthError::Throttled {
+                retry_after_secs: wait_ms.div_ceil(1000).max(1),
+            });
+        }
+        let record = if validate_user_name(username).is_ok() && password.len() <= MAX_PASSWORD_LEN
+        {
+            self.store.user(username)?
+        } else {
+            None
+        };
+        let hash = record
+            .as_ref()
+            .map(|r| r.password_hash.clone())
+            .unwrap_or_else(|| self.decoy_hash.clone());
+        let pw = password.to_string();
+        let matches = tokio::task::spawn_blocking(move || verify_password(&hash, &pw))
+            .await
+            .unwrap_or(false);
+        if !(matches && record.is_some()) {
+            self.throttle.fail(&[&user_key, &ip_key], now);
+            return Err(AuthError::InvalidCredentials);
+        }
+        self.throttle.succeed(&[&user_key, &ip_key]);
+        let secret = new_secret();
+        let ttl = self.config.session_ttl.get().as_millis() as u64;
+        self.store
+            .write(vec![
+                Write::PutSession {
+                    hash: sha256_hex(&secret),
+                    record: SessionRecord {
+                        user: username.to_string(),
+                        created_at_ms: now,
+                        expires_at_ms: now.saturating_add(ttl),
+                    },
+                },
+                audit(now, username, "session.login", &client.to_string()),
+            ])
+            .await?;
+        Ok(secret)
+    }
+
+    pub async fn logout(&self, session_secret: &str) -> Result<(), AuthError> {
+        self.store
+            .write(vec![Write::DeleteSession {
+                hash: sha256_hex(session_secret),
+            }])
+            .await?;
+        Ok(())
+    }
+
+    /// The user behind a session cookie, if the session exists and has not expired.
+    pub fn session(&self, secret: &str) -> Result<Option<Principal>, AuthError> {
+        let Some(s) = self.store.session(&sha256_hex(secret))? else {
+            return Ok(None);
+        };
+        if s.expires_at_ms <= self.clock.now_ms() {
+            return Ok(None);
+        }
+        Ok(Some(Principal::User(s.user)))
+    }
+
+    /// The token behind a bearer credential.
+    pub fn token(&self, secret: &str) -> Result<Option<Principal>, AuthError> {
+        let hash = sha256_hex(secret);
+        Ok(self.store.token(&hash)?.map(|t| Principal::Token {
+            id: token_id(&hash),
+            name: t.name,
+        }))
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_only_with_the_right_secret() {
+        let h = hash_password("correct horse").expect("hash");
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password(&h, "correct horse"));
+        assert!(!verify_password(&h, "wrong horse"));
+        assert!(!verify_password("not a phc string", "x"));
+    }
+
+    #[test]
+    fn secrets_are_distinct_and_url_safe() {
+        let a = new_secret();
+        let b = new_secret();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    }
+
+    #[test]
+    fn names_and_passwords_are_validated() {
+        assert!(validate_user_name("alice").is_ok());
+        assert!(validate_user_name("").is_err());
+        assert!(validate_user_name("a b").is_err());
+        assert!(validate_password("short").is_err());
+        assert!(validate_password("long enough").is_ok());
+    }
+}

@@ -1,0 +1,79 @@
+//! The embedded dashboard. `build.rs` copies the built front end (`frontend/dist`) into the
+//! binary with a precompressed `.gz` beside each text/wasm file; here we pick the variant the
+//! client accepts and set caching: content-hashed files under `/assets/` are immutable, everything
+//! else revalidates by ETag. Unknown non-API paths get `index.html`, so client-side routes work
+//! on reload.
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+
+#[derive(rust_embed::Embed)]
+#[folder = "$OUT_DIR/dist"]
+struct Dist;
+
+pub async fn serve(uri: Uri, headers: HeaderMap) -> Response {
+    let path = uri.path().trim_start_matches('/');
+    if path.starts_with("api/") || path == "api" {
+        return super::ApiError::NotFound(format!("no API route {}", uri.path())).into_response();
+    }
+    let path = if path.is_empty() { "index.html" } else { path };
+    match file_response(path, &headers) {
+        Some(r) => r,
+        // Unknown paths that look like files are real 404s; the rest are client-side routes.
+        None if path.rsplit('/').next().is_some_and(|last| last.contains('.')) => {
+            (StatusCode::NOT_FOUND, "not found").into_response()
+        }
+        None => file_response("index.html", &headers)
+            .unwrap_or_else(|| (StatusCode::NOT_FOUND, "dashboard not built").into_response()),
+    }
+}
+
+fn file_response(path: &str, headers: &HeaderMap) -> Option<Response> {
+    let file = Dist::get(path)?;
+    let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]));
+    let immutable = path.starts_with("assets/");
+    let cache = if immutable {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    let mut resp_headers = HeaderMap::new();
+    resp_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(path)));
+    resp_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    resp_headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        resp_headers.insert(header::ETAG, v);
+    }
+    resp_headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
+        return Some((StatusCode::NOT_MODIFIED, resp_headers).into_response());
+    }
+    let gzip_ok = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+    if gzip_ok && let Some(gz) = Dist::get(&format!("{path}.gz")) {
+        resp_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        return Some((resp_headers, gz.data.into_owned()).into_response());
+    }
+    Some((resp_headers, file.data.into_owned()).into_response())
+}
+
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit('.').next().unwrap_or("") {
+        "html" => "text/html; charset=utf-8",
+        "js" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "wasm" => "application/wasm",
+        "json" => "application/json",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "txt" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}

@@ -1,0 +1,189 @@
+//! The HTTP edge: routes, authentication, request metrics, the embedded dashboard.
+//!
+//! Owns: URL layout, credential extraction, the error-to-HTTP mapping (`error.rs`).
+//! Depends on: `auth`, `store`, `metrics`, `config`, `clock`. Handlers stay thin: they parse,
+//! call into a module that owns the work, and map the result.
+
+mod api;
+mod assets;
+pub mod error;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::auth::{Auth, Principal};
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::metrics::{HttpLabels, Metrics};
+use crate::store::Store;
+pub use error::ApiError;
+use panoptes_types::{CSRF_HEADER, SESSION_COOKIE};
+
+/// Everything a handler may need. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub auth: Arc<Auth>,
+    pub metrics: Arc<Metrics>,
+    pub clock: SharedClock,
+    pub config: watch::Receiver<Arc<Config>>,
+    pub started: Instant,
+    pub started_at_ms: u64,
+    pub instance_id: String,
+}
+
+impl AppState {
+    pub fn config(&self) -> Arc<Config> {
+        self.config.borrow().clone()
+    }
+}
+
+/// Builds the whole application router.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.config().server.max_body_bytes as usize;
+    let api = Router::new()
+        .route("/me", get(api::me))
+        .route("/status", get(api::status))
+        .route("/session", delete(api::logout))
+        .route("/tokens", get(api::list_tokens).post(api::create_token))
+        .route("/tokens/{id}", delete(api::delete_token))
+        .route("/audit", get(api::audit))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_principal,
+        ))
+        // Login is the one API route that takes no credential: it hands one out.
+        .route("/session", post(api::login))
+        .fallback(api::not_found)
+        .layer(DefaultBodyLimit::max(max_body));
+
+    Router::new()
+        .route("/healthz", get(api::healthz))
+        .route("/metrics", get(api::metrics))
+        .nest(panoptes_types::API_PREFIX, api)
+        .fallback(assets::serve)
+        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| {
+            if req.uri().path().starts_with("/api/") {
+                "/api/unmatched".to_string()
+            } else {
+                "/{dashboard}".to_string()
+            }
+        });
+    let resp = next.run(req).await;
+    state
+        .metrics
+        .http
+        .requests
+        .get_or_create(&HttpLabels {
+            method,
+            route,
+            status: resp.status().as_u16(),
+        })
+        .inc();
+    resp
+}
+
+/// Credential extraction: a bearer token, or the dashboard's session cookie. Cookie-authenticated
+/// state changes must carry the CSRF header (see `panoptes_types::CSRF_HEADER`).
+pub async fn authenticate(state: &AppState, headers: &HeaderMap, method: &Method) -> Result<Principal, ApiError> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value
+            .to_str()
+            .map_err(|_| ApiError::Unauthorized("malformed Authorization header".into()))?;
+        let Some(token) = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+        else {
+            return Err(ApiError::Unauthorized(
+                "Authorization must be `Bearer <token>`".into(),
+            ));
+        };
+        return state
+            .auth
+            .token(token.trim())?
+            .ok_or_else(|| ApiError::Unauthorized("unknown or revoked API token".into()));
+    }
+    let Some(secret) = session_cookie(headers) else {
+        return Err(ApiError::Unauthorized(
+            "log in, or send `Authorization: Bearer <token>`".into(),
+        ));
+    };
+    let principal = state
+        .auth
+        .session(secret)?
+        .ok_or_else(|| ApiError::Unauthorized("session expired; log in again".into()))?;
+    let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe && !headers.contains_key(CSRF_HEADER) {
+        return Err(ApiError::Forbidden(format!(
+            "cookie-authenticated requests that change state must send the {CSRF_HEADER} header"
+        )));
+    }
+    Ok(principal)
+}
+
+async fn require_principal(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    match authenticate(&state, req.headers(), req.method()).await {
+        Ok(p) => {
+            req.extensions_mut().insert(p);
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v)
+}
+
+/// The client's address, for login throttling.
+pub fn client_ip(connect: Option<&ConnectInfo<SocketAddr>>) -> std::net::IpAddr {
+    connect
+        .map(|c| c.0.ip())
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]))
+}

@@ -1,0 +1,20 @@
+//! Panoptes: a self-hosted observability server in one binary.
+//!
+//! The module map (also in the README's architecture section):
+//! - `config`: typed YAML configuration with located errors.
+//! - `store`: the embedded redb store, its single group-committing writer, migrations, retention.
+//! - `auth`: users, sessions, API tokens, login throttling.
+//! - `http`: routes, authentication at the edge, error mapping, the embedded dashboard.
+//! - `metrics`: the Prometheus registry.
+//! - `clock`: time as a parameter.
+//! - `app`: wires the parts together for `panoptes serve` (signals, reload, shutdown).
+//! - `telemetry`: logging setup.
+
+pub mod app;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod store;
+pub mod telemetry;

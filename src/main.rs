@@ -1,0 +1,301 @@
+//! The `panoptes` command line: serve, init, check, token, user.
+//!
+//! Errors here are for a person at a terminal: one line, `panoptes: error: ...`, exit status 1.
+
+use std::io::{BufRead, IsTerminal, Write as _};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use panoptes::app::{self, Overrides, Server};
+use panoptes::clock::{SharedClock, SystemClock};
+use panoptes::config::{self, Config, LogFormat};
+use panoptes::metrics::Metrics;
+use panoptes::{auth, telemetry};
+use tracing::{error, info, warn};
+
+#[derive(Parser)]
+#[command(name = "panoptes", version, about = "Self-hosted observability server: probes, exceptions, Sentry-compatible ingest, alerts.")]
+struct Cli {
+    /// Log format: text (default) or json.
+    #[arg(long, global = true, env = "PANOPTES_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormatArg>,
+    /// Log filter, e.g. `info` or `panoptes=debug` (overrides log.level).
+    #[arg(long, global = true, env = "PANOPTES_LOG")]
+    log_level: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args, Clone, Default)]
+struct Location {
+    /// Config file (YAML). Without one, the embedded default is used.
+    #[arg(long, short = 'c', env = "PANOPTES_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (overrides server.data_dir).
+    #[arg(long, env = "PANOPTES_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        #[command(flatten)]
+        location: Location,
+        /// Listen address, e.g. 127.0.0.1:8080 (overrides server.listen).
+        #[arg(long, env = "PANOPTES_LISTEN")]
+        listen: Option<String>,
+    },
+    /// Write a commented example config (to FILE, or stdout).
+    Init {
+        file: Option<PathBuf>,
+        /// Overwrite FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Validate a config file and print every error; exit status 1 when invalid.
+    Check { file: PathBuf },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Manage dashboard users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token and print it (shown only once).
+    Create {
+        name: String,
+        #[command(flatten)]
+        location: Location,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user or set its password (read from stdin, or prompted on a terminal).
+    Add {
+        name: String,
+        #[command(flatten)]
+        location: Location,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("panoptes: error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    let log_format = cli.log_format;
+    let log_level = cli.log_level;
+    match cli.command {
+        Command::Serve { location, listen } => {
+            let listen = listen
+                .map(|l| {
+                    l.parse::<SocketAddr>().map_err(|_| {
+                        format!("invalid --listen address `{l}`: expected host:port like 127.0.0.1:8080")
+                    })
+                })
+                .transpose()?;
+            let overrides = Overrides {
+                data_dir: location.data_dir.clone(),
+                listen,
+            };
+            let config = load(location.config.as_deref(), &overrides)?;
+            let format = match log_format {
+                Some(LogFormatArg::Json) => LogFormat::Json,
+                Some(LogFormatArg::Text) => LogFormat::Text,
+                None => config.log.format,
+            };
+            let level = log_level.clone().unwrap_or_else(|| config.log.level.clone());
+            let log = telemetry::init(&level, format)?;
+            runtime()?.block_on(serve(config, location.config, overrides, log, log_level.is_some()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Init { file, force } => {
+            match file {
+                None => print!("{}", config::EXAMPLE),
+                Some(path) => {
+                    if path.exists() && !force {
+                        return Err(format!(
+                            "{} already exists; pass --force to overwrite",
+                            path.display()
+                        ));
+                    }
+                    std::fs::write(&path, config::EXAMPLE)
+                        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                    eprintln!("wrote {}; check it with `panoptes check {}`", path.display(), path.display());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { file } => match config::load(&file) {
+            Ok(_) => {
+                println!("{}: ok", file.display());
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(errors) => {
+                for e in &errors.0 {
+                    println!("{e}");
+                }
+                eprintln!("{}: {} error(s)", file.display(), errors.0.len());
+                Ok(ExitCode::from(1))
+            }
+        },
+        Command::Token {
+            command: TokenCommand::Create { name, location },
+        } => {
+            let config = load(location.config.as_deref(), &overrides_of(&location))?;
+            let created = runtime()?.block_on(async {
+                let store = app::open_store(&config, &Metrics::new()).map_err(|e| e.to_string())?;
+                let clock: SharedClock = Arc::new(SystemClock);
+                let r = auth::create_token(&store, &clock, "cli", &name).await;
+                store.close().await;
+                r.map_err(|e| e.to_string())
+            })?;
+            println!("{}", created.token);
+            eprintln!(
+                "token `{}` (id {}) created; it is shown only now. Use it as `Authorization: Bearer <token>`.",
+                created.info.name, created.info.id
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User {
+            command: UserCommand::Add { name, location },
+        } => {
+            auth::validate_user_name(&name).map_err(|e| e.to_string())?;
+            let config = load(location.config.as_deref(), &overrides_of(&location))?;
+            let password = read_password()?;
+            auth::validate_password(&password).map_err(|e| e.to_string())?;
+            runtime()?.block_on(async {
+                let store = app::open_store(&config, &Metrics::new()).map_err(|e| e.to_string())?;
+                let clock: SharedClock = Arc::new(SystemClock);
+                let r = auth::set_user(&store, &clock, &name, &password).await;
+                store.close().await;
+                r.map_err(|e| e.to_string())
+            })?;
+            eprintln!("user `{name}` saved");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn overrides_of(location: &Location) -> Overrides {
+    Overrides {
+        data_dir: location.data_dir.clone(),
+        listen: None,
+    }
+}
+
+fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Config, String> {
+    app::load_config(path, overrides).map_err(|errors| {
+        let n = errors.0.len();
+        format!("invalid configuration ({n} error(s)):\n{errors}")
+    })
+}
+
+/// The password from a prompt (terminal) or the first line of stdin (scripts).
+fn read_password() -> Result<String, String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?;
+        let second = rpassword::prompt_password("Repeat: ").map_err(|e| e.to_string())?;
+        if first != second {
+            return Err("the passwords do not match".into());
+        }
+        return Ok(first);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .take_line(&mut line)
+        .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+trait TakeLine {
+    fn take_line(&mut self, buf: &mut String) -> std::io::Result<usize>;
+}
+
+impl<R: BufRead> TakeLine for R {
+    /// Reads one line, bounded so a stray pipe cannot exhaust memory.
+    fn take_line(&mut self, buf: &mut String) -> std::io::Result<usize> {
+        use std::io::Read;
+        self.take(4096).read_line(buf)
+    }
+}
+
+async fn serve(
+    config: Config,
+    config_path: Option<PathBuf>,
+    overrides: Overrides,
+    log: telemetry::LogHandle,
+    log_level_pinned: bool,
+) -> Result<(), String> {
+    let addr = config.server.listen;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let clock: SharedClock = Arc::new(SystemClock);
+    let server = Server::start(config, listener, clock)
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = std::io::stderr().flush();
+
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => { info!("SIGTERM: shutting down"); break; }
+            _ = int.recv() => { info!("SIGINT: shutting down"); break; }
+            _ = hup.recv() => {
+                let Some(path) = config_path.as_deref() else {
+                    warn!("SIGHUP: no config file to reload (running on the embedded default)");
+                    continue;
+                };
+                match app::load_config(Some(path), &overrides) {
+                    Ok(new) => {
+                        let warnings = server.reload(new, (!log_level_pinned).then_some(&log));
+                        server.state.metrics.config_reloads.get_or_create(&vec![("result".into(), "ok".into())]).inc();
+                        info!(warnings = warnings.len(), "SIGHUP: configuration reloaded");
+                    }
+                    Err(errors) => {
+                        server.state.metrics.config_reloads.get_or_create(&vec![("result".into(), "error".into())]).inc();
+                        error!("SIGHUP: keeping the running configuration; the file has {} error(s):\n{errors}", errors.0.len());
+                    }
+                }
+            }
+        }
+    }
+    server.shutdown().await.map_err(|e| e.to_string())
+}

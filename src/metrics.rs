@@ -1,0 +1,148 @@
+//! Prometheus metrics: one registry built at start-up, handles cloned into the parts that update
+//! them, rendered as text at `/metrics`.
+//!
+//! Owns: metric names, help texts and buckets. Depends on: nothing else in the crate.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub method: String,
+    /// The route pattern (`/api/v1/tokens/{id}`), never the raw path, to bound cardinality.
+    pub route: String,
+    pub status: u16,
+}
+
+/// Store writer metrics, updated by the writer thread.
+#[derive(Clone)]
+pub struct StoreMetrics {
+    pub batches: Counter,
+    pub writes: Counter,
+    pub commit_errors: Counter,
+    pub batch_size: Histogram,
+    pub commit_seconds: Histogram,
+    pub queue_depth: Gauge,
+    pub rejected_busy: Counter,
+    pub retention_deleted: Counter,
+}
+
+impl Default for StoreMetrics {
+    fn default() -> Self {
+        StoreMetrics {
+            batches: Counter::default(),
+            writes: Counter::default(),
+            commit_errors: Counter::default(),
+            batch_size: Histogram::new(exponential_buckets(1.0, 2.0, 14)),
+            commit_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
+            queue_depth: Gauge::default(),
+            rejected_busy: Counter::default(),
+            retention_deleted: Counter::default(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct HttpMetrics {
+    pub requests: Family<HttpLabels, Counter>,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub store: StoreMetrics,
+    pub http: HttpMetrics,
+    pub login_failures: Counter,
+    pub config_reloads: Family<Vec<(String, String)>, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("panoptes");
+        let store = StoreMetrics::default();
+        let http = HttpMetrics {
+            requests: Family::default(),
+        };
+        let login_failures = Counter::default();
+        let config_reloads = Family::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests served, by method, route and status",
+            http.requests.clone(),
+        );
+        registry.register(
+            "store_batches",
+            "Transactions committed by the store writer",
+            store.batches.clone(),
+        );
+        registry.register(
+            "store_writes",
+            "Write requests committed by the store writer",
+            store.writes.clone(),
+        );
+        registry.register(
+            "store_commit_errors",
+            "Transactions that failed to commit",
+            store.commit_errors.clone(),
+        );
+        registry.register(
+            "store_batch_size",
+            "Write requests per committed transaction",
+            store.batch_size.clone(),
+        );
+        registry.register(
+            "store_commit_seconds",
+            "Time to apply and durably commit one batch",
+            store.commit_seconds.clone(),
+        );
+        registry.register(
+            "store_queue_depth",
+            "Write requests waiting for the writer",
+            store.queue_depth.clone(),
+        );
+        registry.register(
+            "store_rejected_busy",
+            "Write requests refused because the writer queue was full",
+            store.rejected_busy.clone(),
+        );
+        registry.register(
+            "store_retention_deleted",
+            "Rows deleted by retention",
+            store.retention_deleted.clone(),
+        );
+        registry.register(
+            "login_failures",
+            "Failed dashboard logins",
+            login_failures.clone(),
+        );
+        registry.register(
+            "config_reloads",
+            "Configuration reloads by result",
+            config_reloads.clone(),
+        );
+        Metrics {
+            registry,
+            store,
+            http,
+            login_failures,
+            config_reloads,
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

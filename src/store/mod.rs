@@ -1,0 +1,366 @@
+//! The embedded store: one redb file, one writer thread that group-commits, MVCC reads.
+//!
+//! Owns: the data file, table layout (`tables.rs`), schema migrations (`../migrations/`), the
+//! writer (`writer.rs`) and retention (`retention.rs`). Depends on: `metrics`, `clock`.
+//! Nothing outside this module touches redb, so a redb major upgrade stays inside it.
+//!
+//! Contract: `Store::write` resolves only after the batch holding the write has been committed
+//! with `Durability::Immediate` (fsynced). Producers are never held hostage by a long batch: the
+//! writer takes at most `max_batch` write requests per transaction and never waits to fill one.
+
+mod migrate;
+pub mod records;
+pub mod retention;
+mod tables;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::metrics::StoreMetrics;
+pub use migrate::{LATEST_VERSION, create_at_version};
+pub use records::{AuditRecord, SessionRecord, TokenRecord, UserRecord};
+use writer::Request;
+
+/// File name of the data file inside the data directory.
+pub const DATA_FILE: &str = "panoptes.redb";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "data file {path} is locked by another process (is another `panoptes serve` using this data directory?)"
+    )]
+    Locked { path: String },
+    #[error("data file {path} is corrupt or not a Panoptes data file: {detail}")]
+    Corrupt { path: String, detail: String },
+    #[error("cannot use data file {path}: {detail}")]
+    Io { path: String, detail: String },
+    #[error(
+        "data file {path} has schema version {found}, but this panoptes supports up to {supported}: it was written by a newer panoptes; upgrade panoptes or restore a backup"
+    )]
+    TooNew {
+        path: String,
+        found: u64,
+        supported: u32,
+    },
+    #[error("migrating data file {path} to schema version {version} failed: {detail}")]
+    Migration {
+        path: String,
+        version: u32,
+        detail: String,
+    },
+    #[error("the store is busy: its write queue is full")]
+    Busy,
+    #[error("the store is shut down")]
+    Closed,
+    #[error("the store has failed and refuses writes until panoptes restarts: {0}")]
+    Failed(String),
+    #[error("storage error: {0}")]
+    Storage(String),
+    #[error("a stored record could not be decoded: {0}")]
+    Decode(String),
+}
+
+impl StoreError {
+    pub(crate) fn storage(e: impl std::fmt::Display) -> Self {
+        StoreError::Storage(e.to_string())
+    }
+}
+
+/// One change, applied by the writer inside a batch transaction.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// Appends to the audit log at `at_ms` (the writer assigns a sequence number).
+    Audit { at_ms: u64, record: AuditRecord },
+    PutUser { name: String, record: UserRecord },
+    PutToken { hash: String, record: TokenRecord },
+    DeleteToken { hash: String },
+    PutSession { hash: String, record: SessionRecord },
+    DeleteSession { hash: String },
+    /// Deletes up to `limit` audit entries older than `before_ms`; counts into the outcome.
+    PruneAudit { before_ms: u64, limit: usize },
+    /// Deletes up to `limit` sessions that expired before `now_ms`; counts into the outcome.
+    PruneSessions { now_ms: u64, limit: usize },
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct StoreOptions {
+    /// Most write requests per transaction.
+    pub max_batch: usize,
+    /// Write requests queued before `write` answers `Busy`.
+    pub queue_capacity: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_batch: 4096,
+            queue_capacity: 65_536,
+        }
+    }
+}
+
+struct Inner {
+    db: Arc<Database>,
+    path: PathBuf,
+    schema_version: u32,
+    requests: mpsc::Sender<Request>,
+    metrics: StoreMetrics,
+    /// Set when a commit failed; redb then refuses further writes until the file is reopened.
+    failure: Arc<Mutex<Option<String>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// A handle to the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the data file in `dir`, migrates it, and starts the writer.
+    pub fn open(
+        dir: &Path,
+        options: StoreOptions,
+        metrics: StoreMetrics,
+    ) -> Result<Store, StoreError> {
+        let path = dir.join(DATA_FILE);
+        let shown = path.display().to_string();
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
+            path: dir.display().to_string(),
+            detail: format!("cannot create data directory: {e}"),
+        })?;
+        let db = open_database(&path)?;
+        let schema_version = migrate::run(&db, &shown)?;
+        let db = Arc::new(db);
+        let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
+        let failure = Arc::new(Mutex::new(None));
+        let handle = writer::spawn(
+            db.clone(),
+            rx,
+            options.max_batch.max(1),
+            metrics.clone(),
+            failure.clone(),
+        )
+        .map_err(|e| StoreError::Io {
+            path: shown.clone(),
+            detail: format!("cannot start the writer thread: {e}"),
+        })?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                db,
+                path,
+                schema_version,
+                requests: tx,
+                metrics,
+                failure,
+                writer: Mutex::new(Some(handle)),
+            }),
+        })
+    }
+
+    /// Applies `writes` atomically; resolves once they are durable. Returns the number of rows
+    /// removed by prune writes.
+    pub async fn write(&self, writes: Vec<Write>) -> Result<u64, StoreError> {
+        let ack = self.enqueue(writes)?;
+        ack.await.unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// Queues `writes` without waiting for the commit: for producers that pipeline.
+    pub fn enqueue(
+        &self,
+        writes: Vec<Write>,
+    ) -> Result<oneshot::Receiver<Result<u64, StoreError>>, StoreError> {
+        if let Some(why) = lock(&self.inner.failure).clone() {
+            return Err(StoreError::Failed(why));
+        }
+        let (ack, done) = oneshot::channel();
+        match self.inner.requests.try_send(Request::Write { writes, ack }) {
+            Ok(()) => {
+                self.inner.metrics.queue_depth.inc();
+                Ok(done)
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.inner.metrics.rejected_busy.inc();
+                Err(StoreError::Busy)
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(StoreError::Closed),
+        }
+    }
+
+    /// Commits everything queued so far, then stops the writer. Writes after this fail with
+    /// `Closed`. Safe to call more than once.
+    pub async fn close(&self) {
+        let (ack, done) = oneshot::channel();
+        // A full queue still drains: `send` waits for room rather than dropping the request.
+        if self
+            .inner
+            .requests
+            .send(Request::Shutdown { ack })
+            .await
+            .is_ok()
+        {
+            let _ = done.await;
+        }
+        let handle = lock(&self.inner.writer).take();
+        if let Some(h) = handle {
+            let _ = tokio::task::spawn_blocking(move || h.join()).await;
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    pub fn schema_version(&self) -> u32 {
+        self.inner.schema_version
+    }
+
+    pub fn status(&self) -> panoptes_types::StoreStatus {
+        let failure = lock(&self.inner.failure).clone();
+        panoptes_types::StoreStatus {
+            status: if failure.is_some() { "failed" } else { "ok" }.to_string(),
+            path: self.inner.path.display().to_string(),
+            schema_version: self.inner.schema_version,
+            size_bytes: std::fs::metadata(&self.inner.path)
+                .map(|m| m.len())
+                .unwrap_or(0),
+            queue_depth: self.inner.metrics.queue_depth.get().max(0) as u64,
+            commits: self.inner.metrics.batches.get(),
+            last_error: failure,
+        }
+    }
+
+    pub fn is_healthy(&self) -> bool {
+        lock(&self.inner.failure).is_none()
+    }
+
+    fn read_txn(&self) -> Result<redb::ReadTransaction, StoreError> {
+        self.inner.db.begin_read().map_err(StoreError::storage)
+    }
+
+    pub fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
+        let txn = self.read_txn()?;
+        let table = txn.open_table(tables::USERS).map_err(StoreError::storage)?;
+        let value = table.get(name).map_err(StoreError::storage)?;
+        value.map(|v| records::decode(v.value())).transpose()
+    }
+
+    pub fn user_count(&self) -> Result<u64, StoreError> {
+        let txn = self.read_txn()?;
+        let table = txn.open_table(tables::USERS).map_err(StoreError::storage)?;
+        table.len().map_err(StoreError::storage)
+    }
+
+    pub fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let txn = self.read_txn()?;
+        let table = txn.open_table(tables::TOKENS).map_err(StoreError::storage)?;
+        let value = table.get(hash).map_err(StoreError::storage)?;
+        value.map(|v| records::decode(v.value())).transpose()
+    }
+
+    pub fn tokens(&self) -> Result<Vec<(String, TokenRecord)>, StoreError> {
+        let txn = self.read_txn()?;
+        let table = txn.open_table(tables::TOKENS).map_err(StoreError::storage)?;
+        let mut out = Vec::new();
+        for row in table.iter().map_err(StoreError::storage)? {
+            let (k, v) = row.map_err(StoreError::storage)?;
+            out.push((k.value().to_string(), records::decode(v.value())?));
+        }
+        Ok(out)
+    }
+
+    pub fn session(&self, hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let txn = self.read_txn()?;
+        let table = txn
+            .open_table(tables::SESSIONS)
+            .map_err(StoreError::storage)?;
+        let value = table.get(hash).map_err(StoreError::storage)?;
+        value.map(|v| records::decode(v.value())).transpose()
+    }
+
+    /// Audit entries, newest first, strictly older than `before` (a key from a previous page).
+    pub fn audit(
+        &self,
+        before: Option<(u64, u64)>,
+        limit: usize,
+    ) -> Result<Vec<((u64, u64), AuditRecord)>, StoreError> {
+        let txn = self.read_txn()?;
+        let table = txn.open_table(tables::AUDIT).map_err(StoreError::storage)?;
+        let range = match before {
+            Some(key) => table.range(..key),
+            None => table.range::<(u64, u64)>(..),
+        }
+        .map_err(StoreError::storage)?;
+        let mut out = Vec::new();
+        for row in range.rev().take(limit) {
+            let (k, v) = row.map_err(StoreError::storage)?;
+            out.push((k.value(), records::decode(v.value())?));
+        }
+        Ok(out)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A poisoned lock only means another thread panicked while holding it; the data (an
+    // Option<String> or a join handle) is still meaningful.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Opens or creates the redb file, turning every failure into a message a user can act on.
+fn open_database(path: &Path) -> Result<Database, StoreError> {
+    let shown = path.display().to_string();
+    // redb reports corruption as errors, but a damaged file must never take the process down
+    // with a panic, so the open is fenced.
+    let opened = std::panic::catch_unwind(|| Database::builder().create(path));
+    match opened {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(e)) => Err(map_open_error(&shown, e)),
+        Err(_) => Err(StoreError::Corrupt {
+            path: shown,
+            detail: "the storage engine could not read it".into(),
+        }),
+    }
+}
+
+fn map_open_error(path: &str, e: redb::DatabaseError) -> StoreError {
+    use redb::{DatabaseError, StorageError};
+    let path = path.to_string();
+    match e {
+        DatabaseError::DatabaseAlreadyOpen | DatabaseError::LockProtocolMismatch => {
+            StoreError::Locked { path }
+        }
+        DatabaseError::Storage(StorageError::Io(io)) => {
+            if io.kind() == std::io::ErrorKind::InvalidData {
+                StoreError::Corrupt {
+                    path,
+                    detail: io.to_string(),
+                }
+            } else if io.kind() == std::io::ErrorKind::WouldBlock {
+                StoreError::Locked { path }
+            } else {
+                StoreError::Io {
+                    path,
+                    detail: io.to_string(),
+                }
+            }
+        }
+        DatabaseError::Storage(StorageError::Corrupted(detail)) => {
+            StoreError::Corrupt { path, detail }
+        }
+        DatabaseError::UpgradeRequired(v) => StoreError::Corrupt {
+            path,
+            detail: format!("written in storage format {v}, which this build cannot read"),
+        },
+        other => StoreError::Corrupt {
+            path,
+            detail: other.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,248 @@
+//! The single writer: drains the request queue into one transaction per batch (group commit).
+//!
+//! It runs on its own OS thread because redb's commit blocks on fsync. Each loop takes the first
+//! waiting request, then whatever else is already queued (up to `max_batch`), applies them all in
+//! one transaction and commits once; every request in the batch is acknowledged with the same
+//! outcome. It never waits for more requests to arrive, so a lone write costs one commit and a
+//! crowd of concurrent writes shares one.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use redb::{Database, Durability, ReadableTable, Table, WriteTransaction};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{error, warn};
+
+use super::records::{SessionRecord, encode};
+use super::tables::{AUDIT, AUDIT_SEQ_KEY, META, SESSIONS, TOKENS, USERS};
+use super::{StoreError, Write};
+use crate::metrics::StoreMetrics;
+
+pub enum Request {
+    Write {
+        writes: Vec<Write>,
+        ack: oneshot::Sender<Result<u64, StoreError>>,
+    },
+    /// Everything queued before this is committed, then the writer exits.
+    Shutdown { ack: oneshot::Sender<()> },
+}
+
+pub fn spawn(
+    db: Arc<Database>,
+    rx: mpsc::Receiver<Request>,
+    max_batch: usize,
+    metrics: StoreMetrics,
+    failure: Arc<Mutex<Option<String>>>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("store-writer".into())
+        .spawn(move || run(&db, rx, max_batch, &metrics, &failure))
+}
+
+type Pending = (Vec<Write>, oneshot::Sender<Result<u64, StoreError>>);
+
+fn run(
+    db: &Database,
+    mut rx: mpsc::Receiver<Request>,
+    max_batch: usize,
+    metrics: &StoreMetrics,
+    failure: &Mutex<Option<String>>,
+) {
+    let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
+    loop {
+        let mut shutdown = None;
+        match rx.blocking_recv() {
+            None => return,
+            Some(Request::Shutdown { ack }) => shutdown = Some(ack),
+            Some(Request::Write { writes, ack }) => batch.push((writes, ack)),
+        }
+        while shutdown.is_none() && batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(Request::Write { writes, ack }) => batch.push((writes, ack)),
+                Ok(Request::Shutdown { ack }) => shutdown = Some(ack),
+                Err(_) => break,
+            }
+        }
+        if !batch.is_empty() {
+            commit_batch(db, &mut batch, metrics, failure);
+        }
+        if let Some(ack) = shutdown {
+            // Requests that raced in after the shutdown marker are refused, not left hanging.
+            rx.close();
+            while let Ok(req) = rx.try_recv() {
+                if let Request::Write { ack, .. } = req {
+                    metrics.queue_depth.dec();
+                    let _ = ack.send(Err(StoreError::Closed));
+                }
+            }
+            let _ = ack.send(());
+            return;
+        }
+    }
+}
+
+fn commit_batch(
+    db: &Database,
+    batch: &mut Vec<Pending>,
+    metrics: &StoreMetrics,
+    failure: &Mutex<Option<String>>,
+) {
+    let started = Instant::now();
+    let n = batch.len();
+    let known_failure = failure.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let result = match known_failure {
+        Some(why) => Err(StoreError::Failed(why)),
+        None => apply(db, batch),
+    };
+    metrics.queue_depth.dec_by(n as i64);
+    match &result {
+        Ok(_) => {
+            metrics.batches.inc();
+            metrics.writes.inc_by(n as u64);
+            metrics.batch_size.observe(n as f64);
+            metrics
+                .commit_seconds
+                .observe(started.elapsed().as_secs_f64());
+        }
+        Err(StoreError::Failed(_)) => {}
+        Err(e) => {
+            metrics.commit_errors.inc();
+            error!(error = %e, writes = n, "store commit failed; refusing further writes");
+            *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+        }
+    }
+    for (i, (_, ack)) in batch.drain(..).enumerate() {
+        let outcome = match &result {
+            Ok(counts) => Ok(counts[i]),
+            Err(e) => Err(e.clone()),
+        };
+        // The producer may have given up waiting; its write is durable either way.
+        let _ = ack.send(outcome);
+    }
+}
+
+struct Tables<'t> {
+    meta: Table<'t, &'static str, u64>,
+    audit: Table<'t, (u64, u64), &'static [u8]>,
+    users: Table<'t, &'static str, &'static [u8]>,
+    tokens: Table<'t, &'static str, &'static [u8]>,
+    sessions: Table<'t, &'static str, &'static [u8]>,
+    audit_seq: u64,
+}
+
+/// Applies the whole batch in one transaction; returns per-request row counts.
+fn apply(db: &Database, batch: &[Pending]) -> Result<Vec<u64>, StoreError> {
+    let mut tx: WriteTransaction = db.begin_write().map_err(StoreError::storage)?;
+    tx.set_durability(Durability::Immediate)
+        .map_err(StoreError::storage)?;
+    let mut counts = Vec::with_capacity(batch.len());
+    {
+        let mut t = open_tables(&tx)?;
+        for (writes, _) in batch {
+            let mut removed = 0u64;
+            for w in writes {
+                removed += apply_one(&mut t, w)?;
+            }
+            counts.push(removed);
+        }
+        let seq = t.audit_seq;
+        t.meta
+            .insert(AUDIT_SEQ_KEY, seq)
+            .map_err(StoreError::storage)?;
+    }
+    tx.commit().map_err(StoreError::storage)?;
+    Ok(counts)
+}
+
+fn open_tables(tx: &WriteTransaction) -> Result<Tables<'_>, StoreError> {
+    let meta = tx.open_table(META).map_err(StoreError::storage)?;
+    let audit_seq = meta
+        .get(AUDIT_SEQ_KEY)
+        .map_err(StoreError::storage)?
+        .map(|v| v.value())
+        .unwrap_or(0);
+    Ok(Tables {
+        meta,
+        audit: tx.open_table(AUDIT).map_err(StoreError::storage)?,
+        users: tx.open_table(USERS).map_err(StoreError::storage)?,
+        tokens: tx.open_table(TOKENS).map_err(StoreError::storage)?,
+        sessions: tx.open_table(SESSIONS).map_err(StoreError::storage)?,
+        audit_seq,
+    })
+}
+
+fn apply_one(t: &mut Tables<'_>, w: &Write) -> Result<u64, StoreError> {
+    let e = StoreError::storage;
+    match w {
+        Write::Audit { at_ms, record } => {
+            t.audit_seq += 1;
+            t.audit
+                .insert((*at_ms, t.audit_seq), encode(record).as_slice())
+                .map_err(e)?;
+        }
+        Write::PutUser { name, record } => {
+            t.users
+                .insert(name.as_str(), encode(record).as_slice())
+                .map_err(e)?;
+        }
+        Write::PutToken { hash, record } => {
+            t.tokens
+                .insert(hash.as_str(), encode(record).as_slice())
+                .map_err(e)?;
+        }
+        Write::DeleteToken { hash } => {
+            return Ok(u64::from(t.tokens.remove(hash.as_str()).map_err(e)?.is_some()));
+        }
+        Write::PutSession { hash, record } => {
+            t.sessions
+                .insert(hash.as_str(), encode(record).as_slice())
+                .map_err(e)?;
+        }
+        Write::DeleteSession { hash } => {
+            return Ok(u64::from(
+                t.sessions.remove(hash.as_str()).map_err(e)?.is_some(),
+            ));
+        }
+        Write::PruneAudit { before_ms, limit } => {
+            // Keys are time-ordered, so the oldest rows are a prefix of the table.
+            let mut removed = 0u64;
+            while (removed as usize) < *limit {
+                let Some((k, _)) = t.audit.first().map_err(e)? else {
+                    break;
+                };
+                let key = k.value();
+                drop(k);
+                if key.0 >= *before_ms {
+                    break;
+                }
+                t.audit.remove(key).map_err(e)?;
+                removed += 1;
+            }
+            return Ok(removed);
+        }
+        Write::PruneSessions { now_ms, limit } => {
+            let mut expired = Vec::new();
+            for row in t.sessions.iter().map_err(e)? {
+                let (k, v) = row.map_err(e)?;
+                let keep = match serde_json::from_slice::<SessionRecord>(v.value()) {
+                    Ok(s) => s.expires_at_ms > *now_ms,
+                    Err(err) => {
+                        warn!(error = %err, "dropping undecodable session");
+                        false
+                    }
+                };
+                if !keep {
+                    expired.push(k.value().to_string());
+                    if expired.len() >= *limit {
+                        break;
+                    }
+                }
+            }
+            for k in &expired {
+                t.sessions.remove(k.as_str()).map_err(e)?;
+            }
+            return Ok(expired.len() as u64);
+        }
+    }
+    Ok(0)
+}

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     println!("cargo:rerun-if-env-changed=PANOPTES_DASHBOARD_DIR");
-    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let src = std::env::var("PANOPTES_DASHBOARD_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| manifest.join("frontend/dist"));

@@ -30,7 +30,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     {
         let mut audit = tx.open_table(AUDIT)?;
         for i in 0..3u64 {
-            let entry = format!(r#"{{"actor":"fixture","action":"fixture.{i}","detail":"v{version}"}}"#);
+            let entry =
+                format!(r#"{{"actor":"fixture","action":"fixture.{i}","detail":"v{version}"}}"#);
             audit.insert((1_700_000_000_000 + i, i + 1), entry.as_bytes())?;
         }
         let mut meta = tx.open_table(META)?;

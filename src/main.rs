@@ -17,7 +17,11 @@ use panoptes::{auth, telemetry};
 use tracing::{error, info, warn};
 
 #[derive(Parser)]
-#[command(name = "panoptes", version, about = "Self-hosted observability server: probes, exceptions, Sentry-compatible ingest, alerts.")]
+#[command(
+    name = "panoptes",
+    version,
+    about = "Self-hosted observability server: probes, exceptions, Sentry-compatible ingest, alerts."
+)]
 struct Cli {
     /// Log format: text (default) or json.
     #[arg(long, global = true, env = "PANOPTES_LOG_FORMAT", value_enum)]
@@ -122,7 +126,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let listen = listen
                 .map(|l| {
                     l.parse::<SocketAddr>().map_err(|_| {
-                        format!("invalid --listen address `{l}`: expected host:port like 127.0.0.1:8080")
+                        format!(
+                            "invalid --listen address `{l}`: expected host:port like 127.0.0.1:8080"
+                        )
                     })
                 })
                 .transpose()?;
@@ -136,9 +142,17 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 Some(LogFormatArg::Text) => LogFormat::Text,
                 None => config.log.format,
             };
-            let level = log_level.clone().unwrap_or_else(|| config.log.level.clone());
+            let level = log_level
+                .clone()
+                .unwrap_or_else(|| config.log.level.clone());
             let log = telemetry::init(&level, format)?;
-            runtime()?.block_on(serve(config, location.config, overrides, log, log_level.is_some()))?;
+            runtime()?.block_on(serve(
+                config,
+                location.config,
+                overrides,
+                log,
+                log_level.is_some(),
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Init { file, force } => {
@@ -153,7 +167,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     }
                     std::fs::write(&path, config::EXAMPLE)
                         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                    eprintln!("wrote {}; check it with `panoptes check {}`", path.display(), path.display());
+                    eprintln!(
+                        "wrote {}; check it with `panoptes check {}`",
+                        path.display(),
+                        path.display()
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -1,3 +1,204 @@
+//! The Panoptes dashboard: a Leptos client-side app compiled to wasm32 and embedded in the
+//! server binary. It talks only to the JSON API (`panoptes_types` describes every payload).
+
+use std::time::Duration;
+
+use gloo_net::http::{Request, Response};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use panoptes_types::{API_PREFIX, CSRF_HEADER, ErrorBody, LoginRequest, Principal, ServerStatus};
+
 fn main() {
-    println!("Hello, world!");
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(App);
+}
+
+#[derive(Clone, PartialEq)]
+enum Screen {
+    Loading,
+    Login,
+    Home(Principal),
+}
+
+/// The API's error message, or a generic one when the body is not ours.
+async fn error_message(resp: Response) -> String {
+    let status = resp.status();
+    match resp.json::<ErrorBody>().await {
+        Ok(body) => body.error.message,
+        Err(_) => format!("request failed with HTTP {status}"),
+    }
+}
+
+async fn fetch_me() -> Result<Principal, String> {
+    let resp = Request::get(&format!("{API_PREFIX}/me"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !resp.ok() {
+        return Err(error_message(resp).await);
+    }
+    resp.json().await.map_err(|e| e.to_string())
+}
+
+async fn fetch_status() -> Result<ServerStatus, String> {
+    let resp = Request::get(&format!("{API_PREFIX}/status"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !resp.ok() {
+        return Err(error_message(resp).await);
+    }
+    resp.json().await.map_err(|e| e.to_string())
+}
+
+async fn login(username: String, password: String) -> Result<Principal, String> {
+    let req = Request::post(&format!("{API_PREFIX}/session"))
+        .json(&LoginRequest { username, password })
+        .map_err(|e| e.to_string())?;
+    let resp = req.send().await.map_err(|e| e.to_string())?;
+    if !resp.ok() {
+        return Err(error_message(resp).await);
+    }
+    resp.json().await.map_err(|e| e.to_string())
+}
+
+async fn logout() {
+    let _ = Request::delete(&format!("{API_PREFIX}/session"))
+        .header(CSRF_HEADER, "1")
+        .send()
+        .await;
+}
+
+#[component]
+fn App() -> impl IntoView {
+    let screen = RwSignal::new(Screen::Loading);
+    spawn_local(async move {
+        match fetch_me().await {
+            Ok(p) => screen.set(Screen::Home(p)),
+            Err(_) => screen.set(Screen::Login),
+        }
+    });
+    view! {
+        <header class="top">
+            <span class="brand">"Panoptes"</span>
+        </header>
+        <main>
+            {move || match screen.get() {
+                Screen::Loading => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                Screen::Login => {
+                    view! { <LoginForm on_login=Callback::new(move |p| screen.set(Screen::Home(p))) /> }
+                        .into_any()
+                }
+                Screen::Home(p) => {
+                    view! { <Home principal=p on_logout=Callback::new(move |_| screen.set(Screen::Login)) /> }
+                        .into_any()
+                }
+            }}
+        </main>
+    }
+}
+
+#[component]
+fn LoginForm(on_login: Callback<Principal>) -> impl IntoView {
+    let username = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        busy.set(true);
+        error.set(None);
+        let (u, p) = (username.get_untracked(), password.get_untracked());
+        spawn_local(async move {
+            match login(u, p).await {
+                Ok(principal) => on_login.run(principal),
+                Err(e) => error.set(Some(e)),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <form class="card login" id="login-form" on:submit=submit>
+            <h1>"Sign in"</h1>
+            <label>
+                "User name"
+                <input id="username" type="text" autocomplete="username" required
+                    prop:value=username on:input=move |ev| username.set(event_target_value(&ev)) />
+            </label>
+            <label>
+                "Password"
+                <input id="password" type="password" autocomplete="current-password" required
+                    prop:value=password on:input=move |ev| password.set(event_target_value(&ev)) />
+            </label>
+            <button id="login" type="submit" disabled=move || busy.get()>"Sign in"</button>
+            {move || error.get().map(|e| view! { <p id="login-error" class="error" role="alert">{e}</p> })}
+        </form>
+    }
+}
+
+fn format_uptime(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    if d > 0 {
+        format!("{d}d {h}h {m}m")
+    } else if h > 0 {
+        format!("{h}h {m}m {s}s")
+    } else if m > 0 {
+        format!("{m}m {s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+#[component]
+fn Home(principal: Principal, on_logout: Callback<()>) -> impl IntoView {
+    let status = RwSignal::new(None::<Result<ServerStatus, String>>);
+    let refresh = move || {
+        spawn_local(async move {
+            let s = fetch_status().await;
+            status.set(Some(s));
+        })
+    };
+    refresh();
+    // Keep the page live; errors show in place rather than logging the user out.
+    if let Ok(handle) = set_interval_with_handle(refresh, Duration::from_secs(5)) {
+        on_cleanup(move || handle.clear());
+    }
+    let sign_out = move |_| {
+        spawn_local(async move {
+            logout().await;
+            on_logout.run(());
+        })
+    };
+    view! {
+        <section class="card">
+            <div class="row">
+                <h1>"Server"</h1>
+                <span class="muted">"Signed in as " <b id="principal">{principal.name.clone()}</b></span>
+                <button id="logout" on:click=sign_out>"Sign out"</button>
+            </div>
+            {move || match status.get() {
+                None => view! { <p class="muted">"Loading status…"</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="error" id="status-error">{e}</p> }.into_any(),
+                Some(Ok(s)) => {
+                    let healthy = s.store.status == "ok";
+                    view! {
+                        <dl class="facts">
+                            <dt>"Version"</dt><dd id="version">{s.version}</dd>
+                            <dt>"Uptime"</dt><dd id="uptime">{format_uptime(s.uptime_seconds)}</dd>
+                            <dt>"Started"</dt><dd id="started-at">{s.started_at}</dd>
+                            <dt>"Instance"</dt><dd id="instance-id"><code>{s.instance_id}</code></dd>
+                            <dt>"Store"</dt>
+                            <dd id="store-status" class=if healthy { "ok" } else { "bad" }>{s.store.status}</dd>
+                            <dt>"Data file"</dt><dd id="store-path"><code>{s.store.path}</code></dd>
+                            <dt>"Schema version"</dt><dd id="schema-version">{s.store.schema_version}</dd>
+                            <dt>"Commits"</dt><dd id="commits">{s.store.commits}</dd>
+                            <dt>"Queue depth"</dt><dd id="queue-depth">{s.store.queue_depth}</dd>
+                            {s.store.last_error.map(|e| view! { <dt>"Last error"</dt><dd class="error">{e}</dd> })}
+                        </dl>
+                    }
+                        .into_any()
+                }
+            }}
+        </section>
+    }
 }

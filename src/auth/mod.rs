@@ -15,9 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::clock::{SharedClock, rfc3339};
 use crate::config::AuthConfig;
-use crate::store::{
-    AuditRecord, SessionRecord, Store, StoreError, TokenRecord, UserRecord, Write,
-};
+use crate::store::{AuditRecord, SessionRecord, Store, StoreError, TokenRecord, UserRecord, Write};
 pub use throttle::Throttle;
 
 /// Prefix of API tokens, so they are recognisable in logs and secret scanners.
@@ -222,7 +220,11 @@ pub struct Auth {
 }
 
 impl Auth {
-    pub fn new(store: Store, clock: SharedClock, config: AuthConfig) -> Result<Arc<Auth>, AuthError> {
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        config: AuthConfig,
+    ) -> Result<Arc<Auth>, AuthError> {
         let decoy_hash = hash_password(&new_secret())?;
         Ok(Arc::new(Auth {
             throttle: Throttle::new(
@@ -256,8 +258,7 @@ impl Auth {
                 retry_after_secs: wait_ms.div_ceil(1000).max(1),
             });
         }
-        let record = if validate_user_name(username).is_ok() && password.len() <= MAX_PASSWORD_LEN
-        {
+        let record = if validate_user_name(username).is_ok() && password.len() <= MAX_PASSWORD_LEN {
             self.store.user(username)?
         } else {
             None
@@ -346,7 +347,10 @@ mod tests {
         let b = new_secret();
         assert_ne!(a, b);
         assert_eq!(a.len(), 43);
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
     }
 
     #[test]

@@ -134,9 +134,7 @@ impl<'a> Decoder<'a> {
                 if let Some(file) = name.strip_prefix("file:") {
                     out.push_str(&self.read_secret_file(file, mark, path)?);
                 } else if name.is_empty()
-                    || !name
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                 {
                     self.error(
                         mark,
@@ -318,9 +316,12 @@ impl Decode for SocketAddr {
 
 impl Decode for Duration {
     fn decode(node: &Node, path: &str, d: &mut Decoder) -> Option<Self> {
-        d.parse_with(node, path, "a duration like 500ms, 30s, 5m, 2h or 7d", |s| {
-            s.parse::<Duration>()
-        })
+        d.parse_with(
+            node,
+            path,
+            "a duration like 500ms, 30s, 5m, 2h or 7d",
+            |s| s.parse::<Duration>(),
+        )
     }
 }
 

@@ -45,13 +45,17 @@ impl FromStr for Duration {
         let mut total: u128 = 0;
         let mut rest = s;
         while !rest.is_empty() {
-            let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
             if digits == 0 {
                 return Err("expected a number".into());
             }
             let n: u128 = rest[..digits].parse().map_err(|_| "number too large")?;
             rest = &rest[digits..];
-            let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+            let unit_len = rest
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(rest.len());
             let unit_ms: u128 = match &rest[..unit_len] {
                 "ms" => 1,
                 "s" => 1_000,
@@ -75,8 +79,13 @@ impl FromStr for Duration {
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0.as_millis();
-        for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)] {
-            if ms >= size && ms % size == 0 {
+        for (unit, size) in [
+            ("d", 86_400_000),
+            ("h", 3_600_000),
+            ("m", 60_000),
+            ("s", 1000),
+        ] {
+            if ms >= size && ms.is_multiple_of(size) {
                 return write!(f, "{}{unit}", ms / size);
             }
         }
@@ -262,11 +271,7 @@ impl Config {
             root.mark
         };
         if self.store.max_batch == 0 {
-            d.error(
-                section("store"),
-                "store.max_batch",
-                "must be at least 1",
-            );
+            d.error(section("store"), "store.max_batch", "must be at least 1");
         }
         if self.store.queue_capacity < self.store.max_batch {
             d.error(
@@ -411,9 +416,12 @@ mod tests {
 
     #[test]
     fn duplicate_keys_are_rejected() {
-        let errs =
-            parse("server:\n  listen: 127.0.0.1:1\n  listen: 127.0.0.1:2\n", "p", &no_env)
-                .expect_err("invalid");
+        let errs = parse(
+            "server:\n  listen: 127.0.0.1:1\n  listen: 127.0.0.1:2\n",
+            "p",
+            &no_env,
+        )
+        .expect_err("invalid");
         assert!(errs.0[0].message.contains("duplicate"));
     }
 
@@ -462,6 +470,10 @@ mod tests {
     fn wrong_shapes_are_reported() {
         let errs = parse("server: [1, 2]\nlog: 3\n", "p", &no_env).expect_err("invalid");
         assert_eq!(errs.0.len(), 2, "{errs}");
-        assert!(errs.0[0].message.contains("expected a mapping, found a list"));
+        assert!(
+            errs.0[0]
+                .message
+                .contains("expected a mapping, found a list")
+        );
     }
 }

@@ -7,8 +7,8 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use panoptes_types::{
-    AuditEntry, CreateToken, CreatedToken, Health, LoginRequest, Page, ServerStatus, TokenInfo,
-    SESSION_COOKIE,
+    AuditEntry, CreateToken, CreatedToken, Health, LoginRequest, Page, SESSION_COOKIE,
+    ServerStatus, TokenInfo,
 };
 use serde::Deserialize;
 
@@ -115,7 +115,9 @@ pub async fn status(State(state): State<AppState>) -> axum::Json<ServerStatus> {
     })
 }
 
-pub async fn list_tokens(State(state): State<AppState>) -> Result<axum::Json<Vec<TokenInfo>>, ApiError> {
+pub async fn list_tokens(
+    State(state): State<AppState>,
+) -> Result<axum::Json<Vec<TokenInfo>>, ApiError> {
     let mut tokens: Vec<TokenInfo> = state
         .store
         .tokens()?

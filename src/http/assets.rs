@@ -20,7 +20,11 @@ pub async fn serve(uri: Uri, headers: HeaderMap) -> Response {
     match file_response(path, &headers) {
         Some(r) => r,
         // Unknown paths that look like files are real 404s; the rest are client-side routes.
-        None if path.rsplit('/').next().is_some_and(|last| last.contains('.')) => {
+        None if path
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains('.')) =>
+        {
             (StatusCode::NOT_FOUND, "not found").into_response()
         }
         None => file_response("index.html", &headers)
@@ -38,13 +42,19 @@ fn file_response(path: &str, headers: &HeaderMap) -> Option<Response> {
         "no-cache"
     };
     let mut resp_headers = HeaderMap::new();
-    resp_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(path)));
+    resp_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(path)),
+    );
     resp_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     resp_headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     if let Ok(v) = HeaderValue::from_str(&etag) {
         resp_headers.insert(header::ETAG, v);
     }
-    resp_headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    resp_headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     if headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())

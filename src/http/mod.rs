@@ -72,7 +72,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(api::metrics))
         .nest(panoptes_types::API_PREFIX, api)
         .fallback(assets::serve)
-        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
         .with_state(state)
 }
 
@@ -120,7 +123,11 @@ async fn count_requests(State(state): State<AppState>, req: Request, next: Next)
 
 /// Credential extraction: a bearer token, or the dashboard's session cookie. Cookie-authenticated
 /// state changes must carry the CSRF header (see `panoptes_types::CSRF_HEADER`).
-pub async fn authenticate(state: &AppState, headers: &HeaderMap, method: &Method) -> Result<Principal, ApiError> {
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    method: &Method,
+) -> Result<Principal, ApiError> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let value = value
             .to_str()

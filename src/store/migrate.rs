@@ -20,7 +20,10 @@ fn current_version(db: &Database) -> Result<u64, redb::Error> {
         Err(TableError::TableDoesNotExist(_)) => return Ok(0),
         Err(e) => return Err(e.into()),
     };
-    Ok(table.get(SCHEMA_VERSION_KEY)?.map(|v| v.value()).unwrap_or(0))
+    Ok(table
+        .get(SCHEMA_VERSION_KEY)?
+        .map(|v| v.value())
+        .unwrap_or(0))
 }
 
 /// Migrates to the latest version; refuses files from a newer panoptes.

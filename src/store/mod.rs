@@ -25,6 +25,9 @@ pub use migrate::{LATEST_VERSION, create_at_version};
 pub use records::{AuditRecord, SessionRecord, TokenRecord, UserRecord};
 use writer::Request;
 
+/// Key of an audit entry: (unix ms, sequence).
+pub type AuditKey = (u64, u64);
+
 /// File name of the data file inside the data directory.
 pub const DATA_FILE: &str = "panoptes.redb";
 
@@ -74,16 +77,38 @@ impl StoreError {
 #[derive(Debug, Clone)]
 pub enum Write {
     /// Appends to the audit log at `at_ms` (the writer assigns a sequence number).
-    Audit { at_ms: u64, record: AuditRecord },
-    PutUser { name: String, record: UserRecord },
-    PutToken { hash: String, record: TokenRecord },
-    DeleteToken { hash: String },
-    PutSession { hash: String, record: SessionRecord },
-    DeleteSession { hash: String },
+    Audit {
+        at_ms: u64,
+        record: AuditRecord,
+    },
+    PutUser {
+        name: String,
+        record: UserRecord,
+    },
+    PutToken {
+        hash: String,
+        record: TokenRecord,
+    },
+    DeleteToken {
+        hash: String,
+    },
+    PutSession {
+        hash: String,
+        record: SessionRecord,
+    },
+    DeleteSession {
+        hash: String,
+    },
     /// Deletes up to `limit` audit entries older than `before_ms`; counts into the outcome.
-    PruneAudit { before_ms: u64, limit: usize },
+    PruneAudit {
+        before_ms: u64,
+        limit: usize,
+    },
     /// Deletes up to `limit` sessions that expired before `now_ms`; counts into the outcome.
-    PruneSessions { now_ms: u64, limit: usize },
+    PruneSessions {
+        now_ms: u64,
+        limit: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -257,14 +282,18 @@ impl Store {
 
     pub fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
         let txn = self.read_txn()?;
-        let table = txn.open_table(tables::TOKENS).map_err(StoreError::storage)?;
+        let table = txn
+            .open_table(tables::TOKENS)
+            .map_err(StoreError::storage)?;
         let value = table.get(hash).map_err(StoreError::storage)?;
         value.map(|v| records::decode(v.value())).transpose()
     }
 
     pub fn tokens(&self) -> Result<Vec<(String, TokenRecord)>, StoreError> {
         let txn = self.read_txn()?;
-        let table = txn.open_table(tables::TOKENS).map_err(StoreError::storage)?;
+        let table = txn
+            .open_table(tables::TOKENS)
+            .map_err(StoreError::storage)?;
         let mut out = Vec::new();
         for row in table.iter().map_err(StoreError::storage)? {
             let (k, v) = row.map_err(StoreError::storage)?;
@@ -287,7 +316,7 @@ impl Store {
         &self,
         before: Option<(u64, u64)>,
         limit: usize,
-    ) -> Result<Vec<((u64, u64), AuditRecord)>, StoreError> {
+    ) -> Result<Vec<(AuditKey, AuditRecord)>, StoreError> {
         let txn = self.read_txn()?;
         let table = txn.open_table(tables::AUDIT).map_err(StoreError::storage)?;
         let range = match before {

@@ -45,7 +45,9 @@ async fn concurrent_writes_share_commits() {
     let mut tasks = Vec::new();
     for i in 0..200u64 {
         let s = store.clone();
-        tasks.push(tokio::spawn(async move { s.write(vec![audit(i, "x")]).await }));
+        tasks.push(tokio::spawn(
+            async move { s.write(vec![audit(i, "x")]).await },
+        ));
     }
     for t in tasks {
         t.await.expect("join").expect("write");
@@ -212,7 +214,10 @@ fn an_unusable_data_dir_is_a_clear_error() {
     std::fs::write(&file, b"x").expect("write");
     match Store::open(&file, StoreOptions::default(), StoreMetrics::default()) {
         Err(e @ StoreError::Io { .. }) => {
-            assert!(e.to_string().contains("cannot create data directory"), "{e}")
+            assert!(
+                e.to_string().contains("cannot create data directory"),
+                "{e}"
+            )
         }
         Err(e) => panic!("expected Io, got {e:?}"),
         Ok(_) => panic!("a file is not a data directory"),

@@ -191,7 +191,9 @@ fn apply_one(t: &mut Tables<'_>, w: &Write) -> Result<u64, StoreError> {
                 .map_err(e)?;
         }
         Write::DeleteToken { hash } => {
-            return Ok(u64::from(t.tokens.remove(hash.as_str()).map_err(e)?.is_some()));
+            return Ok(u64::from(
+                t.tokens.remove(hash.as_str()).map_err(e)?.is_some(),
+            ));
         }
         Write::PutSession { hash, record } => {
             t.sessions

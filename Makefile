@@ -1,0 +1,32 @@
+# The two commands that matter: `make run` and `make test`. Everything they need is installed by
+# scripts/setup.sh (wasm target, wasm-bindgen-cli pinned to Cargo.lock, wasm-opt, chromium).
+.PHONY: run build test setup frontend lint bench clean
+
+run: build
+	./target/release/panoptes serve
+
+build: frontend
+	cargo build --release --locked
+
+setup:
+	scripts/setup.sh
+
+frontend: setup
+	scripts/build-frontend.sh
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --locked --all-targets --all-features -- -D warnings
+	cargo clippy --locked -p panoptes-frontend --release --target wasm32-unknown-unknown --target-dir target/wasm -- -D warnings
+
+# Unit, integration and browser tests. The dashboard is built first so the binary under test
+# embeds it.
+test: frontend lint
+	cargo test --locked --all-features
+
+bench:
+	cargo bench --locked --bench store
+
+clean:
+	cargo clean
+	rm -rf frontend/dist

@@ -1,0 +1,259 @@
+//! The dashboard in a real browser: headless Debian Chromium driven through chromedriver's
+//! WebDriver protocol (a handful of JSON calls, spoken directly with reqwest).
+//!
+//! It logs in and checks that the page shows this server run's instance id, a value only the
+//! running WASM could have fetched from the API.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{add_user, client, create_token, start};
+use serde_json::{Value, json};
+
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Driver {
+    child: Child,
+    base: String,
+    session: String,
+    http: reqwest::Client,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn which(cmd: &str) -> String {
+    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
+        let p = std::path::Path::new(dir).join(cmd);
+        if p.is_file() {
+            return p.display().to_string();
+        }
+    }
+    panic!("{cmd} not found on PATH: run scripts/setup.sh (make test does)");
+}
+
+impl Driver {
+    async fn start() -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = Command::new(which("chromedriver"))
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = http.get(format!("{base}/status")).send().await
+                && let Ok(v) = r.json::<Value>().await
+                && v["value"]["ready"] == true
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not become ready"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = tempfile::tempdir().expect("profile dir");
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": which("chromium"),
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    "--window-size=1200,900",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ]
+            }
+        }}});
+        let v: Value = http
+            .post(format!("{base}/session"))
+            .json(&caps)
+            .send()
+            .await
+            .expect("new session")
+            .json()
+            .await
+            .expect("json");
+        let session = v["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {v}"))
+            .to_string();
+        Driver {
+            child,
+            base,
+            session,
+            http,
+            _profile: profile,
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let url = format!("{}/session/{}{}", self.base, self.session, path);
+        let req = self.http.request(method.clone(), url);
+        let req = if method == reqwest::Method::GET {
+            req
+        } else {
+            req.json(&body)
+        };
+        req.send()
+            .await
+            .expect("webdriver call")
+            .json()
+            .await
+            .expect("webdriver json")
+    }
+
+    async fn goto(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", json!({"url": url}))
+            .await;
+    }
+
+    /// Waits for an element to exist; returns its WebDriver id.
+    async fn find(&self, css: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let v = self
+                .call(
+                    reqwest::Method::POST,
+                    "/element",
+                    json!({"using": "css selector", "value": css}),
+                )
+                .await;
+            if let Some(id) = v["value"][ELEMENT_KEY].as_str() {
+                return id.to_string();
+            }
+            if Instant::now() > deadline {
+                let page = self.call(reqwest::Method::GET, "/source", json!({})).await;
+                panic!("no element {css} within 20 s; page:\n{}", page["value"]);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let id = self.find(css).await;
+        let v = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/element/{id}/text"),
+                json!({}),
+            )
+            .await;
+        v["value"].as_str().unwrap_or_default().to_string()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/clear"),
+            json!({}),
+        )
+        .await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/value"),
+            json!({"text": text}),
+        )
+        .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let id = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/click"),
+            json!({}),
+        )
+        .await;
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let v = self
+            .call(reqwest::Method::GET, "/screenshot", json!({}))
+            .await;
+        if let Some(b64) = v["value"].as_str() {
+            use base64::Engine;
+            if let Ok(png) = base64::engine::general_purpose::STANDARD.decode(b64) {
+                let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+                let _ = std::fs::write(dir.join(name), png);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn logging_in_shows_what_only_the_running_wasm_could_fetch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    add_user(dir.path(), "alice", "correct horse battery");
+    let token = create_token(dir.path(), "test");
+    let s = start(dir.path(), &[]);
+
+    // The binary under test must embed the real dashboard, not the placeholder.
+    let index = client()
+        .get(s.url("/"))
+        .send()
+        .await
+        .expect("index")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        index.contains("/assets/app-"),
+        "the dashboard is not built into this binary: run scripts/build-frontend.sh before the tests (make test does)"
+    );
+
+    let status: Value = client()
+        .get(s.url("/api/v1/status"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("json");
+    let instance_id = status["instance_id"].as_str().expect("instance id");
+
+    let d = Driver::start().await;
+    d.goto(&s.url("/")).await;
+
+    // A wrong password shows the API's message.
+    d.type_into("#username", "alice").await;
+    d.type_into("#password", "wrong password").await;
+    d.click("#login").await;
+    assert_eq!(d.text("#login-error").await, "wrong user name or password");
+
+    d.type_into("#password", "correct horse battery").await;
+    d.click("#login").await;
+    assert_eq!(d.text("#instance-id").await, instance_id);
+    assert_eq!(d.text("#principal").await, "alice");
+    assert_eq!(d.text("#store-status").await, "ok");
+    assert_eq!(d.text("#schema-version").await, "2");
+    assert_eq!(d.text("#version").await, env!("CARGO_PKG_VERSION"));
+    d.screenshot("dashboard-home.png").await;
+
+    // A reload keeps the session (the cookie), and signing out returns to the form.
+    d.goto(&s.url("/")).await;
+    assert_eq!(d.text("#instance-id").await, instance_id);
+    d.click("#logout").await;
+    d.find("#login-form").await;
+    d.goto(&s.url("/")).await;
+    d.find("#login-form").await;
+    d.call(reqwest::Method::DELETE, "", json!({})).await;
+}

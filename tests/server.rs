@@ -1,0 +1,536 @@
+//! The running server over real HTTP: health, metrics, access control, tokens, shutdown, reload.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{add_user, client, create_token, start};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn login(
+    c: &reqwest::Client,
+    base: &common::Running,
+    user: &str,
+    pw: &str,
+) -> reqwest::Response {
+    c.post(base.url("/api/v1/session"))
+        .json(&json!({"username": user, "password": pw}))
+        .send()
+        .await
+        .expect("login request")
+}
+
+#[tokio::test]
+async fn healthz_reports_version_uptime_and_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = start(dir.path(), &[]);
+    let resp = client().get(s.url("/healthz")).send().await.expect("get");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["status"], "ok");
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    assert!(v["uptime_seconds"].is_u64());
+    assert_eq!(v["store"]["status"], "ok");
+    assert_eq!(v["store"]["schema_version"], 2);
+    assert!(
+        v["store"]["path"]
+            .as_str()
+            .expect("path")
+            .ends_with("panoptes.redb")
+    );
+}
+
+#[tokio::test]
+async fn api_routes_need_credentials_and_answer_401_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = start(dir.path(), &[]);
+    let c = client();
+    for path in [
+        "/api/v1/status",
+        "/api/v1/me",
+        "/api/v1/tokens",
+        "/api/v1/audit",
+    ] {
+        let resp = c.get(s.url(path)).send().await.expect("get");
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{path}");
+        assert!(
+            resp.headers().get("location").is_none(),
+            "no redirect for {path}"
+        );
+        let v: Value = resp.json().await.expect("json");
+        assert_eq!(v["error"]["code"], "unauthorized", "{path}");
+        assert!(v["error"]["message"].is_string());
+    }
+    let resp = c
+        .get(s.url("/api/v1/status"))
+        .bearer_auth("pnp_not-a-real-token")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["error"]["message"], "unknown or revoked API token");
+}
+
+#[tokio::test]
+async fn unknown_api_routes_are_404_json_and_other_paths_get_the_dashboard() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = create_token(dir.path(), "t");
+    let s = start(dir.path(), &[]);
+    let c = client();
+    let resp = c
+        .get(s.url("/api/v1/nope"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["error"]["code"], "not_found");
+
+    for path in ["/", "/monitors/some/deep/route"] {
+        let resp = c.get(s.url(path)).send().await.expect("get");
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        assert_eq!(
+            resp.headers()["content-type"],
+            "text/html; charset=utf-8",
+            "{path}"
+        );
+        assert_eq!(resp.headers()["cache-control"], "no-cache");
+        assert!(resp.headers().contains_key("etag"));
+        let body = resp.text().await.expect("body");
+        assert!(body.contains("<title>Panoptes</title>"), "{path}: {body}");
+    }
+    let resp = c.get(s.url("/missing.js")).send().await.expect("get");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn login_sets_a_strict_httponly_cookie_and_csrf_is_enforced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    add_user(dir.path(), "alice", PASSWORD);
+    let s = start(dir.path(), &[]);
+    let c = client();
+
+    // An unknown user and a wrong password get the same answer: names are not revealed.
+    let unknown = login(&c, &s, "mallory", PASSWORD).await;
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    let unknown: Value = unknown.json().await.expect("json");
+    let wrong = login(&c, &s, "alice", "not the password").await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let wrong: Value = wrong.json().await.expect("json");
+    assert_eq!(unknown, wrong);
+
+    let resp = login(&c, &s, "alice", PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let cookie = resp.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    assert!(cookie.starts_with("panoptes_session="), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(cookie.contains("Path=/"), "{cookie}");
+
+    let me: Value = c
+        .get(s.url("/api/v1/me"))
+        .send()
+        .await
+        .expect("me")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(me, json!({"name": "alice", "kind": "user"}));
+
+    // A state change with only the cookie (what a cross-site form could send) is refused...
+    let resp = c
+        .post(s.url("/api/v1/tokens"))
+        .json(&json!({"name": "ci"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["error"]["code"], "forbidden");
+    // ...and accepted with the header our own pages send.
+    let resp = c
+        .post(s.url("/api/v1/tokens"))
+        .header("x-panoptes-csrf", "1")
+        .json(&json!({"name": "ci"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), StatusCode::CREATED);
+
+    // Logout ends the session server-side.
+    let resp = c
+        .delete(s.url("/api/v1/session"))
+        .header("x-panoptes-csrf", "1")
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let resp = c.get(s.url("/api/v1/me")).send().await.expect("me");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_rejected_and_repeated_failures_slowed_down() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    add_user(dir.path(), "bob", PASSWORD);
+    let s = start(dir.path(), &[]);
+    let c = client();
+    for _ in 0..5 {
+        let resp = login(&c, &s, "bob", "wrong password").await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        let v: Value = resp.json().await.expect("json");
+        assert_eq!(v["error"]["code"], "unauthorized");
+    }
+    // The sixth failure locks the account for a while...
+    let resp = login(&c, &s, "bob", "wrong password").await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    // ...so even the right password waits.
+    let resp = login(&c, &s, "bob", PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!(retry >= 1);
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["error"]["code"], "too_many_requests");
+
+    // The client address is locked too, so guessing other names from it waits as well.
+    let resp = login(&client(), &s, "nobody", "whatever").await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    let metrics = c
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("panoptes_login_failures_total 6"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn malformed_login_bodies_get_400_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = start(dir.path(), &[]);
+    let c = client();
+    let resp = c
+        .post(s.url("/api/v1/session"))
+        .header("content-type", "application/json")
+        .body("{\"username\": ")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["error"]["code"], "invalid_json");
+
+    let resp = c
+        .post(s.url("/api/v1/session"))
+        .body("username=a")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["error"]["code"], "unsupported_media_type");
+
+    let resp = c
+        .post(s.url("/api/v1/session"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 2 * 1024 * 1024])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn bearer_tokens_work_and_can_be_listed_and_revoked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = create_token(dir.path(), "deploy-bot");
+    assert!(token.starts_with("pnp_"), "{token}");
+    let s = start(dir.path(), &[]);
+    let c = client();
+
+    let me: Value = c
+        .get(s.url("/api/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("me")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(me, json!({"name": "deploy-bot", "kind": "token"}));
+
+    // Token-authenticated writes need no CSRF header: no browser sends bearer tokens by itself.
+    let created: Value = c
+        .post(s.url("/api/v1/tokens"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "second"}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let second = created["token"].as_str().expect("token").to_string();
+    let second_id = created["info"]["id"].as_str().expect("id").to_string();
+
+    let list: Vec<Value> = c
+        .get(s.url("/api/v1/tokens"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let names: Vec<&str> = list.iter().filter_map(|t| t["name"].as_str()).collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&"deploy-bot") && names.contains(&"second"));
+    assert!(
+        list.iter().all(|t| t.get("token").is_none()),
+        "secrets never listed"
+    );
+
+    let resp = c
+        .delete(s.url(&format!("/api/v1/tokens/{second_id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let resp = c
+        .get(s.url("/api/v1/me"))
+        .bearer_auth(&second)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+
+    // The audit log recorded both, newest first.
+    let audit: Value = c
+        .get(s.url("/api/v1/audit?limit=10"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("audit")
+        .json()
+        .await
+        .expect("json");
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        vec!["token.delete", "token.create", "token.create"]
+    );
+}
+
+#[tokio::test]
+async fn audit_pages_with_a_cursor() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = create_token(dir.path(), "t");
+    let s = start(dir.path(), &[]);
+    let c = client();
+    for i in 0..5 {
+        c.post(s.url("/api/v1/tokens"))
+            .bearer_auth(&token)
+            .json(&json!({"name": format!("t{i}")}))
+            .send()
+            .await
+            .expect("create");
+    }
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page: Value = c
+            .get(s.url(&format!("/api/v1/audit?limit=2&cursor={cursor}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("audit")
+            .json()
+            .await
+            .expect("json");
+        for e in page["items"].as_array().expect("items") {
+            seen.push(e["detail"].as_str().unwrap_or_default().to_string());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 6, "{seen:?}");
+    let resp = c
+        .get(s.url("/api/v1/audit?cursor=garbage"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("audit");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn metrics_expose_http_and_store_figures() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = create_token(dir.path(), "m");
+    let s = start(dir.path(), &[]);
+    let c = client();
+    c.post(s.url("/api/v1/tokens"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .expect("create");
+    c.get(s.url("/healthz")).send().await.expect("health");
+    let resp = c.get(s.url("/metrics")).send().await.expect("metrics");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/plain")
+    );
+    let text = resp.text().await.expect("text");
+    for needle in [
+        "panoptes_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1",
+        "panoptes_http_requests_total{method=\"POST\",route=\"/api/v1/tokens\",status=\"201\"} 1",
+        "panoptes_store_batches_total",
+        "panoptes_store_batch_size_bucket",
+        "panoptes_store_commit_seconds_bucket",
+        "panoptes_store_queue_depth 0",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn metrics_can_require_credentials() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(&cfg, "server:\n  public_metrics: false\n").expect("write");
+    let token = create_token(dir.path(), "m");
+    let s = start(dir.path(), &["--config", cfg.to_str().expect("utf8")]);
+    let c = client();
+    let resp = c.get(s.url("/metrics")).send().await.expect("metrics");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let resp = c
+        .get(s.url("/metrics"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+/// Writes acknowledged before SIGTERM are there after a restart, and the exit is clean.
+#[tokio::test]
+async fn graceful_shutdown_keeps_every_acknowledged_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = create_token(dir.path(), "writer");
+    let mut s = start(dir.path(), &[]);
+    let c = client();
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let (c, url, token) = (c.clone(), s.url("/api/v1/tokens"), token.clone());
+        tasks.push(tokio::spawn(async move {
+            let resp = c
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({"name": format!("w{i}")}))
+                .send()
+                .await
+                .expect("post");
+            assert_eq!(resp.status(), StatusCode::CREATED);
+            let v: Value = resp.json().await.expect("json");
+            v["info"]["id"].as_str().expect("id").to_string()
+        }));
+    }
+    let mut acked = Vec::new();
+    for t in tasks {
+        acked.push(t.await.expect("join"));
+    }
+    s.signal("TERM");
+    let status = s.wait(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(0), "logs:\n{}", s.log_text());
+    assert!(
+        s.log_text()
+            .contains("all acknowledged writes are committed")
+    );
+    drop(s);
+
+    let s = start(dir.path(), &[]);
+    let list: Vec<Value> = c
+        .get(s.url("/api/v1/tokens"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let ids: Vec<&str> = list.iter().filter_map(|t| t["id"].as_str()).collect();
+    for id in &acked {
+        assert!(ids.contains(&id.as_str()), "acknowledged token {id} lost");
+    }
+    assert_eq!(ids.len(), 51);
+}
+
+#[tokio::test]
+async fn sigint_also_shuts_down_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = start(dir.path(), &[]);
+    s.signal("INT");
+    assert_eq!(s.wait(Duration::from_secs(30)).code(), Some(0));
+}
+
+#[tokio::test]
+async fn sighup_applies_a_valid_config_and_keeps_the_running_one_on_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(&cfg, "server:\n  public_metrics: true\n").expect("write");
+    let s = start(dir.path(), &["--config", cfg.to_str().expect("utf8")]);
+    let c = client();
+    assert_eq!(
+        c.get(s.url("/metrics")).send().await.expect("m").status(),
+        StatusCode::OK
+    );
+
+    // An invalid file is rejected and the running config stays.
+    std::fs::write(&cfg, "server:\n  public_metrics: maybe\n").expect("write");
+    s.signal("HUP");
+    let line = s.wait_for_log("keeping the running configuration", Duration::from_secs(10));
+    assert!(line.contains("server.public_metrics"), "{line}");
+    assert_eq!(
+        c.get(s.url("/metrics")).send().await.expect("m").status(),
+        StatusCode::OK
+    );
+
+    // A valid one takes effect without a restart.
+    std::fs::write(&cfg, "server:\n  public_metrics: false\n").expect("write");
+    s.signal("HUP");
+    s.wait_for_log("configuration reloaded", Duration::from_secs(10));
+    assert_eq!(
+        c.get(s.url("/metrics")).send().await.expect("m").status(),
+        StatusCode::UNAUTHORIZED
+    );
+}

@@ -75,4 +75,30 @@ if [ "$want_browser" = 1 ] && { ! command -v chromium >/dev/null || ! command -v
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
+# --- real clients the integration tests drive ----------------------------------------------------
+# Python packages (sentry-sdk, periskop-client, ...) go into .tools/venv from every
+# tests/python/requirements*.txt; npm packages (@sentry/node, ...) from tests/node/package.json.
+shopt -s nullglob
+reqs=(tests/python/requirements*.txt)
+if [ ${#reqs[@]} -gt 0 ]; then
+  stamp="$TOOLS/venv/.installed"
+  want=$(cat "${reqs[@]}" | sha256sum | cut -c1-16)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "installing Python test clients into .tools/venv"
+    [ -x "$TOOLS/venv/bin/python" ] || python3 -m venv "$TOOLS/venv"
+    for r in "${reqs[@]}"; do
+      "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check -r "$r"
+    done
+    echo "$want" > "$stamp"
+  fi
+fi
+if [ -f tests/node/package.json ]; then
+  stamp="tests/node/node_modules/.installed"
+  want=$(cat tests/node/package.json tests/node/package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "installing Node test clients (npm)"
+    (cd tests/node && npm install --silent --no-audit --no-fund)
+    echo "$want" > "$stamp"
+  fi
+fi
 log "tools ready"

@@ -18,6 +18,7 @@ use crate::clock::SharedClock;
 use crate::config::{self, Config, ConfigErrors};
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
+use crate::probe::ProbeEngine;
 use crate::store::retention::{self, RetentionPolicy};
 use crate::store::{Store, StoreError, StoreOptions};
 use crate::telemetry::LogHandle;
@@ -56,6 +57,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Auth(String),
+    #[error("{0}")]
+    Probe(String),
 }
 
 pub fn open_store(c: &Config, metrics: &Metrics) -> Result<Store, StoreError> {
@@ -77,6 +80,7 @@ pub struct Server {
     shutdown_tx: watch::Sender<bool>,
     serve_task: JoinHandle<std::io::Result<()>>,
     retention_task: JoinHandle<()>,
+    probe_retention_task: JoinHandle<()>,
 }
 
 impl Server {
@@ -93,6 +97,16 @@ impl Server {
         let addr = listener
             .local_addr()
             .map_err(|e| StartError::Auth(format!("listener has no address: {e}")))?;
+        let probes = ProbeEngine::start(
+            store.clone(),
+            clock.clone(),
+            metrics.probes.clone(),
+            &config.probing,
+            &config.monitors,
+            &config.maintenance,
+        )
+        .await
+        .map_err(|e| StartError::Probe(e.to_string()))?;
         let (config_tx, config_rx) = watch::channel(Arc::new(config));
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let state = AppState {
@@ -104,7 +118,13 @@ impl Server {
             started: Instant::now(),
             started_at_ms: clock.now_ms(),
             instance_id: uuid::Uuid::new_v4().to_string(),
+            probes: probes.clone(),
         };
+        let probe_retention_task = tokio::spawn(probe_retention(
+            probes,
+            config_rx.clone(),
+            shutdown_rx.clone(),
+        ));
 
         let retention_cfg = config_rx.clone();
         let retention_task = tokio::spawn(retention::run(
@@ -154,12 +174,13 @@ impl Server {
             shutdown_tx,
             serve_task,
             retention_task,
+            probe_retention_task,
         })
     }
 
     /// Applies a new, already validated config. Settings that need a restart keep their running
     /// value, with a warning. Returns the warnings.
-    pub fn reload(&self, new: Config, log: Option<&LogHandle>) -> Vec<String> {
+    pub async fn reload(&self, new: Config, log: Option<&LogHandle>) -> Vec<String> {
         let old = self.state.config();
         let mut new = new;
         let mut warnings = Vec::new();
@@ -187,6 +208,18 @@ impl Server {
             warnings.push("store.max_batch and store.queue_capacity change on restart".into());
             new.store.max_batch = old.store.max_batch;
             new.store.queue_capacity = old.store.queue_capacity;
+        }
+        if new.probing.concurrency != old.probing.concurrency
+            || new.probing.per_host_concurrency != old.probing.per_host_concurrency
+            || new.probing.user_agent != old.probing.user_agent
+        {
+            warnings.push("probing concurrency and user_agent change on restart".into());
+            new.probing.concurrency = old.probing.concurrency;
+            new.probing.per_host_concurrency = old.probing.per_host_concurrency;
+            new.probing.user_agent = old.probing.user_agent.clone();
+        }
+        if let Err(e) = self.state.probes.apply(&new.monitors, &new.maintenance).await {
+            warnings.push(format!("monitors not applied: {e}"));
         }
         if let Some(log) = log
             && new.log.level != old.log.level
@@ -217,8 +250,54 @@ impl Server {
             Err(e) => Err(std::io::Error::other(e.to_string())),
         };
         let _ = self.retention_task.await;
+        let _ = self.probe_retention_task.await;
+        self.state.probes.stop();
         self.state.store.close().await;
         info!("panoptes stopped; all acknowledged writes are committed");
         served
     }
+}
+
+/// Deletes expired probe results and roll-ups every `store.retention_interval`.
+async fn probe_retention(
+    probes: ProbeEngine,
+    config: watch::Receiver<Arc<Config>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let (keep, every, batch) = {
+            let c = config.borrow();
+            (
+                c.probing.retention.clone(),
+                c.store.retention_interval.get(),
+                c.store.retention_batch,
+            )
+        };
+        match probes.prune(&keep, batch).await {
+            Ok(n) if n > 0 => info!(deleted = n, "probe retention pass"),
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "probe retention pass failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// The monitor the embedded default config gains: Panoptes probing its own health check, so a
+/// new user sees a live check at once.
+pub fn self_monitor(addr: SocketAddr) -> Option<crate::probe::config::MonitorConfig> {
+    let host = if addr.ip().is_unspecified() {
+        SocketAddr::new(std::net::IpAddr::from([127, 0, 0, 1]), addr.port())
+    } else {
+        addr
+    };
+    let yaml = format!(
+        "monitors:\n  - name: panoptes\n    group: panoptes\n    type: http\n    url: http://{host}/healthz\n    interval: 10s\n    conditions: [\"[STATUS] == 200\", \"[BODY].status == ok\"]\n"
+    );
+    // The text above is fixed and covered by a test.
+    config::parse(&yaml, "<embedded>", &|_| None)
+        .ok()
+        .and_then(|mut c| (!c.monitors.is_empty()).then(|| c.monitors.remove(0)))
 }

@@ -54,3 +54,26 @@ pub fn rfc3339(ms: u64) -> String {
         Err(_) => ms.to_string(),
     }
 }
+
+/// Wall time that follows tokio's clock, so tests with `tokio::time::pause()` see timestamps
+/// move exactly as their timers do.
+#[derive(Debug)]
+pub struct TokioClock {
+    base_ms: u64,
+    start: tokio::time::Instant,
+}
+
+impl TokioClock {
+    pub fn new(base_ms: u64) -> Arc<Self> {
+        Arc::new(TokioClock {
+            base_ms,
+            start: tokio::time::Instant::now(),
+        })
+    }
+}
+
+impl Clock for TokioClock {
+    fn now_ms(&self) -> u64 {
+        self.base_ms + self.start.elapsed().as_millis() as u64
+    }
+}

@@ -5,6 +5,7 @@
 //! - `store`: the embedded redb store, its single group-committing writer, migrations, retention.
 //! - `auth`: users, sessions, API tokens, login throttling.
 //! - `http`: routes, authentication at the edge, error mapping, the embedded dashboard.
+//! - `probe`: monitors, checks, conditions, scheduling, states, roll-ups.
 //! - `metrics`: the Prometheus registry.
 //! - `clock`: time as a parameter.
 //! - `app`: wires the parts together for `panoptes serve` (signals, reload, shutdown).
@@ -16,5 +17,6 @@ pub mod clock;
 pub mod config;
 pub mod http;
 pub mod metrics;
+pub mod probe;
 pub mod store;
 pub mod telemetry;

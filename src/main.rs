@@ -282,6 +282,11 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let mut config = config;
+    if config_path.is_none() {
+        let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        config.monitors.extend(app::self_monitor(bound));
+    }
     let clock: SharedClock = Arc::new(SystemClock);
     let server = Server::start(config, listener, clock)
         .await
@@ -303,7 +308,7 @@ async fn serve(
                 };
                 match app::load_config(Some(path), &overrides) {
                     Ok(new) => {
-                        let warnings = server.reload(new, (!log_level_pinned).then_some(&log));
+                        let warnings = server.reload(new, (!log_level_pinned).then_some(&log)).await;
                         server.state.metrics.config_reloads.get_or_create(&vec![("result".into(), "ok".into())]).inc();
                         info!(warnings = warnings.len(), "SIGHUP: configuration reloaded");
                     }

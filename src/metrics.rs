@@ -46,6 +46,100 @@ impl Default for StoreMetrics {
     }
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MonitorLabels {
+    pub monitor: String,
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CheckLabels {
+    pub kind: String,
+    pub result: String,
+}
+
+type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
+
+/// Probing metrics: per-monitor gauges plus engine health.
+#[derive(Clone)]
+pub struct ProbeMetrics {
+    /// 1 while the monitor is UP or DEGRADED (or in maintenance), else 0.
+    pub up: Family<MonitorLabels, Gauge>,
+    /// Numeric state: 0 unknown, 1 up, 2 degraded, 3 down, 4 maintenance, 5 pending.
+    pub state: Family<MonitorLabels, Gauge>,
+    pub latency_seconds: Family<MonitorLabels, FloatGauge>,
+    pub cert_days_left: Family<MonitorLabels, FloatGauge>,
+    pub uptime_ratio_24h: Family<MonitorLabels, FloatGauge>,
+    pub checks: Family<CheckLabels, Counter>,
+    /// Actual minus planned start of each check.
+    pub schedule_lag: Histogram,
+    pub results_dropped: Counter,
+}
+
+impl Default for ProbeMetrics {
+    fn default() -> Self {
+        ProbeMetrics {
+            up: Family::default(),
+            state: Family::default(),
+            latency_seconds: Family::default(),
+            cert_days_left: Family::default(),
+            uptime_ratio_24h: Family::default(),
+            checks: Family::default(),
+            schedule_lag: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            results_dropped: Counter::default(),
+        }
+    }
+}
+
+impl ProbeMetrics {
+    pub fn observe(
+        &self,
+        cfg: &crate::probe::config::MonitorConfig,
+        state: crate::probe::state::State,
+        ok: bool,
+        latency_ms: u64,
+        cert_days: Option<f64>,
+        uptime_24h: Option<f64>,
+    ) {
+        use crate::probe::state::State;
+        let l = MonitorLabels {
+            monitor: cfg.name.clone(),
+            kind: cfg.kind.type_name().to_string(),
+        };
+        let up = matches!(state, State::Up | State::Degraded | State::Maintenance | State::Pending);
+        self.up.get_or_create(&l).set(i64::from(up));
+        self.state.get_or_create(&l).set(i64::from(state.code()));
+        self.latency_seconds
+            .get_or_create(&l)
+            .set(latency_ms as f64 / 1000.0);
+        if let Some(d) = cert_days {
+            self.cert_days_left.get_or_create(&l).set(d);
+        }
+        if let Some(u) = uptime_24h {
+            self.uptime_ratio_24h.get_or_create(&l).set(u);
+        }
+        self.checks
+            .get_or_create(&CheckLabels {
+                kind: l.kind.clone(),
+                result: if ok { "success" } else { "failure" }.into(),
+            })
+            .inc();
+    }
+
+    /// Drops a removed monitor's series.
+    pub fn forget(&self, monitor: &str, kind: &str) {
+        let l = MonitorLabels {
+            monitor: monitor.to_string(),
+            kind: kind.to_string(),
+        };
+        self.up.remove(&l);
+        self.state.remove(&l);
+        self.latency_seconds.remove(&l);
+        self.cert_days_left.remove(&l);
+        self.uptime_ratio_24h.remove(&l);
+    }
+}
+
 #[derive(Clone)]
 pub struct HttpMetrics {
     pub requests: Family<HttpLabels, Counter>,
@@ -55,6 +149,7 @@ pub struct Metrics {
     registry: Registry,
     pub store: StoreMetrics,
     pub http: HttpMetrics,
+    pub probes: ProbeMetrics,
     pub login_failures: Counter,
     pub config_reloads: Family<Vec<(String, String)>, Counter>,
 }
@@ -74,6 +169,40 @@ impl Metrics {
         };
         let login_failures = Counter::default();
         let config_reloads = Family::default();
+        let probes = ProbeMetrics::default();
+        let reg = &mut registry;
+        reg.register("monitor_up", "1 while the monitor is not DOWN", probes.up.clone());
+        reg.register(
+            "monitor_state",
+            "Monitor state: 0 unknown, 1 up, 2 degraded, 3 down, 4 maintenance, 5 pending",
+            probes.state.clone(),
+        );
+        reg.register(
+            "monitor_latency_seconds",
+            "Latency of the monitor's last check",
+            probes.latency_seconds.clone(),
+        );
+        reg.register(
+            "monitor_certificate_days_left",
+            "Days until the monitor's TLS certificate expires",
+            probes.cert_days_left.clone(),
+        );
+        reg.register(
+            "monitor_uptime_ratio_24h",
+            "Share of checks in the last 24 h that were not DOWN (maintenance excluded)",
+            probes.uptime_ratio_24h.clone(),
+        );
+        reg.register("probe_checks", "Checks run, by type and result", probes.checks.clone());
+        reg.register(
+            "probe_schedule_lag_seconds",
+            "Actual minus planned start time of checks",
+            probes.schedule_lag.clone(),
+        );
+        reg.register(
+            "probe_results_dropped",
+            "Check results that could not be stored",
+            probes.results_dropped.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests served, by method, route and status",
@@ -133,6 +262,7 @@ impl Metrics {
             registry,
             store,
             http,
+            probes,
             login_failures,
             config_reloads,
         }

@@ -244,7 +244,10 @@ async fn logging_in_shows_what_only_the_running_wasm_could_fetch() {
     assert_eq!(d.text("#instance-id").await, instance_id);
     assert_eq!(d.text("#principal").await, "alice");
     assert_eq!(d.text("#store-status").await, "ok");
-    assert_eq!(d.text("#schema-version").await, "2");
+    assert_eq!(
+        d.text("#schema-version").await,
+        panoptes::store::LATEST_VERSION.to_string()
+    );
     assert_eq!(d.text("#version").await, env!("CARGO_PKG_VERSION"));
     d.screenshot("dashboard-home.png").await;
 

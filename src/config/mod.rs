@@ -157,6 +157,12 @@ crate::config_section! {
         pub store: StoreConfig = StoreConfig::defaults(),
         /// Dashboard logins.
         pub auth: AuthConfig = AuthConfig::defaults(),
+        /// Probing engine settings.
+        pub probing: crate::probe::config::ProbingConfig = section_default(),
+        /// Endpoints to check (HTTP, TCP, DNS, TLS, ICMP, push).
+        pub monitors: Vec<crate::probe::config::MonitorConfig> = Vec::new(),
+        /// Maintenance windows: results inside are MAINTENANCE and left out of availability.
+        pub maintenance: Vec<crate::probe::config::MaintenanceConfig> = Vec::new(),
     }
 }
 
@@ -241,7 +247,7 @@ impl AuthConfig {
 
 /// A section with every field at its default: decoding an empty mapping yields exactly that,
 /// so defaults are written once, in the section declaration.
-fn section_default<T: Decode>() -> T {
+pub(crate) fn section_default<T: Decode>() -> T {
     let env = |_: &str| None;
     let mut d = Decoder::new("<defaults>", &env);
     match T::decode(&Node::empty_map(), "", &mut d) {
@@ -296,6 +302,40 @@ impl Config {
         }
         if self.auth.session_ttl.get().is_zero() {
             d.error(section("auth"), "auth.session_ttl", "must be positive");
+        }
+        let mut names = std::collections::HashMap::new();
+        let mut tokens = std::collections::HashMap::new();
+        for (i, m) in self.monitors.iter().enumerate() {
+            if let Some(first) = names.insert(m.name.as_str(), i) {
+                d.error(
+                    m.mark,
+                    &format!("monitors[{i}].name"),
+                    format!("duplicate monitor name `{}` (also monitors[{first}])", m.name),
+                );
+            }
+            if let crate::probe::config::CheckKind::Push(p) = &m.kind
+                && let Some(first) = tokens.insert(p.token.as_str(), i)
+            {
+                d.error(
+                    m.mark,
+                    &format!("monitors[{i}].token"),
+                    format!("push token already used by monitors[{first}]"),
+                );
+            }
+        }
+        for (i, w) in self.maintenance.iter().enumerate() {
+            for name in &w.monitors {
+                if !names.contains_key(name.as_str()) {
+                    d.error(
+                        section("maintenance"),
+                        &format!("maintenance[{i}].monitors"),
+                        format!("no monitor named `{name}`"),
+                    );
+                }
+            }
+        }
+        if self.probing.concurrency == 0 || self.probing.per_host_concurrency == 0 {
+            d.error(section("probing"), "probing.concurrency", "concurrency limits must be at least 1");
         }
     }
 }

@@ -7,6 +7,7 @@
 mod api;
 mod assets;
 pub mod error;
+mod probes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,6 +41,7 @@ pub struct AppState {
     pub started: Instant,
     pub started_at_ms: u64,
     pub instance_id: String,
+    pub probes: crate::probe::ProbeEngine,
 }
 
 impl AppState {
@@ -58,12 +60,14 @@ pub fn router(state: AppState) -> Router {
         .route("/tokens", get(api::list_tokens).post(api::create_token))
         .route("/tokens/{id}", delete(api::delete_token))
         .route("/audit", get(api::audit))
+        .merge(probes::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_principal,
         ))
         // Login is the one API route that takes no credential: it hands one out.
         .route("/session", post(api::login))
+        .merge(probes::public_routes())
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(max_body));
 

@@ -9,6 +9,7 @@
 //! writer takes at most `max_batch` write requests per transaction and never waits to fill one.
 
 mod migrate;
+pub mod probes;
 pub mod records;
 pub mod retention;
 mod tables;
@@ -109,6 +110,8 @@ pub enum Write {
         now_ms: u64,
         limit: usize,
     },
+    /// Probe results, roll-ups, ids (see `probes.rs`).
+    Probe(probes::ProbeWrite),
 }
 
 #[derive(Debug, Clone, Copy)]

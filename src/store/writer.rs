@@ -141,7 +141,7 @@ fn apply(db: &Database, batch: &[Pending]) -> Result<Vec<u64>, StoreError> {
         for (writes, _) in batch {
             let mut removed = 0u64;
             for w in writes {
-                removed += apply_one(&mut t, w)?;
+                removed += apply_one(&tx, &mut t, w)?;
             }
             counts.push(removed);
         }
@@ -171,9 +171,10 @@ fn open_tables(tx: &WriteTransaction) -> Result<Tables<'_>, StoreError> {
     })
 }
 
-fn apply_one(t: &mut Tables<'_>, w: &Write) -> Result<u64, StoreError> {
+fn apply_one(tx: &WriteTransaction, t: &mut Tables<'_>, w: &Write) -> Result<u64, StoreError> {
     let e = StoreError::storage;
     match w {
+        Write::Probe(p) => return super::probes::apply(tx, p),
         Write::Audit { at_ms, record } => {
             t.audit_seq += 1;
             t.audit

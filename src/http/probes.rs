@@ -1,0 +1,247 @@
+//! Monitor API: list, detail, raw results, roll-ups, and the public push endpoint.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::clock::rfc3339;
+use crate::probe::rollup::{Resolution, ResultRecord, Rollup};
+use crate::probe::state::State as MonState;
+use crate::probe::{MonitorView, availability};
+
+/// Authenticated routes (merged under the credential layer).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/monitors", get(list))
+        .route("/monitors/{id}", get(detail))
+        .route("/monitors/{id}/results", get(results))
+        .route("/monitors/{id}/rollups", get(rollups))
+}
+
+/// Public: push monitors carry their own secret in the path.
+pub fn public_routes() -> Router<AppState> {
+    Router::new().route("/push/{token}", get(push).post(push))
+}
+
+const DAY: u64 = 86_400_000;
+
+fn summary(state: &AppState, v: &MonitorView) -> Value {
+    let now = state.clock.now_ms();
+    let store = &state.store;
+    let up = |days: u64| availability(store, v.id, Resolution::Day, now.saturating_sub(days * DAY), now + 1);
+    json!({
+        "id": v.id,
+        "name": v.config.name,
+        "group": v.config.group,
+        "type": v.config.kind.type_name(),
+        "target": v.config.kind.target(),
+        "state": v.state.as_str(),
+        "last_check_at": v.last.as_ref().map(|l| rfc3339(l.at_ms)),
+        "last_latency_ms": v.last.as_ref().map(|l| l.latency_ms),
+        "last_error": v.last.as_ref().and_then(|l| l.error.clone()),
+        "uptime": {
+            "24h": v.uptime_24h,
+            "7d": up(7),
+            "30d": up(30),
+            "90d": up(90),
+        },
+        "certificate_days_left": v.cert_expires_at_ms.map(|at| ((at - now as i64) as f64 / DAY as f64 * 10.0).round() / 10.0),
+    })
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    group: Option<String>,
+    state: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<axum::Json<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let filter_state = match q.state.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(MonState::parse(s).ok_or_else(|| {
+            ApiError::bad_request("invalid_state", format!("unknown state `{s}`; use UP, DEGRADED, DOWN, MAINTENANCE, PENDING or UNKNOWN"))
+        })?),
+    };
+    let after = match q.cursor.as_deref() {
+        None | Some("") => None,
+        Some(c) => Some(c.parse::<u32>().map_err(|_| ApiError::bad_request("invalid_cursor", "cursor is not one this server issued"))?),
+    };
+    let (views, remaining) = state.probes.list(q.group.as_deref(), filter_state, after, limit);
+    let next_cursor = (remaining > views.len()).then(|| views.last().map(|v| v.id.to_string())).flatten();
+    // Uptime reads touch only this page's roll-ups.
+    let st = state.clone();
+    let items = tokio::task::spawn_blocking(move || views.iter().map(|v| summary(&st, v)).collect::<Vec<_>>())
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(axum::Json(json!({ "items": items, "next_cursor": next_cursor })))
+}
+
+fn monitor(state: &AppState, id: u32) -> Result<MonitorView, ApiError> {
+    state
+        .probes
+        .get(id)
+        .ok_or_else(|| ApiError::NotFound(format!("no monitor with id {id}")))
+}
+
+async fn detail(State(state): State<AppState>, Path(id): Path<u32>) -> Result<axum::Json<Value>, ApiError> {
+    let v = monitor(&state, id)?;
+    let mut out = summary(&state, &v);
+    let c = &v.config;
+    out["interval"] = json!(c.interval.to_string());
+    out["timeout"] = json!(c.timeout.to_string());
+    out["retries"] = json!(c.retries);
+    out["retry_interval"] = json!(c.retry_interval.to_string());
+    out["recovery"] = json!(c.recovery);
+    out["degraded_above"] = json!(c.degraded.map(|d| d.to_string()));
+    out["apdex_t"] = json!(c.apdex_t.to_string());
+    out["conditions"] = match &v.last {
+        Some(last) => json!(c.conditions.iter().zip(last.conditions.iter()).map(|(cond, r)| json!({
+            "condition": cond.to_string(),
+            "seen": r.shown,
+            "ok": r.ok,
+        })).collect::<Vec<_>>()),
+        None => json!(c.conditions.iter().map(|cond| json!({"condition": cond.to_string(), "seen": null, "ok": null})).collect::<Vec<_>>()),
+    };
+    out["maintenance"] = json!(v.last.as_ref().and_then(|l| l.maintenance.clone()));
+    out["last_status"] = json!(v.last.as_ref().and_then(|l| l.status));
+    Ok(axum::Json(out))
+}
+
+#[derive(Deserialize)]
+struct RangeQuery {
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<usize>,
+    resolution: Option<String>,
+}
+
+/// Milliseconds since the epoch, or RFC 3339.
+fn parse_time(field: &'static str, s: &str) -> Result<u64, ApiError> {
+    if let Ok(ms) = s.parse::<u64>() {
+        return Ok(ms);
+    }
+    s.parse::<jiff::Timestamp>()
+        .map(|t| t.as_millisecond().max(0) as u64)
+        .map_err(|_| ApiError::bad_request("invalid_time", format!("`{field}` must be RFC 3339 or milliseconds since the epoch")))
+}
+
+fn range(q: &RangeQuery, now: u64, default_span: u64) -> Result<(u64, u64), ApiError> {
+    let to = q.to.as_deref().map(|s| parse_time("to", s)).transpose()?.unwrap_or(now + 1);
+    let from = q.from.as_deref().map(|s| parse_time("from", s)).transpose()?.unwrap_or(to.saturating_sub(default_span));
+    if from > to {
+        return Err(ApiError::bad_request("invalid_time", "`from` is after `to`"));
+    }
+    Ok((from, to))
+}
+
+async fn results(State(state): State<AppState>, Path(id): Path<u32>, Query(q): Query<RangeQuery>) -> Result<axum::Json<Value>, ApiError> {
+    let v = monitor(&state, id)?;
+    let (from, to) = range(&q, state.clock.now_ms(), 3_600_000)?;
+    let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
+    let store = state.store.clone();
+    let rows = tokio::task::spawn_blocking(move || store.probe_results(id, from, to, limit))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let items: Vec<Value> = rows
+        .into_iter()
+        .filter_map(|(at, bytes)| ResultRecord::decode(&bytes).map(|r| (at, r)))
+        .map(|(at, r)| {
+            let failed: Vec<String> = v
+                .config
+                .conditions
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i < 64 && r.failed_conditions & (1 << i) != 0)
+                .map(|(_, c)| c.to_string())
+                .collect();
+            json!({
+                "at": rfc3339(at),
+                "at_ms": at,
+                "state": r.state.as_str(),
+                "ok": r.ok,
+                "latency_ms": r.latency_us as f64 / 1000.0,
+                "status": r.status,
+                "failed_conditions": failed,
+                "error": r.error,
+            })
+        })
+        .collect();
+    Ok(axum::Json(json!({ "monitor": v.config.name, "from": rfc3339(from), "to": rfc3339(to), "items": items })))
+}
+
+async fn rollups(State(state): State<AppState>, Path(id): Path<u32>, Query(q): Query<RangeQuery>) -> Result<axum::Json<Value>, ApiError> {
+    let v = monitor(&state, id)?;
+    let res = match q.resolution.as_deref() {
+        None => Resolution::Hour,
+        Some(s) => Resolution::parse(s).ok_or_else(|| ApiError::bad_request("invalid_resolution", "resolution must be minute, hour or day"))?,
+    };
+    let (from, to) = range(&q, state.clock.now_ms(), res.millis() * 60)?;
+    let store = state.store.clone();
+    let rows = tokio::task::spawn_blocking(move || store.probe_rollups(id, res as u8, res.bucket(from), to))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let items: Vec<Value> = rows
+        .into_iter()
+        .filter_map(|(start, bytes)| Rollup::decode(&bytes).map(|r| (start, r)))
+        .map(|(start, r)| {
+            let n = r.counted();
+            json!({
+                "start": rfc3339(start),
+                "start_ms": start,
+                "up": r.up, "degraded": r.degraded, "down": r.down,
+                "maintenance": r.maintenance, "pending": r.pending,
+                "availability": r.availability(),
+                "apdex": r.apdex(),
+                "latency_ms": {
+                    "p50": r.percentile(0.50), "p95": r.percentile(0.95), "p99": r.percentile(0.99),
+                    "avg": (n > 0).then(|| r.latency_sum_ms as f64 / f64::from(n)),
+                },
+            })
+        })
+        .collect();
+    Ok(axum::Json(json!({ "monitor": v.config.name, "resolution": res.as_str(), "items": items })))
+}
+
+#[derive(Deserialize, Default)]
+struct PushParams {
+    status: Option<String>,
+    msg: Option<String>,
+    /// Uptime Kuma's name for the latency.
+    ping: Option<f64>,
+    latency: Option<f64>,
+}
+
+/// `POST|GET /api/v1/push/{token}?status=up|down&msg=...&latency=ms` (JSON body also accepted).
+async fn push(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Query(q): Query<PushParams>,
+    body: axum::body::Bytes,
+) -> Result<axum::Json<Value>, ApiError> {
+    let from_body: PushParams = if body.is_empty() {
+        PushParams::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("invalid_json", format!("push body: {e}")))?
+    };
+    let status = q.status.or(from_body.status).unwrap_or_else(|| "up".into());
+    let up = match status.to_ascii_lowercase().as_str() {
+        "up" | "ok" | "success" => true,
+        "down" | "fail" | "failure" | "error" => false,
+        other => return Err(ApiError::bad_request("invalid_status", format!("status must be up or down, not `{other}`"))),
+    };
+    let msg = q.msg.or(from_body.msg).map(|m| m.chars().take(512).collect());
+    let latency = q.latency.or(q.ping).or(from_body.latency).or(from_body.ping).filter(|l| l.is_finite() && *l >= 0.0).map(|l| l as u64);
+    let state_now = state
+        .probes
+        .push(&token, up, msg, latency)
+        .await
+        .ok_or_else(|| ApiError::NotFound("no push monitor with this token".into()))?;
+    Ok(axum::Json(json!({ "ok": true, "state": state_now.as_str() })))
+}

@@ -1,0 +1,226 @@
+//! Probe data: monitor ids, raw results (append-only, keyed by monitor and time), roll-ups per
+//! resolution and bucket, and each monitor's state snapshot for restarts.
+
+use std::collections::HashMap;
+
+use redb::{ReadableTable, TableDefinition, TableError, WriteTransaction};
+
+use super::{Store, StoreError};
+
+/// Monitor name -> stable numeric id (names survive reloads; ids key every other table).
+pub const IDS: TableDefinition<&str, u32> = TableDefinition::new("probe_ids");
+/// (monitor id, unix ms) -> `ResultRecord` bytes. Append-only.
+pub const RESULTS: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("probe_results");
+/// (monitor id, resolution, bucket start ms) -> `Rollup` bytes.
+pub const ROLLUPS: TableDefinition<(u32, u8, u64), &[u8]> = TableDefinition::new("probe_rollups");
+/// Monitor id -> JSON snapshot of the state machine and last check.
+pub const STATE: TableDefinition<u32, &[u8]> = TableDefinition::new("probe_state");
+
+#[derive(Debug, Clone)]
+pub enum ProbeWrite {
+    AssignIds(Vec<(String, u32)>),
+    Result {
+        id: u32,
+        at_ms: u64,
+        record: Vec<u8>,
+        /// (resolution, bucket start, encoded roll-up) for every resolution.
+        rollups: Vec<(u8, u64, Vec<u8>)>,
+        snapshot: Vec<u8>,
+    },
+    /// Deletes up to `limit` rows older than `before_ms` for each monitor in `ids`, from the raw
+    /// results (`resolution: None`) or one roll-up resolution.
+    Prune {
+        ids: Vec<u32>,
+        resolution: Option<u8>,
+        before_ms: u64,
+        limit: usize,
+    },
+}
+
+pub(super) fn apply(tx: &WriteTransaction, w: &ProbeWrite) -> Result<u64, StoreError> {
+    match w {
+        ProbeWrite::AssignIds(pairs) => {
+            let mut t = tx.open_table(IDS).map_err(StoreError::storage)?;
+            for (name, id) in pairs {
+                t.insert(name.as_str(), *id).map_err(StoreError::storage)?;
+            }
+            Ok(0)
+        }
+        ProbeWrite::Result {
+            id,
+            at_ms,
+            record,
+            rollups,
+            snapshot,
+        } => {
+            tx.open_table(RESULTS)
+                .map_err(StoreError::storage)?
+                .insert((*id, *at_ms), record.as_slice())
+                .map_err(StoreError::storage)?;
+            let mut r = tx.open_table(ROLLUPS).map_err(StoreError::storage)?;
+            for (res, bucket, bytes) in rollups {
+                r.insert((*id, *res, *bucket), bytes.as_slice()).map_err(StoreError::storage)?;
+            }
+            tx.open_table(STATE)
+                .map_err(StoreError::storage)?
+                .insert(*id, snapshot.as_slice())
+                .map_err(StoreError::storage)?;
+            Ok(0)
+        }
+        ProbeWrite::Prune {
+            ids,
+            resolution,
+            before_ms,
+            limit,
+        } => {
+            let mut removed = 0u64;
+            match resolution {
+                None => {
+                    let mut t = tx.open_table(RESULTS).map_err(StoreError::storage)?;
+                    for id in ids {
+                        let keys: Vec<(u32, u64)> = t
+                            .range((*id, 0)..(*id, *before_ms))
+                            .map_err(StoreError::storage)?
+                            .take(limit.saturating_sub(removed as usize))
+                            .filter_map(|r| r.ok().map(|(k, _)| k.value()))
+                            .collect();
+                        for k in keys {
+                            t.remove(k).map_err(StoreError::storage)?;
+                            removed += 1;
+                        }
+                    }
+                }
+                Some(res) => {
+                    let mut t = tx.open_table(ROLLUPS).map_err(StoreError::storage)?;
+                    for id in ids {
+                        let keys: Vec<(u32, u8, u64)> = t
+                            .range((*id, *res, 0)..(*id, *res, *before_ms))
+                            .map_err(StoreError::storage)?
+                            .take(limit.saturating_sub(removed as usize))
+                            .filter_map(|r| r.ok().map(|(k, _)| k.value()))
+                            .collect();
+                        for k in keys {
+                            t.remove(k).map_err(StoreError::storage)?;
+                            removed += 1;
+                        }
+                    }
+                }
+            }
+            Ok(removed)
+        }
+    }
+}
+
+fn missing_is_empty<T>(r: Result<T, TableError>) -> Result<Option<T>, StoreError> {
+    match r {
+        Ok(t) => Ok(Some(t)),
+        Err(TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(StoreError::storage(e)),
+    }
+}
+
+impl Store {
+    pub fn probe_ids(&self) -> Result<HashMap<String, u32>, StoreError> {
+        let txn = self.read_txn()?;
+        let Some(t) = missing_is_empty(txn.open_table(IDS))? else {
+            return Ok(HashMap::new());
+        };
+        let mut out = HashMap::new();
+        for row in t.iter().map_err(StoreError::storage)? {
+            let (k, v) = row.map_err(StoreError::storage)?;
+            out.insert(k.value().to_string(), v.value());
+        }
+        Ok(out)
+    }
+
+    /// Raw results of one monitor in `[from_ms, to_ms)`, oldest first, at most `limit`.
+    pub fn probe_results(
+        &self,
+        id: u32,
+        from_ms: u64,
+        to_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let txn = self.read_txn()?;
+        let Some(t) = missing_is_empty(txn.open_table(RESULTS))? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for row in t
+            .range((id, from_ms)..(id, to_ms.max(from_ms)))
+            .map_err(StoreError::storage)?
+            .take(limit)
+        {
+            let (k, v) = row.map_err(StoreError::storage)?;
+            out.push((k.value().1, v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// The newest raw result of a monitor at or before `to_ms`, newest first, at most `limit`.
+    pub fn probe_results_newest(
+        &self,
+        id: u32,
+        to_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let txn = self.read_txn()?;
+        let Some(t) = missing_is_empty(txn.open_table(RESULTS))? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for row in t
+            .range((id, 0)..=(id, to_ms))
+            .map_err(StoreError::storage)?
+            .rev()
+            .take(limit)
+        {
+            let (k, v) = row.map_err(StoreError::storage)?;
+            out.push((k.value().1, v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Roll-ups of one monitor and resolution with bucket start in `[from_ms, to_ms)`.
+    pub fn probe_rollups(
+        &self,
+        id: u32,
+        resolution: u8,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let txn = self.read_txn()?;
+        let Some(t) = missing_is_empty(txn.open_table(ROLLUPS))? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for row in t
+            .range((id, resolution, from_ms)..(id, resolution, to_ms.max(from_ms)))
+            .map_err(StoreError::storage)?
+        {
+            let (k, v) = row.map_err(StoreError::storage)?;
+            out.push((k.value().2, v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    pub fn probe_state(&self, id: u32) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.read_txn()?;
+        let Some(t) = missing_is_empty(txn.open_table(STATE))? else {
+            return Ok(None);
+        };
+        Ok(t.get(id)
+            .map_err(StoreError::storage)?
+            .map(|v| v.value().to_vec()))
+    }
+
+    /// Number of raw results stored (for the storage benchmark).
+    pub fn probe_result_count(&self) -> Result<u64, StoreError> {
+        use redb::ReadableTableMetadata;
+        let txn = self.read_txn()?;
+        let Some(t) = missing_is_empty(txn.open_table(RESULTS))? else {
+            return Ok(0);
+        };
+        t.len().map_err(StoreError::storage)
+    }
+}

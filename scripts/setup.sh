@@ -101,4 +101,10 @@ if [ -f tests/node/package.json ]; then
     echo "$want" > "$stamp"
   fi
 fi
+# --- ICMP monitors use unprivileged ICMP sockets; let every group open them (root only) -------
+if [ "$(id -u)" = 0 ] && [ -w /proc/sys/net/ipv4/ping_group_range ] \
+  && [ "$(awk '{print $1}' /proc/sys/net/ipv4/ping_group_range)" != 0 ]; then
+  log "allowing unprivileged ICMP sockets (net.ipv4.ping_group_range) for the ICMP tests"
+  sysctl -q -w net.ipv4.ping_group_range="0 2147483647" || true
+fi
 log "tools ready"

@@ -218,7 +218,12 @@ impl Server {
             new.probing.per_host_concurrency = old.probing.per_host_concurrency;
             new.probing.user_agent = old.probing.user_agent.clone();
         }
-        if let Err(e) = self.state.probes.apply(&new.monitors, &new.maintenance).await {
+        if let Err(e) = self
+            .state
+            .probes
+            .apply(&new.monitors, &new.maintenance)
+            .await
+        {
             warnings.push(format!("monitors not applied: {e}"));
         }
         if let Some(log) = log

@@ -106,7 +106,10 @@ impl ProbeMetrics {
             monitor: cfg.name.clone(),
             kind: cfg.kind.type_name().to_string(),
         };
-        let up = matches!(state, State::Up | State::Degraded | State::Maintenance | State::Pending);
+        let up = matches!(
+            state,
+            State::Up | State::Degraded | State::Maintenance | State::Pending
+        );
         self.up.get_or_create(&l).set(i64::from(up));
         self.state.get_or_create(&l).set(i64::from(state.code()));
         self.latency_seconds
@@ -171,7 +174,11 @@ impl Metrics {
         let config_reloads = Family::default();
         let probes = ProbeMetrics::default();
         let reg = &mut registry;
-        reg.register("monitor_up", "1 while the monitor is not DOWN", probes.up.clone());
+        reg.register(
+            "monitor_up",
+            "1 while the monitor is not DOWN",
+            probes.up.clone(),
+        );
         reg.register(
             "monitor_state",
             "Monitor state: 0 unknown, 1 up, 2 degraded, 3 down, 4 maintenance, 5 pending",
@@ -192,7 +199,11 @@ impl Metrics {
             "Share of checks in the last 24 h that were not DOWN (maintenance excluded)",
             probes.uptime_ratio_24h.clone(),
         );
-        reg.register("probe_checks", "Checks run, by type and result", probes.checks.clone());
+        reg.register(
+            "probe_checks",
+            "Checks run, by type and result",
+            probes.checks.clone(),
+        );
         reg.register(
             "probe_schedule_lag_seconds",
             "Actual minus planned start time of checks",

@@ -26,7 +26,12 @@ async fn http_target() -> SocketAddr {
         )
         .route(
             "/fail",
-            get(|| async { (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down for repairs") }),
+            get(|| async {
+                (
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "down for repairs",
+                )
+            }),
         )
         .route(
             "/hang",
@@ -58,8 +63,7 @@ struct Cert {
 }
 
 fn cert(days_left: i64) -> Cert {
-    let mut params =
-        rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("params");
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("params");
     let to_ymd = |t: jiff::Timestamp| {
         let d = t.to_zoned(jiff::tz::TimeZone::UTC).date();
         rcgen::date_time_ymd(i32::from(d.year()), d.month() as u8, d.day() as u8)
@@ -93,10 +97,14 @@ async fn tls_target(c: &Cert) -> SocketAddr {
     let addr = l.local_addr().expect("addr");
     tokio::spawn(async move {
         loop {
-            let Ok((tcp, _)) = l.accept().await else { return };
+            let Ok((tcp, _)) = l.accept().await else {
+                return;
+            };
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
                 let mut buf = vec![0u8; 4096];
                 let mut seen = Vec::new();
                 while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -106,7 +114,9 @@ async fn tls_target(c: &Cert) -> SocketAddr {
                     }
                 }
                 let _ = tls
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    )
                     .await;
                 let _ = tls.shutdown().await;
             });
@@ -126,7 +136,9 @@ async fn tcp_target() -> SocketAddr {
                 let (r, mut w) = s.into_split();
                 let mut line = String::new();
                 if BufReader::new(r).read_line(&mut line).await.is_ok() {
-                    let _ = w.write_all(format!("PONG {}\n", line.trim()).as_bytes()).await;
+                    let _ = w
+                        .write_all(format!("PONG {}\n", line.trim()).as_bytes())
+                        .await;
                 }
             });
         }
@@ -143,8 +155,12 @@ async fn dns_target() -> SocketAddr {
     tokio::spawn(async move {
         let mut buf = vec![0u8; 4096];
         loop {
-            let Ok((n, peer)) = sock.recv_from(&mut buf).await else { return };
-            let Ok(q) = Message::from_vec(&buf[..n]) else { continue };
+            let Ok((n, peer)) = sock.recv_from(&mut buf).await else {
+                return;
+            };
+            let Ok(q) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
             let mut resp = Message::new(q.metadata.id, MessageType::Response, q.metadata.op_code);
             resp.metadata.recursion_desired = q.metadata.recursion_desired;
             for query in &q.queries {
@@ -204,15 +220,23 @@ async fn wait_for_states(
             .map(|(name, st)| {
                 format!(
                     "{name}: want {st}, have {} ({})",
-                    all.get(*name).map(|m| m["state"].to_string()).unwrap_or_default(),
-                    all.get(*name).map(|m| m["last_error"].to_string()).unwrap_or_default()
+                    all.get(*name)
+                        .map(|m| m["state"].to_string())
+                        .unwrap_or_default(),
+                    all.get(*name)
+                        .map(|m| m["last_error"].to_string())
+                        .unwrap_or_default()
                 )
             })
             .collect();
         if wrong.is_empty() {
             return all;
         }
-        assert!(Instant::now() < deadline, "monitors not in expected states:\n{}", wrong.join("\n"));
+        assert!(
+            Instant::now() < deadline,
+            "monitors not in expected states:\n{}",
+            wrong.join("\n")
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -301,7 +325,11 @@ monitors:
         .await
         .expect("push");
     assert_eq!(resp.status(), 200);
-    let resp = c.post(s.url("/api/v1/push/wrong-token")).send().await.expect("push");
+    let resp = c
+        .post(s.url("/api/v1/push/wrong-token"))
+        .send()
+        .await
+        .expect("push");
     assert_eq!(resp.status(), 404);
 
     let all = wait_for_states(
@@ -333,27 +361,45 @@ monitors:
 
     // Each condition is shown with the value actually seen.
     let fail = detail(&c, &s, &token, &all["http-fail"]["id"]).await;
-    assert_eq!(fail["conditions"][0]["seen"], "[STATUS] (503) == 200", "{fail}");
+    assert_eq!(
+        fail["conditions"][0]["seen"], "[STATUS] (503) == 200",
+        "{fail}"
+    );
     assert_eq!(fail["conditions"][0]["ok"], false);
     assert_eq!(fail["last_status"], 503);
     let hang = &all["http-hang"];
     assert!(
-        hang["last_error"].as_str().expect("error").contains("timed out after 1s"),
+        hang["last_error"]
+            .as_str()
+            .expect("error")
+            .contains("timed out after 1s"),
         "{hang}"
     );
     let soon_d = detail(&c, &s, &token, &all["tls-soon"]["id"]).await;
     let seen = soon_d["conditions"][0]["seen"].as_str().expect("seen");
     assert!(seen.starts_with("[CERTIFICATE_EXPIRATION] ("), "{seen}");
-    let days = all["tls-soon"]["certificate_days_left"].as_f64().expect("days");
+    let days = all["tls-soon"]["certificate_days_left"]
+        .as_f64()
+        .expect("days");
     assert!((0.5..=2.5).contains(&days), "{days}");
-    let exp_days = all["tls-expired"]["certificate_days_left"].as_f64().expect("days");
+    let exp_days = all["tls-expired"]["certificate_days_left"]
+        .as_f64()
+        .expect("days");
     assert!(exp_days < 0.0, "{exp_days}");
-    let verify_err = all["https-verify"]["last_error"].as_str().expect("error").to_lowercase();
+    let verify_err = all["https-verify"]["last_error"]
+        .as_str()
+        .expect("error")
+        .to_lowercase();
     assert!(verify_err.contains("certificate"), "{verify_err}");
-    let noverify_days = all["https-noverify"]["certificate_days_left"].as_f64().expect("days");
+    let noverify_days = all["https-noverify"]["certificate_days_left"]
+        .as_f64()
+        .expect("days");
     assert!(noverify_days > 300.0, "{noverify_days}");
     let dns_d = detail(&c, &s, &token, &all["dns-wrong"]["id"]).await;
-    assert_eq!(dns_d["conditions"][0]["seen"], "[DNS_RCODE] (NXDOMAIN) == NOERROR", "{dns_d}");
+    assert_eq!(
+        dns_d["conditions"][0]["seen"], "[DNS_RCODE] (NXDOMAIN) == NOERROR",
+        "{dns_d}"
+    );
 
     // Raw results are kept with state, latency, status and the failed conditions.
     let id = &all["http-fail"]["id"];
@@ -368,9 +414,16 @@ monitors:
         .expect("json");
     let items = results["items"].as_array().expect("items");
     assert!(items.len() >= 2, "{results}");
-    assert_eq!(items[0]["state"], "PENDING", "first failure has a retry left");
+    assert_eq!(
+        items[0]["state"], "PENDING",
+        "first failure has a retry left"
+    );
     assert!(items.iter().any(|r| r["state"] == "DOWN"));
-    assert!(items.iter().all(|r| r["status"] == 503 && r["failed_conditions"][0] == "[STATUS] == 200"));
+    assert!(
+        items
+            .iter()
+            .all(|r| r["status"] == 503 && r["failed_conditions"][0] == "[STATUS] == 200")
+    );
 
     // Roll-ups are there at every resolution, with availability and latency percentiles.
     let id = &all["http-ok"]["id"];
@@ -384,11 +437,22 @@ monitors:
             .json()
             .await
             .expect("json");
-        let last = r["items"].as_array().expect("items").last().cloned().expect("a bucket");
+        let last = r["items"]
+            .as_array()
+            .expect("items")
+            .last()
+            .cloned()
+            .expect("a bucket");
         assert!(last["up"].as_u64().expect("up") >= 1, "{res}: {last}");
         assert_eq!(last["availability"], 1.0, "{res}: {last}");
-        assert!(last["latency_ms"]["p99"].as_f64().is_some(), "{res}: {last}");
-        assert!(last["apdex"].as_f64().expect("apdex") > 0.9, "{res}: {last}");
+        assert!(
+            last["latency_ms"]["p99"].as_f64().is_some(),
+            "{res}: {last}"
+        );
+        assert!(
+            last["apdex"].as_f64().expect("apdex") > 0.9,
+            "{res}: {last}"
+        );
     }
     assert_eq!(all["http-ok"]["uptime"]["24h"], 1.0);
 
@@ -403,14 +467,33 @@ monitors:
         .await
         .expect("json");
     assert_eq!(down["items"].as_array().expect("items").len(), 2);
-    assert!(down["items"].as_array().expect("items").iter().all(|m| m["state"] == "DOWN"));
+    assert!(
+        down["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|m| m["state"] == "DOWN")
+    );
     assert!(down["next_cursor"].is_string());
 
     // Prometheus sees the same.
-    let metrics = c.get(s.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
-    assert!(metrics.contains(r#"panoptes_monitor_up{monitor="http-ok",kind="http"} 1"#), "{metrics}");
+    let metrics = c
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains(r#"panoptes_monitor_up{monitor="http-ok",kind="http"} 1"#),
+        "{metrics}"
+    );
     assert!(metrics.contains(r#"panoptes_monitor_up{monitor="http-fail",kind="http"} 0"#));
-    assert!(metrics.contains(r#"panoptes_monitor_certificate_days_left{monitor="tls-soon",kind="tls"}"#));
+    assert!(
+        metrics
+            .contains(r#"panoptes_monitor_certificate_days_left{monitor="tls-soon",kind="tls"}"#)
+    );
     assert!(metrics.contains("panoptes_probe_schedule_lag_seconds_bucket"));
 }
 
@@ -419,7 +502,9 @@ async fn config_reload_adds_and_removes_monitors() {
     let http = http_target().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = dir.path().join("p.yaml");
-    let one = format!("monitors:\n  - {{name: a, type: http, url: \"http://{http}/ok\", interval: 1s}}\n");
+    let one = format!(
+        "monitors:\n  - {{name: a, type: http, url: \"http://{http}/ok\", interval: 1s}}\n"
+    );
     std::fs::write(&cfg, &one).expect("write");
     let token = create_token(dir.path(), "t");
     let s = start(dir.path(), &["--config", cfg.to_str().expect("utf8")]);
@@ -434,7 +519,13 @@ async fn config_reload_adds_and_removes_monitors() {
     s.signal("HUP");
     let after = wait_for_states(&c, &s, &token, &[("a", "UP"), ("b", "DOWN")]).await;
     assert_eq!(after["a"]["id"], a_id, "an unchanged monitor keeps its id");
-    std::fs::write(&cfg, format!("monitors:\n  - {{name: b, type: http, url: \"http://{http}/fail\", interval: 1s}}\n")).expect("write");
+    std::fs::write(
+        &cfg,
+        format!(
+            "monitors:\n  - {{name: b, type: http, url: \"http://{http}/fail\", interval: 1s}}\n"
+        ),
+    )
+    .expect("write");
     s.signal("HUP");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -455,14 +546,21 @@ async fn the_default_config_probes_its_own_health_check() {
     let s = start(dir.path(), &[]);
     let c = client();
     let all = wait_for_states(&c, &s, &token, &[("panoptes", "UP")]).await;
-    assert_eq!(all["panoptes"]["target"], format!("http://{}/healthz", s.addr));
+    assert_eq!(
+        all["panoptes"]["target"],
+        format!("http://{}/healthz", s.addr)
+    );
 }
 
 #[tokio::test]
 async fn icmp_echo_or_a_clear_start_up_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = dir.path().join("p.yaml");
-    std::fs::write(&cfg, "monitors:\n  - {name: loopback, type: icmp, host: 127.0.0.1, interval: 1s}\n").expect("write");
+    std::fs::write(
+        &cfg,
+        "monitors:\n  - {name: loopback, type: icmp, host: 127.0.0.1, interval: 1s}\n",
+    )
+    .expect("write");
     let allowed = socket2::Socket::new(
         socket2::Domain::IPV4,
         socket2::Type::DGRAM,

@@ -310,7 +310,10 @@ impl Config {
                 d.error(
                     m.mark,
                     &format!("monitors[{i}].name"),
-                    format!("duplicate monitor name `{}` (also monitors[{first}])", m.name),
+                    format!(
+                        "duplicate monitor name `{}` (also monitors[{first}])",
+                        m.name
+                    ),
                 );
             }
             if let crate::probe::config::CheckKind::Push(p) = &m.kind
@@ -335,7 +338,11 @@ impl Config {
             }
         }
         if self.probing.concurrency == 0 || self.probing.per_host_concurrency == 0 {
-            d.error(section("probing"), "probing.concurrency", "concurrency limits must be at least 1");
+            d.error(
+                section("probing"),
+                "probing.concurrency",
+                "concurrency limits must be at least 1",
+            );
         }
     }
 }

@@ -32,7 +32,15 @@ const DAY: u64 = 86_400_000;
 fn summary(state: &AppState, v: &MonitorView) -> Value {
     let now = state.clock.now_ms();
     let store = &state.store;
-    let up = |days: u64| availability(store, v.id, Resolution::Day, now.saturating_sub(days * DAY), now + 1);
+    let up = |days: u64| {
+        availability(
+            store,
+            v.id,
+            Resolution::Day,
+            now.saturating_sub(days * DAY),
+            now + 1,
+        )
+    };
     json!({
         "id": v.id,
         "name": v.config.name,
@@ -61,26 +69,44 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
-async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<axum::Json<Value>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<axum::Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let filter_state = match q.state.as_deref() {
         None | Some("") => None,
         Some(s) => Some(MonState::parse(s).ok_or_else(|| {
-            ApiError::bad_request("invalid_state", format!("unknown state `{s}`; use UP, DEGRADED, DOWN, MAINTENANCE, PENDING or UNKNOWN"))
+            ApiError::bad_request(
+                "invalid_state",
+                format!(
+                    "unknown state `{s}`; use UP, DEGRADED, DOWN, MAINTENANCE, PENDING or UNKNOWN"
+                ),
+            )
         })?),
     };
     let after = match q.cursor.as_deref() {
         None | Some("") => None,
-        Some(c) => Some(c.parse::<u32>().map_err(|_| ApiError::bad_request("invalid_cursor", "cursor is not one this server issued"))?),
+        Some(c) => Some(c.parse::<u32>().map_err(|_| {
+            ApiError::bad_request("invalid_cursor", "cursor is not one this server issued")
+        })?),
     };
-    let (views, remaining) = state.probes.list(q.group.as_deref(), filter_state, after, limit);
-    let next_cursor = (remaining > views.len()).then(|| views.last().map(|v| v.id.to_string())).flatten();
+    let (views, remaining) = state
+        .probes
+        .list(q.group.as_deref(), filter_state, after, limit);
+    let next_cursor = (remaining > views.len())
+        .then(|| views.last().map(|v| v.id.to_string()))
+        .flatten();
     // Uptime reads touch only this page's roll-ups.
     let st = state.clone();
-    let items = tokio::task::spawn_blocking(move || views.iter().map(|v| summary(&st, v)).collect::<Vec<_>>())
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(axum::Json(json!({ "items": items, "next_cursor": next_cursor })))
+    let items = tokio::task::spawn_blocking(move || {
+        views.iter().map(|v| summary(&st, v)).collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(axum::Json(
+        json!({ "items": items, "next_cursor": next_cursor }),
+    ))
 }
 
 fn monitor(state: &AppState, id: u32) -> Result<MonitorView, ApiError> {
@@ -90,7 +116,10 @@ fn monitor(state: &AppState, id: u32) -> Result<MonitorView, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("no monitor with id {id}")))
 }
 
-async fn detail(State(state): State<AppState>, Path(id): Path<u32>) -> Result<axum::Json<Value>, ApiError> {
+async fn detail(
+    State(state): State<AppState>,
+    Path(id): Path<u32>,
+) -> Result<axum::Json<Value>, ApiError> {
     let v = monitor(&state, id)?;
     let mut out = summary(&state, &v);
     let c = &v.config;
@@ -102,12 +131,23 @@ async fn detail(State(state): State<AppState>, Path(id): Path<u32>) -> Result<ax
     out["degraded_above"] = json!(c.degraded.map(|d| d.to_string()));
     out["apdex_t"] = json!(c.apdex_t.to_string());
     out["conditions"] = match &v.last {
-        Some(last) => json!(c.conditions.iter().zip(last.conditions.iter()).map(|(cond, r)| json!({
-            "condition": cond.to_string(),
-            "seen": r.shown,
-            "ok": r.ok,
-        })).collect::<Vec<_>>()),
-        None => json!(c.conditions.iter().map(|cond| json!({"condition": cond.to_string(), "seen": null, "ok": null})).collect::<Vec<_>>()),
+        Some(last) => json!(
+            c.conditions
+                .iter()
+                .zip(last.conditions.iter())
+                .map(|(cond, r)| json!({
+                    "condition": cond.to_string(),
+                    "seen": r.shown,
+                    "ok": r.ok,
+                }))
+                .collect::<Vec<_>>()
+        ),
+        None => json!(
+            c.conditions
+                .iter()
+                .map(|cond| json!({"condition": cond.to_string(), "seen": null, "ok": null}))
+                .collect::<Vec<_>>()
+        ),
     };
     out["maintenance"] = json!(v.last.as_ref().and_then(|l| l.maintenance.clone()));
     out["last_status"] = json!(v.last.as_ref().and_then(|l| l.status));
@@ -129,19 +169,40 @@ fn parse_time(field: &'static str, s: &str) -> Result<u64, ApiError> {
     }
     s.parse::<jiff::Timestamp>()
         .map(|t| t.as_millisecond().max(0) as u64)
-        .map_err(|_| ApiError::bad_request("invalid_time", format!("`{field}` must be RFC 3339 or milliseconds since the epoch")))
+        .map_err(|_| {
+            ApiError::bad_request(
+                "invalid_time",
+                format!("`{field}` must be RFC 3339 or milliseconds since the epoch"),
+            )
+        })
 }
 
 fn range(q: &RangeQuery, now: u64, default_span: u64) -> Result<(u64, u64), ApiError> {
-    let to = q.to.as_deref().map(|s| parse_time("to", s)).transpose()?.unwrap_or(now + 1);
-    let from = q.from.as_deref().map(|s| parse_time("from", s)).transpose()?.unwrap_or(to.saturating_sub(default_span));
+    let to =
+        q.to.as_deref()
+            .map(|s| parse_time("to", s))
+            .transpose()?
+            .unwrap_or(now + 1);
+    let from = q
+        .from
+        .as_deref()
+        .map(|s| parse_time("from", s))
+        .transpose()?
+        .unwrap_or(to.saturating_sub(default_span));
     if from > to {
-        return Err(ApiError::bad_request("invalid_time", "`from` is after `to`"));
+        return Err(ApiError::bad_request(
+            "invalid_time",
+            "`from` is after `to`",
+        ));
     }
     Ok((from, to))
 }
 
-async fn results(State(state): State<AppState>, Path(id): Path<u32>, Query(q): Query<RangeQuery>) -> Result<axum::Json<Value>, ApiError> {
+async fn results(
+    State(state): State<AppState>,
+    Path(id): Path<u32>,
+    Query(q): Query<RangeQuery>,
+) -> Result<axum::Json<Value>, ApiError> {
     let v = monitor(&state, id)?;
     let (from, to) = range(&q, state.clock.now_ms(), 3_600_000)?;
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
@@ -173,20 +234,33 @@ async fn results(State(state): State<AppState>, Path(id): Path<u32>, Query(q): Q
             })
         })
         .collect();
-    Ok(axum::Json(json!({ "monitor": v.config.name, "from": rfc3339(from), "to": rfc3339(to), "items": items })))
+    Ok(axum::Json(
+        json!({ "monitor": v.config.name, "from": rfc3339(from), "to": rfc3339(to), "items": items }),
+    ))
 }
 
-async fn rollups(State(state): State<AppState>, Path(id): Path<u32>, Query(q): Query<RangeQuery>) -> Result<axum::Json<Value>, ApiError> {
+async fn rollups(
+    State(state): State<AppState>,
+    Path(id): Path<u32>,
+    Query(q): Query<RangeQuery>,
+) -> Result<axum::Json<Value>, ApiError> {
     let v = monitor(&state, id)?;
     let res = match q.resolution.as_deref() {
         None => Resolution::Hour,
-        Some(s) => Resolution::parse(s).ok_or_else(|| ApiError::bad_request("invalid_resolution", "resolution must be minute, hour or day"))?,
+        Some(s) => Resolution::parse(s).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_resolution",
+                "resolution must be minute, hour or day",
+            )
+        })?,
     };
     let (from, to) = range(&q, state.clock.now_ms(), res.millis() * 60)?;
     let store = state.store.clone();
-    let rows = tokio::task::spawn_blocking(move || store.probe_rollups(id, res as u8, res.bucket(from), to))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let rows = tokio::task::spawn_blocking(move || {
+        store.probe_rollups(id, res as u8, res.bucket(from), to)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
     let items: Vec<Value> = rows
         .into_iter()
         .filter_map(|(start, bytes)| Rollup::decode(&bytes).map(|r| (start, r)))
@@ -206,7 +280,9 @@ async fn rollups(State(state): State<AppState>, Path(id): Path<u32>, Query(q): Q
             })
         })
         .collect();
-    Ok(axum::Json(json!({ "monitor": v.config.name, "resolution": res.as_str(), "items": items })))
+    Ok(axum::Json(
+        json!({ "monitor": v.config.name, "resolution": res.as_str(), "items": items }),
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -228,20 +304,37 @@ async fn push(
     let from_body: PushParams = if body.is_empty() {
         PushParams::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("invalid_json", format!("push body: {e}")))?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request("invalid_json", format!("push body: {e}")))?
     };
     let status = q.status.or(from_body.status).unwrap_or_else(|| "up".into());
     let up = match status.to_ascii_lowercase().as_str() {
         "up" | "ok" | "success" => true,
         "down" | "fail" | "failure" | "error" => false,
-        other => return Err(ApiError::bad_request("invalid_status", format!("status must be up or down, not `{other}`"))),
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_status",
+                format!("status must be up or down, not `{other}`"),
+            ));
+        }
     };
-    let msg = q.msg.or(from_body.msg).map(|m| m.chars().take(512).collect());
-    let latency = q.latency.or(q.ping).or(from_body.latency).or(from_body.ping).filter(|l| l.is_finite() && *l >= 0.0).map(|l| l as u64);
+    let msg = q
+        .msg
+        .or(from_body.msg)
+        .map(|m| m.chars().take(512).collect());
+    let latency = q
+        .latency
+        .or(q.ping)
+        .or(from_body.latency)
+        .or(from_body.ping)
+        .filter(|l| l.is_finite() && *l >= 0.0)
+        .map(|l| l as u64);
     let state_now = state
         .probes
         .push(&token, up, msg, latency)
         .await
         .ok_or_else(|| ApiError::NotFound("no push monitor with this token".into()))?;
-    Ok(axum::Json(json!({ "ok": true, "state": state_now.as_str() })))
+    Ok(axum::Json(
+        json!({ "ok": true, "state": state_now.as_str() }),
+    ))
 }

@@ -179,9 +179,13 @@ impl Condition {
         if matches!(right, Operand::Pat(_) | Operand::Any(_)) && !matches!(op, Op::Eq | Op::Ne) {
             return Err("pat() and any() only work with == or !=".into());
         }
-        if !matches!(left, Operand::Value(..) | Operand::Len(..) | Operand::Has(..))
-            && !matches!(right, Operand::Value(..) | Operand::Len(..) | Operand::Has(..))
-        {
+        if !matches!(
+            left,
+            Operand::Value(..) | Operand::Len(..) | Operand::Has(..)
+        ) && !matches!(
+            right,
+            Operand::Value(..) | Operand::Len(..) | Operand::Has(..)
+        ) {
             return Err("a condition needs a placeholder such as [STATUS] on one side".into());
         }
         Ok(Condition {
@@ -236,10 +240,7 @@ fn split_sides(source: &str, op: Op) -> (&str, &str) {
             '[' | '(' => depth += 1,
             ']' | ')' => depth -= 1,
             _ if depth == 0 && source[i..].starts_with(op.as_str()) => {
-                return (
-                    source[..i].trim(),
-                    source[i + op.as_str().len()..].trim(),
-                );
+                return (source[..i].trim(), source[i + op.as_str().len()..].trim());
             }
             _ => {}
         }
@@ -316,9 +317,7 @@ fn parse_path(mut s: &str) -> Result<Vec<PathSeg>, String> {
             out.push(PathSeg::Key(key.to_string()));
             s = &rest[end..];
         } else if let Some(rest) = s.strip_prefix('[') {
-            let end = rest
-                .find(']')
-                .ok_or("unterminated index in [BODY] path")?;
+            let end = rest.find(']').ok_or("unterminated index in [BODY] path")?;
             let idx: usize = rest[..end]
                 .trim()
                 .parse()

@@ -194,7 +194,14 @@ impl CheckKind {
     fn placeholders(&self) -> &'static [Placeholder] {
         use Placeholder::*;
         match self {
-            CheckKind::Http(_) => &[Status, ResponseTime, Body, CertificateExpiration, Connected, Ip],
+            CheckKind::Http(_) => &[
+                Status,
+                ResponseTime,
+                Body,
+                CertificateExpiration,
+                Connected,
+                Ip,
+            ],
             CheckKind::Tcp(_) => &[ResponseTime, Body, Connected, Ip],
             CheckKind::Dns(_) => &[ResponseTime, Body, DnsRcode, Connected, Ip],
             CheckKind::Tls(_) => &[ResponseTime, CertificateExpiration, Connected, Ip],
@@ -218,7 +225,10 @@ impl CheckKind {
 fn url_host(url: &str) -> Option<String> {
     let rest = url.split_once("://")?.1;
     let authority = rest.split(['/', '?', '#']).next()?;
-    let host_port = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
+    let host_port = authority
+        .rsplit_once('@')
+        .map(|(_, h)| h)
+        .unwrap_or(authority);
     Some(host_port.to_ascii_lowercase())
 }
 
@@ -262,7 +272,11 @@ fn only<'a>(node: &'a Node, keep: impl Fn(&str) -> bool) -> Node {
 impl Decode for MonitorConfig {
     fn decode(node: &Node, path: &str, d: &mut Decoder) -> Option<Self> {
         let Value::Map(entries) = &node.value else {
-            d.error(node.mark, path, format!("expected a mapping, found {}", node.kind()));
+            d.error(
+                node.mark,
+                path,
+                format!("expected a mapping, found {}", node.kind()),
+            );
             return None;
         };
         let type_node = entries
@@ -278,13 +292,18 @@ impl Decode for MonitorConfig {
                 );
                 None
             }
-            Some(n) => d.parse_with(n, &join(path, "type"), "http, tcp, dns, tls, icmp or push", |s| {
-                TYPES
-                    .iter()
-                    .find(|t| **t == s)
-                    .map(|t| t.to_string())
-                    .ok_or_else(String::new)
-            }),
+            Some(n) => d.parse_with(
+                n,
+                &join(path, "type"),
+                "http, tcp, dns, tls, icmp or push",
+                |s| {
+                    TYPES
+                        .iter()
+                        .find(|t| **t == s)
+                        .map(|t| t.to_string())
+                        .ok_or_else(String::new)
+                },
+            ),
         };
         let common = CommonFields::decode(
             &only(node, |k| COMMON_KEYS.contains(&k) && k != "type"),
@@ -303,8 +322,14 @@ impl Decode for MonitorConfig {
         };
         let (common, kind) = (common?, kind?);
         let mut ok = true;
+        // Errors point at the offending field's value when it was written, else at the monitor.
         let mut fail = |d: &mut Decoder, field: &str, msg: String| {
-            d.error(node.mark, &join(path, field), msg);
+            let mark = entries
+                .iter()
+                .find(|(k, _)| matches!(&k.value, Value::Scalar { text, .. } if text == field))
+                .map(|(_, v)| v.mark)
+                .unwrap_or(node.mark);
+            d.error(mark, &join(path, field), msg);
             ok = false;
         };
         if common.name.trim().is_empty() || common.name.len() > 200 {
@@ -313,7 +338,8 @@ impl Decode for MonitorConfig {
         if common.interval.get() < std::time::Duration::from_secs(1) {
             fail(d, "interval", "must be at least 1s".into());
         }
-        let default_cap = |secs: u64| Duration(std::time::Duration::from_secs(secs).min(common.interval.get()));
+        let default_cap =
+            |secs: u64| Duration(std::time::Duration::from_secs(secs).min(common.interval.get()));
         let timeout = common.timeout.unwrap_or_else(|| default_cap(10));
         if timeout.get().is_zero() {
             fail(d, "timeout", "must be positive".into());
@@ -342,13 +368,21 @@ impl Decode for MonitorConfig {
                 if !(lower.starts_with("http://") || lower.starts_with("https://"))
                     || url_host(&h.url).is_none_or(|h| h.is_empty())
                 {
-                    fail(d, "url", format!("`{}` is not an http:// or https:// URL", h.url));
+                    fail(
+                        d,
+                        "url",
+                        format!("`{}` is not an http:// or https:// URL", h.url),
+                    );
                 }
                 if axum::http::Method::from_bytes(h.method.as_bytes()).is_err() {
                     fail(d, "method", format!("`{}` is not an HTTP method", h.method));
                 }
                 if h.basic_auth.is_some() && h.bearer_token.is_some() {
-                    fail(d, "bearer_token", "use basic_auth or bearer_token, not both".into());
+                    fail(
+                        d,
+                        "bearer_token",
+                        "use basic_auth or bearer_token, not both".into(),
+                    );
                 }
                 if h.max_body_bytes == 0 || h.max_body_bytes > 64 * 1024 * 1024 {
                     fail(d, "max_body_bytes", "must be between 1 and 67108864".into());
@@ -370,8 +404,17 @@ impl Decode for MonitorConfig {
                 }
             }
             CheckKind::Push(p) => {
-                if p.token.len() < 8 || !p.token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                    fail(d, "token", "must be at least 8 characters of [A-Za-z0-9_-]".into());
+                if p.token.len() < 8
+                    || !p
+                        .token
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                {
+                    fail(
+                        d,
+                        "token",
+                        "must be at least 8 characters of [A-Za-z0-9_-]".into(),
+                    );
                 }
             }
             CheckKind::Tcp(_) | CheckKind::Tls(_) | CheckKind::Icmp(_) => {}
@@ -393,7 +436,11 @@ impl Decode for MonitorConfig {
                     d.error(
                         mark,
                         &format!("{path}.conditions[{i}]"),
-                        format!("{} is not available for a {} monitor", p.name(), kind.type_name()),
+                        format!(
+                            "{} is not available for a {} monitor",
+                            p.name(),
+                            kind.type_name()
+                        ),
                     );
                     ok = false;
                 }
@@ -412,8 +459,11 @@ impl Decode for MonitorConfig {
         }
         if let CheckKind::Dns(dns) = &kind {
             let rc = dns.rcode.clone().unwrap_or_else(|| "NOERROR".into());
-            if !conditions.iter().any(|c| c.placeholders().contains(&Placeholder::DnsRcode))
-                && let Ok(c) = Condition::parse(&format!("[DNS_RCODE] == {}", rc.to_ascii_uppercase()))
+            if !conditions
+                .iter()
+                .any(|c| c.placeholders().contains(&Placeholder::DnsRcode))
+                && let Ok(c) =
+                    Condition::parse(&format!("[DNS_RCODE] == {}", rc.to_ascii_uppercase()))
             {
                 conditions.insert(0, c);
             }
@@ -511,7 +561,13 @@ impl Decode for MaintenanceConfig {
             (Some(s), Some(e), None, None) if f.every.is_empty() => {
                 let start = match s.parse::<jiff::Timestamp>() {
                     Ok(t) => t,
-                    Err(e) => return err(d, "start", format!("expected an RFC 3339 time like 2026-11-23T02:00:00Z: {e}")),
+                    Err(e) => {
+                        return err(
+                            d,
+                            "start",
+                            format!("expected an RFC 3339 time like 2026-11-23T02:00:00Z: {e}"),
+                        );
+                    }
                 };
                 let end = match e.parse::<jiff::Timestamp>() {
                     Ok(t) => t,
@@ -528,20 +584,46 @@ impl Decode for MaintenanceConfig {
             (None, None, Some(at), Some(duration)) => {
                 let tz = match jiff::tz::TimeZone::get(&f.timezone) {
                     Ok(tz) => tz,
-                    Err(e) => return err(d, "timezone", format!("unknown time zone `{}`: {e}", f.timezone)),
+                    Err(e) => {
+                        return err(
+                            d,
+                            "timezone",
+                            format!("unknown time zone `{}`: {e}", f.timezone),
+                        );
+                    }
                 };
                 let time = match at.parse::<jiff::civil::Time>() {
                     Ok(t) => t,
-                    Err(_) => return err(d, "at", format!("expected a time of day like 02:30, found `{at}`")),
+                    Err(_) => {
+                        return err(
+                            d,
+                            "at",
+                            format!("expected a time of day like 02:30, found `{at}`"),
+                        );
+                    }
                 };
                 let mut days = Vec::new();
-                for day in if f.every.is_empty() { vec!["day".to_string()] } else { f.every.clone() } {
+                for day in if f.every.is_empty() {
+                    vec!["day".to_string()]
+                } else {
+                    f.every.clone()
+                } {
                     match super::maintenance::parse_days(&day) {
                         Some(ds) => days.extend(ds),
-                        None => return err(d, "every", format!("`{day}` is not a weekday (mon..sun), `weekdays`, `weekends` or `day`")),
+                        None => {
+                            return err(
+                                d,
+                                "every",
+                                format!(
+                                    "`{day}` is not a weekday (mon..sun), `weekdays`, `weekends` or `day`"
+                                ),
+                            );
+                        }
                     }
                 }
-                if duration.get().is_zero() || duration.get() > std::time::Duration::from_secs(7 * 86_400) {
+                if duration.get().is_zero()
+                    || duration.get() > std::time::Duration::from_secs(7 * 86_400)
+                {
                     return err(d, "duration", "must be between 1s and 7d".into());
                 }
                 Schedule::Recurring {

@@ -33,7 +33,9 @@ pub fn parse_days(s: &str) -> Option<Vec<Weekday>> {
         "weekdays" => vec![Monday, Tuesday, Wednesday, Thursday, Friday],
         "weekends" => vec![Saturday, Sunday],
         "day" | "daily" | "everyday" => {
-            vec![Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday]
+            vec![
+                Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday,
+            ]
         }
         _ => return None,
     })
@@ -127,7 +129,10 @@ mod tests {
         // 2026-11-23 is a Monday.
         assert!(!s.contains(ms("2026-11-23T22:29:00Z")));
         assert!(s.contains(ms("2026-11-23T22:30:00Z")));
-        assert!(s.contains(ms("2026-11-23T23:15:00Z")), "Tuesday 00:15 local");
+        assert!(
+            s.contains(ms("2026-11-23T23:15:00Z")),
+            "Tuesday 00:15 local"
+        );
         assert!(!s.contains(ms("2026-11-23T23:30:00Z")));
         assert!(!s.contains(ms("2026-11-24T22:45:00Z")), "not on Tuesdays");
     }

@@ -121,9 +121,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Deterministic offset in `[0, interval)` from the monitor name, so first runs spread evenly and
 /// stay put across restarts.
 fn spread(name: &str, interval: Duration) -> Duration {
-    let h = name
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x1000_0000_01b3));
+    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x1000_0000_01b3)
+    });
     let ms = interval.as_millis().max(1) as u64;
     Duration::from_millis(h % ms)
 }
@@ -171,10 +171,8 @@ impl ProbeEngine {
         maintenance: &[MaintenanceConfig],
     ) -> Result<(), ProbeError> {
         let inner = &self.inner;
-        *inner
-            .maintenance
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = Arc::new(maintenance.to_vec());
+        *inner.maintenance.write().unwrap_or_else(|p| p.into_inner()) =
+            Arc::new(maintenance.to_vec());
         let mut ids = inner.store.probe_ids()?;
         let mut next = ids.values().max().map(|m| m + 1).unwrap_or(1);
         let mut new_ids = Vec::new();
@@ -212,7 +210,9 @@ impl ProbeEngine {
             if let Some(m) = current.remove(id)
                 && !wanted.contains_key(id)
             {
-                inner.metrics.forget(&m.config.name, m.config.kind.type_name());
+                inner
+                    .metrics
+                    .forget(&m.config.name, m.config.kind.type_name());
                 info!(monitor = %m.config.name, "monitor removed");
             }
         }
@@ -240,7 +240,12 @@ impl ProbeEngine {
             }
         }
         if started > 0 || !stale.is_empty() {
-            info!(started, stopped = stale.len(), running = current.len(), "monitors applied");
+            info!(
+                started,
+                stopped = stale.len(),
+                running = current.len(),
+                "monitors applied"
+            );
         }
         Ok(())
     }
@@ -427,7 +432,9 @@ impl ProbeEngine {
         // (e.g. `[CONNECTED] == false` to assert a port is closed).
         let ok = results.iter().all(|r| r.ok) && (outcome.error.is_none() || tests_connected);
         let latency_ms = outcome.obs.response_time_ms;
-        let slow = cfg.degraded.is_some_and(|d| latency_ms > d.get().as_millis() as u64);
+        let slow = cfg
+            .degraded
+            .is_some_and(|d| latency_ms > d.get().as_millis() as u64);
         let windows = self
             .inner
             .maintenance
@@ -508,10 +515,17 @@ impl ProbeEngine {
             rollups,
             snapshot,
         });
-        self.inner
-            .metrics
-            .observe(cfg, transition.state, ok, latency_ms, self.cert_days(m), self.uptime_24h(m));
-        if let Err(e) = self.inner.store.write(vec![write]).await {
+        self.inner.metrics.observe(
+            cfg,
+            transition.state,
+            ok,
+            latency_ms,
+            self.cert_days(m),
+            self.uptime_24h(m),
+        );
+        // Queued, not awaited: nobody is waiting on a probe result, the writer's group commit
+        // makes it durable within one commit, and a monitor's schedule never waits on disk.
+        if let Err(e) = self.inner.store.enqueue(vec![write]) {
             self.inner.metrics.results_dropped.inc();
             warn!(monitor = %cfg.name, error = %e, "result not stored");
         }
@@ -532,7 +546,9 @@ impl ProbeEngine {
             .hours
             .iter()
             .filter(|(b, _, _)| b + 3_600_000 > since)
-            .fold((0u64, 0u64), |(c, d), (_, hc, hd)| (c + u64::from(*hc), d + u64::from(*hd)));
+            .fold((0u64, 0u64), |(c, d), (_, hc, hd)| {
+                (c + u64::from(*hc), d + u64::from(*hd))
+            });
         (counted > 0).then(|| (counted - down) as f64 / counted as f64)
     }
 
@@ -559,7 +575,11 @@ impl ProbeEngine {
         after: Option<u32>,
         limit: usize,
     ) -> (Vec<MonitorView>, usize) {
-        let monitors = self.inner.monitors.read().unwrap_or_else(|p| p.into_inner());
+        let monitors = self
+            .inner
+            .monitors
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
         let mut total = 0;
         let mut out = Vec::new();
         for (id, m) in monitors.range(after.map(|a| a + 1).unwrap_or(0)..) {
@@ -652,12 +672,24 @@ impl ProbeEngine {
 }
 
 /// Availability over `[from, to)` from day (or hour) roll-ups.
-pub fn availability(store: &Store, id: u32, res: Resolution, from_ms: u64, to_ms: u64) -> Option<f64> {
+pub fn availability(
+    store: &Store,
+    id: u32,
+    res: Resolution,
+    from_ms: u64,
+    to_ms: u64,
+) -> Option<f64> {
     let mut total = Rollup::default();
-    for (_, bytes) in store.probe_rollups(id, res as u8, res.bucket(from_ms), to_ms).ok()? {
+    for (_, bytes) in store
+        .probe_rollups(id, res as u8, res.bucket(from_ms), to_ms)
+        .ok()?
+    {
         if let Some(r) = Rollup::decode(&bytes) {
             total.merge(&r);
         }
     }
     total.availability()
 }
+
+#[cfg(test)]
+mod tests;

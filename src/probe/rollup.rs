@@ -126,7 +126,8 @@ impl Rollup {
 
     pub fn apdex(&self) -> Option<f64> {
         let n = self.satisfied + self.tolerating + self.frustrated;
-        (n > 0).then(|| (f64::from(self.satisfied) + f64::from(self.tolerating) / 2.0) / f64::from(n))
+        (n > 0)
+            .then(|| (f64::from(self.satisfied) + f64::from(self.tolerating) / 2.0) / f64::from(n))
     }
 
     /// Latency percentile (0..=1) in ms, interpolated linearly inside the bucket.
@@ -143,7 +144,11 @@ impl Rollup {
                 continue;
             }
             if (seen + c) as f64 >= rank {
-                let lo = if i == 0 { 0.0 } else { f64::from(BUCKETS_MS[i - 1]) };
+                let lo = if i == 0 {
+                    0.0
+                } else {
+                    f64::from(BUCKETS_MS[i - 1])
+                };
                 let hi = BUCKETS_MS.get(i).map(|b| f64::from(*b)).unwrap_or(lo * 2.0);
                 let within = (rank - seen as f64) / c as f64;
                 return Some(lo + (hi - lo) * within);

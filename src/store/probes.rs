@@ -59,7 +59,8 @@ pub(super) fn apply(tx: &WriteTransaction, w: &ProbeWrite) -> Result<u64, StoreE
                 .map_err(StoreError::storage)?;
             let mut r = tx.open_table(ROLLUPS).map_err(StoreError::storage)?;
             for (res, bucket, bytes) in rollups {
-                r.insert((*id, *res, *bucket), bytes.as_slice()).map_err(StoreError::storage)?;
+                r.insert((*id, *res, *bucket), bytes.as_slice())
+                    .map_err(StoreError::storage)?;
             }
             tx.open_table(STATE)
                 .map_err(StoreError::storage)?

@@ -76,7 +76,10 @@ pub async fn check(d: &DnsCheck, timeout: Duration) -> Outcome {
         None => system_nameserver(),
     };
     let Some(server) = server else {
-        return Outcome::failed(started, "no nameserver configured and none in /etc/resolv.conf");
+        return Outcome::failed(
+            started,
+            "no nameserver configured and none in /etc/resolv.conf",
+        );
     };
     let name = match Name::from_utf8(&d.query) {
         Ok(n) => n,
@@ -138,12 +141,20 @@ pub async fn check(d: &DnsCheck, timeout: Duration) -> Outcome {
     let missing: Vec<&String> = d
         .expect
         .iter()
-        .filter(|want| !answers.iter().any(|a| a.trim_end_matches('.') == want.trim_end_matches('.')))
+        .filter(|want| {
+            !answers
+                .iter()
+                .any(|a| a.trim_end_matches('.') == want.trim_end_matches('.'))
+        })
         .collect();
     let error = (!missing.is_empty()).then(|| {
         format!(
             "expected answers missing: {}",
-            missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            missing
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     });
     Outcome {

@@ -1,0 +1,267 @@
+//! Engine timing with paused tokio time: push deadlines, retries and maintenance windows.
+//! Push monitors need no sockets, so every wait here is a timer and the clock is exact.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::*;
+use crate::clock::TokioClock;
+use crate::config;
+
+/// 2026-11-23T00:00:00Z, a Monday.
+const BASE_MS: u64 = 1_795_392_000_000;
+
+fn parse(yaml: &str) -> config::Config {
+    config::parse(yaml, "test.yaml", &|_| None).unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn engine(yaml: &str) -> (tempfile::TempDir, ProbeEngine, u32) {
+    let c = parse(yaml);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), Default::default(), Default::default()).expect("store");
+    let clock: SharedClock = TokioClock::new(BASE_MS);
+    let e = ProbeEngine::start(
+        store,
+        clock,
+        ProbeMetrics::default(),
+        &c.probing,
+        &c.monitors,
+        &c.maintenance,
+    )
+    .await
+    .expect("engine");
+    let id = e.monitor_ids()[0];
+    // Let monitor tasks take their first look at the clock before the test moves it.
+    settle().await;
+    (dir, e, id)
+}
+
+fn state(e: &ProbeEngine, id: u32) -> State {
+    e.get(id).expect("monitor").state
+}
+
+/// Lets spawned tasks run after a time jump.
+async fn settle() {
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+}
+
+const PUSH: &str = "
+monitors:
+  - name: nightly-backup
+    type: push
+    token: backup-token-1
+    interval: 60s
+    grace: 30s
+    retries: 1
+    retry_interval: 10s
+";
+
+#[tokio::test(start_paused = true)]
+async fn a_missing_push_is_pending_then_down_after_the_retry() {
+    let (_dir, e, id) = engine(PUSH).await;
+    assert_eq!(state(&e, id), State::Unknown);
+    tokio::time::advance(Duration::from_secs(89)).await;
+    settle().await;
+    assert_eq!(
+        state(&e, id),
+        State::Unknown,
+        "deadline is interval + grace"
+    );
+    tokio::time::advance(Duration::from_secs(2)).await;
+    settle().await;
+    assert_eq!(state(&e, id), State::Pending, "one failure, one retry left");
+    tokio::time::advance(Duration::from_secs(9)).await;
+    settle().await;
+    assert_eq!(state(&e, id), State::Pending);
+    tokio::time::advance(Duration::from_secs(2)).await;
+    settle().await;
+    assert_eq!(state(&e, id), State::Down, "retry also missed");
+    let last = e.get(id).expect("m").last.expect("last");
+    assert_eq!(last.error.as_deref(), Some("no push received within 90s"));
+
+    assert_eq!(
+        e.push("backup-token-1", true, None, Some(5)).await,
+        Some(State::Up)
+    );
+    // A push resets the deadline.
+    tokio::time::advance(Duration::from_secs(80)).await;
+    settle().await;
+    assert_eq!(state(&e, id), State::Up);
+    assert_eq!(
+        e.push("backup-token-1", false, Some("disk full".into()), None)
+            .await,
+        Some(State::Pending)
+    );
+    assert_eq!(e.push("nope", true, None, None).await, None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn results_inside_maintenance_are_maintenance_and_left_out_of_availability() {
+    let yaml = format!(
+        "{PUSH}maintenance:\n  - name: upgrade\n    monitors: [nightly-backup]\n    start: 2026-11-23T00:01:00Z\n    end: 2026-11-23T00:05:00Z\n"
+    );
+    let (_dir, e, id) = engine(&yaml).await;
+    // t = 0: a healthy push.
+    assert_eq!(
+        e.push("backup-token-1", true, None, None).await,
+        Some(State::Up)
+    );
+    settle().await;
+    // t = 2 min: inside the window, a failure is MAINTENANCE.
+    tokio::time::advance(Duration::from_secs(120)).await;
+    settle().await;
+    assert_eq!(
+        e.push("backup-token-1", false, None, None).await,
+        Some(State::Maintenance)
+    );
+    settle().await;
+    assert_eq!(
+        e.get(id)
+            .expect("m")
+            .last
+            .expect("last")
+            .maintenance
+            .as_deref(),
+        Some("upgrade")
+    );
+    // Missed deadlines inside the window are MAINTENANCE too.
+    tokio::time::advance(Duration::from_secs(91)).await;
+    settle().await;
+    assert_eq!(state(&e, id), State::Maintenance);
+    // t = 6 min: the window is over and the underlying failures show.
+    tokio::time::advance(Duration::from_secs(150)).await;
+    settle().await;
+    assert_eq!(
+        e.push("backup-token-1", false, None, None).await,
+        Some(State::Down)
+    );
+
+    e.stop();
+    e.store().write(vec![]).await.expect("barrier");
+    let hour = e
+        .store()
+        .probe_rollups(id, Resolution::Hour as u8, 0, u64::MAX)
+        .expect("rollups");
+    let r = Rollup::decode(&hour[0].1).expect("decode");
+    // The push at 2 min and the missed deadline(s) inside the window are MAINTENANCE; the push
+    // at 6 min is DOWN.
+    assert!(r.maintenance >= 2, "{r:?}");
+    assert_eq!(r.up, 1, "{r:?}");
+    assert!(r.down >= 1, "{r:?}");
+    assert_eq!(r.pending, 0, "{r:?}");
+    // Maintenance results are not in the denominator.
+    assert_eq!(r.availability(), Some(1.0 / f64::from(1 + r.down)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn recurring_windows_use_their_time_zone() {
+    let yaml = format!(
+        "{PUSH}maintenance:\n  - name: nightly\n    groups: []\n    every: [mon]\n    at: \"01:00\"\n    duration: 1h\n    timezone: Europe/Berlin\n"
+    );
+    // BASE is Monday 00:00 UTC = 01:00 Berlin: the window is open right away.
+    let (_dir, e, _id) = engine(&yaml).await;
+    assert_eq!(
+        e.push("backup-token-1", false, None, None).await,
+        Some(State::Maintenance)
+    );
+    tokio::time::advance(Duration::from_secs(3600)).await;
+    settle().await;
+    assert_eq!(
+        e.push("backup-token-1", false, None, None).await,
+        Some(State::Down)
+    );
+}
+
+#[test]
+fn monitor_config_errors_point_at_their_line() {
+    let yaml = "monitors:
+  - name: a
+    type: http
+    url: ftp://x
+  - name: b
+    type: tcp
+    host: h
+    port: 70000
+  - name: c
+    type: dns
+    query: x
+    conditions: [\"[STATUS] == 200\"]
+  - name: d
+    type: carrier-pigeon
+  - name: a
+    type: push
+    token: short
+  - name: e
+    type: http
+    url: http://x
+    interval: 10s
+    timeout: 20s
+  - name: f
+    type: http
+    url: http://x
+    conditions: [\"[STATUS] = 200\"]
+";
+    let errs = config::parse(yaml, "m.yaml", &|_| None).expect_err("invalid");
+    let lines: Vec<String> = errs.0.iter().map(|e| e.to_string()).collect();
+    let has = |needle: &str| {
+        assert!(
+            lines.iter().any(|l| l.contains(needle)),
+            "missing {needle:?} in {lines:#?}"
+        );
+    };
+    has("m.yaml:4:10: monitors[0].url: `ftp://x` is not an http:// or https:// URL");
+    has("m.yaml:8:11: monitors[1].port: expected an integer (u16)");
+    has("m.yaml:12:18: monitors[2].conditions[0]: [STATUS] is not available for a dns monitor");
+    has("m.yaml:14:11: monitors[3].type: expected http, tcp, dns, tls, icmp or push");
+    has("monitors[4].token: must be at least 8 characters");
+    has("m.yaml:22:14: monitors[5].timeout: (20s) must not exceed interval (10s)");
+    has("m.yaml:26:18: monitors[6].conditions[0]: expected a condition");
+}
+
+#[test]
+fn duplicate_names_and_unknown_maintenance_targets_are_errors() {
+    let yaml = "monitors:
+  - {name: a, type: push, token: token-aaaa}
+  - {name: a, type: push, token: token-aaaa}
+maintenance:
+  - {name: w, monitors: [zzz], start: 2026-01-01T00:00:00Z, end: 2026-01-02T00:00:00Z}
+";
+    let errs = config::parse(yaml, "m.yaml", &|_| None).expect_err("invalid");
+    let text = errs.to_string();
+    assert!(text.contains("duplicate monitor name `a`"), "{text}");
+    assert!(text.contains("push token already used"), "{text}");
+    assert!(text.contains("no monitor named `zzz`"), "{text}");
+    // Cross-field checks run once every field decodes; field errors are reported first.
+    let errs = config::parse(
+        "maintenance:\n  - {name: bad, at: \"25:00\", duration: 1h}\n",
+        "m.yaml",
+        &|_| None,
+    )
+    .expect_err("invalid");
+    assert!(
+        errs.to_string()
+            .contains("maintenance[0].at: expected a time of day"),
+        "{errs}"
+    );
+}
+
+#[test]
+fn defaults_fill_in_conditions_and_timeouts() {
+    let c = parse(
+        "monitors:\n  - {name: a, type: http, url: \"http://h/\", interval: 5s}\n  - {name: d, type: dns, query: x, rcode: nxdomain}\n",
+    );
+    let a = &c.monitors[0];
+    assert_eq!(
+        a.timeout,
+        config::Duration::secs(5),
+        "timeout defaults to min(10s, interval)"
+    );
+    assert_eq!(a.conditions.len(), 2);
+    assert_eq!(
+        c.monitors[1].conditions[0].to_string(),
+        "[DNS_RCODE] == NXDOMAIN"
+    );
+    let _ = Arc::new(());
+}

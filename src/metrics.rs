@@ -85,7 +85,7 @@ impl Default for ProbeMetrics {
             cert_days_left: Family::default(),
             uptime_ratio_24h: Family::default(),
             checks: Family::default(),
-            schedule_lag: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            schedule_lag: Histogram::new(exponential_buckets(0.0005, 1.5, 30)),
             results_dropped: Counter::default(),
         }
     }

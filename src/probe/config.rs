@@ -253,7 +253,7 @@ pub struct MonitorConfig {
 
 const TYPES: &[&str] = &["http", "tcp", "dns", "tls", "icmp", "push"];
 
-fn only<'a>(node: &'a Node, keep: impl Fn(&str) -> bool) -> Node {
+fn only(node: &Node, keep: impl Fn(&str) -> bool) -> Node {
     let Value::Map(entries) = &node.value else {
         return node.clone();
     };

@@ -187,16 +187,20 @@ impl Rollup {
 
     pub fn decode(mut b: &[u8]) -> Option<Rollup> {
         let mut r = Rollup::default();
-        let mut next = || get_varint(&mut b).and_then(|v| u32::try_from(v).ok());
-        r.up = next()?;
-        r.degraded = next()?;
-        r.down = next()?;
-        r.maintenance = next()?;
-        r.pending = next()?;
-        r.satisfied = next()?;
-        r.tolerating = next()?;
-        r.frustrated = next()?;
-        drop(next);
+        let mut counts = [0u32; 8];
+        for c in counts.iter_mut() {
+            *c = u32::try_from(get_varint(&mut b)?).ok()?;
+        }
+        [
+            r.up,
+            r.degraded,
+            r.down,
+            r.maintenance,
+            r.pending,
+            r.satisfied,
+            r.tolerating,
+            r.frustrated,
+        ] = counts;
         r.latency_sum_ms = get_varint(&mut b)?;
         let used = get_varint(&mut b)?;
         for _ in 0..used.min(NB as u64) {

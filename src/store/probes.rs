@@ -215,13 +215,19 @@ impl Store {
             .map(|v| v.value().to_vec()))
     }
 
-    /// Number of raw results stored (for the storage benchmark).
-    pub fn probe_result_count(&self) -> Result<u64, StoreError> {
+    /// (rows, stored key+value bytes, b-tree metadata bytes) of the raw results table, for the
+    /// storage benchmark.
+    pub fn probe_results_stats(&self) -> Result<(u64, u64, u64), StoreError> {
         use redb::ReadableTableMetadata;
         let txn = self.read_txn()?;
         let Some(t) = missing_is_empty(txn.open_table(RESULTS))? else {
-            return Ok(0);
+            return Ok((0, 0, 0));
         };
-        t.len().map_err(StoreError::storage)
+        let stats = t.stats().map_err(StoreError::storage)?;
+        Ok((
+            t.len().map_err(StoreError::storage)?,
+            stats.stored_bytes(),
+            stats.metadata_bytes(),
+        ))
     }
 }

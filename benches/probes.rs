@@ -1,0 +1,245 @@
+//! Probing at scale: N HTTP monitors at a 60 s interval against local targets, for a few minutes.
+//!
+//!     cargo bench --bench probes -- --monitors 1000,10000,50000 --minutes 3
+//!
+//! Prints, per N: achieved checks/s (and the ideal N/60), schedule lag p50/p99 (actual minus
+//! planned start, from the engine's own histogram), CPU seconds, peak RSS, and stored bytes per
+//! raw result. The baseline, measured in the same run, is the CPU cost of the same number of
+//! plain reqwest GETs (no scheduling, no conditions, no storage) at the same concurrency.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::get;
+use panoptes::clock::{SharedClock, SystemClock};
+use panoptes::config;
+use panoptes::metrics::Metrics;
+use panoptes::probe::ProbeEngine;
+use panoptes::store::{Store, StoreOptions};
+
+/// CPU seconds (user + system) of this process so far.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of /proc/pid/stat; index 11 and 12 after ')'.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// Percentile from the Prometheus text of a histogram (linear inside the bucket).
+fn histogram_percentile(text: &str, name: &str, p: f64) -> Option<f64> {
+    let mut buckets: Vec<(f64, f64)> = text
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}_bucket{{")))
+        .filter_map(|l| {
+            let le = l.split("le=\"").nth(1)?.split('"').next()?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            let count: f64 = l.rsplit(' ').next()?.parse().ok()?;
+            Some((le, count))
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total = buckets.last()?.1;
+    if total == 0.0 {
+        return None;
+    }
+    let rank = p * total;
+    let mut prev = (0.0, 0.0);
+    for (le, c) in buckets {
+        if c >= rank {
+            if le.is_infinite() {
+                return Some(prev.0);
+            }
+            let within = if c > prev.1 {
+                (rank - prev.1) / (c - prev.1)
+            } else {
+                1.0
+            };
+            return Some(prev.0 + (le - prev.0) * within);
+        }
+        prev = (le, c);
+    }
+    None
+}
+
+async fn targets(n: usize) -> Vec<SocketAddr> {
+    let mut addrs = Vec::new();
+    for _ in 0..n {
+        let app = Router::new().route(
+            "/health/{id}",
+            get(|| async { axum::Json(serde_json::json!({"status": "UP"})) }),
+        );
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        addrs.push(l.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(l, app).await });
+    }
+    addrs
+}
+
+fn monitors_yaml(n: usize, addrs: &[SocketAddr]) -> String {
+    let mut y =
+        String::from("probing:\n  concurrency: 512\n  per_host_concurrency: 512\nmonitors:\n");
+    for i in 0..n {
+        let a = addrs[i % addrs.len()];
+        y.push_str(&format!(
+            "  - {{name: m{i}, type: http, url: \"http://{a}/health/{i}\", interval: 60s, timeout: 10s, conditions: [\"[STATUS] == 200\", \"[BODY].status == UP\"]}}\n"
+        ));
+    }
+    y
+}
+
+async fn run(n: usize, minutes: f64, addrs: &[SocketAddr]) {
+    let c = config::parse(&monitors_yaml(n, addrs), "bench", &|_| None).expect("config");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let metrics = Metrics::new();
+    let store =
+        Store::open(dir.path(), StoreOptions::default(), metrics.store.clone()).expect("store");
+    let clock: SharedClock = Arc::new(SystemClock);
+    let cpu0 = cpu_seconds();
+    let t0 = Instant::now();
+    let engine = ProbeEngine::start(
+        store.clone(),
+        clock,
+        metrics.probes.clone(),
+        &c.probing,
+        &c.monitors,
+        &c.maintenance,
+    )
+    .await
+    .expect("engine");
+    let setup = t0.elapsed();
+    tokio::time::sleep(Duration::from_secs_f64(minutes * 60.0)).await;
+    engine.stop();
+    let elapsed = t0.elapsed();
+    let cpu = cpu_seconds() - cpu0;
+    store.write(vec![]).await.expect("barrier");
+    let text = metrics.render();
+    let checks: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("panoptes_probe_checks_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    let failures: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("panoptes_probe_checks_total{") && l.contains("failure"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    let p50 =
+        histogram_percentile(&text, "panoptes_probe_schedule_lag_seconds", 0.50).unwrap_or(0.0);
+    let p99 =
+        histogram_percentile(&text, "panoptes_probe_schedule_lag_seconds", 0.99).unwrap_or(0.0);
+    let stats = store.probe_results_stats().expect("stats");
+    let file = std::fs::metadata(store.path())
+        .map(|m| m.len())
+        .unwrap_or(0);
+    println!(
+        "{n:>6} monitors  {:>6.0} s  {checks:>8.0} checks ({failures:.0} failed)  {:>7.1} checks/s (ideal {:>6.1})  lag p50 {:>7.1} ms p99 {:>7.1} ms  CPU {:>6.1} s ({:.2} ms/check)  peak RSS {:>6.0} MiB  results {} rows, {:.1} B/row in the table ({:.1} B/row incl. index), file {:.1} MiB  (start-up {:.1} s)",
+        elapsed.as_secs_f64(),
+        checks / elapsed.as_secs_f64(),
+        n as f64 / 60.0,
+        p50 * 1000.0,
+        p99 * 1000.0,
+        cpu,
+        cpu * 1000.0 / checks.max(1.0),
+        peak_rss_mib(),
+        stats.0,
+        stats.1 as f64 / stats.0.max(1) as f64,
+        (stats.1 + stats.2) as f64 / stats.0.max(1) as f64,
+        file as f64 / 1_048_576.0,
+        setup.as_secs_f64(),
+    );
+    store.close().await;
+}
+
+/// The same number of GETs with a bare reqwest client at the engine's concurrency.
+async fn baseline(requests: usize, addrs: &[SocketAddr]) {
+    let client = reqwest::Client::new();
+    let cpu0 = cpu_seconds();
+    let t0 = Instant::now();
+    let sem = Arc::new(tokio::sync::Semaphore::new(64));
+    let mut tasks = Vec::with_capacity(requests);
+    for i in 0..requests {
+        let c = client.clone();
+        let url = format!("http://{}/health/{i}", addrs[i % addrs.len()]);
+        let permit = sem.clone().acquire_owned().await.expect("sem");
+        tasks.push(tokio::spawn(async move {
+            let r = c.get(url).send().await;
+            if let Ok(r) = r {
+                let _ = r.bytes().await;
+            }
+            drop(permit);
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let cpu = cpu_seconds() - cpu0;
+    println!(
+        "baseline: {requests} bare reqwest GETs in {:.1} s, CPU {:.1} s ({:.2} ms/request)",
+        t0.elapsed().as_secs_f64(),
+        cpu,
+        cpu * 1000.0 / requests as f64
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let bench_mode = args.iter().any(|a| a == "--bench");
+    // Under `cargo test --benches` keep it tiny.
+    let sizes: Vec<usize> = arg("--monitors")
+        .unwrap_or_else(|| {
+            if bench_mode {
+                "1000,10000,50000".into()
+            } else {
+                "50".into()
+            }
+        })
+        .split(',')
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    let minutes: f64 = arg("--minutes")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(if bench_mode { 3.0 } else { 0.05 });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let addrs = targets(8).await;
+        println!("probe benchmark: 60 s interval, {minutes} min per size, 8 local HTTP targets");
+        baseline(
+            sizes.iter().copied().max().unwrap_or(50).min(20_000),
+            &addrs,
+        )
+        .await;
+        for n in sizes {
+            run(n, minutes, &addrs).await;
+        }
+    });
+}

@@ -51,6 +51,17 @@ async fn fetch_status() -> Result<ServerStatus, String> {
     resp.json().await.map_err(|e| e.to_string())
 }
 
+async fn get_json<T: serde::de::DeserializeOwned>(path: &str) -> Result<T, String> {
+    let resp = Request::get(&format!("{API_PREFIX}{path}"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !resp.ok() {
+        return Err(error_message(resp).await);
+    }
+    resp.json().await.map_err(|e| e.to_string())
+}
+
 async fn login(username: String, password: String) -> Result<Principal, String> {
     let req = Request::post(&format!("{API_PREFIX}/session"))
         .json(&LoginRequest { username, password })
@@ -199,6 +210,125 @@ fn Home(principal: Principal, on_logout: Callback<()>) -> impl IntoView {
                         .into_any()
                 }
             }}
+        </section>
+        <Monitors />
+    }
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map(|u| format!("{:.2}%", u * 100.0))
+        .unwrap_or_else(|| "–".into())
+}
+
+fn state_class(state: &str) -> &'static str {
+    match state {
+        "UP" => "badge ok",
+        "DEGRADED" | "PENDING" => "badge warn",
+        "DOWN" => "badge bad",
+        _ => "badge muted",
+    }
+}
+
+/// Every monitor with its state; the failing ones first, so the person paged at night sees
+/// them without scrolling. Selecting one shows each condition with the value seen.
+#[component]
+fn Monitors() -> impl IntoView {
+    let monitors = RwSignal::new(None::<Result<Vec<MonitorSummary>, String>>);
+    let selected = RwSignal::new(None::<u32>);
+    let detail = RwSignal::new(None::<Result<MonitorDetail, String>>);
+    let refresh = move || {
+        spawn_local(async move {
+            let page = get_json::<Page<MonitorSummary>>("/monitors?limit=1000").await;
+            monitors.set(Some(page.map(|mut p| {
+                let rank = |s: &str| match s {
+                    "DOWN" => 0,
+                    "PENDING" => 1,
+                    "DEGRADED" => 2,
+                    "MAINTENANCE" => 3,
+                    "UNKNOWN" => 4,
+                    _ => 5,
+                };
+                p.items.sort_by(|a, b| {
+                    rank(&a.state)
+                        .cmp(&rank(&b.state))
+                        .then(a.name.cmp(&b.name))
+                });
+                p.items
+            })));
+            if let Some(id) = selected.get_untracked() {
+                detail.set(Some(
+                    get_json::<MonitorDetail>(&format!("/monitors/{id}")).await,
+                ));
+            }
+        })
+    };
+    refresh();
+    if let Ok(handle) = set_interval_with_handle(refresh, Duration::from_secs(5)) {
+        on_cleanup(move || handle.clear());
+    }
+    let select = move |id: u32| {
+        selected.set(Some(id));
+        detail.set(None);
+        spawn_local(async move {
+            detail.set(Some(
+                get_json::<MonitorDetail>(&format!("/monitors/{id}")).await,
+            ));
+        });
+    };
+    view! {
+        <section class="card" id="monitors">
+            <h1>"Monitors"</h1>
+            {move || match monitors.get() {
+                None => view! { <p class="muted">"Loading monitors…"</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),
+                Some(Ok(items)) if items.is_empty() => {
+                    view! { <p class="muted">"No monitors configured."</p> }.into_any()
+                }
+                Some(Ok(items)) => view! {
+                    <table class="monitors">
+                        <thead><tr>
+                            <th>"State"</th><th>"Name"</th><th>"Target"</th><th>"Latency"</th>
+                            <th>"24 h"</th><th>"30 d"</th><th>"Last error"</th>
+                        </tr></thead>
+                        <tbody>
+                            {items.into_iter().map(|m| {
+                                let id = m.id;
+                                view! {
+                                    <tr class="monitor-row" data-name=m.name.clone() on:click=move |_| select(id)>
+                                        <td><span class=state_class(&m.state)>{m.state.clone()}</span></td>
+                                        <td>{m.name.clone()}<span class="muted">{m.group.clone().map(|g| format!("  {g}")).unwrap_or_default()}</span></td>
+                                        <td class="target"><code>{m.target.clone()}</code></td>
+                                        <td>{m.last_latency_ms.map(|l| format!("{l} ms")).unwrap_or_else(|| "–".into())}</td>
+                                        <td>{pct(m.uptime.h24)}</td>
+                                        <td>{pct(m.uptime.d30)}</td>
+                                        <td class="error">{m.last_error.clone().unwrap_or_default()}</td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any(),
+            }}
+            {move || detail.get().map(|d| match d {
+                Err(e) => view! { <p class="error">{e}</p> }.into_any(),
+                Ok(d) => view! {
+                    <div class="detail" id="monitor-detail">
+                        <h2>{d.summary.name.clone()} " " <span class=state_class(&d.summary.state)>{d.summary.state.clone()}</span></h2>
+                        <p class="muted">
+                            {format!("{} every {}, timeout {}, retries {}", d.summary.kind, d.interval, d.timeout, d.retries)}
+                            {d.maintenance.clone().map(|m| format!(" — in maintenance window \"{m}\""))}
+                            {d.summary.certificate_days_left.map(|c| format!(" — certificate expires in {c:.1} days"))}
+                        </p>
+                        <ul class="conditions">
+                            {d.conditions.into_iter().map(|c| {
+                                let class = match c.ok { Some(true) => "cond ok", Some(false) => "cond bad", None => "cond muted" };
+                                let mark = match c.ok { Some(true) => "✓", Some(false) => "✗", None => "·" };
+                                view! { <li class=class>{mark} " " <code>{c.seen.unwrap_or(c.condition)}</code></li> }
+                            }).collect_view()}
+                        </ul>
+                    </div>
+                }.into_any(),
+            })}
         </section>
     }
 }

@@ -6,6 +6,8 @@ use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use panoptes_types::{ConditionView, MonitorDetail, MonitorSummary, Page, Uptime};
+
 use super::AppState;
 use super::error::ApiError;
 use crate::clock::rfc3339;
@@ -29,7 +31,7 @@ pub fn public_routes() -> Router<AppState> {
 
 const DAY: u64 = 86_400_000;
 
-fn summary(state: &AppState, v: &MonitorView) -> Value {
+fn summary(state: &AppState, v: &MonitorView) -> MonitorSummary {
     let now = state.clock.now_ms();
     let store = &state.store;
     let up = |days: u64| {
@@ -41,24 +43,26 @@ fn summary(state: &AppState, v: &MonitorView) -> Value {
             now + 1,
         )
     };
-    json!({
-        "id": v.id,
-        "name": v.config.name,
-        "group": v.config.group,
-        "type": v.config.kind.type_name(),
-        "target": v.config.kind.target(),
-        "state": v.state.as_str(),
-        "last_check_at": v.last.as_ref().map(|l| rfc3339(l.at_ms)),
-        "last_latency_ms": v.last.as_ref().map(|l| l.latency_ms),
-        "last_error": v.last.as_ref().and_then(|l| l.error.clone()),
-        "uptime": {
-            "24h": v.uptime_24h,
-            "7d": up(7),
-            "30d": up(30),
-            "90d": up(90),
+    MonitorSummary {
+        id: v.id,
+        name: v.config.name.clone(),
+        group: v.config.group.clone(),
+        kind: v.config.kind.type_name().to_string(),
+        target: v.config.kind.target(),
+        state: v.state.as_str().to_string(),
+        last_check_at: v.last.as_ref().map(|l| rfc3339(l.at_ms)),
+        last_latency_ms: v.last.as_ref().map(|l| l.latency_ms),
+        last_error: v.last.as_ref().and_then(|l| l.error.clone()),
+        uptime: Uptime {
+            h24: v.uptime_24h,
+            d7: up(7),
+            d30: up(30),
+            d90: up(90),
         },
-        "certificate_days_left": v.cert_expires_at_ms.map(|at| ((at - now as i64) as f64 / DAY as f64 * 10.0).round() / 10.0),
-    })
+        certificate_days_left: v
+            .cert_expires_at_ms
+            .map(|at| ((at - now as i64) as f64 / DAY as f64 * 10.0).round() / 10.0),
+    }
 }
 
 #[derive(Deserialize)]
@@ -72,7 +76,7 @@ struct ListQuery {
 async fn list(
     State(state): State<AppState>,
     Query(q): Query<ListQuery>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<Page<MonitorSummary>>, ApiError> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let filter_state = match q.state.as_deref() {
         None | Some("") => None,
@@ -104,9 +108,7 @@ async fn list(
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(axum::Json(
-        json!({ "items": items, "next_cursor": next_cursor }),
-    ))
+    Ok(axum::Json(Page { items, next_cursor }))
 }
 
 fn monitor(state: &AppState, id: u32) -> Result<MonitorView, ApiError> {
@@ -119,39 +121,35 @@ fn monitor(state: &AppState, id: u32) -> Result<MonitorView, ApiError> {
 async fn detail(
     State(state): State<AppState>,
     Path(id): Path<u32>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<MonitorDetail>, ApiError> {
     let v = monitor(&state, id)?;
-    let mut out = summary(&state, &v);
     let c = &v.config;
-    out["interval"] = json!(c.interval.to_string());
-    out["timeout"] = json!(c.timeout.to_string());
-    out["retries"] = json!(c.retries);
-    out["retry_interval"] = json!(c.retry_interval.to_string());
-    out["recovery"] = json!(c.recovery);
-    out["degraded_above"] = json!(c.degraded.map(|d| d.to_string()));
-    out["apdex_t"] = json!(c.apdex_t.to_string());
-    out["conditions"] = match &v.last {
-        Some(last) => json!(
-            c.conditions
-                .iter()
-                .zip(last.conditions.iter())
-                .map(|(cond, r)| json!({
-                    "condition": cond.to_string(),
-                    "seen": r.shown,
-                    "ok": r.ok,
-                }))
-                .collect::<Vec<_>>()
-        ),
-        None => json!(
-            c.conditions
-                .iter()
-                .map(|cond| json!({"condition": cond.to_string(), "seen": null, "ok": null}))
-                .collect::<Vec<_>>()
-        ),
-    };
-    out["maintenance"] = json!(v.last.as_ref().and_then(|l| l.maintenance.clone()));
-    out["last_status"] = json!(v.last.as_ref().and_then(|l| l.status));
-    Ok(axum::Json(out))
+    let conditions = c
+        .conditions
+        .iter()
+        .enumerate()
+        .map(|(i, cond)| {
+            let seen = v.last.as_ref().and_then(|l| l.conditions.get(i));
+            ConditionView {
+                condition: cond.to_string(),
+                seen: seen.map(|r| r.shown.clone()),
+                ok: seen.map(|r| r.ok),
+            }
+        })
+        .collect();
+    Ok(axum::Json(MonitorDetail {
+        summary: summary(&state, &v),
+        interval: c.interval.to_string(),
+        timeout: c.timeout.to_string(),
+        retries: c.retries,
+        retry_interval: c.retry_interval.to_string(),
+        recovery: c.recovery,
+        degraded_above: c.degraded.map(|d| d.to_string()),
+        apdex_t: c.apdex_t.to_string(),
+        conditions,
+        maintenance: v.last.as_ref().and_then(|l| l.maintenance.clone()),
+        last_status: v.last.as_ref().and_then(|l| l.status),
+    }))
 }
 
 #[derive(Deserialize)]

@@ -389,6 +389,36 @@ impl ProbeEngine {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(token)?;
+        self.heartbeat(id, up, msg, latency_ms).await
+    }
+
+    /// A heartbeat for the push monitor named `name` (Sentry cron `check_in` items use the
+    /// monitor slug). Returns `None` when no push monitor has that name.
+    pub async fn push_by_name(
+        &self,
+        name: &str,
+        up: bool,
+        msg: Option<String>,
+        latency_ms: Option<u64>,
+    ) -> Option<State> {
+        let id = self
+            .inner
+            .monitors
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .find(|m| m.config.name == name && matches!(m.config.kind, CheckKind::Push(_)))?
+            .id;
+        self.heartbeat(id, up, msg, latency_ms).await
+    }
+
+    async fn heartbeat(
+        &self,
+        id: u32,
+        up: bool,
+        msg: Option<String>,
+        latency_ms: Option<u64>,
+    ) -> Option<State> {
         let m = self
             .inner
             .monitors

@@ -265,3 +265,18 @@ fn defaults_fill_in_conditions_and_timeouts() {
     );
     let _ = Arc::new(());
 }
+
+#[tokio::test(start_paused = true)]
+async fn heartbeats_can_name_the_monitor_instead_of_its_token() {
+    let (_dir, e, id) = engine(PUSH).await;
+    assert_eq!(
+        e.push_by_name("nightly-backup", true, Some("cron ok".into()), Some(3))
+            .await,
+        Some(State::Up)
+    );
+    assert_eq!(e.get(id).expect("m").last.expect("last").latency_ms, 3);
+    assert_eq!(
+        e.push_by_name("no-such-monitor", true, None, None).await,
+        None
+    );
+}

@@ -120,6 +120,63 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+/// Availability over trailing windows (`null` when nothing was counted).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct Uptime {
+    #[serde(rename = "24h")]
+    pub h24: Option<f64>,
+    #[serde(rename = "7d")]
+    pub d7: Option<f64>,
+    #[serde(rename = "30d")]
+    pub d30: Option<f64>,
+    #[serde(rename = "90d")]
+    pub d90: Option<f64>,
+}
+
+/// A monitor in listings (`GET /api/v1/monitors`).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct MonitorSummary {
+    pub id: u32,
+    pub name: String,
+    pub group: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub target: String,
+    /// UP, DEGRADED, DOWN, PENDING, MAINTENANCE or UNKNOWN.
+    pub state: String,
+    pub last_check_at: Option<String>,
+    pub last_latency_ms: Option<u64>,
+    pub last_error: Option<String>,
+    pub uptime: Uptime,
+    pub certificate_days_left: Option<f64>,
+}
+
+/// One condition with the value the last check saw, e.g. `[STATUS] (503) == 200`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ConditionView {
+    pub condition: String,
+    pub seen: Option<String>,
+    pub ok: Option<bool>,
+}
+
+/// `GET /api/v1/monitors/{id}`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct MonitorDetail {
+    #[serde(flatten)]
+    pub summary: MonitorSummary,
+    pub interval: String,
+    pub timeout: String,
+    pub retries: u32,
+    pub retry_interval: String,
+    pub recovery: u32,
+    pub degraded_above: Option<String>,
+    pub apdex_t: String,
+    pub conditions: Vec<ConditionView>,
+    /// Name of the maintenance window the last check fell in.
+    pub maintenance: Option<String>,
+    pub last_status: Option<u16>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

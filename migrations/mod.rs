@@ -14,6 +14,7 @@ use redb::WriteTransaction;
 
 mod v001_initial;
 mod v002_auth;
+mod v003_periskop;
 
 pub struct Migration {
     pub version: u32,
@@ -31,5 +32,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "auth: users, API tokens, sessions",
         up: v002_auth::up,
+    },
+    Migration {
+        version: 3,
+        name: "periskop: exception keys, rates, instances, baselines",
+        up: v003_periskop::up,
     },
 ];

@@ -18,6 +18,7 @@ use crate::clock::SharedClock;
 use crate::config::{self, Config, ConfigErrors};
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
+use crate::periskop::{self, Periskop};
 use crate::store::retention::{self, RetentionPolicy};
 use crate::store::{Store, StoreError, StoreOptions};
 use crate::telemetry::LogHandle;
@@ -77,6 +78,7 @@ pub struct Server {
     shutdown_tx: watch::Sender<bool>,
     serve_task: JoinHandle<std::io::Result<()>>,
     retention_task: JoinHandle<()>,
+    periskop_task: JoinHandle<()>,
 }
 
 impl Server {
@@ -95,6 +97,14 @@ impl Server {
             .map_err(|e| StartError::Auth(format!("listener has no address: {e}")))?;
         let (config_tx, config_rx) = watch::channel(Arc::new(config));
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let instance_id = uuid::Uuid::new_v4().to_string();
+        let exceptions = Periskop::open(
+            store.clone(),
+            clock.clone(),
+            metrics.clone(),
+            config_rx.clone(),
+            instance_id.clone(),
+        )?;
         let state = AppState {
             store: store.clone(),
             auth,
@@ -103,8 +113,15 @@ impl Server {
             config: config_rx.clone(),
             started: Instant::now(),
             started_at_ms: clock.now_ms(),
-            instance_id: uuid::Uuid::new_v4().to_string(),
+            instance_id,
+            periskop: exceptions.clone(),
         };
+        let periskop_task = tokio::spawn(periskop::run(
+            exceptions,
+            periskop::scrape::default_client_factory(),
+            config_rx.clone(),
+            shutdown_rx.clone(),
+        ));
 
         let retention_cfg = config_rx.clone();
         let retention_task = tokio::spawn(retention::run(
@@ -154,6 +171,7 @@ impl Server {
             shutdown_tx,
             serve_task,
             retention_task,
+            periskop_task,
         })
     }
 
@@ -217,6 +235,7 @@ impl Server {
             Err(e) => Err(std::io::Error::other(e.to_string())),
         };
         let _ = self.retention_task.await;
+        let _ = self.periskop_task.await;
         self.state.store.close().await;
         info!("panoptes stopped; all acknowledged writes are committed");
         served

@@ -6,6 +6,7 @@
 //! - `auth`: users, sessions, API tokens, login throttling.
 //! - `http`: routes, authentication at the edge, error mapping, the embedded dashboard.
 //! - `metrics`: the Prometheus registry.
+//! - `periskop`: Periskop-compatible exception discovery, scraping, aggregation, push gateway.
 //! - `clock`: time as a parameter.
 //! - `app`: wires the parts together for `panoptes serve` (signals, reload, shutdown).
 //! - `telemetry`: logging setup.
@@ -16,5 +17,6 @@ pub mod clock;
 pub mod config;
 pub mod http;
 pub mod metrics;
+pub mod periskop;
 pub mod store;
 pub mod telemetry;

@@ -34,7 +34,7 @@ async fn healthz_reports_version_uptime_and_store() {
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
     assert!(v["uptime_seconds"].is_u64());
     assert_eq!(v["store"]["status"], "ok");
-    assert_eq!(v["store"]["schema_version"], 2);
+    assert_eq!(v["store"]["schema_version"], 3);
     assert!(
         v["store"]["path"]
             .as_str()

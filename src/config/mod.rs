@@ -4,6 +4,7 @@
 //! Depends on: nothing else in the crate.
 
 pub mod decode;
+pub mod periskop;
 pub mod yaml;
 
 use std::fmt;
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use decode::{Decode, Decoder};
+pub use periskop::{PeriskopConfig, ServiceConfig};
 use yaml::Node;
 
 /// The example written by `panoptes init`. It is also parsed by a test, so it cannot rot.
@@ -157,6 +159,10 @@ crate::config_section! {
         pub store: StoreConfig = StoreConfig::defaults(),
         /// Dashboard logins.
         pub auth: AuthConfig = AuthConfig::defaults(),
+        /// Periskop-instrumented services to discover and scrape.
+        pub services: Vec<ServiceConfig> = Vec::new(),
+        /// Settings shared by every service in `services` and by the Periskop push gateway.
+        pub periskop: PeriskopConfig = PeriskopConfig::defaults(),
     }
 }
 
@@ -297,6 +303,7 @@ impl Config {
         if self.auth.session_ttl.get().is_zero() {
             d.error(section("auth"), "auth.session_ttl", "must be positive");
         }
+        periskop::validate_services(&self.services, &self.periskop, d, root);
     }
 }
 

@@ -7,6 +7,7 @@
 mod api;
 mod assets;
 pub mod error;
+mod periskop;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,6 +41,7 @@ pub struct AppState {
     pub started: Instant,
     pub started_at_ms: u64,
     pub instance_id: String,
+    pub periskop: crate::periskop::Periskop,
 }
 
 impl AppState {
@@ -58,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tokens", get(api::list_tokens).post(api::create_token))
         .route("/tokens/{id}", delete(api::delete_token))
         .route("/audit", get(api::audit))
+        .merge(periskop::api_routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_principal,
@@ -71,6 +74,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(api::metrics))
         .nest(panoptes_types::API_PREFIX, api)
+        .merge(periskop::routes(
+            state.config().periskop.max_body_bytes as usize,
+        ))
         .fallback(assets::serve)
         .layer(middleware::from_fn_with_state(
             state.clone(),

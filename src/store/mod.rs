@@ -9,6 +9,7 @@
 //! writer takes at most `max_batch` write requests per transaction and never waits to fill one.
 
 mod migrate;
+pub mod periskop;
 pub mod records;
 pub mod retention;
 mod tables;
@@ -109,6 +110,8 @@ pub enum Write {
         now_ms: u64,
         limit: usize,
     },
+    /// Periskop exception aggregation (`periskop.rs`).
+    Periskop(periskop::PeriskopWrite),
 }
 
 #[derive(Debug, Clone, Copy)]

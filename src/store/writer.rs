@@ -141,7 +141,7 @@ fn apply(db: &Database, batch: &[Pending]) -> Result<Vec<u64>, StoreError> {
         for (writes, _) in batch {
             let mut removed = 0u64;
             for w in writes {
-                removed += apply_one(&mut t, w)?;
+                removed += apply_one(&tx, &mut t, w)?;
             }
             counts.push(removed);
         }
@@ -171,7 +171,7 @@ fn open_tables(tx: &WriteTransaction) -> Result<Tables<'_>, StoreError> {
     })
 }
 
-fn apply_one(t: &mut Tables<'_>, w: &Write) -> Result<u64, StoreError> {
+fn apply_one(tx: &WriteTransaction, t: &mut Tables<'_>, w: &Write) -> Result<u64, StoreError> {
     let e = StoreError::storage;
     match w {
         Write::Audit { at_ms, record } => {
@@ -245,6 +245,7 @@ fn apply_one(t: &mut Tables<'_>, w: &Write) -> Result<u64, StoreError> {
             }
             return Ok(expired.len() as u64);
         }
+        Write::Periskop(p) => return super::periskop::apply(tx, p),
     }
     Ok(0)
 }

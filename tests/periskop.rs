@@ -1,0 +1,626 @@
+//! Exception scraping end to end: real `periskop-client` exporters (Python, from PyPI) on
+//! 127.0.0.1, discovered statically, through a real DNS server (hickory-server, in-process, UDP)
+//! answering SRV and A records, and from a file_sd file; scraped by the real `panoptes` binary.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{client, create_token, start};
+use hickory_server::Server;
+use hickory_server::net::runtime::TokioRuntimeProvider;
+use hickory_server::proto::rr::rdata::{A, SOA, SRV};
+use hickory_server::proto::rr::{LowerName, Name, RData, Record, RecordType, RrKey};
+use hickory_server::store::in_memory::InMemoryZoneHandler;
+use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+const PYTHON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.tools/venv/bin/python");
+const EXPORTER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/python/periskop_exporter.py"
+);
+
+/// One instrumented Python process.
+struct Exporter {
+    child: Child,
+    stdin: ChildStdin,
+    out: BufReader<ChildStdout>,
+    port: u16,
+}
+
+impl Exporter {
+    fn spawn(port: u16) -> Exporter {
+        assert!(
+            std::path::Path::new(PYTHON).exists(),
+            "{PYTHON} is missing: run ./scripts/setup.sh --no-browser to install periskop-client"
+        );
+        let mut child = Command::new(PYTHON)
+            .arg(EXPORTER)
+            .arg(port.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn python exporter");
+        let stdin = child.stdin.take().expect("stdin");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        out.read_line(&mut line).expect("exporter banner");
+        let port = line
+            .trim()
+            .strip_prefix("LISTENING ")
+            .unwrap_or_else(|| panic!("unexpected exporter banner {line:?}"))
+            .parse()
+            .expect("port");
+        Exporter {
+            child,
+            stdin,
+            out,
+            port,
+        }
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn cmd(&mut self, c: &str) {
+        writeln!(self.stdin, "{c}").expect("write command");
+        self.stdin.flush().expect("flush");
+        let mut line = String::new();
+        self.out.read_line(&mut line).expect("ack");
+        assert_eq!(line.trim(), "OK", "exporter answered {line:?} to {c:?}");
+    }
+
+    /// A restart: the process dies and a new one (new target_uuid, counts from zero) takes
+    /// the same port.
+    fn restart(mut self) -> Exporter {
+        let port = self.port;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let e = Exporter::spawn(port);
+            if e.port == port {
+                return e;
+            }
+            assert!(Instant::now() < deadline, "port {port} not free again");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An authoritative DNS server for `test.internal.` on 127.0.0.1 (UDP), backed by a zone the
+/// test can change while it runs.
+struct Dns {
+    addr: SocketAddr,
+    zone: Arc<InMemoryZoneHandler<TokioRuntimeProvider>>,
+    origin: Name,
+    _server: Server<Catalog>,
+}
+
+impl Dns {
+    async fn start() -> Dns {
+        let origin = Name::from_ascii("test.internal.").expect("name");
+        let zone = Arc::new(InMemoryZoneHandler::<TokioRuntimeProvider>::empty(
+            origin.clone(),
+            ZoneType::Primary,
+            AxfrPolicy::Deny,
+        ));
+        let soa = SOA::new(
+            Name::from_ascii("ns.test.internal.").expect("name"),
+            Name::from_ascii("admin.test.internal.").expect("name"),
+            1,
+            60,
+            60,
+            60,
+            0,
+        );
+        assert!(
+            zone.upsert(Record::from_rdata(origin.clone(), 0, RData::SOA(soa)), 1)
+                .await
+        );
+        let mut catalog = Catalog::new();
+        catalog.upsert(LowerName::new(&origin), vec![zone.clone()]);
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("bind dns");
+        let addr = socket.local_addr().expect("addr");
+        let mut server = Server::new(catalog);
+        server.register_socket(socket);
+        Dns {
+            addr,
+            zone,
+            origin,
+            _server: server,
+        }
+    }
+
+    fn name(&self, label: &str) -> Name {
+        Name::from_ascii(format!("{label}.{}", self.origin)).expect("name")
+    }
+
+    async fn add_a(&self, label: &str) {
+        let r = Record::from_rdata(
+            self.name(label),
+            0,
+            RData::A(A("127.0.0.1".parse().expect("ip"))),
+        );
+        assert!(self.zone.upsert(r, 2).await);
+    }
+
+    async fn add_srv(&self, label: &str, target: &str, port: u16) {
+        let r = Record::from_rdata(
+            self.name(label),
+            0,
+            RData::SRV(SRV::new(0, 0, port, self.name(target))),
+        );
+        assert!(self.zone.upsert(r, 2).await);
+    }
+
+    /// Replaces the SRV set of `label` with only `keep`.
+    async fn set_srv(&self, label: &str, keep: &[(&str, u16)]) {
+        let key = RrKey::new(LowerName::new(&self.name(label)), RecordType::SRV);
+        self.zone.records_mut().await.remove(&key);
+        for (target, port) in keep {
+            self.add_srv(label, target, *port).await;
+        }
+    }
+}
+
+async fn get_json(c: &reqwest::Client, url: &str, token: &str) -> Value {
+    let resp = c.get(url).bearer_auth(token).send().await.expect("get");
+    assert_eq!(resp.status(), StatusCode::OK, "{url}");
+    resp.json().await.expect("json")
+}
+
+/// Polls `f` until it returns Some, or fails with `what` after 60 s.
+async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Totals per class (keys are `Class@hash`) for all keys of `service`, resolved or not.
+async fn totals(
+    c: &reqwest::Client,
+    base: &str,
+    token: &str,
+) -> std::collections::BTreeMap<String, u64> {
+    let v = get_json(
+        c,
+        &format!("{base}/api/v1/exceptions/services/shop/errors?status=all"),
+        token,
+    )
+    .await;
+    v.as_array()
+        .expect("list")
+        .iter()
+        .map(|e| {
+            let key = e["aggregation_key"].as_str().expect("key");
+            let class = key.split('@').next().expect("class").to_string();
+            (class, e["total_count"].as_u64().expect("count"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_clients_are_discovered_scraped_and_aggregated() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = create_token(dir.path(), "test");
+
+    // Seven instances: three static (one healthy, one hanging, one answering garbage), two
+    // behind an SRV name, one behind an A name, one in a file_sd file.
+    let mut fixed = Exporter::spawn(0);
+    let mut hang = Exporter::spawn(0);
+    let mut garbage = Exporter::spawn(0);
+    let mut srv1 = Exporter::spawn(0);
+    let mut srv2 = Exporter::spawn(0);
+    let mut by_a = Exporter::spawn(0);
+    let mut filed = Exporter::spawn(0);
+    fixed.cmd("record zero 3");
+    fixed.cmd("record key 2");
+    srv1.cmd("record zero 4");
+    srv2.cmd("record zero 5");
+    by_a.cmd("record value 1");
+    filed.cmd("record zero 2");
+    hang.cmd("record zero 100");
+    hang.cmd("hang");
+    garbage.cmd("record zero 100");
+    garbage.cmd("garbage");
+
+    let dns = Dns::start().await;
+    dns.add_a("node1").await;
+    dns.add_a("node2").await;
+    dns.add_a("single").await;
+    dns.add_srv("_periskop._tcp.shop", "node1", srv1.port).await;
+    dns.add_srv("_periskop._tcp.shop", "node2", srv2.port).await;
+
+    let sd_dir = dir.path().join("sd");
+    std::fs::create_dir(&sd_dir).expect("mkdir");
+    let sd_file = sd_dir.join("targets.yaml");
+    std::fs::write(
+        &sd_file,
+        format!("- targets: [\"{}\"]\n  labels: {{zone: a}}\n", filed.addr()),
+    )
+    .expect("write sd file");
+    let config = dir.path().join("panoptes.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+periskop:
+  nameserver: "{ns}"
+services:
+  - name: shop
+    static_configs: [{{targets: ["{fixed}", "{hang}", "{garbage}"]}}]
+    dns_sd_configs:
+      - {{names: [_periskop._tcp.shop.test.internal], refresh_interval: 200ms}}
+      - {{names: [single.test.internal], type: A, port: {a_port}, refresh_interval: 200ms}}
+    file_sd_configs: [{{files: ["{glob}"], refresh_interval: 200ms}}]
+    scraper: {{endpoint: /-/exceptions, refresh_interval: 200ms, timeout: 1s}}
+"#,
+            ns = dns.addr,
+            fixed = fixed.addr(),
+            hang = hang.addr(),
+            garbage = garbage.addr(),
+            a_port = by_a.port,
+            glob = sd_dir.join("*.yaml").display(),
+        ),
+    )
+    .expect("write config");
+    let config_arg = config.display().to_string();
+    let server = start(dir.path(), &["--config", &config_arg]);
+    let base = server.url("");
+    let c = client();
+
+    // Totals match what the clients reported; the hanging and the garbage targets add nothing.
+    let t = eventually("totals of every healthy instance", || async {
+        let t = totals(&c, &base, &token).await;
+        (t.get("ZeroDivisionError") == Some(&14)).then_some(t)
+    })
+    .await;
+    assert_eq!(t["KeyError"], 2);
+    assert_eq!(t["ValueError"], 1);
+
+    let targets = get_json(&c, &format!("{base}/api/v1/exceptions/targets"), &token).await;
+    let targets = targets.as_array().expect("targets");
+    assert_eq!(targets.len(), 7, "{targets:#?}");
+    let find = |addr: &str| {
+        targets
+            .iter()
+            .find(|t| t["address"] == addr)
+            .unwrap_or_else(|| panic!("no target {addr}: {targets:#?}"))
+            .clone()
+    };
+    let h = find(&hang.addr());
+    assert_eq!(h["health"], "down");
+    assert!(
+        h["last_error"]
+            .as_str()
+            .expect("error")
+            .contains("timed out"),
+        "{h}"
+    );
+    let g = find(&garbage.addr());
+    assert_eq!(g["health"], "down");
+    assert!(
+        g["last_error"]
+            .as_str()
+            .expect("error")
+            .contains("invalid JSON"),
+        "{g}"
+    );
+    for (addr, source) in [
+        (fixed.addr(), "static".to_string()),
+        (
+            srv1.addr(),
+            "dns:_periskop._tcp.shop.test.internal".to_string(),
+        ),
+        (by_a.addr(), "dns:single.test.internal".to_string()),
+        (filed.addr(), format!("file:{}", sd_file.display())),
+    ] {
+        let t = find(&addr);
+        assert_eq!(t["health"], "up", "{t}");
+        assert_eq!(t["source"], source.as_str(), "{t}");
+        assert!(t["target_uuid"].is_string(), "{t}");
+        assert!(t["last_success"].is_string(), "{t}");
+    }
+    assert_eq!(find(&filed.addr())["labels"]["zone"], "a");
+
+    // Detail: occurrences newest first with the HTTP context, and the rate series adds up.
+    let list = get_json(
+        &c,
+        &format!("{base}/api/v1/exceptions/services/shop/errors?query=keyerror"),
+        &token,
+    )
+    .await;
+    let key_error = list[0]["aggregation_key"]
+        .as_str()
+        .expect("key")
+        .to_string();
+    assert_eq!(list.as_array().expect("list").len(), 1);
+    let detail = get_json(
+        &c,
+        &format!("{base}/api/v1/exceptions/services/shop/errors/{key_error}"),
+        &token,
+    )
+    .await;
+    assert_eq!(detail["total_count"], 2);
+    let occ = detail["occurrences"].as_array().expect("occurrences");
+    assert_eq!(occ.len(), 2);
+    assert_eq!(occ[0]["http_context"]["request_method"], "POST");
+    assert_eq!(
+        occ[0]["http_context"]["request_url"],
+        "http://svc.internal/reserve/1"
+    );
+    assert_eq!(
+        occ[1]["http_context"]["request_url"],
+        "http://svc.internal/reserve/0"
+    );
+    let rate: u64 = detail["rate"]
+        .as_array()
+        .expect("rate")
+        .iter()
+        .map(|p| p["count"].as_u64().expect("count"))
+        .sum();
+    assert_eq!(rate, 2);
+
+    // The Periskop-compatible routes: same shapes as Periskop's server, behind a token.
+    let resp = c
+        .get(format!("{base}/services/"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        resp.headers()["www-authenticate"]
+            .to_str()
+            .expect("h")
+            .starts_with("Basic")
+    );
+    let services = get_json(&c, &format!("{base}/services/"), &token).await;
+    assert_eq!(services, serde_json::json!(["shop"]));
+    let resp = c
+        .get(format!("{base}/services/"))
+        .basic_auth("periskop-ui", Some(&token))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "Basic auth with the token as password"
+    );
+    let compat = get_json(&c, &format!("{base}/services/shop/errors/"), &token).await;
+    let zde = compat
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|a| {
+            a["aggregation_key"]
+                .as_str()
+                .is_some_and(|k| k.starts_with("ZeroDivisionError@"))
+        })
+        .expect("zero division aggregate")
+        .clone();
+    assert_eq!(zde["total_count"], 14);
+    assert_eq!(zde["severity"], "error");
+    assert!(zde["created_at"].is_i64());
+    assert!(zde["latest_errors"][0]["timestamp"].is_i64());
+    assert_eq!(
+        zde["latest_errors"][0]["error"]["class"],
+        "ZeroDivisionError"
+    );
+    let compat_targets = get_json(&c, &format!("{base}/targets/"), &token).await;
+    assert_eq!(compat_targets["shop"].as_array().expect("targets").len(), 7);
+    assert!(
+        compat_targets["shop"]
+            .as_array()
+            .expect("t")
+            .iter()
+            .any(|t| t["endpoint"] == format!("http://{}/-/exceptions", fixed.addr()))
+    );
+
+    // A restart: the new process counts from zero under a new target_uuid; its count is new.
+    let mut fixed = fixed.restart();
+    fixed.cmd("record zero 1");
+    srv1.cmd("record zero 2");
+    eventually("restart and increase counted", || async {
+        (totals(&c, &base, &token).await.get("ZeroDivisionError") == Some(&17)).then_some(())
+    })
+    .await;
+
+    // Removed from DNS: the target leaves, and what it records afterwards is not counted.
+    dns.set_srv("_periskop._tcp.shop", &[("node1", srv1.port)])
+        .await;
+    eventually("srv2 leaves the targets", || async {
+        let t = get_json(&c, &format!("{base}/api/v1/exceptions/targets"), &token).await;
+        let gone = !t
+            .as_array()
+            .expect("targets")
+            .iter()
+            .any(|t| t["address"] == srv2.addr());
+        gone.then_some(())
+    })
+    .await;
+    srv2.cmd("record zero 50");
+    fixed.cmd("record zero 1");
+    // Once fixed's new error is counted, srv2 had several cycles in which it was not scraped.
+    eventually("fixed's increase counted", || async {
+        (totals(&c, &base, &token).await.get("ZeroDivisionError") == Some(&18)).then_some(())
+    })
+    .await;
+    let t = totals(&c, &base, &token).await;
+    assert_eq!(
+        t["ZeroDivisionError"], 18,
+        "the removed instance is not scraped"
+    );
+
+    // Resolve holds while the count stays, then an increase reopens it as a regression.
+    let value_key = get_json(
+        &c,
+        &format!("{base}/api/v1/exceptions/services/shop/errors?query=valueerror"),
+        &token,
+    )
+    .await[0]["aggregation_key"]
+        .as_str()
+        .expect("key")
+        .to_string();
+    let resp = c
+        .delete(format!("{base}/services/shop/errors/{value_key}/"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let compat = get_json(&c, &format!("{base}/services/shop/errors/"), &token).await;
+    assert!(
+        !compat
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|a| a["aggregation_key"] == value_key.as_str()),
+        "resolved keys leave the Periskop list"
+    );
+    let detail_url = format!("{base}/api/v1/exceptions/services/shop/errors/{value_key}");
+    // Several scrapes later it is still resolved (the count did not change).
+    fixed.cmd("record zero 1");
+    eventually("another cycle", || async {
+        (totals(&c, &base, &token).await.get("ZeroDivisionError") == Some(&19)).then_some(())
+    })
+    .await;
+    let d = get_json(&c, &detail_url, &token).await;
+    assert_eq!(d["status"], "resolved");
+    assert_eq!(d["regression"], false);
+    by_a.cmd("record value 1");
+    let d = eventually("regression", || async {
+        let d = get_json(&c, &detail_url, &token).await;
+        (d["status"] == "open").then_some(d)
+    })
+    .await;
+    assert_eq!(d["regression"], true);
+    assert_eq!(d["total_count"], 2);
+
+    // Panoptes' own errors in Periskop format: the failing scrapes are there.
+    let own: Value = c
+        .get(format!("{base}/-/exceptions"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let scrape_errors: u64 = own["aggregated_errors"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|a| {
+            a["aggregation_key"]
+                .as_str()
+                .is_some_and(|k| k.starts_with("ScrapeError@"))
+        })
+        .map(|a| a["total_count"].as_u64().expect("count"))
+        .sum();
+    assert!(scrape_errors >= 2, "{own}");
+    assert!(own["target_uuid"].is_string());
+
+    let metrics = c
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains(&format!(
+            "panoptes_periskop_target_up{{service=\"shop\",target=\"{}\"}} 0",
+            hang.addr()
+        )),
+        "{metrics}"
+    );
+    assert!(metrics.contains(&format!(
+        "panoptes_periskop_target_up{{service=\"shop\",target=\"{}\"}} 1",
+        fixed.addr()
+    )));
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_push_gateway_takes_the_python_clients_push_to_gateway() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = create_token(dir.path(), "test");
+    let secret = "push-secret-0123456789";
+    let config = dir.path().join("panoptes.yaml");
+    std::fs::write(
+        &config,
+        format!("periskop:\n  push_tokens: [\"{secret}\"]\n"),
+    )
+    .expect("write config");
+    let config_arg = config.display().to_string();
+    let server = start(dir.path(), &["--config", &config_arg]);
+    let c = client();
+
+    let resp = c
+        .post(server.url("/push/periskop/billing-cron/errors"))
+        .body("{}")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+
+    // The client appends `/errors` to the address it is given; the secret rides in the URL's
+    // user info, which `requests` sends as Basic auth.
+    let mut job = Exporter::spawn(0);
+    let gateway = format!(
+        "http://push:{secret}@{}/push/periskop/billing-cron",
+        server.addr
+    );
+    job.cmd(&format!("push {gateway} 3"));
+    let url = server.url("/api/v1/exceptions/services/billing-cron/errors");
+    let v = get_json(&c, &url, &token).await;
+    assert_eq!(v[0]["total_count"], 3, "{v}");
+    // Same process pushing again: only the increase counts.
+    job.cmd(&format!("push {gateway} 2"));
+    let v = get_json(&c, &url, &token).await;
+    assert_eq!(v[0]["total_count"], 5, "{v}");
+    // A second run of the job (new process, new target_uuid) adds its whole count.
+    let mut next = Exporter::spawn(0);
+    next.cmd(&format!("push {gateway} 4"));
+    let v = get_json(&c, &url, &token).await;
+    assert_eq!(v[0]["total_count"], 9, "{v}");
+
+    let resp = c
+        .post(server.url("/push/periskop/billing-cron/errors"))
+        .bearer_auth(secret)
+        .body("not json")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["error"]["code"], "invalid_json");
+    drop(server);
+}

@@ -422,8 +422,8 @@ async fn api_errors(
                 .cmp(&a.0.total_count)
                 .then(a.0.aggregation_key.cmp(&b.0.aggregation_key))
         }),
-        "last_seen" => rows.sort_by(|a, b| b.1.cmp(&a.1)),
-        "first_seen" => rows.sort_by(|a, b| b.2.cmp(&a.2)),
+        "last_seen" => rows.sort_by_key(|r| std::cmp::Reverse(r.1)),
+        "first_seen" => rows.sort_by_key(|r| std::cmp::Reverse(r.2)),
         "created_at" => rows.sort_by(|a, b| b.0.created_at.cmp(&a.0.created_at)),
         _ => rows.sort_by(|a, b| a.0.aggregation_key.cmp(&b.0.aggregation_key)),
     }

@@ -289,7 +289,7 @@ fn merge_occurrences(
     // a stable sort by time leaves the newest report first among equal timestamps.
     fresh.reverse();
     fresh.append(&mut key.occurrences);
-    fresh.sort_by(|a, b| b.timestamp_ms.cmp(&a.timestamp_ms));
+    fresh.sort_by_key(|o| std::cmp::Reverse(o.timestamp_ms));
     key.occurrences = fresh;
     key.occurrences.truncate(cap);
 }
@@ -418,7 +418,7 @@ mod tests {
         let k = &a.keys["K"];
         assert_eq!(k.resolved_at_ms, None);
         assert!(k.regression);
-        assert_eq!(d.keys["K"].regression, true);
+        assert!(d.keys["K"].regression);
         assert!(a.resolve("nope", 1).is_none());
     }
 

@@ -195,7 +195,8 @@ async fn run(duration: Duration) {
             l.starts_with("panoptes_periskop_scrapes_total{") && l.contains("result=\"error\"")
         })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>();
+        .sum::<f64>()
+        + 0.0; // an empty float sum is -0.0
     let secs = wall.as_secs_f64();
     println!(
         "| scenario | wall s | CPU s | CPU % of one core | peak RSS MiB | scrapes ok / failed | mean cycle | mean lag |"

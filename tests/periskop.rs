@@ -624,3 +624,205 @@ async fn the_push_gateway_takes_the_python_clients_push_to_gateway() {
     assert_eq!(v["error"]["code"], "invalid_json");
     drop(server);
 }
+
+const FIXTURE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fixtures/periskop/python-client-0.2.0.json"
+));
+
+/// An HTTP target on 127.0.0.1 that serves the captured python-client export only to requests
+/// carrying `want` as Authorization (and `X-Scraper: panoptes` when `header` is set).
+async fn guarded_target(want: &'static str, header: bool) -> SocketAddr {
+    use axum::http::HeaderMap;
+    let app = axum::Router::new().route(
+        "/-/exceptions",
+        axum::routing::get(move |h: HeaderMap| async move {
+            let auth_ok = h.get("authorization").and_then(|v| v.to_str().ok()) == Some(want);
+            let header_ok =
+                !header || h.get("x-scraper").and_then(|v| v.to_str().ok()) == Some("panoptes");
+            if auth_ok && header_ok {
+                (axum::http::StatusCode::OK, FIXTURE.to_string())
+            } else {
+                (axum::http::StatusCode::UNAUTHORIZED, String::new())
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
+}
+
+/// A target whose export is larger than `periskop.max_body_bytes`.
+async fn huge_target() -> SocketAddr {
+    let app = axum::Router::new().route(
+        "/-/exceptions",
+        axum::routing::get(|| async { " ".repeat(2 * 1024 * 1024) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrapes_send_credentials_and_headers_and_bodies_are_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = create_token(dir.path(), "test");
+    let bearer = guarded_target("Bearer scrape-secret", true).await;
+    // base64("scraper:pw")
+    let basic = guarded_target("Basic c2NyYXBlcjpwdw==", false).await;
+    let huge = huge_target().await;
+    let config = dir.path().join("panoptes.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+periskop:
+  max_body_bytes: 1048576
+services:
+  - name: shop
+    static_configs: [{{targets: ["{bearer}", "{huge}"]}}]
+    scraper: {{refresh_interval: 200ms, timeout: 2s}}
+    bearer_token: scrape-secret
+    headers: {{X-Scraper: panoptes}}
+  - name: billing
+    static_configs: [{{targets: ["{basic}"]}}]
+    scraper: {{refresh_interval: 200ms, timeout: 2s}}
+    basic_auth: {{username: scraper, password: pw}}
+"#
+        ),
+    )
+    .expect("write config");
+    let config_arg = config.display().to_string();
+    let server = start(dir.path(), &["--config", &config_arg]);
+    let base = server.url("");
+    let c = client();
+    // The captured export's counts: 7 ZeroDivisionError, 3 KeyError, 1 RuntimeError.
+    let t = eventually("the guarded target's export", || async {
+        let t = totals(&c, &base, &token).await;
+        (t.len() == 3).then_some(t)
+    })
+    .await;
+    assert_eq!(t["ZeroDivisionError"], 7);
+    assert_eq!(t["KeyError"], 3);
+    assert_eq!(t["RuntimeError"], 1);
+    let targets = eventually("the huge target is down", || async {
+        let v = get_json(&c, &format!("{base}/api/v1/exceptions/targets"), &token).await;
+        let done = v
+            .as_array()
+            .expect("targets")
+            .iter()
+            .all(|t| t["health"] != "unknown");
+        done.then_some(v)
+    })
+    .await;
+    let by_addr = |a: &SocketAddr| {
+        targets
+            .as_array()
+            .expect("targets")
+            .iter()
+            .find(|t| t["address"] == a.to_string())
+            .expect("target")
+            .clone()
+    };
+    assert_eq!(by_addr(&bearer)["health"], "up");
+    assert_eq!(by_addr(&basic)["health"], "up", "{targets}");
+    let h = by_addr(&huge);
+    assert_eq!(h["health"], "down");
+    assert!(
+        h["last_error"]
+            .as_str()
+            .expect("error")
+            .contains("larger than 1048576 bytes"),
+        "{h}"
+    );
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn totals_and_resolve_survive_a_restart_without_counting_twice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = create_token(dir.path(), "test");
+    let mut exporter = Exporter::spawn(0);
+    exporter.cmd("record zero 3");
+    let config = dir.path().join("panoptes.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "periskop:\n  compat_api: public_read\nservices:\n  - name: shop\n    static_configs: [{{targets: [\"{}\"]}}]\n    scraper: {{refresh_interval: 200ms, timeout: 2s}}\n",
+            exporter.addr()
+        ),
+    )
+    .expect("write config");
+    let config_arg = config.display().to_string();
+    let mut server = start(dir.path(), &["--config", &config_arg]);
+    let c = client();
+    let base = server.url("");
+    eventually("first scrape", || async {
+        (totals(&c, &base, &token).await.get("ZeroDivisionError") == Some(&3)).then_some(())
+    })
+    .await;
+    // public_read: the Periskop UI reads without a login, but cannot resolve.
+    let compat: Value = c
+        .get(server.url("/services/shop/errors/"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let key = compat[0]["aggregation_key"]
+        .as_str()
+        .expect("key")
+        .to_string();
+    let resp = c
+        .delete(server.url(&format!("/services/shop/errors/{key}/")))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let resp = c
+        .post(server.url(&format!(
+            "/api/v1/exceptions/services/shop/errors/{key}/resolve"
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("resolve");
+    assert_eq!(resp.status(), StatusCode::OK);
+    server.signal("TERM");
+    assert!(server.wait(Duration::from_secs(30)).success());
+
+    let server = start(dir.path(), &["--config", &config_arg]);
+    let base = server.url("");
+    let detail_url = format!("{base}/api/v1/exceptions/services/shop/errors/{key}");
+    eventually("a scrape after the restart", || async {
+        let t = get_json(&c, &format!("{base}/api/v1/exceptions/targets"), &token).await;
+        (t[0]["health"] == "up").then_some(())
+    })
+    .await;
+    let d = get_json(&c, &detail_url, &token).await;
+    assert_eq!(
+        d["total_count"], 3,
+        "the instance's history is not counted again"
+    );
+    assert_eq!(d["status"], "resolved");
+    exporter.cmd("record zero 1");
+    let d = eventually("the new error", || async {
+        let d = get_json(&c, &detail_url, &token).await;
+        (d["total_count"] == 4).then_some(d)
+    })
+    .await;
+    assert_eq!(d["status"], "open");
+    assert_eq!(d["regression"], true);
+    drop(server);
+}

@@ -286,6 +286,8 @@ crate::config_section! {
         pub push_instance_ttl: Duration = Duration::secs(3600),
         /// Most services the push gateway creates.
         pub max_push_services: usize = 100,
+        /// How long per-minute rates are kept (trimmed whenever a key's count grows).
+        pub rate_retention: Duration = Duration::secs(30 * 86_400),
     }
 }
 

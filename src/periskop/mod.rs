@@ -311,6 +311,15 @@ impl Periskop {
         let w = PeriskopWrite {
             service: service.to_string(),
             minute_ms: minute_of(now_ms),
+            rate_before_ms: now_ms.saturating_sub(
+                self.inner
+                    .config
+                    .borrow()
+                    .periskop
+                    .rate_retention
+                    .get()
+                    .as_millis() as u64,
+            ),
             keys: delta
                 .keys
                 .iter()
@@ -437,13 +446,13 @@ async fn run_service(
         let _ = tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|v| v.is_some())).await;
     }
     let spec = match clients(&cfg) {
-        Ok(c) => Some(RequestSpec::new(c, &cfg, global.max_body_bytes)),
+        Ok(c) => Ok(RequestSpec::new(c, &cfg, global.max_body_bytes)),
         Err(e) => {
             warn!(service = %name, error = %e, "cannot build the scrape client");
             p.inner
                 .internal
-                .report("ScrapeError", &name, e, None, p.now_ms());
-            None
+                .report("ScrapeError", &name, e.clone(), None, p.now_ms());
+            Err(e)
         }
     };
     let interval = cfg.scraper.refresh_interval.get();
@@ -457,7 +466,15 @@ async fn run_service(
             .observe(lag.as_secs_f64());
         let started = Instant::now();
         let targets = merge_targets(&static_targets, &sources);
-        scrape_cycle(&p, &cfg, &agg, spec.as_ref(), &sem, targets).await;
+        scrape_cycle(
+            &p,
+            &cfg,
+            &agg,
+            spec.as_ref().map_err(String::as_str),
+            &sem,
+            targets,
+        )
+        .await;
         p.inner
             .metrics
             .periskop
@@ -491,7 +508,7 @@ async fn scrape_cycle(
     p: &Periskop,
     cfg: &ServiceConfig,
     agg: &Arc<Mutex<ServiceAgg>>,
-    spec: Option<&RequestSpec>,
+    spec: Result<&RequestSpec, &str>,
     sem: &Arc<Semaphore>,
     targets: Vec<Target>,
 ) {
@@ -529,8 +546,18 @@ async fn scrape_cycle(
     }
 
     let results: Vec<(Target, Result<model::Payload, ScrapeError>, Duration)> = match spec {
-        None => Vec::new(),
-        Some(spec) => {
+        // Without a client every target is down, with the reason.
+        Err(why) => targets
+            .iter()
+            .map(|t| {
+                (
+                    t.clone(),
+                    Err(ScrapeError::Request(why.to_string())),
+                    Duration::ZERO,
+                )
+            })
+            .collect(),
+        Ok(spec) => {
             let futures = targets.iter().map(|t| {
                 let url = url_of(t);
                 async move {

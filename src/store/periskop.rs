@@ -27,6 +27,9 @@ pub struct PeriskopWrite {
     pub service: String,
     /// Start of the minute the increases belong to.
     pub minute_ms: u64,
+    /// Rate rows of the increased keys older than this are deleted (retention on touch: a key's
+    /// series is trimmed whenever it grows, so no scan of the whole table is ever needed).
+    pub rate_before_ms: u64,
     pub keys: Vec<(String, Vec<u8>)>,
     pub increases: Vec<(String, u64)>,
     pub instances: Vec<(String, Vec<u8>)>,
@@ -65,6 +68,16 @@ pub(super) fn apply(tx: &WriteTransaction, w: &PeriskopWrite) -> Result<u64, Sto
                 .unwrap_or(0);
             t.insert(key, old.saturating_add(*n))
                 .map_err(StoreError::storage)?;
+            let expired: Vec<u64> = t
+                .range((svc, k.as_str(), 0)..(svc, k.as_str(), w.rate_before_ms))
+                .map_err(StoreError::storage)?
+                .take(1000)
+                .filter_map(|row| row.ok().map(|(key, _)| key.value().2))
+                .collect();
+            for m in expired {
+                t.remove((svc, k.as_str(), m))
+                    .map_err(StoreError::storage)?;
+            }
         }
     }
     let mut removed = 0u64;
@@ -164,5 +177,76 @@ impl Store {
             out.push((k.value().2, v.value()));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::StoreMetrics;
+    use crate::store::{StoreOptions, Write};
+
+    fn write(minute_ms: u64, rate_before_ms: u64, n: u64) -> Write {
+        Write::Periskop(PeriskopWrite {
+            service: "svc".into(),
+            minute_ms,
+            rate_before_ms,
+            keys: vec![("K".into(), b"{}".to_vec())],
+            increases: vec![("K".into(), n)],
+            instances: vec![("i1".into(), b"{}".to_vec())],
+            baselines: vec![("i1".into(), "K".into(), n), ("i1".into(), "L".into(), 1)],
+            removed_instances: vec![],
+        })
+    }
+
+    #[tokio::test]
+    async fn rates_add_up_per_minute_trim_on_touch_and_instances_prune_with_baselines() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), StoreOptions::default(), StoreMetrics::default())
+            .expect("open");
+        store.write(vec![write(60_000, 0, 2)]).await.expect("w1");
+        store.write(vec![write(60_000, 0, 3)]).await.expect("w2");
+        store.write(vec![write(120_000, 0, 1)]).await.expect("w3");
+        assert_eq!(
+            store.periskop_rate("svc", "K", 0).expect("rate"),
+            vec![(60_000, 5), (120_000, 1)]
+        );
+        assert_eq!(
+            store.periskop_rate("svc", "K", 100_000).expect("rate"),
+            vec![(120_000, 1)]
+        );
+        assert!(
+            store
+                .periskop_rate("svc", "other", 0)
+                .expect("rate")
+                .is_empty()
+        );
+        // A later increase trims that key's rows older than the retention cut-off.
+        store
+            .write(vec![write(180_000, 100_000, 1)])
+            .await
+            .expect("w4");
+        assert_eq!(
+            store.periskop_rate("svc", "K", 0).expect("rate"),
+            vec![(120_000, 1), (180_000, 1)]
+        );
+        let snap = store.periskop_snapshot().expect("snapshot");
+        assert_eq!(snap.keys.len(), 1);
+        assert_eq!(snap.instances.len(), 1);
+        assert_eq!(snap.baselines.len(), 2);
+        let removed = store
+            .write(vec![Write::Periskop(PeriskopWrite {
+                service: "svc".into(),
+                removed_instances: vec!["i1".into()],
+                ..Default::default()
+            })])
+            .await
+            .expect("prune");
+        assert_eq!(removed, 2);
+        let snap = store.periskop_snapshot().expect("snapshot");
+        assert!(snap.instances.is_empty());
+        assert!(snap.baselines.is_empty());
+        assert_eq!(snap.keys.len(), 1, "key history stays");
+        store.close().await;
     }
 }

@@ -826,3 +826,132 @@ async fn totals_and_resolve_survive_a_restart_without_counting_twice() {
     assert_eq!(d["regression"], true);
     drop(server);
 }
+
+/// An https target on 127.0.0.1 with a certificate for 127.0.0.1 issued by a fresh private CA.
+/// Returns its address and the CA certificate (PEM). Speaks just enough HTTP/1.1 to answer one
+/// request per connection with the captured python-client export.
+async fn tls_target() -> (SocketAddr, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls::pki_types::PrivatePkcs8KeyDer;
+    panoptes::periskop::scrape::install_crypto_provider();
+    let ca_key = rcgen::KeyPair::generate().expect("ca key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).expect("ca cert");
+    let leaf_key = rcgen::KeyPair::generate().expect("leaf key");
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .expect("leaf params")
+        .signed_by(&leaf_key, &rcgen::Issuer::from_params(&ca_params, &ca_key))
+        .expect("leaf cert");
+    let config = tokio_rustls::rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            PrivatePkcs8KeyDer::from(leaf_key.serialize_der()).into(),
+        )
+        .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut req = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") && req.len() < 65_536 {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{FIXTURE}",
+                    FIXTURE.len()
+                );
+                let _ = tls.write_all(resp.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (addr, ca_cert.pem())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_targets_are_verified_against_the_configured_ca() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = create_token(dir.path(), "test");
+    let (target, ca_pem) = tls_target().await;
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca_pem).expect("write ca");
+    let config = dir.path().join("panoptes.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+services:
+  - name: shop
+    scheme: https
+    tls_config: {{ca_file: "{ca}", ca_only: true}}
+    static_configs: [{{targets: ["{target}"]}}]
+    scraper: {{refresh_interval: 200ms, timeout: 2s}}
+  - name: untrusted
+    scheme: https
+    static_configs: [{{targets: ["{target}"]}}]
+    scraper: {{refresh_interval: 200ms, timeout: 2s}}
+"#,
+            ca = ca_file.display()
+        ),
+    )
+    .expect("write config");
+    let config_arg = config.display().to_string();
+    let server = start(dir.path(), &["--config", &config_arg]);
+    let base = server.url("");
+    let c = client();
+    let t = eventually("the https export", || async {
+        let t = totals(&c, &base, &token).await;
+        (t.len() == 3).then_some(t)
+    })
+    .await;
+    assert_eq!(t["ZeroDivisionError"], 7);
+    let targets = eventually("both scraped", || async {
+        let v = get_json(&c, &format!("{base}/api/v1/exceptions/targets"), &token).await;
+        let done = v
+            .as_array()
+            .expect("targets")
+            .iter()
+            .all(|t| t["health"] != "unknown");
+        done.then_some(v)
+    })
+    .await;
+    let of = |svc: &str| {
+        targets
+            .as_array()
+            .expect("targets")
+            .iter()
+            .find(|t| t["service"] == svc)
+            .expect("target")
+            .clone()
+    };
+    assert_eq!(of("shop")["health"], "up");
+    assert_eq!(of("shop")["url"], format!("https://{target}/-/exceptions"));
+    let u = of("untrusted");
+    assert_eq!(
+        u["health"], "down",
+        "a certificate from an unknown CA is refused"
+    );
+    assert!(
+        u["last_error"]
+            .as_str()
+            .expect("error")
+            .to_lowercase()
+            .contains("certificate"),
+        "{u}"
+    );
+    drop(server);
+}

@@ -955,3 +955,81 @@ services:
     );
     drop(server);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_changes_services_and_targets_without_losing_totals() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = create_token(dir.path(), "test");
+    let mut first = Exporter::spawn(0);
+    let mut second = Exporter::spawn(0);
+    first.cmd("record zero 2");
+    second.cmd("record zero 5");
+    let config = dir.path().join("panoptes.yaml");
+    let write = |targets: &[String], extra: &str| {
+        let list: Vec<String> = targets.iter().map(|t| format!("\"{t}\"")).collect();
+        std::fs::write(
+            &config,
+            format!(
+                "services:\n  - name: shop\n    static_configs: [{{targets: [{}]}}]\n    scraper: {{refresh_interval: 200ms, timeout: 2s}}\n{extra}",
+                list.join(", ")
+            ),
+        )
+        .expect("write config");
+    };
+    write(&[first.addr()], "");
+    let config_arg = config.display().to_string();
+    let server = start(dir.path(), &["--config", &config_arg]);
+    let base = server.url("");
+    let c = client();
+    eventually("first target counted", || async {
+        (totals(&c, &base, &token).await.get("ZeroDivisionError") == Some(&2)).then_some(())
+    })
+    .await;
+
+    // Swap the target and add a service; a reload applies both at once.
+    write(
+        &[second.addr()],
+        &format!(
+            "  - name: billing\n    static_configs: [{{targets: [\"{}\"]}}]\n    scraper: {{refresh_interval: 200ms, timeout: 2s}}\n",
+            first.addr()
+        ),
+    );
+    server.signal("HUP");
+    eventually("the new target counted, the old total kept", || async {
+        (totals(&c, &base, &token).await.get("ZeroDivisionError") == Some(&7)).then_some(())
+    })
+    .await;
+    let targets = eventually("targets follow the new config", || async {
+        let v = get_json(&c, &format!("{base}/api/v1/exceptions/targets"), &token).await;
+        let pairs: Vec<(String, String)> = v
+            .as_array()
+            .expect("targets")
+            .iter()
+            .map(|t| {
+                (
+                    t["service"].as_str().expect("svc").to_string(),
+                    t["address"].as_str().expect("addr").to_string(),
+                )
+            })
+            .collect();
+        (pairs.len() == 2).then_some(pairs)
+    })
+    .await;
+    assert!(
+        targets.contains(&("shop".to_string(), second.addr())),
+        "{targets:?}"
+    );
+    assert!(
+        targets.contains(&("billing".to_string(), first.addr())),
+        "{targets:?}"
+    );
+    let services = get_json(&c, &format!("{base}/api/v1/exceptions/services"), &token).await;
+    let names: Vec<&str> = services
+        .as_array()
+        .expect("services")
+        .iter()
+        .map(|s| s["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["billing", "shop"]);
+    drop(server);
+}

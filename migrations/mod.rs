@@ -15,6 +15,7 @@ use redb::WriteTransaction;
 mod v001_initial;
 mod v002_auth;
 mod v003_probes;
+mod v004_periskop;
 
 pub struct Migration {
     pub version: u32,
@@ -37,5 +38,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 3,
         name: "probes: monitor ids, results, roll-ups, state",
         up: v003_probes::up,
+    },
+    Migration {
+        version: 4,
+        name: "periskop: exception keys, rates, instances, baselines",
+        up: v004_periskop::up,
     },
 ];

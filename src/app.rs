@@ -18,6 +18,7 @@ use crate::clock::SharedClock;
 use crate::config::{self, Config, ConfigErrors};
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
+use crate::periskop::{self, Periskop};
 use crate::probe::ProbeEngine;
 use crate::store::retention::{self, RetentionPolicy};
 use crate::store::{Store, StoreError, StoreOptions};
@@ -81,6 +82,7 @@ pub struct Server {
     serve_task: JoinHandle<std::io::Result<()>>,
     retention_task: JoinHandle<()>,
     probe_retention_task: JoinHandle<()>,
+    periskop_task: JoinHandle<()>,
 }
 
 impl Server {
@@ -109,6 +111,14 @@ impl Server {
         .map_err(|e| StartError::Probe(e.to_string()))?;
         let (config_tx, config_rx) = watch::channel(Arc::new(config));
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let instance_id = uuid::Uuid::new_v4().to_string();
+        let exceptions = Periskop::open(
+            store.clone(),
+            clock.clone(),
+            metrics.clone(),
+            config_rx.clone(),
+            instance_id.clone(),
+        )?;
         let state = AppState {
             store: store.clone(),
             auth,
@@ -117,11 +127,18 @@ impl Server {
             config: config_rx.clone(),
             started: Instant::now(),
             started_at_ms: clock.now_ms(),
-            instance_id: uuid::Uuid::new_v4().to_string(),
+            instance_id,
             probes: probes.clone(),
+            periskop: exceptions.clone(),
         };
         let probe_retention_task = tokio::spawn(probe_retention(
             probes,
+            config_rx.clone(),
+            shutdown_rx.clone(),
+        ));
+        let periskop_task = tokio::spawn(periskop::run(
+            exceptions,
+            periskop::scrape::default_client_factory(),
             config_rx.clone(),
             shutdown_rx.clone(),
         ));
@@ -175,6 +192,7 @@ impl Server {
             serve_task,
             retention_task,
             probe_retention_task,
+            periskop_task,
         })
     }
 
@@ -257,6 +275,7 @@ impl Server {
         let _ = self.retention_task.await;
         let _ = self.probe_retention_task.await;
         self.state.probes.stop();
+        let _ = self.periskop_task.await;
         self.state.store.close().await;
         info!("panoptes stopped; all acknowledged writes are committed");
         served

@@ -7,6 +7,7 @@
 //! - `http`: routes, authentication at the edge, error mapping, the embedded dashboard.
 //! - `probe`: monitors, checks, conditions, scheduling, states, roll-ups.
 //! - `metrics`: the Prometheus registry.
+//! - `periskop`: Periskop-compatible exception discovery, scraping, aggregation, push gateway.
 //! - `clock`: time as a parameter.
 //! - `app`: wires the parts together for `panoptes serve` (signals, reload, shutdown).
 //! - `telemetry`: logging setup.
@@ -17,6 +18,7 @@ pub mod clock;
 pub mod config;
 pub mod http;
 pub mod metrics;
+pub mod periskop;
 pub mod probe;
 pub mod store;
 pub mod telemetry;

@@ -143,6 +143,42 @@ impl ProbeMetrics {
     }
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PeriskopTargetLabels {
+    pub service: String,
+    /// `host:port`; bounded by discovery (label sets of vanished targets are removed).
+    pub target: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PeriskopLabels {
+    pub service: String,
+    /// `ok` or `error`.
+    pub result: String,
+}
+
+/// Exception scraping (`crate::periskop`).
+#[derive(Clone)]
+pub struct PeriskopMetrics {
+    pub target_up: Family<PeriskopTargetLabels, Gauge>,
+    pub scrapes: Family<PeriskopLabels, Counter>,
+    pub cycle_seconds: Histogram,
+    pub lag_seconds: Histogram,
+    pub dropped_keys: Counter,
+}
+
+impl Default for PeriskopMetrics {
+    fn default() -> Self {
+        PeriskopMetrics {
+            target_up: Family::default(),
+            scrapes: Family::default(),
+            cycle_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            lag_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
+            dropped_keys: Counter::default(),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct HttpMetrics {
     pub requests: Family<HttpLabels, Counter>,
@@ -153,6 +189,7 @@ pub struct Metrics {
     pub store: StoreMetrics,
     pub http: HttpMetrics,
     pub probes: ProbeMetrics,
+    pub periskop: PeriskopMetrics,
     pub login_failures: Counter,
     pub config_reloads: Family<Vec<(String, String)>, Counter>,
 }
@@ -172,6 +209,32 @@ impl Metrics {
         };
         let login_failures = Counter::default();
         let config_reloads = Family::default();
+        let periskop = PeriskopMetrics::default();
+        registry.register(
+            "periskop_target_up",
+            "1 if the last scrape of the exception target succeeded, else 0",
+            periskop.target_up.clone(),
+        );
+        registry.register(
+            "periskop_scrapes",
+            "Exception scrapes by service and result",
+            periskop.scrapes.clone(),
+        );
+        registry.register(
+            "periskop_cycle_seconds",
+            "Time to scrape every target of a service once",
+            periskop.cycle_seconds.clone(),
+        );
+        registry.register(
+            "periskop_scrape_lag_seconds",
+            "How late a service's scrape cycle started against its schedule",
+            periskop.lag_seconds.clone(),
+        );
+        registry.register(
+            "periskop_dropped_keys",
+            "New aggregation keys dropped at periskop.max_keys_per_service",
+            periskop.dropped_keys.clone(),
+        );
         let probes = ProbeMetrics::default();
         let reg = &mut registry;
         reg.register(
@@ -274,6 +337,7 @@ impl Metrics {
             store,
             http,
             probes,
+            periskop,
             login_failures,
             config_reloads,
         }

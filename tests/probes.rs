@@ -82,7 +82,7 @@ fn cert(days_left: i64) -> Cert {
 
 /// A TLS server answering every request with a fixed HTTP/1.1 200.
 async fn tls_target(c: &Cert) -> SocketAddr {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("versions")

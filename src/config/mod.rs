@@ -4,6 +4,7 @@
 //! Depends on: nothing else in the crate.
 
 pub mod decode;
+pub mod periskop;
 pub mod yaml;
 
 use std::fmt;
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use decode::{Decode, Decoder};
+pub use periskop::{PeriskopConfig, ServiceConfig};
 use yaml::Node;
 
 /// The example written by `panoptes init`. It is also parsed by a test, so it cannot rot.
@@ -163,6 +165,10 @@ crate::config_section! {
         pub monitors: Vec<crate::probe::config::MonitorConfig> = Vec::new(),
         /// Maintenance windows: results inside are MAINTENANCE and left out of availability.
         pub maintenance: Vec<crate::probe::config::MaintenanceConfig> = Vec::new(),
+        /// Periskop-instrumented services to discover and scrape.
+        pub services: Vec<ServiceConfig> = Vec::new(),
+        /// Settings shared by every service in `services` and by the Periskop push gateway.
+        pub periskop: PeriskopConfig = PeriskopConfig::defaults(),
     }
 }
 
@@ -344,6 +350,7 @@ impl Config {
                 "concurrency limits must be at least 1",
             );
         }
+        periskop::validate_services(&self.services, &self.periskop, d, root);
     }
 }
 

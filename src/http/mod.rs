@@ -7,6 +7,7 @@
 mod api;
 mod assets;
 pub mod error;
+mod periskop;
 mod probes;
 
 use std::net::SocketAddr;
@@ -42,6 +43,7 @@ pub struct AppState {
     pub started_at_ms: u64,
     pub instance_id: String,
     pub probes: crate::probe::ProbeEngine,
+    pub periskop: crate::periskop::Periskop,
 }
 
 impl AppState {
@@ -61,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tokens/{id}", delete(api::delete_token))
         .route("/audit", get(api::audit))
         .merge(probes::routes())
+        .merge(periskop::api_routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_principal,
@@ -75,6 +78,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(api::metrics))
         .nest(panoptes_types::API_PREFIX, api)
+        .merge(periskop::routes(
+            state.config().periskop.max_body_bytes as usize,
+        ))
         .fallback(assets::serve)
         .layer(middleware::from_fn_with_state(
             state.clone(),

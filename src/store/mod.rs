@@ -9,6 +9,7 @@
 //! writer takes at most `max_batch` write requests per transaction and never waits to fill one.
 
 mod migrate;
+pub mod periskop;
 pub mod probes;
 pub mod records;
 pub mod retention;
@@ -112,6 +113,8 @@ pub enum Write {
     },
     /// Probe results, roll-ups, ids (see `probes.rs`).
     Probe(probes::ProbeWrite),
+    /// Periskop exception aggregation (`periskop.rs`).
+    Periskop(periskop::PeriskopWrite),
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -41,6 +41,9 @@ pub struct Checkers {
 
 impl Checkers {
     pub fn new(user_agent: &str) -> Checkers {
+        // reqwest is built without a default TLS provider; ring is the one (no C toolchain for
+        // aws-lc). Installing twice is a no-op.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         Checkers {
             http: http::Clients::new(user_agent),
         }

@@ -29,7 +29,7 @@ fn configs() -> &'static Mutex<HashMap<ConfigKey, Arc<ClientConfig>>> {
 }
 
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// Accepts any certificate (for `verify_tls: false`) but still checks handshake signatures, so

@@ -158,6 +158,19 @@ impl Driver {
         v["value"].as_str().unwrap_or_default().to_string()
     }
 
+    /// Waits until the element's text contains `needle` (the page refreshes itself).
+    async fn wait_text(&self, css: &str, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(40);
+        loop {
+            let t = self.text(css).await;
+            if t.contains(needle) {
+                return t;
+            }
+            assert!(Instant::now() < deadline, "{css} never showed {needle:?}; last text: {t}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     async fn type_into(&self, css: &str, text: &str) {
         let id = self.find(css).await;
         self.call(
@@ -249,6 +262,11 @@ async fn logging_in_shows_what_only_the_running_wasm_could_fetch() {
         panoptes::store::LATEST_VERSION.to_string()
     );
     assert_eq!(d.text("#version").await, env!("CARGO_PKG_VERSION"));
+    // The monitor list shows the embedded default's self-probe; its detail shows each
+    // condition with the value the last check saw.
+    d.click("tr.monitor-row[data-name='panoptes']").await;
+    let detail = d.wait_text("#monitor-detail", "[STATUS] (200) == 200").await;
+    assert!(detail.contains("[BODY].status (ok) == ok"), "{detail}");
     d.screenshot("dashboard-home.png").await;
 
     // A reload keeps the session (the cookie), and signing out returns to the form.

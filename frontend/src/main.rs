@@ -6,7 +6,10 @@ use std::time::Duration;
 use gloo_net::http::{Request, Response};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use panoptes_types::{API_PREFIX, CSRF_HEADER, ErrorBody, LoginRequest, Principal, ServerStatus};
+use panoptes_types::{
+    API_PREFIX, CSRF_HEADER, ErrorBody, LoginRequest, MonitorDetail, MonitorSummary, Page,
+    Principal, ServerStatus,
+};
 
 fn main() {
     console_error_panic_hook::set_once();

@@ -9,11 +9,14 @@
 //! services (the same-run baseline), then scrapes; it reports its own CPU seconds (from
 //! /proc/self/stat, so the targets' CPU is excluded), peak RSS, cycle duration and scrape lag.
 
+#[path = "util.rs"]
+mod util;
 use std::io::{BufRead, BufReader, Write as _};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use util::{cpu_seconds, peak_rss_mib};
 
 const TARGETS: usize = 1000;
 const KEYS: usize = 50;
@@ -87,27 +90,6 @@ fn export(target: usize, n: u64) -> String {
         .collect();
     serde_json::json!({"aggregated_errors": errors, "target_uuid": format!("target-{target}")})
         .to_string()
-}
-
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of /proc/pid/stat; index 11 and 12 here.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
 }
 
 fn metric(text: &str, name: &str) -> f64 {

@@ -7,9 +7,12 @@
 //! raw result. The baseline, measured in the same run, is the CPU cost of the same number of
 //! plain reqwest GETs (no scheduling, no conditions, no storage) at the same concurrency.
 
+#[path = "util.rs"]
+mod util;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use util::{cpu_seconds, peak_rss_mib};
 
 use axum::Router;
 use axum::routing::get;
@@ -18,27 +21,6 @@ use panoptes::config;
 use panoptes::metrics::Metrics;
 use panoptes::probe::ProbeEngine;
 use panoptes::store::{Store, StoreOptions};
-
-/// CPU seconds (user + system) of this process so far.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of /proc/pid/stat; index 11 and 12 after ')'.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
-}
 
 /// Percentile from the Prometheus text of a histogram (linear inside the bucket).
 fn histogram_percentile(text: &str, name: &str, p: f64) -> Option<f64> {
@@ -129,6 +111,32 @@ async fn run(n: usize, minutes: f64, addrs: &[SocketAddr]) {
     .expect("engine");
     let setup = t0.elapsed();
     tokio::time::sleep(Duration::from_secs_f64(minutes * 60.0)).await;
+    // What `GET /api/v1/monitors?limit=100` does: a page from memory plus 7/30/90-day uptime
+    // from the day roll-ups of that page; and one monitor's last hour of raw results.
+    let now = panoptes::clock::Clock::now_ms(&SystemClock);
+    let api = Instant::now();
+    let (page, _) = engine.list(None, None, None, 100);
+    for v in &page {
+        for days in [7u64, 30, 90] {
+            let _ = panoptes::probe::availability(
+                &store,
+                v.id,
+                panoptes::probe::rollup::Resolution::Day,
+                now.saturating_sub(days * 86_400_000),
+                now + 1,
+            );
+        }
+    }
+    let list_ms = api.elapsed().as_secs_f64() * 1000.0;
+    let api = Instant::now();
+    let rows = store
+        .probe_results(page[0].id, now - 3_600_000, now + 1, 1000)
+        .map(|r| r.len())
+        .unwrap_or(0);
+    let results_ms = api.elapsed().as_secs_f64() * 1000.0;
+    println!(
+        "{n:>6} monitors  API: list page of 100 with uptime {list_ms:.2} ms; one monitor's last hour ({rows} results) {results_ms:.2} ms"
+    );
     engine.stop();
     let elapsed = t0.elapsed();
     let cpu = cpu_seconds() - cpu0;
@@ -230,6 +238,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let _ = rustls::crypto::ring::default_provider().install_default();
     rt.block_on(async {
         let addrs = targets(8).await;
         println!("probe benchmark: 60 s interval, {minutes} min per size, 8 local HTTP targets");

@@ -16,6 +16,7 @@ mod v001_initial;
 mod v002_auth;
 mod v003_probes;
 mod v004_periskop;
+mod v005_sentry;
 
 pub struct Migration {
     pub version: u32,
@@ -43,5 +44,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 4,
         name: "periskop: exception keys, rates, instances, baselines",
         up: v004_periskop::up,
+    },
+    Migration {
+        version: 5,
+        name: "sentry: inbox, issues, groups, events, users, attachments, counts",
+        up: v005_sentry::up,
     },
 ];

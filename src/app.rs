@@ -83,6 +83,7 @@ pub struct Server {
     retention_task: JoinHandle<()>,
     probe_retention_task: JoinHandle<()>,
     periskop_task: JoinHandle<()>,
+    digest_task: JoinHandle<()>,
 }
 
 impl Server {
@@ -92,6 +93,8 @@ impl Server {
         listener: TcpListener,
         clock: SharedClock,
     ) -> Result<Server, StartError> {
+        // Every outbound TLS client (probes, scrapes) uses ring; installing it again is a no-op.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let metrics = Arc::new(Metrics::new());
         let store = open_store(&config, &metrics)?;
         let auth = Auth::new(store.clone(), clock.clone(), config.auth.clone())
@@ -119,6 +122,17 @@ impl Server {
             config_rx.clone(),
             instance_id.clone(),
         )?;
+        let ingest = crate::sentry::Ingest::open(
+            store.clone(),
+            clock.clone(),
+            metrics.clone(),
+            config_rx.clone(),
+            Some(probes.clone()),
+        )?;
+        let digest_task = tokio::spawn(crate::sentry::digest::run(
+            ingest.clone(),
+            shutdown_rx.clone(),
+        ));
         let state = AppState {
             store: store.clone(),
             auth,
@@ -130,6 +144,7 @@ impl Server {
             instance_id,
             probes: probes.clone(),
             periskop: exceptions.clone(),
+            ingest,
         };
         let probe_retention_task = tokio::spawn(probe_retention(
             probes,
@@ -151,6 +166,7 @@ impl Server {
                 (
                     RetentionPolicy {
                         audit: c.store.audit_retention.get(),
+                        events: c.ingest.event_retention.get(),
                         batch: c.store.retention_batch,
                     },
                     c.store.retention_interval.get(),
@@ -193,6 +209,7 @@ impl Server {
             retention_task,
             probe_retention_task,
             periskop_task,
+            digest_task,
         })
     }
 
@@ -276,6 +293,9 @@ impl Server {
         let _ = self.probe_retention_task.await;
         self.state.probes.stop();
         let _ = self.periskop_task.await;
+        // The digest stops between batches; what it has not reached stays in the inbox and is
+        // digested on the next start.
+        let _ = self.digest_task.await;
         self.state.store.close().await;
         info!("panoptes stopped; all acknowledged writes are committed");
         served

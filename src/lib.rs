@@ -20,5 +20,6 @@ pub mod http;
 pub mod metrics;
 pub mod periskop;
 pub mod probe;
+pub mod sentry;
 pub mod store;
 pub mod telemetry;

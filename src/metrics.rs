@@ -179,6 +179,32 @@ impl Default for PeriskopMetrics {
     }
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct IngestLabels {
+    /// Project id (bounded by the config).
+    pub project: String,
+    /// `accepted`, `stored`, `sampled`, `rate_limited`, `invalid`, `duplicate`.
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct IngestItemLabels {
+    pub project: String,
+    /// Envelope item type; types Panoptes does not know are counted as `other`.
+    pub item: String,
+}
+
+/// Sentry-compatible ingest (`crate::sentry`).
+#[derive(Clone, Default)]
+pub struct IngestMetrics {
+    pub events: Family<IngestLabels, Counter>,
+    pub items: Family<IngestItemLabels, Counter>,
+    /// Received items not yet grouped into issues.
+    pub backlog: Gauge,
+    /// Requests refused before a project was known (bad auth, malformed), by reason.
+    pub rejected: Family<Vec<(String, String)>, Counter>,
+}
+
 #[derive(Clone)]
 pub struct HttpMetrics {
     pub requests: Family<HttpLabels, Counter>,
@@ -190,6 +216,7 @@ pub struct Metrics {
     pub http: HttpMetrics,
     pub probes: ProbeMetrics,
     pub periskop: PeriskopMetrics,
+    pub ingest: IngestMetrics,
     pub login_failures: Counter,
     pub config_reloads: Family<Vec<(String, String)>, Counter>,
 }
@@ -234,6 +261,27 @@ impl Metrics {
             "periskop_dropped_keys",
             "New aggregation keys dropped at periskop.max_keys_per_service",
             periskop.dropped_keys.clone(),
+        );
+        let ingest = IngestMetrics::default();
+        registry.register(
+            "ingest_events",
+            "Sentry events by project and outcome (accepted = acknowledged; stored in full or sampled = counted only)",
+            ingest.events.clone(),
+        );
+        registry.register(
+            "ingest_items",
+            "Envelope items received, by project and item type",
+            ingest.items.clone(),
+        );
+        registry.register(
+            "ingest_backlog",
+            "Received items not yet grouped into issues",
+            ingest.backlog.clone(),
+        );
+        registry.register(
+            "ingest_rejected",
+            "Ingest requests refused, by reason",
+            ingest.rejected.clone(),
         );
         let probes = ProbeMetrics::default();
         let reg = &mut registry;
@@ -338,6 +386,7 @@ impl Metrics {
             http,
             probes,
             periskop,
+            ingest,
             login_failures,
             config_reloads,
         }

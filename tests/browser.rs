@@ -166,7 +166,10 @@ impl Driver {
             if t.contains(needle) {
                 return t;
             }
-            assert!(Instant::now() < deadline, "{css} never showed {needle:?}; last text: {t}");
+            assert!(
+                Instant::now() < deadline,
+                "{css} never showed {needle:?}; last text: {t}"
+            );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
@@ -265,7 +268,9 @@ async fn logging_in_shows_what_only_the_running_wasm_could_fetch() {
     // The monitor list shows the embedded default's self-probe; its detail shows each
     // condition with the value the last check saw.
     d.click("tr.monitor-row[data-name='panoptes']").await;
-    let detail = d.wait_text("#monitor-detail", "[STATUS] (200) == 200").await;
+    let detail = d
+        .wait_text("#monitor-detail", "[STATUS] (200) == 200")
+        .await;
     assert!(detail.contains("[BODY].status (ok) == ok"), "{detail}");
     d.screenshot("dashboard-home.png").await;
 

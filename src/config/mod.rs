@@ -5,6 +5,7 @@
 
 pub mod decode;
 pub mod periskop;
+pub mod sentry;
 pub mod yaml;
 
 use std::fmt;
@@ -13,6 +14,7 @@ use std::str::FromStr;
 
 use decode::{Decode, Decoder};
 pub use periskop::{PeriskopConfig, ServiceConfig};
+pub use sentry::{IngestConfig, ProjectConfig};
 use yaml::Node;
 
 /// The example written by `panoptes init`. It is also parsed by a test, so it cannot rot.
@@ -169,6 +171,10 @@ crate::config_section! {
         pub services: Vec<ServiceConfig> = Vec::new(),
         /// Settings shared by every service in `services` and by the Periskop push gateway.
         pub periskop: PeriskopConfig = PeriskopConfig::defaults(),
+        /// Sentry-compatible ingest: projects and their DSN keys.
+        pub projects: Vec<ProjectConfig> = Vec::new(),
+        /// Ingest limits, flood control and back-pressure shared by every project.
+        pub ingest: IngestConfig = IngestConfig::defaults(),
     }
 }
 
@@ -351,6 +357,7 @@ impl Config {
             );
         }
         periskop::validate_services(&self.services, &self.periskop, d, root);
+        sentry::validate(&self.projects, &self.ingest, d, root);
     }
 }
 

@@ -162,3 +162,70 @@ where
         }
     }
 }
+
+/// Ingest errors answer the way Sentry's Relay does, because SDKs read these responses:
+/// `{"detail": "..."}` plus `X-Sentry-Error`, `Retry-After` on 429/503 and
+/// `X-Sentry-Rate-Limits` on 429.
+impl IntoResponse for crate::sentry::IngestError {
+    fn into_response(self) -> Response {
+        use crate::sentry::IngestError as E;
+        let status = match &self {
+            E::MissingAuth | E::MultipleAuth | E::UnknownKey | E::WrongProject(_) => {
+                StatusCode::UNAUTHORIZED
+            }
+            E::BadAuth(_)
+            | E::DsnMismatch
+            | E::BadEncoding(_)
+            | E::InvalidEnvelope(_)
+            | E::InvalidEvent(_) => StatusCode::BAD_REQUEST,
+            E::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            E::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            E::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            E::Store(StoreError::Closed | StoreError::Failed(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            E::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let detail = match &self {
+            E::Store(e) if status == StatusCode::INTERNAL_SERVER_ERROR => {
+                error!(error = %e, "store error while ingesting");
+                "internal error".to_string()
+            }
+            other => other.to_string(),
+        };
+        let mut resp =
+            (status, axum::Json(serde_json::json!({ "detail": detail }))).into_response();
+        let h = resp.headers_mut();
+        // Header values must be visible ASCII; the JSON body keeps the full text.
+        let clean: String = detail
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() || c == ' ' {
+                    c
+                } else {
+                    '?'
+                }
+            })
+            .take(200)
+            .collect();
+        if let Ok(v) = HeaderValue::from_str(&clean) {
+            h.insert("x-sentry-error", v);
+        }
+        match &self {
+            E::RateLimited {
+                retry_after_secs,
+                limits,
+            } => {
+                if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                    h.insert(header::RETRY_AFTER, v);
+                }
+                if let Ok(v) = HeaderValue::from_str(limits) {
+                    h.insert("x-sentry-rate-limits", v);
+                }
+            }
+            E::Busy(_) | E::Store(StoreError::Closed) => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        resp
+    }
+}

@@ -9,6 +9,7 @@ mod assets;
 pub mod error;
 mod periskop;
 mod probes;
+mod sentry;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tower::Layer;
 
 use crate::auth::{Auth, Principal};
 use crate::clock::SharedClock;
@@ -44,6 +46,7 @@ pub struct AppState {
     pub instance_id: String,
     pub probes: crate::probe::ProbeEngine,
     pub periskop: crate::periskop::Periskop,
+    pub ingest: crate::sentry::Ingest,
 }
 
 impl AppState {
@@ -64,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/audit", get(api::audit))
         .merge(probes::routes())
         .merge(periskop::api_routes())
+        .merge(sentry::api_routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_principal,
@@ -81,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .merge(periskop::routes(
             state.config().periskop.max_body_bytes as usize,
         ))
+        .merge(sentry::ingest_routes())
         .fallback(assets::serve)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -95,10 +100,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state);
+    // Path folding must happen before routing, so it wraps the router rather than being one
+    // of its layers.
+    let app = tower::util::MapRequestLayer::new(sentry::normalize_path).layer(router(state));
     axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
     )
     .with_graceful_shutdown(shutdown)
     .await

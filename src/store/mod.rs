@@ -13,6 +13,7 @@ pub mod periskop;
 pub mod probes;
 pub mod records;
 pub mod retention;
+pub mod sentry;
 mod tables;
 mod writer;
 
@@ -115,6 +116,8 @@ pub enum Write {
     Probe(probes::ProbeWrite),
     /// Periskop exception aggregation (`periskop.rs`).
     Periskop(periskop::PeriskopWrite),
+    /// Sentry-compatible ingest: inbox, digest, issues (`sentry.rs`).
+    Sentry(sentry::SentryWrite),
 }
 
 #[derive(Debug, Clone, Copy)]

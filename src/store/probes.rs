@@ -158,30 +158,6 @@ impl Store {
         Ok(out)
     }
 
-    /// The newest raw result of a monitor at or before `to_ms`, newest first, at most `limit`.
-    pub fn probe_results_newest(
-        &self,
-        id: u32,
-        to_ms: u64,
-        limit: usize,
-    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        let txn = self.read_txn()?;
-        let Some(t) = missing_is_empty(txn.open_table(RESULTS))? else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        for row in t
-            .range((id, 0)..=(id, to_ms))
-            .map_err(StoreError::storage)?
-            .rev()
-            .take(limit)
-        {
-            let (k, v) = row.map_err(StoreError::storage)?;
-            out.push((k.value().1, v.value().to_vec()));
-        }
-        Ok(out)
-    }
-
     /// Roll-ups of one monitor and resolution with bucket start in `[from_ms, to_ms)`.
     pub fn probe_rollups(
         &self,

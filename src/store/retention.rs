@@ -13,6 +13,8 @@ use crate::metrics::StoreMetrics;
 #[derive(Debug, Clone, Copy)]
 pub struct RetentionPolicy {
     pub audit: Duration,
+    /// Full Sentry events (issues and counts stay).
+    pub events: Duration,
     pub batch: usize,
 }
 
@@ -36,7 +38,15 @@ pub async fn run_once(
         limit,
     })
     .await?;
-    Ok(audit + sessions)
+    let events_before = now.saturating_sub(policy.events.as_millis() as u64);
+    let events = prune(store, metrics, batch, |limit| {
+        Write::Sentry(super::sentry::SentryWrite::PruneEvents {
+            before_ms: events_before,
+            limit,
+        })
+    })
+    .await?;
+    Ok(audit + sessions + events)
 }
 
 /// Repeats one prune write until a batch comes back short.

@@ -137,6 +137,7 @@ async fn retention_deletes_only_expired_rows_in_batches() {
     let clock: SharedClock = ManualClock::new(now);
     let policy = retention::RetentionPolicy {
         audit: std::time::Duration::from_millis(7 * day),
+        events: std::time::Duration::from_millis(90 * day),
         batch: 100,
     };
     let deleted = retention::run_once(&store, policy, &clock, &metrics)
@@ -144,8 +145,8 @@ async fn retention_deletes_only_expired_rows_in_batches() {
         .expect("retention");
     assert_eq!(deleted, 250);
     assert_eq!(metrics.retention_deleted.get(), 250);
-    // 100 + 100 + 50 for the audit log, plus one session pass.
-    assert_eq!(metrics.batches.get() - commits_before, 4);
+    // 100 + 100 + 50 for the audit log, plus one session pass and one event pass.
+    assert_eq!(metrics.batches.get() - commits_before, 5);
     let left = store.audit(None, 1000).expect("read");
     assert_eq!(left.len(), 5);
     assert!(left.iter().all(|(_, r)| r.action == "new"));
@@ -279,6 +280,13 @@ async fn data_files_from_every_earlier_version_migrate() {
             .await
             .expect("write after migration");
         assert_eq!(store.tokens().expect("tokens").len(), 1);
+        store
+            .write(vec![Write::Sentry(
+                crate::store::sentry::SentryWrite::Inbox(vec![(1, b"row".to_vec())]),
+            )])
+            .await
+            .expect("sentry tables exist after migration");
+        assert_eq!(store.sentry_inbox_stats().expect("inbox"), (1, Some(1)));
         store.close().await;
     }
 }

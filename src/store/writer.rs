@@ -247,6 +247,7 @@ fn apply_one(tx: &WriteTransaction, t: &mut Tables<'_>, w: &Write) -> Result<u64
             return Ok(expired.len() as u64);
         }
         Write::Periskop(p) => return super::periskop::apply(tx, p),
+        Write::Sentry(s) => return super::sentry::apply(tx, s),
     }
     Ok(0)
 }

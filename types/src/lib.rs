@@ -324,3 +324,82 @@ pub struct ExceptionTarget {
     pub last_success: Option<String>,
     pub target_uuid: Option<String>,
 }
+
+/// A Sentry-compatible project (`GET /api/v1/projects`).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ProjectInfo {
+    pub id: u64,
+    pub name: String,
+    /// One DSN per key, ready to paste into an SDK's `dsn` option.
+    pub dsn: Vec<String>,
+    pub events_per_minute: Option<u64>,
+    pub issues: u64,
+    pub unresolved: u64,
+}
+
+/// An issue: events grouped by fingerprint (`GET /api/v1/projects/{id}/issues`).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct IssueSummary {
+    pub id: u64,
+    pub project: u64,
+    pub title: String,
+    pub culprit: String,
+    pub level: String,
+    pub platform: String,
+    /// `unresolved`, `resolved` or `ignored`.
+    pub status: String,
+    /// Set when a resolved issue received a new event (it was reopened).
+    pub regressed: bool,
+    pub regressions: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+    /// Every event received, including flood copies not stored in full.
+    pub count: u64,
+    /// Events stored in full (the rest only counted).
+    pub stored_events: u64,
+    /// Distinct users (by id, e-mail, user name or IP address).
+    pub users: u64,
+    pub releases: Vec<String>,
+    pub environments: Vec<String>,
+    pub first_release: Option<String>,
+    pub last_event_id: Option<String>,
+    pub grouping_hash: String,
+}
+
+/// An event in an issue's list (`GET /api/v1/issues/{id}/events`).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct EventSummary {
+    pub event_id: String,
+    pub received: String,
+}
+
+/// Ingest counters of one project since start (`GET /api/v1/ingest/stats`), plus session and
+/// client-report counts per release, which are stored.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct ProjectIngestStats {
+    pub project: u64,
+    pub name: String,
+    pub accepted: u64,
+    pub stored: u64,
+    pub sampled: u64,
+    pub rate_limited: u64,
+    pub invalid: u64,
+    pub duplicate: u64,
+    /// Envelope items by type (`event`, `session`, `transaction`, ..., `other`).
+    pub items: std::collections::BTreeMap<String, u64>,
+    /// release -> counter (`sessions.started`, `sessions.crashed`, `discarded.<reason>.<category>`) -> n
+    pub releases: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct IngestStats {
+    /// Items received and not yet grouped into issues.
+    pub backlog: u64,
+    pub projects: Vec<ProjectIngestStats>,
+}
+
+/// `PATCH /api/v1/issues/{id}`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct IssueUpdate {
+    pub status: String,
+}

@@ -1,0 +1,258 @@
+//! The `projects:` section (Sentry-compatible ingest: which projects and DSN keys exist) and the
+//! global `ingest:` options (size limits, flood control, back-pressure).
+
+use std::collections::BTreeMap;
+
+use super::Duration;
+use super::decode::{Decode, Decoder};
+use super::yaml::{Mark, Node, Value};
+
+/// A DSN public key: 32 hex characters, as Sentry issues them (stored lower-case).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PublicKey(pub String);
+
+impl Decode for PublicKey {
+    fn decode(node: &Node, path: &str, d: &mut Decoder) -> Option<Self> {
+        d.parse_with(node, path, "a key of 32 hexadecimal characters", |s| {
+            if s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+                Ok(PublicKey(s.to_ascii_lowercase()))
+            } else {
+                Err(String::new())
+            }
+        })
+    }
+}
+
+crate::config_section! {
+    /// One project that SDKs send to (`http://KEY@host:port/ID`).
+    pub struct ProjectConfig {
+        /// The number at the end of the DSN; unique.
+        pub id: u64,
+        /// Shown in the API and dashboard.
+        pub name: String,
+        /// DSN public keys accepted for this project (at least one).
+        pub keys: Vec<PublicKey>,
+        /// Events accepted per minute before answering 429 (`X-Sentry-Rate-Limits`); none: no limit.
+        pub events_per_minute: Option<u64> = None,
+        /// Overrides `ingest.flood_max_events` for this project.
+        pub flood_max_events: Option<u32> = None,
+    }
+}
+
+crate::config_section! {
+    /// Ingest limits shared by every project.
+    pub struct IngestConfig {
+        /// Largest request body as sent (still compressed) for envelopes and minidumps.
+        pub max_envelope_bytes: u64 = 20 * 1024 * 1024,
+        /// Largest body after decompression (a decompression bomb stops here with 413).
+        pub max_decompressed_bytes: u64 = 100 * 1024 * 1024,
+        /// Largest legacy `/store/` or `/security/` body as sent.
+        pub max_store_bytes: u64 = 1024 * 1024,
+        /// Largest single event (or transaction, session, check-in) item, decompressed.
+        pub max_event_bytes: u64 = 1024 * 1024,
+        /// Largest single attachment or minidump.
+        pub max_attachment_bytes: u64 = 20 * 1024 * 1024,
+        /// Events of one issue stored in full per `flood_window`; further copies are counted only.
+        pub flood_max_events: u32 = 10,
+        /// The window for `flood_max_events`.
+        pub flood_window: Duration = Duration::secs(1),
+        /// Decompressed bytes held by requests waiting for the store; beyond, 503 + Retry-After.
+        pub max_inflight_bytes: u64 = 256 * 1024 * 1024,
+        /// Items received but not yet grouped into issues; beyond, 503 + Retry-After.
+        pub max_backlog: u64 = 1_000_000,
+        /// Items grouped per digest transaction.
+        pub digest_batch: usize = 512,
+        /// How long full events (and their attachments) are kept; issues and counts stay.
+        pub event_retention: Duration = Duration::secs(90 * 86_400),
+        /// Base URL used in the DSNs that `GET /api/v1/projects` shows (e.g.
+        /// `https://panoptes.example.com`); default: the address the request came to.
+        pub public_url: Option<String> = None,
+    }
+}
+
+impl IngestConfig {
+    pub(super) fn defaults() -> Self {
+        super::section_default()
+    }
+}
+
+fn mark_of(root: &Node, section: &str, index: usize, field: &str) -> Mark {
+    let Value::Map(entries) = &root.value else {
+        return root.mark;
+    };
+    let Some((_, list)) = entries
+        .iter()
+        .find(|(k, _)| matches!(&k.value, Value::Scalar { text, .. } if text == section))
+    else {
+        return root.mark;
+    };
+    let Value::Seq(items) = &list.value else {
+        return list.mark;
+    };
+    let Some(item) = items.get(index) else {
+        return list.mark;
+    };
+    if let Value::Map(fields) = &item.value
+        && let Some((_, v)) = fields
+            .iter()
+            .find(|(k, _)| matches!(&k.value, Value::Scalar { text, .. } if text == field))
+    {
+        return v.mark;
+    }
+    item.mark
+}
+
+/// Unique ids and keys, at least one key each, sane limits.
+pub(super) fn validate(
+    projects: &[ProjectConfig],
+    ingest: &IngestConfig,
+    d: &mut Decoder,
+    root: &Node,
+) {
+    let mut ids = BTreeMap::new();
+    let mut keys = BTreeMap::new();
+    for (i, p) in projects.iter().enumerate() {
+        if p.id == 0 {
+            d.error(
+                mark_of(root, "projects", i, "id"),
+                &format!("projects[{i}].id"),
+                "must be at least 1",
+            );
+        }
+        if let Some(first) = ids.insert(p.id, i) {
+            d.error(
+                mark_of(root, "projects", i, "id"),
+                &format!("projects[{i}].id"),
+                format!("duplicate project id {} (also projects[{first}])", p.id),
+            );
+        }
+        if p.keys.is_empty() {
+            d.error(
+                mark_of(root, "projects", i, "keys"),
+                &format!("projects[{i}].keys"),
+                "needs at least one key",
+            );
+        }
+        for k in &p.keys {
+            if let Some(first) = keys.insert(k.0.clone(), i)
+                && first != i
+            {
+                d.error(
+                    mark_of(root, "projects", i, "keys"),
+                    &format!("projects[{i}].keys"),
+                    format!("key {} is already used by projects[{first}]", k.0),
+                );
+            }
+        }
+        if p.events_per_minute == Some(0) {
+            d.error(
+                mark_of(root, "projects", i, "events_per_minute"),
+                &format!("projects[{i}].events_per_minute"),
+                "must be at least 1 (leave it out for no limit)",
+            );
+        }
+    }
+    let section = |field: &str| -> Mark {
+        let Value::Map(entries) = &root.value else {
+            return root.mark;
+        };
+        entries
+            .iter()
+            .find(|(k, _)| matches!(&k.value, Value::Scalar { text, .. } if text == "ingest"))
+            .map(|(_, v)| match &v.value {
+                Value::Map(fields) => fields
+                    .iter()
+                    .find(|(k, _)| matches!(&k.value, Value::Scalar { text, .. } if text == field))
+                    .map(|(_, v)| v.mark)
+                    .unwrap_or(v.mark),
+                _ => v.mark,
+            })
+            .unwrap_or(root.mark)
+    };
+    if ingest.max_decompressed_bytes < ingest.max_event_bytes {
+        d.error(
+            section("max_decompressed_bytes"),
+            "ingest.max_decompressed_bytes",
+            "must be at least ingest.max_event_bytes",
+        );
+    }
+    if ingest.flood_window.get().is_zero() {
+        d.error(
+            section("flood_window"),
+            "ingest.flood_window",
+            "must be positive",
+        );
+    }
+    if ingest.digest_batch == 0 {
+        d.error(
+            section("digest_batch"),
+            "ingest.digest_batch",
+            "must be at least 1",
+        );
+    }
+    if ingest.max_inflight_bytes < ingest.max_event_bytes {
+        d.error(
+            section("max_inflight_bytes"),
+            "ingest.max_inflight_bytes",
+            "must be at least ingest.max_event_bytes",
+        );
+    }
+    if let Some(u) = &ingest.public_url
+        && !(u.starts_with("http://") || u.starts_with("https://"))
+    {
+        d.error(
+            section("public_url"),
+            "ingest.public_url",
+            "must start with http:// or https://",
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::parse;
+
+    #[test]
+    fn projects_parse_and_validate() {
+        let ok = parse(
+            "projects:\n  - id: 7\n    name: shop\n    keys: [3F9C2A7BE1D04C6F8A5B0E9D7C1F2A43]\n    events_per_minute: 600\n",
+            "p",
+            &|_| None,
+        )
+        .expect("valid");
+        assert_eq!(ok.projects[0].keys[0].0, "3f9c2a7be1d04c6f8a5b0e9d7c1f2a43");
+        assert_eq!(ok.projects[0].events_per_minute, Some(600));
+        let bad_key = parse(
+            "projects:\n  - id: 7\n    name: a\n    keys: [abc]\n",
+            "p",
+            &|_| None,
+        )
+        .expect_err("invalid")
+        .to_string();
+        assert!(
+            bad_key.contains("p:4:12: projects[0].keys[0]: expected a key of 32 hexadecimal"),
+            "{bad_key}"
+        );
+        let k = "3f9c2a7be1d04c6f8a5b0e9d7c1f2a43";
+        let errs = parse(
+            &format!("projects:\n  - id: 7\n    name: a\n    keys: [{k}]\n  - id: 7\n    name: b\n    keys: []\n  - id: 8\n    name: c\n    keys: [{k}]\ningest:\n  flood_window: 0s\n"),
+            "p",
+            &|_| None,
+        )
+        .expect_err("invalid");
+        let text = errs.to_string();
+        assert!(
+            text.contains("p:5:9: projects[1].id: duplicate project id 7"),
+            "{text}"
+        );
+        assert!(
+            text.contains("projects[1].keys: needs at least one key"),
+            "{text}"
+        );
+        assert!(text.contains("projects[2].keys: key 3f9c2a7be1d04c6f8a5b0e9d7c1f2a43 is already used by projects[0]"), "{text}");
+        assert!(
+            text.contains("ingest.flood_window: must be positive"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,457 @@
+//! The digest: turns the durable inbox into issues, events, user sets and counters.
+//!
+//! One task, one batch at a time (arrival order). A batch's changes and the removal of the
+//! inbox rows it consumed are one store write, so a crash between receiving and digesting only
+//! delays grouping: the next start digests what is left, exactly once. The in-memory issue state
+//! is changed only after the write was queued, under the same lock that status changes take, so
+//! memory and store see changes in the same order.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::watch;
+use tracing::{debug, warn};
+
+use super::issues::IssueRecord;
+use super::{InboxHeader, Ingest, Kind, decode_row, lock};
+use crate::store::sentry::{DigestWrite, EventRow, SentryWrite};
+use crate::store::{StoreError, Write};
+
+/// The header line of a stored event (the SDK's JSON follows after `\n`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventHeader {
+    pub issue: u64,
+    pub project: u64,
+    pub received_ms: u64,
+}
+
+/// The header line of a stored attachment (its bytes follow after `\n`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttachmentHeader {
+    pub filename: String,
+    pub content_type: Option<String>,
+    pub attachment_type: Option<String>,
+    pub size: u64,
+}
+
+fn with_header<T: Serialize>(h: &T, payload: &[u8]) -> Vec<u8> {
+    let mut out = serde_json::to_vec(h).unwrap_or_default();
+    out.push(b'\n');
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Splits a stored record into its header and payload.
+pub fn split_record<T: serde::de::DeserializeOwned>(row: &[u8]) -> Option<(T, &[u8])> {
+    let nl = row.iter().position(|b| *b == b'\n')?;
+    Some((serde_json::from_slice(&row[..nl]).ok()?, &row[nl + 1..]))
+}
+
+/// Runs until `shutdown`; what is left in the inbox is digested on the next start.
+pub async fn run(ingest: Ingest, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let batch = ingest.config().ingest.digest_batch.max(1);
+        let pause = match digest_once(&ingest, batch).await {
+            Ok(0) => Some(Duration::from_secs(1)),
+            Ok(n) => {
+                debug!(items = n, "digested");
+                None
+            }
+            Err(e) => {
+                warn!(error = %e, "digest failed; retrying");
+                Some(Duration::from_millis(500))
+            }
+        };
+        match pause {
+            // Woken by the next accepted request, or a periodic look as a safety net.
+            Some(d) => tokio::select! {
+                _ = ingest.inner.wake.notified() => {}
+                _ = tokio::time::sleep(d) => {}
+                _ = shutdown.changed() => return,
+            },
+            None => tokio::task::yield_now().await,
+        }
+    }
+}
+
+struct Row {
+    seq: u64,
+    header: InboxHeader,
+    payload: Vec<u8>,
+}
+
+struct CheckIn {
+    project: u64,
+    slug: String,
+    up: bool,
+    msg: String,
+    latency_ms: Option<u64>,
+}
+
+/// Digests up to `limit` inbox rows; returns how many were consumed.
+pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreError> {
+    let inner = &ingest.inner;
+    let raw = inner.store.sentry_inbox(limit)?;
+    if raw.is_empty() {
+        return Ok(0);
+    }
+    let consumed: Vec<u64> = raw.iter().map(|(s, _)| *s).collect();
+    let mut rows = Vec::with_capacity(raw.len());
+    for (seq, bytes) in &raw {
+        match decode_row(bytes) {
+            Some((header, payload)) => rows.push(Row {
+                seq: *seq,
+                header,
+                payload: payload.to_vec(),
+            }),
+            // Written by this code, so only a damaged file gets here; it must not block the rest.
+            None => warn!(seq, "dropping an undecodable inbox row"),
+        }
+    }
+
+    // What the store already knows: stored event ids (SDK retries are duplicates) and users
+    // already counted for existing issues. Read without the lock; only the digest adds to either.
+    let existing: HashMap<(u64, String), u64> = {
+        let st = lock(&inner.issues);
+        rows.iter()
+            .filter_map(|r| {
+                let g = r.header.summary.as_ref()?.group.clone();
+                let key = (r.header.project, g);
+                st.groups.get(&key).map(|id| (key, *id))
+            })
+            .collect()
+    };
+    let ids: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.header.kind == Kind::Event)
+        .filter_map(|r| r.header.event_id.as_deref())
+        .collect();
+    let pairs: Vec<(u64, &str)> = rows
+        .iter()
+        .filter_map(|r| {
+            let s = r.header.summary.as_ref()?;
+            let issue = existing.get(&(r.header.project, s.group.clone()))?;
+            Some((*issue, s.user.as_deref()?))
+        })
+        .collect();
+    let (known_ids, known_users) = inner.store.sentry_known(&ids, &pairs)?;
+
+    let mut w = DigestWrite {
+        consumed,
+        ..Default::default()
+    };
+    let mut duplicates: HashMap<u64, u64> = HashMap::new();
+    let mut checkins = Vec::new();
+    let mut counts: HashMap<(u64, String, String), u64> = HashMap::new();
+    let ack = {
+        let mut st = lock(&inner.issues);
+        let mut touched: HashMap<u64, IssueRecord> = HashMap::new();
+        let mut new_groups: HashMap<(u64, String), u64> = HashMap::new();
+        let mut next_id = st.next_id;
+        let mut seen_ids: HashSet<String> = HashSet::new();
+        let mut seen_users: HashSet<(u64, String)> = HashSet::new();
+        for r in &rows {
+            let h = &r.header;
+            match h.kind {
+                Kind::Event | Kind::Sampled => {
+                    let Some(summary) = &h.summary else { continue };
+                    let eid = h.event_id.clone().unwrap_or_default();
+                    if h.kind == Kind::Event
+                        && (known_ids.contains(&eid) || !seen_ids.insert(eid.clone()))
+                    {
+                        *duplicates.entry(h.project).or_default() += 1;
+                        continue;
+                    }
+                    let key = (h.project, summary.group.clone());
+                    let issue_id = match st.groups.get(&key).or(new_groups.get(&key)) {
+                        Some(id) => *id,
+                        None => {
+                            let id = next_id;
+                            next_id += 1;
+                            new_groups.insert(key, id);
+                            touched.insert(
+                                id,
+                                IssueRecord::new(id, h.project, summary, h.received_ms),
+                            );
+                            id
+                        }
+                    };
+                    let rec = match touched.entry(issue_id) {
+                        std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            match st.by_id.get(&issue_id) {
+                                Some(r) => v.insert(r.clone()),
+                                None => v.insert(IssueRecord::new(
+                                    issue_id,
+                                    h.project,
+                                    summary,
+                                    h.received_ms,
+                                )),
+                            }
+                        }
+                    };
+                    // Server receive time, not the SDK's clock, orders first and last seen.
+                    rec.observe(summary, h.received_ms);
+                    if let Some(u) = &summary.user
+                        && !known_users.contains(&(issue_id, u.clone()))
+                        && seen_users.insert((issue_id, u.clone()))
+                    {
+                        rec.users += 1;
+                        w.users.push((issue_id, u.clone()));
+                    }
+                    if h.kind == Kind::Event {
+                        rec.stored_events += 1;
+                        rec.last_event_id = Some(eid.clone());
+                        let header = EventHeader {
+                            issue: issue_id,
+                            project: h.project,
+                            received_ms: h.received_ms,
+                        };
+                        w.events.push(EventRow {
+                            event_id: eid,
+                            issue: issue_id,
+                            received_ms: h.received_ms,
+                            record: with_header(&header, &r.payload),
+                        });
+                    }
+                }
+                Kind::Attachment => {
+                    let Some(eid) = &h.event_id else { continue };
+                    let header = AttachmentHeader {
+                        filename: h.filename.clone().unwrap_or_else(|| "attachment".into()),
+                        content_type: h.content_type.clone(),
+                        attachment_type: h.attachment_type.clone(),
+                        size: r.payload.len() as u64,
+                    };
+                    // The inbox sequence is unique, so it orders and names the attachment.
+                    w.attachments.push((
+                        eid.clone(),
+                        (r.seq & u64::from(u32::MAX)) as u32,
+                        with_header(&header, &r.payload),
+                    ));
+                }
+                Kind::Session | Kind::Sessions | Kind::ClientReport => {
+                    let Ok(v) = serde_json::from_slice::<Value>(&r.payload) else {
+                        continue;
+                    };
+                    for (release, name, n) in session_counts(h.kind, &v) {
+                        *counts.entry((h.project, release, name)).or_default() += n;
+                    }
+                }
+                Kind::CheckIn => {
+                    if let Ok(v) = serde_json::from_slice::<Value>(&r.payload)
+                        && let Some(c) = check_in(h.project, &v)
+                    {
+                        checkins.push(c);
+                    }
+                }
+            }
+        }
+        w.issues = touched
+            .iter()
+            .map(|(id, r)| (*id, serde_json::to_vec(r).unwrap_or_default()))
+            .collect();
+        w.groups = new_groups
+            .iter()
+            .map(|((p, g), id)| (*p, g.clone(), *id))
+            .collect();
+        w.counts = counts
+            .into_iter()
+            .map(|((p, r, n), c)| (p, r, n, c))
+            .collect();
+        let ack = inner
+            .store
+            .enqueue(vec![Write::Sentry(SentryWrite::Digest(Box::new(w)))])?;
+        st.by_id.extend(touched);
+        st.groups.extend(new_groups);
+        st.next_id = next_id;
+        ack
+    };
+    ack.await.unwrap_or(Err(StoreError::Closed))?;
+    let n = raw.len() as u64;
+    let left = inner
+        .backlog
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+            Some(b.saturating_sub(n))
+        })
+        .map(|b| b.saturating_sub(n))
+        .unwrap_or(0);
+    inner.metrics.ingest.backlog.set(left as i64);
+    for (p, d) in duplicates {
+        ingest.count(p, "duplicate", d);
+    }
+    if let Some(probes) = &inner.probes {
+        for c in checkins {
+            if probes
+                .push_by_name(&c.slug, c.up, Some(c.msg), c.latency_ms)
+                .await
+                .is_none()
+            {
+                debug!(project = c.project, monitor = %c.slug, "check-in for no push monitor of that name");
+            }
+        }
+    }
+    Ok(raw.len())
+}
+
+/// Short counter names from client-sent strings, so a client cannot invent unbounded keys.
+fn label(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(48)
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+fn release_of(v: &Value) -> String {
+    v.pointer("/attrs/release")
+        .and_then(Value::as_str)
+        .map(|r| super::auth::truncate(r, 200).to_string())
+        .unwrap_or_default()
+}
+
+/// Counters from a session update, a session aggregate or a client report.
+fn session_counts(kind: Kind, v: &Value) -> Vec<(String, String, u64)> {
+    let mut out = Vec::new();
+    match kind {
+        Kind::Session => {
+            let release = release_of(v);
+            if v.get("init").and_then(Value::as_bool) == Some(true) {
+                out.push((release.clone(), "sessions.started".into(), 1));
+            }
+            if let Some(status) = v.get("status").and_then(Value::as_str)
+                && matches!(status, "exited" | "crashed" | "abnormal" | "errored")
+            {
+                out.push((release, format!("sessions.{status}"), 1));
+            }
+        }
+        Kind::Sessions => {
+            let release = release_of(v);
+            for agg in v
+                .get("aggregates")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .take(1000)
+            {
+                let mut started = 0;
+                for status in ["exited", "errored", "abnormal", "crashed"] {
+                    let n = agg.get(status).and_then(Value::as_u64).unwrap_or(0);
+                    if n > 0 {
+                        started += n;
+                        out.push((release.clone(), format!("sessions.{status}"), n));
+                    }
+                }
+                if started > 0 {
+                    out.push((release.clone(), "sessions.started".into(), started));
+                }
+            }
+        }
+        Kind::ClientReport => {
+            for d in v
+                .get("discarded_events")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .take(100)
+            {
+                let reason = label(d.get("reason").and_then(Value::as_str).unwrap_or("unknown"));
+                let category = label(
+                    d.get("category")
+                        .and_then(Value::as_str)
+                        .unwrap_or("unknown"),
+                );
+                let n = d.get("quantity").and_then(Value::as_u64).unwrap_or(0);
+                if n > 0 {
+                    out.push((String::new(), format!("discarded.{reason}.{category}"), n));
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// A cron check-in: `ok` and `error` are heartbeats of the push monitor named by the slug;
+/// `in_progress` only says a run started.
+fn check_in(project: u64, v: &Value) -> Option<CheckIn> {
+    let slug = v.get("monitor_slug").and_then(Value::as_str)?;
+    let status = v.get("status").and_then(Value::as_str)?;
+    let up = match status {
+        "ok" => true,
+        "error" | "timeout" => false,
+        _ => return None,
+    };
+    let duration = v.get("duration").and_then(Value::as_f64);
+    let env = v
+        .get("environment")
+        .and_then(Value::as_str)
+        .unwrap_or("default");
+    Some(CheckIn {
+        project,
+        slug: super::auth::truncate(slug, 128).to_string(),
+        up,
+        msg: format!("Sentry check-in `{status}` ({env})"),
+        latency_ms: duration
+            .filter(|d| d.is_finite() && *d >= 0.0)
+            .map(|d| (d * 1000.0) as u64),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn session_updates_aggregates_and_client_reports_count() {
+        let s = session_counts(
+            Kind::Session,
+            &json!({"init": true, "status": "exited", "attrs": {"release": "r1"}}),
+        );
+        assert_eq!(
+            s,
+            vec![
+                ("r1".to_string(), "sessions.started".to_string(), 1),
+                ("r1".to_string(), "sessions.exited".to_string(), 1)
+            ]
+        );
+        let a = session_counts(
+            Kind::Sessions,
+            &json!({"aggregates": [{"started": "x", "exited": 3, "crashed": 1}], "attrs": {"release": "r2"}}),
+        );
+        assert!(a.contains(&("r2".into(), "sessions.started".into(), 4)));
+        assert!(a.contains(&("r2".into(), "sessions.crashed".into(), 1)));
+        let c = session_counts(
+            Kind::ClientReport,
+            &json!({"discarded_events": [{"reason": "queue_overflow", "category": "error", "quantity": 23}, {"reason": "x;DROP", "category": "e", "quantity": 0}]}),
+        );
+        assert_eq!(
+            c,
+            vec![(String::new(), "discarded.queue_overflow.error".into(), 23)]
+        );
+    }
+
+    #[test]
+    fn check_ins() {
+        let c = check_in(
+            7,
+            &json!({"monitor_slug": "nightly", "status": "ok", "duration": 1.5}),
+        )
+        .expect("ok");
+        assert!(c.up);
+        assert_eq!(c.latency_ms, Some(1500));
+        assert!(
+            !check_in(7, &json!({"monitor_slug": "n", "status": "error"}))
+                .expect("e")
+                .up
+        );
+        assert!(check_in(7, &json!({"monitor_slug": "n", "status": "in_progress"})).is_none());
+    }
+}

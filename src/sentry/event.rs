@@ -1,0 +1,601 @@
+//! What Panoptes reads out of an event: the grouping hash, title, culprit, level, release,
+//! environment and the user, from the JSON any SDK (or raven, or a CSP report) sends.
+//!
+//! Grouping follows Sentry's order: an explicit `fingerprint` (where `{{ default }}` stands for
+//! the default grouping), else the in-app frames of the main exception (per platform: Python
+//! module + function + context line; JavaScript module + lower-cased file name + context line;
+//! others the function), else exception type + normalised value, else the message template (or
+//! the normalised message).
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// Longest title and culprit kept.
+const MAX_TITLE: usize = 200;
+
+/// The facts the fast path and the digest need from one event.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    /// 32 hex characters of SHA-256 over the grouping components.
+    pub group: String,
+    pub title: String,
+    pub culprit: String,
+    pub level: String,
+    pub platform: String,
+    pub release: Option<String>,
+    pub environment: Option<String>,
+    /// A stable identity of the user (`id:`, `email:`, `username:` or `ip:` prefix).
+    pub user: Option<String>,
+    /// The event's own time, if it says (ms).
+    pub timestamp_ms: Option<u64>,
+    /// Exception type of the main exception, if any.
+    pub exception_type: Option<String>,
+}
+
+fn s<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// A string, or a number written as one (`release: 123`).
+fn text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn clip(s: &str, max: usize) -> String {
+    let first = s.lines().next().unwrap_or("");
+    super::auth::truncate(first, max).to_string()
+}
+
+/// `exception.values[]`, or the legacy forms (`exception: [...]`, `sentry.interfaces.Exception`).
+pub fn exceptions(event: &Value) -> Vec<&Value> {
+    let list = all_exceptions(event);
+    // `captureMessage` in the JavaScript SDKs attaches a synthetic exception without a type
+    // (for its stack trace) next to the message: the event is a message, not an exception.
+    let synthetic_message = list.last().is_some_and(|e| {
+        e.get("type").is_none_or(Value::is_null)
+            && e.pointer("/mechanism/synthetic").and_then(Value::as_bool) == Some(true)
+    }) && message(event).is_some();
+    if synthetic_message { Vec::new() } else { list }
+}
+
+fn all_exceptions(event: &Value) -> Vec<&Value> {
+    let e = event
+        .get("exception")
+        .or_else(|| event.get("sentry.interfaces.Exception"));
+    match e {
+        Some(Value::Object(o)) => match o.get("values") {
+            Some(Value::Array(a)) => a.iter().filter(|v| v.is_object()).collect(),
+            // A single exception object without `values`.
+            _ if o.contains_key("type") || o.contains_key("value") => {
+                vec![e.unwrap_or(&Value::Null)]
+            }
+            _ => Vec::new(),
+        },
+        Some(Value::Array(a)) => a.iter().filter(|v| v.is_object()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn frames(exc: &Value) -> Vec<&Value> {
+    exc.get("stacktrace")
+        .and_then(|st| st.get("frames"))
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter(|f| f.is_object()).collect())
+        .unwrap_or_default()
+}
+
+/// The message: `logentry`/`sentry.interfaces.Message` (`message` template with `params`, or
+/// `formatted`), else a plain `message` string. Returns (template for grouping, shown text).
+fn message(event: &Value) -> Option<(String, String)> {
+    let entry = event
+        .get("logentry")
+        .or_else(|| event.get("sentry.interfaces.Message"))
+        .or_else(|| event.get("message").filter(|m| m.is_object()));
+    if let Some(entry) = entry {
+        let template = s(entry, "message");
+        let formatted = s(entry, "formatted");
+        let has_params = entry
+            .get("params")
+            .is_some_and(|p| p.as_array().is_some_and(|a| !a.is_empty()) || p.is_object());
+        let shown = formatted.or(template)?.to_string();
+        let group = match (template, has_params) {
+            (Some(t), true) => t.to_string(),
+            _ => normalize(&shown),
+        };
+        return Some((group, shown));
+    }
+    let m = s(event, "message")?;
+    Some((normalize(m), m.to_string()))
+}
+
+fn level(event: &Value, default: &str) -> String {
+    match event.get("level") {
+        Some(Value::String(l)) => match l.to_ascii_lowercase().as_str() {
+            "fatal" | "critical" => "fatal",
+            "error" => "error",
+            "warning" | "warn" => "warning",
+            "info" | "log" => "info",
+            "debug" | "trace" => "debug",
+            _ => default,
+        }
+        .to_string(),
+        // raven and other legacy clients send Python's logging levels.
+        Some(Value::Number(n)) => match n.as_i64().unwrap_or(40) {
+            i64::MIN..=10 => "debug",
+            11..=20 => "info",
+            21..=30 => "warning",
+            31..=40 => "error",
+            _ => "fatal",
+        }
+        .to_string(),
+        _ => default.to_string(),
+    }
+}
+
+fn timestamp_ms(event: &Value) -> Option<u64> {
+    match event.get("timestamp")? {
+        Value::Number(n) => n
+            .as_f64()
+            .filter(|f| f.is_finite() && *f > 0.0 && *f < 1e11)
+            .map(|f| (f * 1000.0) as u64),
+        Value::String(t) => {
+            if let Ok(ts) = t.parse::<jiff::Timestamp>() {
+                return u64::try_from(ts.as_millisecond()).ok();
+            }
+            // Naive "2026-11-22T03:21:37.188" (raven): UTC.
+            t.parse::<jiff::civil::DateTime>()
+                .ok()
+                .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC).ok())
+                .and_then(|z| u64::try_from(z.timestamp().as_millisecond()).ok())
+        }
+        _ => None,
+    }
+}
+
+fn user(event: &Value) -> Option<String> {
+    let u = event
+        .get("user")
+        .or_else(|| event.get("sentry.interfaces.User"))?;
+    for (field, prefix) in [
+        ("id", "id"),
+        ("email", "email"),
+        ("username", "username"),
+        ("ip_address", "ip"),
+    ] {
+        if let Some(v) = text(u.get(field)) {
+            return Some(format!("{prefix}:{}", super::auth::truncate(&v, 200)));
+        }
+    }
+    None
+}
+
+fn is_js(platform: &str) -> bool {
+    matches!(platform, "javascript" | "node")
+}
+
+fn basename(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+/// The grouping components of one in-app frame.
+fn frame_components(platform: &str, f: &Value, out: &mut Vec<String>) {
+    let function = s(f, "function").unwrap_or("");
+    let module = s(f, "module").unwrap_or("");
+    let context = s(f, "context_line").map(str::trim).unwrap_or("");
+    if platform == "python" {
+        out.push(format!("{module}|{function}|{context}"));
+    } else if is_js(platform) {
+        let file = s(f, "filename")
+            .or_else(|| s(f, "abs_path"))
+            .map(|p| basename(p).to_ascii_lowercase())
+            .unwrap_or_default();
+        out.push(format!("{module}|{file}|{context}"));
+    } else if !function.is_empty() {
+        out.push(function.to_string());
+    } else {
+        out.push(format!("{}|{}", s(f, "filename").unwrap_or(""), context));
+    }
+}
+
+/// Default grouping components (before any fingerprint).
+fn default_components(event: &Value, platform: &str) -> Vec<String> {
+    let excs = exceptions(event);
+    if let Some(main) = excs.last() {
+        let ty = s(main, "type").unwrap_or("");
+        let in_app: Vec<&Value> = frames(main)
+            .into_iter()
+            .filter(|f| f.get("in_app").and_then(Value::as_bool) == Some(true))
+            .collect();
+        if !in_app.is_empty() {
+            let mut out = vec![format!("exception:{ty}")];
+            for f in in_app {
+                frame_components(platform, f, &mut out);
+            }
+            return out;
+        }
+        let value = s(main, "value").unwrap_or("");
+        if !ty.is_empty() || !value.is_empty() {
+            return vec![format!("exception:{ty}"), normalize(value)];
+        }
+    }
+    if let Some((template, _)) = message(event) {
+        return vec![format!("message:{template}")];
+    }
+    if let Some(csp) = event.get("csp") {
+        return vec![
+            "csp".into(),
+            s(csp, "effective_directive").unwrap_or("").into(),
+            host_of(s(csp, "blocked_uri").unwrap_or("")).into(),
+        ];
+    }
+    vec![
+        "fallback".into(),
+        s(event, "transaction")
+            .or_else(|| s(event, "culprit"))
+            .unwrap_or("")
+            .into(),
+    ]
+}
+
+fn host_of(uri: &str) -> &str {
+    let rest = uri.split_once("://").map(|(_, r)| r).unwrap_or(uri);
+    rest.split(['/', '?', '#']).next().unwrap_or(rest)
+}
+
+fn fingerprint(event: &Value, platform: &str) -> Option<Vec<String>> {
+    let parts = event.get("fingerprint")?.as_array()?;
+    if parts.is_empty() {
+        return None;
+    }
+    let mut out = Vec::new();
+    for p in parts {
+        match p {
+            Value::String(s) if matches!(s.replace(' ', "").as_str(), "{{default}}") => {
+                out.extend(default_components(event, platform));
+            }
+            Value::String(s) => out.push(format!("fp:{s}")),
+            Value::Number(n) => out.push(format!("fp:{n}")),
+            Value::Bool(b) => out.push(format!("fp:{b}")),
+            _ => {}
+        }
+    }
+    Some(out)
+}
+
+fn culprit(event: &Value, platform: &str) -> String {
+    if let Some(c) = s(event, "culprit").or_else(|| s(event, "transaction")) {
+        return clip(c, MAX_TITLE);
+    }
+    let excs = exceptions(event);
+    let Some(main) = excs.last() else {
+        return String::new();
+    };
+    let fr = frames(main);
+    let frame = fr
+        .iter()
+        .rev()
+        .find(|f| f.get("in_app").and_then(Value::as_bool) == Some(true))
+        .or(fr.last());
+    let Some(f) = frame else {
+        return String::new();
+    };
+    let function = s(f, "function").unwrap_or("?");
+    let place = if is_js(platform) {
+        s(f, "filename").or_else(|| s(f, "module"))
+    } else {
+        s(f, "module").or_else(|| s(f, "filename"))
+    }
+    .unwrap_or("?");
+    clip(&format!("{place} in {function}"), MAX_TITLE)
+}
+
+fn title(event: &Value) -> String {
+    let excs = exceptions(event);
+    if let Some(main) = excs.last() {
+        let ty = s(main, "type").unwrap_or("Error");
+        return match s(main, "value") {
+            Some(v) => clip(&format!("{ty}: {v}"), MAX_TITLE),
+            None => clip(ty, MAX_TITLE),
+        };
+    }
+    if let Some((_, shown)) = message(event) {
+        return clip(&shown, MAX_TITLE);
+    }
+    if let Some(csp) = event.get("csp") {
+        let directive = s(csp, "effective_directive")
+            .or_else(|| s(csp, "violated_directive"))
+            .unwrap_or("resource");
+        let directive = directive.split(['-', ' ']).next().unwrap_or(directive);
+        return clip(
+            &format!(
+                "Blocked '{directive}' from '{}'",
+                host_of(s(csp, "blocked_uri").unwrap_or("inline"))
+            ),
+            MAX_TITLE,
+        );
+    }
+    "<unlabeled event>".into()
+}
+
+/// Reads everything Panoptes needs from an event. `default_level` is what a missing level means.
+pub fn summarize(event: &Value) -> Summary {
+    let platform = s(event, "platform").unwrap_or("other").to_ascii_lowercase();
+    let components =
+        fingerprint(event, &platform).unwrap_or_else(|| default_components(event, &platform));
+    let mut h = Sha256::new();
+    for c in &components {
+        h.update(c.as_bytes());
+        h.update([0u8]);
+    }
+    let digest = h.finalize();
+    let group = hex::encode(&digest[..16]);
+    let excs = exceptions(event);
+    Summary {
+        group,
+        title: title(event),
+        culprit: culprit(event, &platform),
+        level: level(event, "error"),
+        release: text(event.get("release")).map(|r| clip(&r, 200)),
+        environment: text(event.get("environment")).map(|e| clip(&e, 64)),
+        user: user(event),
+        timestamp_ms: timestamp_ms(event),
+        exception_type: excs
+            .last()
+            .and_then(|e| s(e, "type"))
+            .map(|t| clip(t, MAX_TITLE)),
+        platform,
+    }
+}
+
+/// Replaces the parts of a message that vary between occurrences of the same error: e-mail
+/// addresses, IP addresses, UUIDs, hex numbers, timestamps and integers.
+pub fn normalize(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if !word.is_empty() {
+            out.push_str(&classify(word));
+            word.clear();
+        }
+    };
+    for c in msg.chars() {
+        if c.is_alphanumeric() || matches!(c, '.' | '@' | '-' | '_' | ':' | '+') {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+fn classify(word: &str) -> String {
+    // Trailing punctuation ("at 10.0.0.1." / "id 42:") is not part of the token.
+    let core = word.trim_end_matches(['.', ':', '-', '+']);
+    let tail = &word[core.len()..];
+    let placeholder =
+        if core.contains('@') && core.rsplit('@').next().is_some_and(|d| d.contains('.')) {
+            Some("<email>")
+        } else if core.parse::<std::net::IpAddr>().is_ok() {
+            Some("<ip>")
+        } else if is_uuid(core) {
+            Some("<uuid>")
+        } else if looks_like_date(core) {
+            Some("<date>")
+        } else if is_hex(core) {
+            Some("<hex>")
+        } else {
+            None
+        };
+    if let Some(p) = placeholder {
+        return format!("{p}{tail}");
+    }
+    replace_ints(word)
+}
+
+fn is_uuid(w: &str) -> bool {
+    let b = w.as_bytes();
+    (b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                *c == b'-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        }))
+        || (b.len() == 32
+            && b.iter().all(u8::is_ascii_hexdigit)
+            && b.iter().any(u8::is_ascii_digit))
+}
+
+fn looks_like_date(w: &str) -> bool {
+    let b = w.as_bytes();
+    b.len() >= 10
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[5..7].iter().all(u8::is_ascii_digit)
+        && b[7] == b'-'
+        && b[8..10].iter().all(u8::is_ascii_digit)
+}
+
+fn is_hex(w: &str) -> bool {
+    if let Some(h) = w.strip_prefix("0x").or_else(|| w.strip_prefix("0X")) {
+        return !h.is_empty() && h.bytes().all(|c| c.is_ascii_hexdigit());
+    }
+    w.len() >= 8
+        && w.bytes().all(|c| c.is_ascii_hexdigit())
+        && w.bytes().any(|c| c.is_ascii_digit())
+        && w.bytes().any(|c| c.is_ascii_alphabetic())
+}
+
+/// Integers that stand alone (not part of an identifier like `utf8` or `v2`).
+fn replace_ints(word: &str) -> String {
+    let chars: Vec<char> = word.chars().collect();
+    let mut out = String::with_capacity(word.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_ascii_digit() {
+            let start = i;
+            while i < chars.len() && chars[i].is_ascii_digit() {
+                i += 1;
+            }
+            let before = start.checked_sub(1).map(|j| chars[j]);
+            let after = chars.get(i).copied();
+            let glued = |c: Option<char>| c.is_some_and(|c| c.is_alphabetic() || c == '_');
+            if glued(before) || glued(after) {
+                out.extend(&chars[start..i]);
+            } else {
+                out.push_str("<int>");
+            }
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn py_exc(value: &str, line: &str) -> Value {
+        json!({"platform": "python", "exception": {"values": [{"type": "ZeroDivisionError", "value": value,
+        "stacktrace": {"frames": [
+            {"module": "site", "function": "run", "context_line": "x()", "in_app": false},
+            {"module": "shop.checkout", "function": "price", "context_line": line, "in_app": true}
+        ]}}]}})
+    }
+
+    #[test]
+    fn in_app_frames_group_python_exceptions() {
+        let a = summarize(&py_exc("division by zero", "return a / b"));
+        let b = summarize(&py_exc("other text", "return a / b"));
+        let c = summarize(&py_exc("division by zero", "return a // b"));
+        assert_eq!(
+            a.group, b.group,
+            "value does not matter when in-app frames exist"
+        );
+        assert_ne!(a.group, c.group, "the context line does");
+        assert_eq!(a.title, "ZeroDivisionError: division by zero");
+        assert_eq!(a.culprit, "shop.checkout in price");
+        assert_eq!(a.level, "error");
+        assert_eq!(a.exception_type.as_deref(), Some("ZeroDivisionError"));
+    }
+
+    #[test]
+    fn without_in_app_frames_type_and_normalised_value_group() {
+        let e = |v: &str| json!({"exception": {"values": [{"type": "KeyError", "value": v}]}});
+        assert_eq!(
+            summarize(&e("user 42 not found at 10.0.0.1")).group,
+            summarize(&e("user 7 not found at 192.168.1.1")).group
+        );
+        assert_ne!(
+            summarize(&e("user 42 not found")).group,
+            summarize(&e("order 42 not found")).group
+        );
+    }
+
+    #[test]
+    fn fingerprints_and_default() {
+        let mut e = py_exc("x", "return a / b");
+        e["fingerprint"] = json!(["checkout-failure"]);
+        let fp = summarize(&e);
+        let mut e2 = py_exc("y", "totally different");
+        e2["fingerprint"] = json!(["checkout-failure"]);
+        assert_eq!(fp.group, summarize(&e2).group);
+        let mut d = py_exc("x", "return a / b");
+        d["fingerprint"] = json!(["{{ default }}", "tenant-1"]);
+        let mut d2 = py_exc("x", "return a / b");
+        d2["fingerprint"] = json!(["{{ default }}", "tenant-2"]);
+        assert_ne!(summarize(&d).group, summarize(&d2).group);
+        assert_ne!(
+            summarize(&d).group,
+            summarize(&py_exc("x", "return a / b")).group
+        );
+    }
+
+    #[test]
+    fn messages_group_by_template_or_normalised_text() {
+        let m = |f: &str| json!({"logentry": {"message": "payment %s failed", "params": [f], "formatted": format!("payment {f} failed")}});
+        assert_eq!(summarize(&m("a")).group, summarize(&m("b")).group);
+        assert_eq!(summarize(&m("a")).title, "payment a failed");
+        let plain = |t: &str| json!({"message": t, "level": 20});
+        let p = summarize(&plain(
+            "job 1234 took 5s, id 9ec79c33-ec99-42ab-8353-589fcb2e04dc",
+        ));
+        assert_eq!(
+            p.group,
+            summarize(&plain(
+                "job 77 took 5s, id 1ec79c33-ec99-42ab-8353-589fcb2e04dc"
+            ))
+            .group
+        );
+        assert_eq!(p.level, "info");
+    }
+
+    #[test]
+    fn javascript_frames_use_the_file_name() {
+        let e = |file: &str| {
+            json!({"platform": "node", "exception": {"values": [{"type": "TypeError", "value": "x",
+            "stacktrace": {"frames": [{"filename": file, "function": "f", "context_line": "throw e", "in_app": true}]}}]}})
+        };
+        assert_eq!(
+            summarize(&e("/srv/app/Orders.js")).group,
+            summarize(&e("/other/path/orders.js")).group
+        );
+        assert_eq!(
+            summarize(&e("/srv/app/orders.js")).culprit,
+            "/srv/app/orders.js in f"
+        );
+    }
+
+    #[test]
+    fn users_levels_releases_timestamps() {
+        let e = json!({"message": "m", "level": "warn", "release": 12, "environment": "prod",
+            "user": {"email": "a@b.c", "ip_address": "1.2.3.4"}, "timestamp": 1700000000.5});
+        let s = summarize(&e);
+        assert_eq!(s.level, "warning");
+        assert_eq!(s.release.as_deref(), Some("12"));
+        assert_eq!(s.user.as_deref(), Some("email:a@b.c"));
+        assert_eq!(s.timestamp_ms, Some(1_700_000_000_500));
+        let t = summarize(&json!({"timestamp": "2026-11-22T03:21:37.188779Z", "level": 50}));
+        assert_eq!(t.level, "fatal");
+        assert!(t.timestamp_ms.is_some());
+        assert_eq!(t.title, "<unlabeled event>");
+    }
+
+    #[test]
+    fn normalisation() {
+        assert_eq!(
+            normalize(
+                "user bob@example.com from 10.1.2.3 got 0x1f and 404, v2 ok; deadbeef99 at 2026-01-02T03:04:05Z"
+            ),
+            "user <email> from <ip> got <hex> and <int>, v2 ok; <hex> at <date>"
+        );
+    }
+
+    #[test]
+    fn a_javascript_message_with_a_synthetic_exception_is_a_message() {
+        let e = json!({"platform": "node", "message": "cache cold", "level": "warning",
+            "exception": {"values": [{"value": "cache cold", "mechanism": {"type": "generic", "synthetic": true},
+                "stacktrace": {"frames": [{"filename": "/srv/a.js", "function": "f", "in_app": true}]}}]}});
+        let s = summarize(&e);
+        assert_eq!(s.title, "cache cold");
+        assert_eq!(s.exception_type, None);
+        assert_eq!(s.group, summarize(&json!({"message": "cache cold"})).group);
+    }
+
+    #[test]
+    fn csp_reports() {
+        let e = json!({"csp": {"effective_directive": "script-src", "blocked_uri": "https://evil.example/x.js"}});
+        let s = summarize(&e);
+        assert_eq!(s.title, "Blocked 'script' from 'evil.example'");
+    }
+}

@@ -1,0 +1,337 @@
+//! Issues in memory: every issue's record and the (project, grouping hash) index, rebuilt from the
+//! store at start-up and kept in step by the digest and status changes. Lists, filters and sorts
+//! run here, so listing issues never touches the events (fast at millions of events).
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::event::Summary;
+use crate::clock::rfc3339;
+
+/// Most releases and environments remembered per issue.
+const MAX_RELEASES: usize = 100;
+const MAX_ENVIRONMENTS: usize = 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Unresolved,
+    Resolved,
+    Ignored,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Unresolved => "unresolved",
+            Status::Resolved => "resolved",
+            Status::Ignored => "ignored",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "unresolved" => Some(Status::Unresolved),
+            "resolved" => Some(Status::Resolved),
+            "ignored" => Some(Status::Ignored),
+            _ => None,
+        }
+    }
+}
+
+/// What is stored per issue (JSON; fields may be added with serde defaults).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IssueRecord {
+    pub id: u64,
+    pub project: u64,
+    pub hash: String,
+    pub title: String,
+    pub culprit: String,
+    pub level: String,
+    pub platform: String,
+    pub status: Status,
+    #[serde(default)]
+    pub regressed: bool,
+    #[serde(default)]
+    pub regressions: u64,
+    #[serde(default)]
+    pub resolved_at_ms: Option<u64>,
+    pub first_seen_ms: u64,
+    pub last_seen_ms: u64,
+    pub count: u64,
+    #[serde(default)]
+    pub stored_events: u64,
+    #[serde(default)]
+    pub users: u64,
+    #[serde(default)]
+    pub releases: Vec<String>,
+    #[serde(default)]
+    pub environments: Vec<String>,
+    #[serde(default)]
+    pub first_release: Option<String>,
+    #[serde(default)]
+    pub last_event_id: Option<String>,
+}
+
+impl IssueRecord {
+    pub fn new(id: u64, project: u64, s: &Summary, at_ms: u64) -> Self {
+        IssueRecord {
+            id,
+            project,
+            hash: s.group.clone(),
+            title: s.title.clone(),
+            culprit: s.culprit.clone(),
+            level: s.level.clone(),
+            platform: s.platform.clone(),
+            status: Status::Unresolved,
+            regressed: false,
+            regressions: 0,
+            resolved_at_ms: None,
+            first_seen_ms: at_ms,
+            last_seen_ms: at_ms,
+            count: 0,
+            stored_events: 0,
+            users: 0,
+            releases: Vec::new(),
+            environments: Vec::new(),
+            first_release: s.release.clone(),
+            last_event_id: None,
+        }
+    }
+
+    /// Counts one more event. A resolved issue that gets one is reopened and flagged as a
+    /// regression; an ignored one stays ignored (its count still grows).
+    pub fn observe(&mut self, s: &Summary, at_ms: u64) {
+        self.count += 1;
+        self.first_seen_ms = self.first_seen_ms.min(at_ms);
+        if at_ms >= self.last_seen_ms {
+            self.last_seen_ms = at_ms;
+            // The newest event names the issue (a message may be reworded by a new release).
+            self.level = s.level.clone();
+            self.title = s.title.clone();
+            if !s.culprit.is_empty() {
+                self.culprit = s.culprit.clone();
+            }
+        }
+        if self.status == Status::Resolved {
+            self.status = Status::Unresolved;
+            self.regressed = true;
+            self.regressions += 1;
+        }
+        if let Some(r) = &s.release
+            && !self.releases.contains(r)
+            && self.releases.len() < MAX_RELEASES
+        {
+            self.releases.push(r.clone());
+        }
+        if let Some(e) = &s.environment
+            && !self.environments.contains(e)
+            && self.environments.len() < MAX_ENVIRONMENTS
+        {
+            self.environments.push(e.clone());
+        }
+    }
+
+    pub fn summary(&self) -> panoptes_types::IssueSummary {
+        panoptes_types::IssueSummary {
+            id: self.id,
+            project: self.project,
+            title: self.title.clone(),
+            culprit: self.culprit.clone(),
+            level: self.level.clone(),
+            platform: self.platform.clone(),
+            status: self.status.as_str().to_string(),
+            regressed: self.regressed,
+            regressions: self.regressions,
+            first_seen: rfc3339(self.first_seen_ms),
+            last_seen: rfc3339(self.last_seen_ms),
+            count: self.count,
+            stored_events: self.stored_events,
+            users: self.users,
+            releases: self.releases.clone(),
+            environments: self.environments.clone(),
+            first_release: self.first_release.clone(),
+            last_event_id: self.last_event_id.clone(),
+            grouping_hash: self.hash.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    LastSeen,
+    FirstSeen,
+    Count,
+    Users,
+}
+
+impl Sort {
+    pub fn parse(s: &str) -> Option<Sort> {
+        match s {
+            "last_seen" | "date" => Some(Sort::LastSeen),
+            "first_seen" | "new" => Some(Sort::FirstSeen),
+            "count" | "freq" => Some(Sort::Count),
+            "users" | "user" => Some(Sort::Users),
+            _ => None,
+        }
+    }
+    fn key(self, i: &IssueRecord) -> u64 {
+        match self {
+            Sort::LastSeen => i.last_seen_ms,
+            Sort::FirstSeen => i.first_seen_ms,
+            Sort::Count => i.count,
+            Sort::Users => i.users,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Issues {
+    pub by_id: HashMap<u64, IssueRecord>,
+    pub groups: HashMap<(u64, String), u64>,
+    pub next_id: u64,
+}
+
+/// Which issues a list asks for.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub project: u64,
+    /// `None`: every status.
+    pub status: Option<Status>,
+    /// Case-insensitive substring of title, culprit or level.
+    pub query: Option<String>,
+    pub sort: Sort,
+    /// From a previous page: (sort key, id) of its last issue.
+    pub after: Option<(u64, u64)>,
+    pub limit: usize,
+}
+
+impl Issues {
+    pub fn load(records: Vec<IssueRecord>, groups: Vec<(u64, String, u64)>) -> Issues {
+        let next_id = records.iter().map(|r| r.id).max().unwrap_or(0) + 1;
+        Issues {
+            by_id: records.into_iter().map(|r| (r.id, r)).collect(),
+            groups: groups.into_iter().map(|(p, h, id)| ((p, h), id)).collect(),
+            next_id,
+        }
+    }
+
+    /// One page, newest / largest first; returns the issues and the cursor of the next page.
+    pub fn list(&self, f: &Filter) -> (Vec<&IssueRecord>, Option<(u64, u64)>) {
+        let q = f.query.as_ref().map(|q| q.to_lowercase());
+        let mut hits: Vec<&IssueRecord> = self
+            .by_id
+            .values()
+            .filter(|i| i.project == f.project)
+            .filter(|i| f.status.is_none_or(|s| i.status == s))
+            .filter(|i| {
+                q.as_ref().is_none_or(|q| {
+                    i.title.to_lowercase().contains(q)
+                        || i.culprit.to_lowercase().contains(q)
+                        || i.level == *q
+                })
+            })
+            .filter(|i| {
+                f.after
+                    .is_none_or(|(k, id)| (f.sort.key(i), i.id) < (k, id))
+            })
+            .collect();
+        hits.sort_unstable_by_key(|i| std::cmp::Reverse((f.sort.key(i), i.id)));
+        let more = hits.len() > f.limit;
+        hits.truncate(f.limit);
+        let next = if more {
+            hits.last().map(|i| (f.sort.key(i), i.id))
+        } else {
+            None
+        };
+        (hits, next)
+    }
+
+    pub fn counts(&self, project: u64) -> (u64, u64) {
+        let mut all = 0;
+        let mut open = 0;
+        for i in self.by_id.values().filter(|i| i.project == project) {
+            all += 1;
+            open += u64::from(i.status == Status::Unresolved);
+        }
+        (all, open)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(group: &str) -> Summary {
+        Summary {
+            group: group.into(),
+            title: format!("T {group}"),
+            culprit: "c".into(),
+            level: "error".into(),
+            platform: "python".into(),
+            release: Some("r1".into()),
+            environment: Some("prod".into()),
+            user: None,
+            timestamp_ms: None,
+            exception_type: None,
+        }
+    }
+
+    #[test]
+    fn regressions_reopen_resolved_issues() {
+        let s = summary("g");
+        let mut i = IssueRecord::new(1, 7, &s, 1000);
+        i.observe(&s, 1000);
+        i.status = Status::Resolved;
+        i.observe(&s, 2000);
+        assert_eq!(i.status, Status::Unresolved);
+        assert!(i.regressed);
+        assert_eq!(i.regressions, 1);
+        assert_eq!(i.count, 2);
+        i.status = Status::Ignored;
+        i.observe(&s, 3000);
+        assert_eq!(i.status, Status::Ignored);
+        assert_eq!(i.releases, vec!["r1".to_string()]);
+    }
+
+    #[test]
+    fn lists_sort_filter_and_page() {
+        let mut recs = Vec::new();
+        for n in 1..=5u64 {
+            let s = summary(&format!("g{n}"));
+            let mut r = IssueRecord::new(n, 7, &s, n * 1000);
+            for _ in 0..n {
+                r.observe(&s, n * 1000);
+            }
+            recs.push(r);
+        }
+        let mut other = IssueRecord::new(9, 8, &summary("x"), 0);
+        other.observe(&summary("x"), 0);
+        recs.push(other);
+        recs[1].status = Status::Resolved;
+        let issues = Issues::load(recs, vec![]);
+        assert_eq!(issues.next_id, 10);
+        let mut f = Filter {
+            project: 7,
+            status: None,
+            query: None,
+            sort: Sort::Count,
+            after: None,
+            limit: 2,
+        };
+        let (page, next) = issues.list(&f);
+        assert_eq!(page.iter().map(|i| i.id).collect::<Vec<_>>(), vec![5, 4]);
+        f.after = next;
+        let (page, _) = issues.list(&f);
+        assert_eq!(page.iter().map(|i| i.id).collect::<Vec<_>>(), vec![3, 2]);
+        f.after = None;
+        f.limit = 10;
+        f.status = Some(Status::Unresolved);
+        let (page, next) = issues.list(&f);
+        assert_eq!(page.len(), 4);
+        assert!(next.is_none());
+        f.query = Some("t G3".into());
+        assert_eq!(issues.list(&f).0.len(), 1);
+        assert_eq!(issues.counts(7), (5, 4));
+    }
+}

@@ -1,0 +1,464 @@
+//! Tables for Sentry-compatible ingest.
+//!
+//! The store keeps bytes; `crate::sentry` owns what they mean. The inbox is the durable log the
+//! ingest endpoints append to before they answer 200; the digest consumes it and, in the same
+//! transaction that writes issues and events, deletes what it consumed, so every received item
+//! is grouped exactly once even across a crash.
+//!
+//! - `sentry_inbox` seq -> received item (header line + payload)
+//! - `sentry_issues` issue id -> issue record
+//! - `sentry_groups` (project, grouping hash) -> issue id
+//! - `sentry_events` event id -> event record (the event as sent, with its issue)
+//! - `sentry_issue_events` (issue, received ms, event id): an issue's events in time order
+//! - `sentry_event_times` (received ms, event id) -> issue: retention in time order
+//! - `sentry_issue_users` (issue, user key): distinct users per issue
+//! - `sentry_attachments` (event id, index) -> attachment record
+//! - `sentry_counts` (project, release, counter) -> n: sessions and client reports
+
+use std::collections::HashSet;
+
+use redb::{ReadableTable, ReadableTableMetadata, TableDefinition, TableError, WriteTransaction};
+
+use super::{Store, StoreError};
+
+pub const INBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("sentry_inbox");
+pub const ISSUES: TableDefinition<u64, &[u8]> = TableDefinition::new("sentry_issues");
+pub const GROUPS: TableDefinition<(u64, &str), u64> = TableDefinition::new("sentry_groups");
+pub const EVENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("sentry_events");
+pub const ISSUE_EVENTS: TableDefinition<(u64, u64, &str), ()> =
+    TableDefinition::new("sentry_issue_events");
+pub const EVENT_TIMES: TableDefinition<(u64, &str), u64> =
+    TableDefinition::new("sentry_event_times");
+pub const ISSUE_USERS: TableDefinition<(u64, &str), ()> =
+    TableDefinition::new("sentry_issue_users");
+pub const ATTACHMENTS: TableDefinition<(&str, u32), &[u8]> =
+    TableDefinition::new("sentry_attachments");
+pub const COUNTS: TableDefinition<(u64, &str, &str), u64> = TableDefinition::new("sentry_counts");
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    pub event_id: String,
+    pub issue: u64,
+    pub received_ms: u64,
+    pub record: Vec<u8>,
+}
+
+/// What one digest batch changes, applied atomically with the removal of what it consumed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DigestWrite {
+    pub consumed: Vec<u64>,
+    pub issues: Vec<(u64, Vec<u8>)>,
+    pub groups: Vec<(u64, String, u64)>,
+    pub events: Vec<EventRow>,
+    pub users: Vec<(u64, String)>,
+    pub attachments: Vec<(String, u32, Vec<u8>)>,
+    /// (project, release, counter, amount to add)
+    pub counts: Vec<(u64, String, String, u64)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SentryWrite {
+    /// Received items, appended before the client gets its 200.
+    Inbox(Vec<(u64, Vec<u8>)>),
+    Digest(Box<DigestWrite>),
+    /// An issue record changed outside the digest (status set through the API).
+    Issue(u64, Vec<u8>),
+    /// Deletes up to `limit` events received before `before_ms`, with their index rows and
+    /// attachments; returns how many events went.
+    PruneEvents {
+        before_ms: u64,
+        limit: usize,
+    },
+}
+
+pub(super) fn apply(tx: &WriteTransaction, w: &SentryWrite) -> Result<u64, StoreError> {
+    match w {
+        SentryWrite::Inbox(rows) => {
+            let mut t = tx.open_table(INBOX).map_err(StoreError::storage)?;
+            for (seq, bytes) in rows {
+                t.insert(*seq, bytes.as_slice())
+                    .map_err(StoreError::storage)?;
+            }
+        }
+        SentryWrite::Issue(id, bytes) => {
+            tx.open_table(ISSUES)
+                .map_err(StoreError::storage)?
+                .insert(*id, bytes.as_slice())
+                .map_err(StoreError::storage)?;
+        }
+        SentryWrite::Digest(d) => apply_digest(tx, d)?,
+        SentryWrite::PruneEvents { before_ms, limit } => {
+            return prune_events(tx, *before_ms, *limit);
+        }
+    }
+    Ok(0)
+}
+
+fn apply_digest(tx: &WriteTransaction, d: &DigestWrite) -> Result<(), StoreError> {
+    {
+        let mut t = tx.open_table(INBOX).map_err(StoreError::storage)?;
+        for seq in &d.consumed {
+            t.remove(*seq).map_err(StoreError::storage)?;
+        }
+    }
+    if !d.issues.is_empty() {
+        let mut t = tx.open_table(ISSUES).map_err(StoreError::storage)?;
+        for (id, bytes) in &d.issues {
+            t.insert(*id, bytes.as_slice())
+                .map_err(StoreError::storage)?;
+        }
+    }
+    if !d.groups.is_empty() {
+        let mut t = tx.open_table(GROUPS).map_err(StoreError::storage)?;
+        for (project, hash, issue) in &d.groups {
+            t.insert((*project, hash.as_str()), *issue)
+                .map_err(StoreError::storage)?;
+        }
+    }
+    if !d.events.is_empty() {
+        let mut events = tx.open_table(EVENTS).map_err(StoreError::storage)?;
+        let mut by_issue = tx.open_table(ISSUE_EVENTS).map_err(StoreError::storage)?;
+        let mut by_time = tx.open_table(EVENT_TIMES).map_err(StoreError::storage)?;
+        for ev in &d.events {
+            let id = ev.event_id.as_str();
+            events
+                .insert(id, ev.record.as_slice())
+                .map_err(StoreError::storage)?;
+            by_issue
+                .insert((ev.issue, ev.received_ms, id), ())
+                .map_err(StoreError::storage)?;
+            by_time
+                .insert((ev.received_ms, id), ev.issue)
+                .map_err(StoreError::storage)?;
+        }
+    }
+    if !d.users.is_empty() {
+        let mut t = tx.open_table(ISSUE_USERS).map_err(StoreError::storage)?;
+        for (issue, user) in &d.users {
+            t.insert((*issue, user.as_str()), ())
+                .map_err(StoreError::storage)?;
+        }
+    }
+    if !d.attachments.is_empty() {
+        let mut t = tx.open_table(ATTACHMENTS).map_err(StoreError::storage)?;
+        for (event, idx, bytes) in &d.attachments {
+            t.insert((event.as_str(), *idx), bytes.as_slice())
+                .map_err(StoreError::storage)?;
+        }
+    }
+    if !d.counts.is_empty() {
+        let mut t = tx.open_table(COUNTS).map_err(StoreError::storage)?;
+        for (project, release, name, n) in &d.counts {
+            let key = (*project, release.as_str(), name.as_str());
+            let old = t
+                .get(key)
+                .map_err(StoreError::storage)?
+                .map(|v| v.value())
+                .unwrap_or(0);
+            t.insert(key, old.saturating_add(*n))
+                .map_err(StoreError::storage)?;
+        }
+    }
+    Ok(())
+}
+
+fn prune_events(tx: &WriteTransaction, before_ms: u64, limit: usize) -> Result<u64, StoreError> {
+    let mut by_time = tx.open_table(EVENT_TIMES).map_err(StoreError::storage)?;
+    let mut expired: Vec<(u64, String, u64)> = Vec::new();
+    for row in by_time
+        .range((0u64, "")..(before_ms, ""))
+        .map_err(StoreError::storage)?
+    {
+        let (k, v) = row.map_err(StoreError::storage)?;
+        let (ms, id) = k.value();
+        expired.push((ms, id.to_string(), v.value()));
+        if expired.len() >= limit {
+            break;
+        }
+    }
+    let mut events = tx.open_table(EVENTS).map_err(StoreError::storage)?;
+    let mut by_issue = tx.open_table(ISSUE_EVENTS).map_err(StoreError::storage)?;
+    let mut attachments = tx.open_table(ATTACHMENTS).map_err(StoreError::storage)?;
+    for (ms, id, issue) in &expired {
+        by_time
+            .remove((*ms, id.as_str()))
+            .map_err(StoreError::storage)?;
+        by_issue
+            .remove((*issue, *ms, id.as_str()))
+            .map_err(StoreError::storage)?;
+        events.remove(id.as_str()).map_err(StoreError::storage)?;
+        let idx: Vec<u32> = attachments
+            .range((id.as_str(), 0)..=(id.as_str(), u32::MAX))
+            .map_err(StoreError::storage)?
+            .filter_map(|r| r.ok().map(|(k, _)| k.value().1))
+            .collect();
+        for i in idx {
+            attachments
+                .remove((id.as_str(), i))
+                .map_err(StoreError::storage)?;
+        }
+    }
+    Ok(expired.len() as u64)
+}
+
+fn missing_is_empty<T>(r: Result<T, TableError>) -> Result<Option<T>, StoreError> {
+    match r {
+        Ok(t) => Ok(Some(t)),
+        Err(TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(other) => Err(StoreError::storage(other)),
+    }
+}
+
+impl Store {
+    /// The oldest `limit` undigested items, in arrival order.
+    pub fn sentry_inbox(&self, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let txn = self.read_txn()?;
+        let Some(t) = missing_is_empty(txn.open_table(INBOX))? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for row in t.iter().map_err(StoreError::storage)?.take(limit) {
+            let (k, v) = row.map_err(StoreError::storage)?;
+            out.push((k.value(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// (undigested items, highest sequence number in the inbox).
+    pub fn sentry_inbox_stats(&self) -> Result<(u64, Option<u64>), StoreError> {
+        let txn = self.read_txn()?;
+        let Some(t) = missing_is_empty(txn.open_table(INBOX))? else {
+            return Ok((0, None));
+        };
+        let last = t
+            .last()
+            .map_err(StoreError::storage)?
+            .map(|(k, _)| k.value());
+        Ok((t.len().map_err(StoreError::storage)?, last))
+    }
+
+    /// Every issue record (start-up only) and every (project, hash) -> issue mapping.
+    #[allow(clippy::type_complexity)]
+    pub fn sentry_issues(
+        &self,
+    ) -> Result<(Vec<(u64, Vec<u8>)>, Vec<(u64, String, u64)>), StoreError> {
+        let txn = self.read_txn()?;
+        let mut issues = Vec::new();
+        if let Some(t) = missing_is_empty(txn.open_table(ISSUES))? {
+            for row in t.iter().map_err(StoreError::storage)? {
+                let (k, v) = row.map_err(StoreError::storage)?;
+                issues.push((k.value(), v.value().to_vec()));
+            }
+        }
+        let mut groups = Vec::new();
+        if let Some(t) = missing_is_empty(txn.open_table(GROUPS))? {
+            for row in t.iter().map_err(StoreError::storage)? {
+                let (k, v) = row.map_err(StoreError::storage)?;
+                let (p, h) = k.value();
+                groups.push((p, h.to_string(), v.value()));
+            }
+        }
+        Ok((issues, groups))
+    }
+
+    pub fn sentry_event(&self, event_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.read_txn()?;
+        let Some(t) = missing_is_empty(txn.open_table(EVENTS))? else {
+            return Ok(None);
+        };
+        Ok(t.get(event_id)
+            .map_err(StoreError::storage)?
+            .map(|v| v.value().to_vec()))
+    }
+
+    /// Which of `ids` are already stored events, and which (issue, user) pairs are already known.
+    #[allow(clippy::type_complexity)]
+    pub fn sentry_known(
+        &self,
+        ids: &[&str],
+        users: &[(u64, &str)],
+    ) -> Result<(HashSet<String>, HashSet<(u64, String)>), StoreError> {
+        let txn = self.read_txn()?;
+        let mut known_ids = HashSet::new();
+        if let Some(t) = missing_is_empty(txn.open_table(EVENTS))? {
+            for id in ids {
+                if t.get(*id).map_err(StoreError::storage)?.is_some() {
+                    known_ids.insert((*id).to_string());
+                }
+            }
+        }
+        let mut known_users = HashSet::new();
+        if let Some(t) = missing_is_empty(txn.open_table(ISSUE_USERS))? {
+            for (issue, user) in users {
+                if t.get((*issue, *user))
+                    .map_err(StoreError::storage)?
+                    .is_some()
+                {
+                    known_users.insert((*issue, (*user).to_string()));
+                }
+            }
+        }
+        Ok((known_ids, known_users))
+    }
+
+    /// An issue's events, newest first, strictly before `before` (received ms, event id).
+    pub fn sentry_issue_events(
+        &self,
+        issue: u64,
+        before: Option<(u64, String)>,
+        limit: usize,
+    ) -> Result<Vec<(u64, String)>, StoreError> {
+        let txn = self.read_txn()?;
+        let Some(t) = missing_is_empty(txn.open_table(ISSUE_EVENTS))? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        let range = match &before {
+            Some((ms, id)) => t.range((issue, 0u64, "")..(issue, *ms, id.as_str())),
+            None => t.range((issue, 0u64, "")..(issue + 1, 0u64, "")),
+        }
+        .map_err(StoreError::storage)?;
+        for row in range.rev().take(limit) {
+            let (k, _) = row.map_err(StoreError::storage)?;
+            let (_, ms, id) = k.value();
+            out.push((ms, id.to_string()));
+        }
+        Ok(out)
+    }
+
+    /// An event's attachments: (index, record).
+    pub fn sentry_attachments(&self, event_id: &str) -> Result<Vec<(u32, Vec<u8>)>, StoreError> {
+        let txn = self.read_txn()?;
+        let Some(t) = missing_is_empty(txn.open_table(ATTACHMENTS))? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for row in t
+            .range((event_id, 0u32)..=(event_id, u32::MAX))
+            .map_err(StoreError::storage)?
+        {
+            let (k, v) = row.map_err(StoreError::storage)?;
+            out.push((k.value().1, v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// A project's session and client-report counters: (release, counter, n).
+    pub fn sentry_counts(&self, project: u64) -> Result<Vec<(String, String, u64)>, StoreError> {
+        let txn = self.read_txn()?;
+        let Some(t) = missing_is_empty(txn.open_table(COUNTS))? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for row in t
+            .range((project, "", "")..(project + 1, "", ""))
+            .map_err(StoreError::storage)?
+        {
+            let (k, v) = row.map_err(StoreError::storage)?;
+            let (_, release, name) = k.value();
+            out.push((release.to_string(), name.to_string(), v.value()));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::StoreMetrics;
+    use crate::store::{StoreOptions, Write};
+
+    #[tokio::test]
+    async fn digest_consumes_the_inbox_atomically_and_retention_prunes_events() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), StoreOptions::default(), StoreMetrics::default())
+            .expect("open");
+        store
+            .write(vec![Write::Sentry(SentryWrite::Inbox(vec![
+                (1, b"a".to_vec()),
+                (2, b"b".to_vec()),
+                (3, b"c".to_vec()),
+            ]))])
+            .await
+            .expect("inbox");
+        assert_eq!(store.sentry_inbox_stats().expect("stats"), (3, Some(3)));
+        let first_two = store.sentry_inbox(2).expect("read");
+        assert_eq!(first_two, vec![(1, b"a".to_vec()), (2, b"b".to_vec())]);
+        let ev = |id: &str, ms: u64| EventRow {
+            event_id: id.into(),
+            issue: 9,
+            received_ms: ms,
+            record: b"{}".to_vec(),
+        };
+        store
+            .write(vec![Write::Sentry(SentryWrite::Digest(Box::new(
+                DigestWrite {
+                    consumed: vec![1, 2],
+                    issues: vec![(9, b"{\"id\":9}".to_vec())],
+                    groups: vec![(7, "h".into(), 9)],
+                    events: vec![ev("e1", 1000), ev("e2", 2000)],
+                    users: vec![(9, "id:u".into())],
+                    attachments: vec![("e1".into(), 0, b"att".to_vec())],
+                    counts: vec![(7, "r1".into(), "sessions.ok".into(), 2)],
+                },
+            )))])
+            .await
+            .expect("digest");
+        assert_eq!(
+            store.sentry_inbox(10).expect("read"),
+            vec![(3, b"c".to_vec())]
+        );
+        let (issues, groups) = store.sentry_issues().expect("issues");
+        assert_eq!(issues.len(), 1);
+        assert_eq!(groups, vec![(7, "h".to_string(), 9)]);
+        assert_eq!(
+            store.sentry_issue_events(9, None, 10).expect("events"),
+            vec![(2000, "e2".to_string()), (1000, "e1".to_string())]
+        );
+        assert_eq!(
+            store
+                .sentry_issue_events(9, Some((2000, "e2".into())), 10)
+                .expect("page 2"),
+            vec![(1000, "e1".to_string())]
+        );
+        let (ids, users) = store
+            .sentry_known(&["e1", "nope"], &[(9, "id:u"), (9, "id:v")])
+            .expect("known");
+        assert!(ids.contains("e1") && !ids.contains("nope"));
+        assert!(users.contains(&(9, "id:u".to_string())) && users.len() == 1);
+        assert_eq!(store.sentry_attachments("e1").expect("att").len(), 1);
+        store
+            .write(vec![Write::Sentry(SentryWrite::Digest(Box::new(
+                DigestWrite {
+                    consumed: vec![3],
+                    counts: vec![(7, "r1".into(), "sessions.ok".into(), 3)],
+                    ..Default::default()
+                },
+            )))])
+            .await
+            .expect("digest 2");
+        assert_eq!(
+            store.sentry_counts(7).expect("counts"),
+            vec![("r1".to_string(), "sessions.ok".to_string(), 5)]
+        );
+        let removed = store
+            .write(vec![Write::Sentry(SentryWrite::PruneEvents {
+                before_ms: 1500,
+                limit: 10,
+            })])
+            .await
+            .expect("prune");
+        assert_eq!(removed, 1);
+        assert!(store.sentry_event("e1").expect("get").is_none());
+        assert!(store.sentry_event("e2").expect("get").is_some());
+        assert!(store.sentry_attachments("e1").expect("att").is_empty());
+        assert_eq!(
+            store
+                .sentry_issue_events(9, None, 10)
+                .expect("events")
+                .len(),
+            1
+        );
+        store.close().await;
+    }
+}

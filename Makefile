@@ -1,6 +1,6 @@
 # The two commands that matter: `make run` and `make test`. Everything they need is installed by
 # scripts/setup.sh (wasm target, wasm-bindgen-cli pinned to Cargo.lock, wasm-opt, chromium).
-.PHONY: run build test setup frontend lint bench clean
+.PHONY: run build test setup frontend lint bench fuzz clean
 
 run: build
 	./target/release/panoptes serve
@@ -23,9 +23,14 @@ lint:
 # embeds it.
 test: frontend lint
 	cargo test --locked --all-features
+	scripts/fuzz.sh 30
 
 bench:
 	cargo bench --locked --bench store
+
+# Short fuzzing of the ingest parsers (also the last step of `make test`).
+fuzz:
+	scripts/fuzz.sh 60
 
 clean:
 	cargo clean

@@ -275,6 +275,8 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
     };
     ack.await.unwrap_or(Err(StoreError::Closed))?;
     let n = raw.len() as u64;
+    // Every committed row was counted before its write, so this cannot go below zero; the
+    // saturation only guards against a damaged count.
     let left = inner
         .backlog
         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {

@@ -764,12 +764,24 @@ impl Ingest {
             .enumerate()
             .map(|(i, (h, p))| (first + i as u64, encode_row(h, p)))
             .collect();
-        self.inner
-            .store
-            .write(vec![Write::Sentry(SentryWrite::Inbox(rows))])
-            .await?;
+        // Counted before the write: once committed, the digest may consume these rows before
+        // this task runs again, and its decrement must find them counted.
         let backlog = self.inner.backlog.fetch_add(n, Ordering::Relaxed) + n;
         self.inner.metrics.ingest.backlog.set(backlog as i64);
+        if let Err(e) = self
+            .inner
+            .store
+            .write(vec![Write::Sentry(SentryWrite::Inbox(rows))])
+            .await
+        {
+            let left = self
+                .inner
+                .backlog
+                .fetch_sub(n, Ordering::Relaxed)
+                .saturating_sub(n);
+            self.inner.metrics.ingest.backlog.set(left as i64);
+            return Err(e.into());
+        }
         self.inner.wake.notify_one();
         self.count(project, "accepted", plan.full + plan.sampled);
         self.count(project, "stored", plan.full);

@@ -1,0 +1,428 @@
+//! Sentry ingest throughput: captured SDK requests replayed by `wrk` (Debian package `wrk`,
+//! Lua script `scripts/bench/sentry.lua`) at concurrency 1, 8 and 64, against three servers in
+//! the same run: a bare axum handler that answers 200 (the ceiling of this machine and load
+//! generator), Panoptes (release binary, its own process and data directory), and Bugsink
+//! (`pip install bugsink`, its single-server setup; with `--bugsink`).
+//!
+//!     cargo bench --bench ingest -- [--secs 10] [--concurrency 1,8,64] [--bugsink]
+//!
+//! Two loads: "same error" (the Python SDK's ZeroDivisionError event, a fresh event id each
+//! request: one issue, flood control applies) and "distinct errors" (the exception type renamed
+//! per request: every event a new issue, stored in full). Panoptes answers 200 only after the
+//! event is durably in its inbox (fsynced); after each run the bench also times how long the
+//! digest needs to group the backlog.
+
+#[path = "util.rs"]
+mod util;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const KEY: &str = "3f9c2a7be1d04c6f8a5b0e9d7c1f2a43";
+
+struct Row {
+    target: String,
+    load: &'static str,
+    c: usize,
+    ok_per_s: f64,
+    errors: u64,
+    p50: f64,
+    p99: f64,
+    rss_mib: f64,
+    note: String,
+}
+
+fn wrk(
+    url: &str,
+    key: &str,
+    project: &str,
+    c: usize,
+    secs: u64,
+    errors: &str,
+) -> (f64, u64, f64, f64) {
+    let threads = c.min(2);
+    let out = Command::new("wrk")
+        .current_dir(ROOT)
+        .args([
+            &format!("-t{threads}"),
+            &format!("-c{c}"),
+            &format!("-d{secs}s"),
+            "--latency",
+            "-s",
+            "scripts/bench/sentry.lua",
+            url,
+            "--",
+            "mode=distinct",
+            &format!("errors={errors}"),
+            &format!("key={key}"),
+            &format!("project={project}"),
+        ])
+        .output()
+        .expect("run wrk (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("RESULT "))
+        .unwrap_or_else(|| {
+            panic!(
+                "wrk printed no RESULT:\n{text}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let field = |name: &str| -> f64 {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let errors = (field("requests") - field("ok")) as u64
+        + field("errors_connect") as u64
+        + field("timeout") as u64;
+    (field("ok_per_s"), errors, field("p50_ms"), field("p99_ms"))
+}
+
+fn rss_mib(pid: u32, key: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// Sum of VmRSS over a process tree (gunicorn master + workers + snappea).
+fn tree_rss_mib(pids: &[u32]) -> f64 {
+    let mut all: Vec<u32> = pids.to_vec();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for e in entries.flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, r)| r.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            if ppid.is_some_and(|p| pids.contains(&p)) {
+                all.push(pid);
+            }
+        }
+    }
+    all.iter().map(|p| rss_mib(*p, "VmRSS:")).sum()
+}
+
+fn bare_handler() -> u16 {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let app = axum::Router::new().fallback(|| async { axum::Json(serde_json::json!({})) });
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            tx.send(l.local_addr().expect("addr").port()).expect("send");
+            axum::serve(l, app).await.expect("serve");
+        });
+    });
+    rx.recv().expect("port")
+}
+
+struct Panoptes {
+    child: Child,
+    port: u16,
+    token: String,
+}
+
+fn panoptes(dir: &Path) -> Panoptes {
+    let bin = env!("CARGO_BIN_EXE_panoptes");
+    let data = dir.join("data");
+    let cfg = dir.join("panoptes.yaml");
+    std::fs::write(
+        &cfg,
+        format!("projects:\n  - id: 7\n    name: bench\n    keys: [{KEY}]\n"),
+    )
+    .expect("config");
+    let out = Command::new(bin)
+        .args(["token", "create", "bench", "--data-dir"])
+        .arg(&data)
+        .output()
+        .expect("token");
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let mut child = Command::new(bin)
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+        ])
+        .arg(&cfg)
+        .arg("--data-dir")
+        .arg(&data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn panoptes");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("panoptes is serving") {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("panoptes started");
+    let v: serde_json::Value = serde_json::from_str(&line).expect("json log");
+    let port = v["fields"]["addr"]
+        .as_str()
+        .and_then(|a| a.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    Panoptes { child, port, token }
+}
+
+/// Seconds until Panoptes' digest has grouped everything received.
+fn drain(p: &Panoptes) -> f64 {
+    let t = Instant::now();
+    loop {
+        let out = Command::new("curl")
+            .args(["-s", "-H", &format!("Authorization: Bearer {}", p.token)])
+            .arg(format!("http://127.0.0.1:{}/api/v1/ingest/stats", p.port))
+            .output()
+            .expect("curl");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if v["backlog"].as_u64() == Some(0) || t.elapsed() > Duration::from_secs(600) {
+            return t.elapsed().as_secs_f64();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+struct Bugsink {
+    data: PathBuf,
+    port: u16,
+    key: String,
+    project: String,
+}
+
+fn bugsink(dir: &Path) -> Option<Bugsink> {
+    let venv = PathBuf::from(ROOT).join(".tools/bugsink-venv");
+    if !venv.join("bin/bugsink-manage").exists() {
+        eprintln!("installing bugsink into {}", venv.display());
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .ok()?
+            .success()
+            && Command::new(venv.join("bin/pip"))
+                .args(["install", "-q", "bugsink"])
+                .status()
+                .ok()?
+                .success();
+        if !ok {
+            eprintln!("could not install bugsink; skipping it");
+            return None;
+        }
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
+    let data = dir.join("bugsink");
+    let out = Command::new(format!("{ROOT}/scripts/bench/bugsink-run.sh"))
+        .arg(port.to_string())
+        .arg(&data)
+        .env("BUGSINK_VENV", &venv)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let get = |k: &str| {
+        text.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
+            .map(str::to_string)
+    };
+    match (get("DSN_KEY"), get("PROJECT_ID")) {
+        (Some(key), Some(project)) => Some(Bugsink {
+            data,
+            port,
+            key,
+            project,
+        }),
+        _ => {
+            eprintln!(
+                "bugsink did not start: {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            None
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let secs: u64 = arg("--secs").and_then(|s| s.parse().ok()).unwrap_or(10);
+    let cs: Vec<usize> = arg("--concurrency")
+        .unwrap_or_else(|| "1,8,64".into())
+        .split(',')
+        .filter_map(|c| c.parse().ok())
+        .collect();
+    let with_bugsink = args.iter().any(|a| a == "--bugsink");
+    if Command::new("wrk").arg("--version").output().is_err() {
+        eprintln!("needs wrk: apt-get install wrk");
+        std::process::exit(1);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let loads = [("same error", "same"), ("distinct errors", "distinct")];
+    let mut rows = Vec::new();
+
+    let bare = bare_handler();
+    for (load, errors) in loads {
+        for &c in &cs {
+            let (ok, err, p50, p99) = wrk(
+                &format!("http://127.0.0.1:{bare}"),
+                KEY,
+                "7",
+                c,
+                secs,
+                errors,
+            );
+            rows.push(Row {
+                target: "bare axum 200 (ceiling)".into(),
+                load,
+                c,
+                ok_per_s: ok,
+                errors: err,
+                p50,
+                p99,
+                rss_mib: util::peak_rss_mib(),
+                note: String::new(),
+            });
+        }
+    }
+
+    let p = panoptes(dir.path());
+    for (load, errors) in loads {
+        for &c in &cs {
+            let (ok, err, p50, p99) = wrk(
+                &format!("http://127.0.0.1:{}", p.port),
+                KEY,
+                "7",
+                c,
+                secs,
+                errors,
+            );
+            let lag = drain(&p);
+            rows.push(Row {
+                target: "Panoptes (200 = fsynced)".into(),
+                load,
+                c,
+                ok_per_s: ok,
+                errors: err,
+                p50,
+                p99,
+                rss_mib: rss_mib(p.child.id(), "VmHWM:"),
+                note: format!("digest caught up {lag:.1} s after the run"),
+            });
+        }
+    }
+    let mut p = p;
+    let _ = p.child.kill();
+    let _ = p.child.wait();
+
+    if with_bugsink && let Some(b) = bugsink(dir.path()) {
+        let pid_of = |f: &str| {
+            std::fs::read_to_string(b.data.join(f))
+                .ok()
+                .and_then(|s| s.trim().parse::<u32>().ok())
+        };
+        let pids: Vec<u32> = ["gunicorn.pid", "snappea.pid"]
+            .iter()
+            .filter_map(|f| pid_of(f))
+            .collect();
+        for (load, errors) in loads {
+            for &c in &cs {
+                let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let (s2, pids2) = (stop.clone(), pids.clone());
+                let sampler = std::thread::spawn(move || {
+                    let mut peak: f64 = 0.0;
+                    while !s2.load(std::sync::atomic::Ordering::Relaxed) {
+                        peak = peak.max(tree_rss_mib(&pids2));
+                        std::thread::sleep(Duration::from_millis(250));
+                    }
+                    peak
+                });
+                let (ok, err, p50, p99) = wrk(
+                    &format!("http://127.0.0.1:{}", b.port),
+                    &b.key,
+                    &b.project,
+                    c,
+                    secs,
+                    errors,
+                );
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                let rss = sampler.join().unwrap_or(0.0);
+                rows.push(Row {
+                    target: "Bugsink (async: 200 = spooled)".into(),
+                    load,
+                    c,
+                    ok_per_s: ok,
+                    errors: err,
+                    p50,
+                    p99,
+                    rss_mib: rss,
+                    note: String::new(),
+                });
+            }
+        }
+        let count = Command::new(format!("{ROOT}/scripts/bench/bugsink-run.sh"))
+            .arg("count")
+            .arg(&b.data)
+            .env(
+                "BUGSINK_VENV",
+                PathBuf::from(ROOT).join(".tools/bugsink-venv"),
+            )
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
+        println!("bugsink after the runs: {count}");
+        let _ = Command::new(format!("{ROOT}/scripts/bench/bugsink-run.sh"))
+            .arg("stop")
+            .arg(&b.data)
+            .status();
+    }
+
+    println!(
+        "\n{secs} s per row, wrk -t min(c,2); every load sends uncompressed envelopes built from fixtures/sentry/python-sdk-2.75.0/001\n"
+    );
+    println!(
+        "| server | load | c | accepted/s | non-200 | p50 ms | p99 ms | peak RSS MiB | note |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---|");
+    for r in &rows {
+        println!(
+            "| {} | {} | {} | {:.0} | {} | {:.2} | {:.2} | {:.0} | {} |",
+            r.target, r.load, r.c, r.ok_per_s, r.errors, r.p50, r.p99, r.rss_mib, r.note
+        );
+    }
+}

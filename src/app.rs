@@ -68,6 +68,7 @@ pub fn open_store(c: &Config, metrics: &Metrics) -> Result<Store, StoreError> {
         StoreOptions {
             max_batch: c.store.max_batch,
             queue_capacity: c.store.queue_capacity,
+            cache_bytes: c.store.cache_bytes as usize,
         },
         metrics.store.clone(),
     )
@@ -239,10 +240,15 @@ impl Server {
         }
         if new.store.max_batch != old.store.max_batch
             || new.store.queue_capacity != old.store.queue_capacity
+            || new.store.cache_bytes != old.store.cache_bytes
         {
-            warnings.push("store.max_batch and store.queue_capacity change on restart".into());
+            warnings.push(
+                "store.max_batch, store.queue_capacity and store.cache_bytes change on restart"
+                    .into(),
+            );
             new.store.max_batch = old.store.max_batch;
             new.store.queue_capacity = old.store.queue_capacity;
+            new.store.cache_bytes = old.store.cache_bytes;
         }
         if new.probing.concurrency != old.probing.concurrency
             || new.probing.per_host_concurrency != old.probing.per_host_concurrency

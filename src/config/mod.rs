@@ -214,6 +214,8 @@ crate::config_section! {
         pub max_batch: usize = 4096,
         /// Writes waiting for the writer before producers are told to back off.
         pub queue_capacity: usize = 65_536,
+        /// Memory for the storage engine's page cache (bounds the process's resident size).
+        pub cache_bytes: u64 = 256 * 1024 * 1024,
     }
 }
 

@@ -69,7 +69,7 @@ fn migrate_to(db: &Database, path: &str, target: u32) -> Result<u32, StoreError>
 /// (`cargo run --example store-fixture`). Not used by the server.
 #[doc(hidden)]
 pub fn create_at_version(path: &std::path::Path, version: u32) -> Result<(), StoreError> {
-    let db = super::open_database(path)?;
+    let db = super::open_database(path, super::StoreOptions::default().cache_bytes)?;
     migrate_to(&db, &path.display().to_string(), version)?;
     Ok(())
 }

@@ -126,6 +126,8 @@ pub struct StoreOptions {
     pub max_batch: usize,
     /// Write requests queued before `write` answers `Busy`.
     pub queue_capacity: usize,
+    /// Memory redb may use to cache pages (its own default is 1 GiB).
+    pub cache_bytes: usize,
 }
 
 impl Default for StoreOptions {
@@ -133,6 +135,7 @@ impl Default for StoreOptions {
         StoreOptions {
             max_batch: 4096,
             queue_capacity: 65_536,
+            cache_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -167,7 +170,7 @@ impl Store {
             path: dir.display().to_string(),
             detail: format!("cannot create data directory: {e}"),
         })?;
-        let db = open_database(&path)?;
+        let db = open_database(&path, options.cache_bytes)?;
         let schema_version = migrate::run(&db, &shown)?;
         let db = Arc::new(db);
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
@@ -349,11 +352,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Opens or creates the redb file, turning every failure into a message a user can act on.
-fn open_database(path: &Path) -> Result<Database, StoreError> {
+fn open_database(path: &Path, cache_bytes: usize) -> Result<Database, StoreError> {
     let shown = path.display().to_string();
     // redb reports corruption as errors, but a damaged file must never take the process down
     // with a panic, so the open is fenced.
-    let opened = std::panic::catch_unwind(|| Database::builder().create(path));
+    let opened =
+        std::panic::catch_unwind(|| Database::builder().set_cache_size(cache_bytes).create(path));
     match opened {
         Ok(Ok(db)) => Ok(db),
         Ok(Err(e)) => Err(map_open_error(&shown, e)),

@@ -70,6 +70,7 @@ async fn batches_are_capped() {
     let opts = StoreOptions {
         max_batch: 4,
         queue_capacity: 1000,
+        ..StoreOptions::default()
     };
     let store = Store::open(dir.path(), opts, metrics.clone()).expect("open");
     let acks: Vec<_> = (0..40)
@@ -89,6 +90,7 @@ async fn a_full_queue_answers_busy_instead_of_growing() {
     let opts = StoreOptions {
         max_batch: 1,
         queue_capacity: 2,
+        ..StoreOptions::default()
     };
     let store = Store::open(dir.path(), opts, metrics.clone()).expect("open");
     let mut busy = 0;

@@ -1,0 +1,183 @@
+//! The issue API at a million events: how long the reads behind `GET /api/v1/projects/{id}/issues`,
+//! `GET /api/v1/issues/{id}/events` and `GET /api/v1/events/{id}` take, and how long start-up
+//! needs to load the issues, with 10,000 events (the baseline, same run) and 1,000,000.
+//!
+//!     cargo bench --bench issues            # BENCH_EVENTS=1000000 BENCH_ISSUES=10000 by default
+//!
+//! The store is filled through the digest's own write (`SentryWrite::Digest`), 5,000 events per
+//! transaction, each event ~700 bytes of SDK JSON, spread over the issues round-robin.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use panoptes::clock::{SharedClock, SystemClock};
+use panoptes::config::Config;
+use panoptes::metrics::Metrics;
+use panoptes::sentry::Ingest;
+use panoptes::sentry::event::summarize;
+use panoptes::sentry::issues::{Filter, IssueRecord, Sort};
+use panoptes::store::sentry::{DigestWrite, EventRow, SentryWrite};
+use panoptes::store::{Store, StoreOptions, Write};
+
+const BASE_MS: u64 = 1_790_000_000_000;
+
+fn payload(n: u64, issue: u64) -> Vec<u8> {
+    let mut p = format!(
+        r#"{{"issue":{issue},"project":7,"received_ms":{}}}"#,
+        BASE_MS + n
+    )
+    .into_bytes();
+    p.push(b'\n');
+    p.extend_from_slice(
+        serde_json::json!({
+            "event_id": format!("{n:032x}"),
+            "platform": "python", "level": "error", "release": "shop@2.4.1",
+            "exception": {"values": [{"type": format!("Error{issue}"), "value": "division by zero",
+                "stacktrace": {"frames": [{"filename": "checkout.py", "function": "price_per_unit",
+                    "module": "shop.checkout", "lineno": 18, "context_line": "    return total / quantity",
+                    "pre_context": ["def price_per_unit(total, quantity):"], "in_app": true}]}}]},
+            "user": {"id": format!("u{}", n % 977)}, "tags": {"region": "eu-west-1"},
+            "contexts": {"runtime": {"name": "CPython", "version": "3.11.7"}},
+        })
+        .to_string()
+        .as_bytes(),
+    );
+    p
+}
+
+async fn fill(store: &Store, events: u64, issues: u64) {
+    let batch = 5_000;
+    let mut n = 0;
+    while n < events {
+        let mut w = DigestWrite::default();
+        for _ in 0..batch.min(events - n) {
+            let issue = n % issues + 1;
+            w.events.push(EventRow {
+                event_id: format!("{n:032x}"),
+                issue,
+                received_ms: BASE_MS + n,
+                record: payload(n, issue),
+            });
+            n += 1;
+        }
+        store
+            .write(vec![Write::Sentry(SentryWrite::Digest(Box::new(w)))])
+            .await
+            .expect("fill");
+    }
+    let mut w = DigestWrite::default();
+    for issue in 1..=issues {
+        let v: serde_json::Value = serde_json::json!({"exception": {"values": [{"type": format!("Error{issue}"), "value": "x"}]}});
+        let s = summarize(&v);
+        let mut r = IssueRecord::new(issue, 7, &s, BASE_MS + issue);
+        for k in 0..(events / issues) {
+            r.observe(&s, BASE_MS + issue + k * issues);
+        }
+        r.stored_events = events / issues;
+        w.groups.push((7, s.group.clone(), issue));
+        w.issues
+            .push((issue, serde_json::to_vec(&r).expect("json")));
+    }
+    store
+        .write(vec![Write::Sentry(SentryWrite::Digest(Box::new(w)))])
+        .await
+        .expect("issues");
+}
+
+fn mean<F: FnMut(u64)>(runs: u64, mut f: F) -> Duration {
+    let t = Instant::now();
+    for i in 0..runs {
+        f(i);
+    }
+    t.elapsed() / runs as u32
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1000.0)
+}
+
+async fn run(events: u64, issues: u64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let metrics = Arc::new(Metrics::new());
+    let store =
+        Store::open(dir.path(), StoreOptions::default(), metrics.store.clone()).expect("open");
+    let t = Instant::now();
+    fill(&store, events, issues).await;
+    let fill_s = t.elapsed().as_secs_f64();
+    let clock: SharedClock = Arc::new(SystemClock);
+    let (_tx, rx) = tokio::sync::watch::channel(Arc::new(Config::default()));
+    let t = Instant::now();
+    let ingest = Ingest::open(store.clone(), clock, metrics, rx, None).expect("ingest");
+    let load = t.elapsed();
+    let list = |sort: Sort, query: Option<&str>| {
+        mean(100, |_| {
+            let f = Filter {
+                project: 7,
+                status: None,
+                query: query.map(str::to_string),
+                sort,
+                after: None,
+                limit: 50,
+            };
+            // What the API returns: the page converted to its wire form.
+            let page: Vec<_> =
+                ingest.with_issues(|i| i.list(&f).0.iter().map(|r| r.summary()).collect());
+            let n = page.len();
+            assert_eq!(n, 50.min(issues as usize));
+        })
+    };
+    let by_last_seen = list(Sort::LastSeen, None);
+    let by_count = list(Sort::Count, None);
+    let with_query = list(Sort::LastSeen, Some("error7"));
+    let page = mean(200, |i| {
+        let rows = store
+            .sentry_issue_events(i * 7919 % issues + 1, None, 50)
+            .expect("events");
+        assert!(!rows.is_empty());
+    });
+    let get = mean(2000, |i| {
+        let id = format!("{:032x}", i * 104_729 % events);
+        let e = store.sentry_event(&id).expect("get").expect("present");
+        let _: serde_json::Value =
+            serde_json::from_slice(&e[e.iter().position(|b| *b == b'\n').unwrap_or(0) + 1..])
+                .expect("json");
+    });
+    let size = std::fs::metadata(store.path())
+        .map(|m| m.len())
+        .unwrap_or(0);
+    println!(
+        "| {events} | {issues} | {fill_s:.1} s | {:.0} MiB | {} | {} | {} | {} | {} | {} |",
+        size as f64 / 1048576.0,
+        ms(load),
+        ms(by_last_seen),
+        ms(by_count),
+        ms(with_query),
+        ms(page),
+        ms(get),
+    );
+    store.close().await;
+}
+
+fn main() {
+    let events: u64 = std::env::var("BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let issues: u64 = std::env::var("BENCH_ISSUES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    println!(
+        "| events | issues | fill | data file | load issues at start | list 50 by last_seen | by count | with query | 50 events of an issue | one event by id |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    rt.block_on(async {
+        run(10_000, 1_000.min(issues)).await;
+        run(events, issues).await;
+    });
+}

@@ -16,17 +16,14 @@ use panoptes::metrics::Metrics;
 use panoptes::sentry::Ingest;
 use panoptes::sentry::event::summarize;
 use panoptes::sentry::issues::{Filter, IssueRecord, Sort};
-use panoptes::store::sentry::{DigestWrite, EventRow, SentryWrite};
+use panoptes::store::sentry::{DigestWrite, EventRow, Received, SentryWrite};
 use panoptes::store::{Store, StoreOptions, Write};
 
 const BASE_MS: u64 = 1_790_000_000_000;
 
 fn payload(n: u64, issue: u64) -> Vec<u8> {
-    let mut p = format!(
-        r#"{{"issue":{issue},"project":7,"received_ms":{}}}"#,
-        BASE_MS + n
-    )
-    .into_bytes();
+    // The stored form: a header line, then the SDK's JSON.
+    let mut p = format!(r#"{{"project":7,"received_ms":{}}}"#, BASE_MS + n).into_bytes();
     p.push(b'\n');
     p.extend_from_slice(
         serde_json::json!({
@@ -49,19 +46,24 @@ async fn fill(store: &Store, events: u64, issues: u64) {
     let batch = 5_000;
     let mut n = 0;
     while n < events {
+        // As ingest and digest write them: the event once, then its index rows.
+        let mut r = Received::default();
         let mut w = DigestWrite::default();
         for _ in 0..batch.min(events - n) {
             let issue = n % issues + 1;
+            r.events.push((format!("{n:032x}"), payload(n, issue)));
             w.events.push(EventRow {
                 event_id: format!("{n:032x}"),
                 issue,
                 received_ms: BASE_MS + n,
-                record: payload(n, issue),
             });
             n += 1;
         }
         store
-            .write(vec![Write::Sentry(SentryWrite::Digest(Box::new(w)))])
+            .write(vec![
+                Write::Sentry(SentryWrite::Received(Box::new(r))),
+                Write::Sentry(SentryWrite::Digest(Box::new(w))),
+            ])
             .await
             .expect("fill");
     }

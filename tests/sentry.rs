@@ -120,8 +120,8 @@ impl Server {
         }
     }
 
-    /// An event by id. Issues in memory change when the digest queues its write, a moment
-    /// before the commit makes the event readable, so this waits for it (bounded).
+    /// An event by id, once grouped. An event is readable as soon as the SDK got its 200, with
+    /// `issue_id: null` until the digest's commit; this waits for the issue (bounded).
     async fn event(&self, id: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -132,10 +132,14 @@ impl Server {
                 .send()
                 .await
                 .expect("get");
-            if resp.status() == StatusCode::OK {
-                return resp.json().await.expect("json");
+            let status = resp.status();
+            if status == StatusCode::OK {
+                let v: Value = resp.json().await.expect("json");
+                if !v["issue_id"].is_null() {
+                    return v;
+                }
             }
-            assert!(Instant::now() < deadline, "event {id}: {}", resp.status());
+            assert!(Instant::now() < deadline, "event {id}: {status}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -532,8 +536,12 @@ async fn bad_input_gets_the_right_4xx_and_the_server_keeps_serving() {
     );
     // The server answers 413 as soon as the limit is crossed and stops reading, so the client
     // sees either that answer or its upload cut off; never a success.
-    match s
-        .http
+    // Its own connection: one the server closed mid-upload must not go back into the shared pool.
+    let unpooled = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client");
+    match unpooled
         .post(s.run.url(&q))
         .body(reqwest::Body::wrap_stream(stream))
         .send()

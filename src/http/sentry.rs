@@ -22,9 +22,9 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::error::{ApiError, Json as JsonBody};
 use crate::clock::rfc3339;
-use crate::sentry::digest::{AttachmentHeader, EventHeader, split_record};
 use crate::sentry::issues::{Filter, Sort, Status};
 use crate::sentry::{Accepted, IngestError, SentryAuth, auth, body};
+use crate::sentry::{AttachmentHeader, EventHeader, split_record};
 use axum::Json;
 
 /// The ingest endpoints (outside `/api/v1`; the DSN key is the credential).
@@ -635,7 +635,8 @@ fn event_json(state: &AppState, event_id: &str) -> Result<Option<Value>, ApiErro
         .collect();
     Ok(Some(json!({
         "event_id": id,
-        "issue_id": h.issue,
+        // null until the digest has grouped it (a moment after the SDK got its 200).
+        "issue_id": state.ingest.store().sentry_event_issue(&id)?,
         "project": h.project,
         "received": rfc3339(h.received_ms),
         "attachments": attachments,

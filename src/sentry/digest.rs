@@ -10,7 +10,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::watch;
 use tracing::{debug, warn};
@@ -19,36 +18,6 @@ use super::issues::IssueRecord;
 use super::{InboxHeader, Ingest, Kind, decode_row, lock};
 use crate::store::sentry::{DigestWrite, EventRow, SentryWrite};
 use crate::store::{StoreError, Write};
-
-/// The header line of a stored event (the SDK's JSON follows after `\n`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EventHeader {
-    pub issue: u64,
-    pub project: u64,
-    pub received_ms: u64,
-}
-
-/// The header line of a stored attachment (its bytes follow after `\n`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AttachmentHeader {
-    pub filename: String,
-    pub content_type: Option<String>,
-    pub attachment_type: Option<String>,
-    pub size: u64,
-}
-
-fn with_header<T: Serialize>(h: &T, payload: &[u8]) -> Vec<u8> {
-    let mut out = serde_json::to_vec(h).unwrap_or_default();
-    out.push(b'\n');
-    out.extend_from_slice(payload);
-    out
-}
-
-/// Splits a stored record into its header and payload.
-pub fn split_record<T: serde::de::DeserializeOwned>(row: &[u8]) -> Option<(T, &[u8])> {
-    let nl = row.iter().position(|b| *b == b'\n')?;
-    Some((serde_json::from_slice(&row[..nl]).ok()?, &row[nl + 1..]))
-}
 
 /// Runs until `shutdown`; what is left in the inbox is digested on the next start.
 pub async fn run(ingest: Ingest, mut shutdown: watch::Receiver<bool>) {
@@ -81,7 +50,6 @@ pub async fn run(ingest: Ingest, mut shutdown: watch::Receiver<bool>) {
 }
 
 struct Row {
-    seq: u64,
     header: InboxHeader,
     payload: Vec<u8>,
 }
@@ -106,7 +74,6 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
     for (seq, bytes) in &raw {
         match decode_row(bytes) {
             Some((header, payload)) => rows.push(Row {
-                seq: *seq,
                 header,
                 payload: payload.to_vec(),
             }),
@@ -208,33 +175,12 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
                     if h.kind == Kind::Event {
                         rec.stored_events += 1;
                         rec.last_event_id = Some(eid.clone());
-                        let header = EventHeader {
-                            issue: issue_id,
-                            project: h.project,
-                            received_ms: h.received_ms,
-                        };
                         w.events.push(EventRow {
                             event_id: eid,
                             issue: issue_id,
                             received_ms: h.received_ms,
-                            record: with_header(&header, &r.payload),
                         });
                     }
-                }
-                Kind::Attachment => {
-                    let Some(eid) = &h.event_id else { continue };
-                    let header = AttachmentHeader {
-                        filename: h.filename.clone().unwrap_or_else(|| "attachment".into()),
-                        content_type: h.content_type.clone(),
-                        attachment_type: h.attachment_type.clone(),
-                        size: r.payload.len() as u64,
-                    };
-                    // The inbox sequence is unique, so it orders and names the attachment.
-                    w.attachments.push((
-                        eid.clone(),
-                        (r.seq & u64::from(u32::MAX)) as u32,
-                        with_header(&header, &r.payload),
-                    ));
                 }
                 Kind::Session | Kind::Sessions | Kind::ClientReport => {
                     let Ok(v) = serde_json::from_slice::<Value>(&r.payload) else {

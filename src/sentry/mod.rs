@@ -32,7 +32,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 use crate::clock::SharedClock;
 use crate::config::{Config, ProjectConfig};
 use crate::metrics::{IngestItemLabels, IngestLabels, Metrics};
-use crate::store::sentry::SentryWrite;
+use crate::store::sentry::{Received, SentryWrite};
 use crate::store::{Store, StoreError, Write};
 pub use auth::SentryAuth;
 use event::Summary;
@@ -107,11 +107,10 @@ impl From<StoreError> for IngestError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
-    /// An event stored in full: the payload is the event JSON.
+    /// An event stored in full (its JSON is in the events table, not in the row).
     Event,
     /// A flood copy: counted, not stored (no payload).
     Sampled,
-    Attachment,
     Session,
     Sessions,
     ClientReport,
@@ -134,6 +133,37 @@ pub struct InboxHeader {
     pub content_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attachment_type: Option<String>,
+}
+
+/// The header line of a stored event (the SDK's JSON follows after `\n`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventHeader {
+    pub project: u64,
+    pub received_ms: u64,
+}
+
+/// The header line of a stored attachment (its bytes follow after `\n`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttachmentHeader {
+    pub filename: String,
+    pub content_type: Option<String>,
+    pub attachment_type: Option<String>,
+    pub size: u64,
+}
+
+/// A stored record: one JSON header line, `\n`, then the payload as received.
+fn with_header<T: Serialize>(h: &T, payload: &[u8]) -> Vec<u8> {
+    // Plain structs of strings and numbers always serialise.
+    let mut out = serde_json::to_vec(h).unwrap_or_default();
+    out.push(b'\n');
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Splits a stored record into its header and payload.
+pub fn split_record<T: serde::de::DeserializeOwned>(row: &[u8]) -> Option<(T, &[u8])> {
+    let nl = row.iter().position(|b| *b == b'\n')?;
+    Some((serde_json::from_slice(&row[..nl]).ok()?, &row[nl + 1..]))
 }
 
 pub fn encode_row(h: &InboxHeader, payload: &[u8]) -> Vec<u8> {
@@ -430,23 +460,21 @@ impl Ingest {
                     // An attachment belongs to the envelope's event; alone, it has nothing to
                     // belong to and is counted only.
                     if let Some(eid) = &attachment_event {
-                        plan.rows.push((
-                            InboxHeader {
-                                kind: Kind::Attachment,
-                                project: project.id,
-                                received_ms: now,
-                                event_id: Some(eid.clone()),
-                                summary: None,
-                                filename: Some(
-                                    item.header
+                        plan.attachments.push((
+                            eid.clone(),
+                            with_header(
+                                &AttachmentHeader {
+                                    filename: item
+                                        .header
                                         .filename
                                         .clone()
                                         .unwrap_or_else(|| "attachment".into()),
-                                ),
-                                content_type: item.header.content_type.clone(),
-                                attachment_type: item.header.attachment_type.clone(),
-                            },
-                            item.payload.to_vec(),
+                                    content_type: item.header.content_type.clone(),
+                                    attachment_type: item.header.attachment_type.clone(),
+                                    size: len,
+                                },
+                                item.payload,
+                            ),
                         ));
                     }
                 }
@@ -632,19 +660,14 @@ impl Ingest {
         for (name, content_type, data, attachment_type) in files {
             self.count_item(project.id, "attachment");
             size += data.len();
-            plan.rows.push((
-                InboxHeader {
-                    kind: Kind::Attachment,
-                    project: project.id,
-                    received_ms: now,
-                    event_id: Some(id.clone()),
-                    summary: None,
-                    filename: Some(name),
-                    content_type,
-                    attachment_type: Some(attachment_type),
-                },
-                data.to_vec(),
-            ));
+            let header = AttachmentHeader {
+                filename: name,
+                content_type,
+                attachment_type: Some(attachment_type),
+                size: data.len() as u64,
+            };
+            plan.attachments
+                .push((id.clone(), with_header(&header, &data)));
         }
         self.commit(project.id, plan, size).await
     }
@@ -711,9 +734,14 @@ impl Ingest {
             content_type: None,
             attachment_type: None,
         };
-        plan.rows
-            .push((header, if full { payload.to_vec() } else { Vec::new() }));
+        plan.rows.push((header, Vec::new()));
         if full {
+            let stored = EventHeader {
+                project: project.id,
+                received_ms: now,
+            };
+            plan.events
+                .push((id.clone(), with_header(&stored, payload)));
             plan.full += 1;
         } else {
             plan.sampled += 1;
@@ -734,7 +762,7 @@ impl Ingest {
             rate_limited: plan.rate_limited.clone(),
         };
         self.count(project, "rate_limited", plan.limited);
-        if plan.rows.is_empty() {
+        if plan.rows.is_empty() && plan.attachments.is_empty() {
             if let Some((secs, limits)) = plan.rate_limited {
                 return Err(IngestError::RateLimited {
                     retry_after_secs: secs,
@@ -757,13 +785,32 @@ impl Ingest {
                 "too many bytes waiting for the store (ingest.max_inflight_bytes)".into(),
             )
         })?;
-        let first = self.inner.seq.fetch_add(n, Ordering::Relaxed);
-        let rows: Vec<(u64, Vec<u8>)> = plan
-            .rows
-            .iter()
-            .enumerate()
-            .map(|(i, (h, p))| (first + i as u64, encode_row(h, p)))
-            .collect();
+        // One sequence for inbox rows and attachments: unique, so it also names attachments.
+        let first = self
+            .inner
+            .seq
+            .fetch_add(n + plan.attachments.len() as u64, Ordering::Relaxed);
+        let received = Received {
+            inbox: plan
+                .rows
+                .iter()
+                .enumerate()
+                .map(|(i, (h, p))| (first + i as u64, encode_row(h, p)))
+                .collect(),
+            events: plan.events,
+            attachments: plan
+                .attachments
+                .into_iter()
+                .enumerate()
+                .map(|(i, (eid, rec))| {
+                    (
+                        eid,
+                        ((first + n + i as u64) & u64::from(u32::MAX)) as u32,
+                        rec,
+                    )
+                })
+                .collect(),
+        };
         // Counted before the write: once committed, the digest may consume these rows before
         // this task runs again, and its decrement must find them counted.
         let backlog = self.inner.backlog.fetch_add(n, Ordering::Relaxed) + n;
@@ -771,7 +818,9 @@ impl Ingest {
         if let Err(e) = self
             .inner
             .store
-            .write(vec![Write::Sentry(SentryWrite::Inbox(rows))])
+            .write(vec![Write::Sentry(SentryWrite::Received(Box::new(
+                received,
+            )))])
             .await
         {
             let left = self
@@ -874,6 +923,10 @@ impl Ingest {
 #[derive(Default)]
 struct Plan {
     rows: Vec<(InboxHeader, Vec<u8>)>,
+    /// (event id, record) of events stored in full.
+    events: Vec<(String, Vec<u8>)>,
+    /// (event id, record); indexes are assigned at commit.
+    attachments: Vec<(String, Vec<u8>)>,
     id: Option<String>,
     full: u64,
     sampled: u64,

@@ -345,6 +345,15 @@ impl Store {
     }
 }
 
+/// A table that was never written to reads as empty (a fresh file has no rows in it yet).
+pub(crate) fn missing_is_empty<T>(r: Result<T, redb::TableError>) -> Result<Option<T>, StoreError> {
+    match r {
+        Ok(t) => Ok(Some(t)),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(other) => Err(StoreError::storage(other)),
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A poisoned lock only means another thread panicked while holding it; the data (an
     // Option<String> or a join handle) is still meaningful.

@@ -10,9 +10,9 @@
 //! - `periskop_baselines` (service, instance, key) -> the count the instance last reported, so a
 //!   restart of Panoptes does not count every instance's history again.
 
-use redb::{ReadableTable, TableDefinition, TableError, WriteTransaction};
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, missing_is_empty};
 
 pub const KEYS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("periskop_keys");
 pub const RATE: TableDefinition<(&str, &str, u64), u64> = TableDefinition::new("periskop_rate");
@@ -115,14 +115,6 @@ pub(super) fn apply(tx: &WriteTransaction, w: &PeriskopWrite) -> Result<u64, Sto
         }
     }
     Ok(removed)
-}
-
-fn missing_is_empty<T>(r: Result<T, TableError>) -> Result<Option<T>, StoreError> {
-    match r {
-        Ok(t) => Ok(Some(t)),
-        Err(TableError::TableDoesNotExist(_)) => Ok(None),
-        Err(other) => Err(StoreError::storage(other)),
-    }
 }
 
 impl Store {

@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
-use redb::{ReadableTable, TableDefinition, TableError, WriteTransaction};
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, missing_is_empty};
 
 /// Monitor name -> stable numeric id (names survive reloads; ids key every other table).
 pub const IDS: TableDefinition<&str, u32> = TableDefinition::new("probe_ids");
@@ -109,14 +109,6 @@ pub(super) fn apply(tx: &WriteTransaction, w: &ProbeWrite) -> Result<u64, StoreE
             }
             Ok(removed)
         }
-    }
-}
-
-fn missing_is_empty<T>(r: Result<T, TableError>) -> Result<Option<T>, StoreError> {
-    match r {
-        Ok(t) => Ok(Some(t)),
-        Err(TableError::TableDoesNotExist(_)) => Ok(None),
-        Err(e) => Err(StoreError::storage(e)),
     }
 }
 

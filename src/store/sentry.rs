@@ -1,14 +1,16 @@
 //! Tables for Sentry-compatible ingest.
 //!
-//! The store keeps bytes; `crate::sentry` owns what they mean. The inbox is the durable log the
-//! ingest endpoints append to before they answer 200; the digest consumes it and, in the same
-//! transaction that writes issues and events, deletes what it consumed, so every received item
-//! is grouped exactly once even across a crash.
+//! The store keeps bytes; `crate::sentry` owns what they mean. An ingest request is one write:
+//! full events and attachments go straight to their tables (each payload is written once), and
+//! a small row per item goes to the inbox, the durable log the digest works from. The digest
+//! consumes inbox rows and, in the same transaction that writes issues and index rows, deletes
+//! what it consumed, so every received item is grouped exactly once even across a crash.
 //!
-//! - `sentry_inbox` seq -> received item (header line + payload)
+//! - `sentry_inbox` seq -> received item (header line, plus the payload of sessions/check-ins)
 //! - `sentry_issues` issue id -> issue record
 //! - `sentry_groups` (project, grouping hash) -> issue id
-//! - `sentry_events` event id -> event record (the event as sent, with its issue)
+//! - `sentry_events` event id -> event record (the event as sent)
+//! - `sentry_event_issue` event id -> issue id, once digested
 //! - `sentry_issue_events` (issue, received ms, event id): an issue's events in time order
 //! - `sentry_event_times` (received ms, event id) -> issue: retention in time order
 //! - `sentry_issue_users` (issue, user key): distinct users per issue
@@ -17,14 +19,15 @@
 
 use std::collections::HashSet;
 
-use redb::{ReadableTable, ReadableTableMetadata, TableDefinition, TableError, WriteTransaction};
+use redb::{ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, missing_is_empty};
 
 pub const INBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("sentry_inbox");
 pub const ISSUES: TableDefinition<u64, &[u8]> = TableDefinition::new("sentry_issues");
 pub const GROUPS: TableDefinition<(u64, &str), u64> = TableDefinition::new("sentry_groups");
 pub const EVENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("sentry_events");
+pub const EVENT_ISSUE: TableDefinition<&str, u64> = TableDefinition::new("sentry_event_issue");
 pub const ISSUE_EVENTS: TableDefinition<(u64, u64, &str), ()> =
     TableDefinition::new("sentry_issue_events");
 pub const EVENT_TIMES: TableDefinition<(u64, &str), u64> =
@@ -35,12 +38,22 @@ pub const ATTACHMENTS: TableDefinition<(&str, u32), &[u8]> =
     TableDefinition::new("sentry_attachments");
 pub const COUNTS: TableDefinition<(u64, &str, &str), u64> = TableDefinition::new("sentry_counts");
 
+/// A digested event: which issue it belongs to, indexed by issue and by time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRow {
     pub event_id: String,
     pub issue: u64,
     pub received_ms: u64,
-    pub record: Vec<u8>,
+}
+
+/// What one ingest request received, written atomically before it is acknowledged.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Received {
+    pub inbox: Vec<(u64, Vec<u8>)>,
+    /// (event id, record) of events stored in full.
+    pub events: Vec<(String, Vec<u8>)>,
+    /// (event id, index, record)
+    pub attachments: Vec<(String, u32, Vec<u8>)>,
 }
 
 /// What one digest batch changes, applied atomically with the removal of what it consumed.
@@ -51,15 +64,14 @@ pub struct DigestWrite {
     pub groups: Vec<(u64, String, u64)>,
     pub events: Vec<EventRow>,
     pub users: Vec<(u64, String)>,
-    pub attachments: Vec<(String, u32, Vec<u8>)>,
     /// (project, release, counter, amount to add)
     pub counts: Vec<(u64, String, String, u64)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum SentryWrite {
-    /// Received items, appended before the client gets its 200.
-    Inbox(Vec<(u64, Vec<u8>)>),
+    /// Received items, written before the client gets its 200.
+    Received(Box<Received>),
     Digest(Box<DigestWrite>),
     /// An issue record changed outside the digest (status set through the API).
     Issue(u64, Vec<u8>),
@@ -73,11 +85,25 @@ pub enum SentryWrite {
 
 pub(super) fn apply(tx: &WriteTransaction, w: &SentryWrite) -> Result<u64, StoreError> {
     match w {
-        SentryWrite::Inbox(rows) => {
+        SentryWrite::Received(r) => {
             let mut t = tx.open_table(INBOX).map_err(StoreError::storage)?;
-            for (seq, bytes) in rows {
+            for (seq, bytes) in &r.inbox {
                 t.insert(*seq, bytes.as_slice())
                     .map_err(StoreError::storage)?;
+            }
+            if !r.events.is_empty() {
+                let mut t = tx.open_table(EVENTS).map_err(StoreError::storage)?;
+                for (id, bytes) in &r.events {
+                    t.insert(id.as_str(), bytes.as_slice())
+                        .map_err(StoreError::storage)?;
+                }
+            }
+            if !r.attachments.is_empty() {
+                let mut t = tx.open_table(ATTACHMENTS).map_err(StoreError::storage)?;
+                for (event, idx, bytes) in &r.attachments {
+                    t.insert((event.as_str(), *idx), bytes.as_slice())
+                        .map_err(StoreError::storage)?;
+                }
             }
         }
         SentryWrite::Issue(id, bytes) => {
@@ -116,14 +142,12 @@ fn apply_digest(tx: &WriteTransaction, d: &DigestWrite) -> Result<(), StoreError
         }
     }
     if !d.events.is_empty() {
-        let mut events = tx.open_table(EVENTS).map_err(StoreError::storage)?;
+        let mut issue_of = tx.open_table(EVENT_ISSUE).map_err(StoreError::storage)?;
         let mut by_issue = tx.open_table(ISSUE_EVENTS).map_err(StoreError::storage)?;
         let mut by_time = tx.open_table(EVENT_TIMES).map_err(StoreError::storage)?;
         for ev in &d.events {
             let id = ev.event_id.as_str();
-            events
-                .insert(id, ev.record.as_slice())
-                .map_err(StoreError::storage)?;
+            issue_of.insert(id, ev.issue).map_err(StoreError::storage)?;
             by_issue
                 .insert((ev.issue, ev.received_ms, id), ())
                 .map_err(StoreError::storage)?;
@@ -136,13 +160,6 @@ fn apply_digest(tx: &WriteTransaction, d: &DigestWrite) -> Result<(), StoreError
         let mut t = tx.open_table(ISSUE_USERS).map_err(StoreError::storage)?;
         for (issue, user) in &d.users {
             t.insert((*issue, user.as_str()), ())
-                .map_err(StoreError::storage)?;
-        }
-    }
-    if !d.attachments.is_empty() {
-        let mut t = tx.open_table(ATTACHMENTS).map_err(StoreError::storage)?;
-        for (event, idx, bytes) in &d.attachments {
-            t.insert((event.as_str(), *idx), bytes.as_slice())
                 .map_err(StoreError::storage)?;
         }
     }
@@ -177,6 +194,7 @@ fn prune_events(tx: &WriteTransaction, before_ms: u64, limit: usize) -> Result<u
         }
     }
     let mut events = tx.open_table(EVENTS).map_err(StoreError::storage)?;
+    let mut issue_of = tx.open_table(EVENT_ISSUE).map_err(StoreError::storage)?;
     let mut by_issue = tx.open_table(ISSUE_EVENTS).map_err(StoreError::storage)?;
     let mut attachments = tx.open_table(ATTACHMENTS).map_err(StoreError::storage)?;
     for (ms, id, issue) in &expired {
@@ -187,6 +205,7 @@ fn prune_events(tx: &WriteTransaction, before_ms: u64, limit: usize) -> Result<u
             .remove((*issue, *ms, id.as_str()))
             .map_err(StoreError::storage)?;
         events.remove(id.as_str()).map_err(StoreError::storage)?;
+        issue_of.remove(id.as_str()).map_err(StoreError::storage)?;
         let idx: Vec<u32> = attachments
             .range((id.as_str(), 0)..=(id.as_str(), u32::MAX))
             .map_err(StoreError::storage)?
@@ -199,14 +218,6 @@ fn prune_events(tx: &WriteTransaction, before_ms: u64, limit: usize) -> Result<u
         }
     }
     Ok(expired.len() as u64)
-}
-
-fn missing_is_empty<T>(r: Result<T, TableError>) -> Result<Option<T>, StoreError> {
-    match r {
-        Ok(t) => Ok(Some(t)),
-        Err(TableError::TableDoesNotExist(_)) => Ok(None),
-        Err(other) => Err(StoreError::storage(other)),
-    }
 }
 
 impl Store {
@@ -271,7 +282,18 @@ impl Store {
             .map(|v| v.value().to_vec()))
     }
 
-    /// Which of `ids` are already stored events, and which (issue, user) pairs are already known.
+    /// The issue a digested event belongs to.
+    pub fn sentry_event_issue(&self, event_id: &str) -> Result<Option<u64>, StoreError> {
+        let txn = self.read_txn()?;
+        let Some(t) = missing_is_empty(txn.open_table(EVENT_ISSUE))? else {
+            return Ok(None);
+        };
+        Ok(t.get(event_id)
+            .map_err(StoreError::storage)?
+            .map(|v| v.value()))
+    }
+
+    /// Which of `ids` are already digested events, and which (issue, user) pairs are known.
     #[allow(clippy::type_complexity)]
     pub fn sentry_known(
         &self,
@@ -280,7 +302,7 @@ impl Store {
     ) -> Result<(HashSet<String>, HashSet<(u64, String)>), StoreError> {
         let txn = self.read_txn()?;
         let mut known_ids = HashSet::new();
-        if let Some(t) = missing_is_empty(txn.open_table(EVENTS))? {
+        if let Some(t) = missing_is_empty(txn.open_table(EVENT_ISSUE))? {
             for id in ids {
                 if t.get(*id).map_err(StoreError::storage)?.is_some() {
                     known_ids.insert((*id).to_string());
@@ -374,13 +396,15 @@ mod tests {
         let store = Store::open(dir.path(), StoreOptions::default(), StoreMetrics::default())
             .expect("open");
         store
-            .write(vec![Write::Sentry(SentryWrite::Inbox(vec![
-                (1, b"a".to_vec()),
-                (2, b"b".to_vec()),
-                (3, b"c".to_vec()),
-            ]))])
+            .write(vec![Write::Sentry(SentryWrite::Received(Box::new(
+                Received {
+                    inbox: vec![(1, b"a".to_vec()), (2, b"b".to_vec()), (3, b"c".to_vec())],
+                    events: vec![("e1".into(), b"{}".to_vec()), ("e2".into(), b"{}".to_vec())],
+                    attachments: vec![("e1".into(), 0, b"att".to_vec())],
+                },
+            )))])
             .await
-            .expect("inbox");
+            .expect("received");
         assert_eq!(store.sentry_inbox_stats().expect("stats"), (3, Some(3)));
         let first_two = store.sentry_inbox(2).expect("read");
         assert_eq!(first_two, vec![(1, b"a".to_vec()), (2, b"b".to_vec())]);
@@ -388,8 +412,12 @@ mod tests {
             event_id: id.into(),
             issue: 9,
             received_ms: ms,
-            record: b"{}".to_vec(),
         };
+        assert!(
+            store.sentry_event("e1").expect("get").is_some(),
+            "readable before the digest"
+        );
+        assert_eq!(store.sentry_event_issue("e1").expect("get"), None);
         store
             .write(vec![Write::Sentry(SentryWrite::Digest(Box::new(
                 DigestWrite {
@@ -398,7 +426,6 @@ mod tests {
                     groups: vec![(7, "h".into(), 9)],
                     events: vec![ev("e1", 1000), ev("e2", 2000)],
                     users: vec![(9, "id:u".into())],
-                    attachments: vec![("e1".into(), 0, b"att".to_vec())],
                     counts: vec![(7, "r1".into(), "sessions.ok".into(), 2)],
                 },
             )))])
@@ -427,6 +454,7 @@ mod tests {
         assert!(ids.contains("e1") && !ids.contains("nope"));
         assert!(users.contains(&(9, "id:u".to_string())) && users.len() == 1);
         assert_eq!(store.sentry_attachments("e1").expect("att").len(), 1);
+        assert_eq!(store.sentry_event_issue("e1").expect("get"), Some(9));
         store
             .write(vec![Write::Sentry(SentryWrite::Digest(Box::new(
                 DigestWrite {
@@ -450,6 +478,7 @@ mod tests {
             .expect("prune");
         assert_eq!(removed, 1);
         assert!(store.sentry_event("e1").expect("get").is_none());
+        assert_eq!(store.sentry_event_issue("e1").expect("get"), None);
         assert!(store.sentry_event("e2").expect("get").is_some());
         assert!(store.sentry_attachments("e1").expect("att").is_empty());
         assert_eq!(

@@ -284,7 +284,12 @@ async fn data_files_from_every_earlier_version_migrate() {
         assert_eq!(store.tokens().expect("tokens").len(), 1);
         store
             .write(vec![Write::Sentry(
-                crate::store::sentry::SentryWrite::Inbox(vec![(1, b"row".to_vec())]),
+                crate::store::sentry::SentryWrite::Received(Box::new(
+                    crate::store::sentry::Received {
+                        inbox: vec![(1, b"row".to_vec())],
+                        ..Default::default()
+                    },
+                )),
             )])
             .await
             .expect("sentry tables exist after migration");

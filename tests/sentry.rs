@@ -62,8 +62,12 @@ impl Server {
     }
 
     fn start_in(dir: &std::path::Path) -> Server {
+        Server::start_with(dir, CONFIG)
+    }
+
+    fn start_with(dir: &std::path::Path, config: &str) -> Server {
         let cfg = dir.join("panoptes.yaml");
-        std::fs::write(&cfg, CONFIG).expect("config");
+        std::fs::write(&cfg, config).expect("config");
         let data = dir.join("data");
         let token = common::create_token(&data, "test");
         let run = common::start(&data, &["--config", cfg.to_str().expect("utf8")]);
@@ -979,4 +983,25 @@ async fn csp_reports_minidumps_legacy_bodies_and_cors() {
         .await
         .expect("get");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beyond_max_issues_per_project_events_count_in_one_overflow_issue() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = CONFIG.replace("ingest:\n", "ingest:\n  max_issues_per_project: 3\n");
+    let s = Server::start_with(dir.path(), &config);
+    for i in 0..6 {
+        let e = exception_event(
+            &format!("Distinct{}Error", ["A", "B", "C", "D", "E", "F"][i]),
+            "x",
+        );
+        assert_eq!(s.send_event(7, KEY, &e).await.status(), StatusCode::OK);
+    }
+    let overflow = s.issue(7, "Further distinct errors", 3).await;
+    assert_eq!(overflow["count"], 3, "{overflow:#}");
+    assert_eq!(overflow["grouping_hash"], "overflow");
+    let all = s.issues(7).await;
+    assert_eq!(all.len(), 4, "three real issues and the overflow: {all:#?}");
+    let projects = s.get("/api/v1/projects").await;
+    assert_eq!(projects[0]["issues"], 4);
 }

@@ -62,6 +62,9 @@ crate::config_section! {
         pub max_backlog: u64 = 1_000_000,
         /// Items grouped per digest transaction.
         pub digest_batch: usize = 512,
+        /// Issues kept per project; events that would open more are counted in one overflow
+        /// issue of the project instead (issues are held in memory, so this bounds it).
+        pub max_issues_per_project: u64 = 100_000,
         /// How long full events (and their attachments) are kept; issues and counts stay.
         pub event_retention: Duration = Duration::secs(90 * 86_400),
         /// Base URL used in the DSNs that `GET /api/v1/projects` shows (e.g.

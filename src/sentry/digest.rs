@@ -14,7 +14,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
-use super::issues::IssueRecord;
+use super::issues::{IssueRecord, OVERFLOW_GROUP};
 use super::{InboxHeader, Ingest, Kind, decode_row, lock};
 use crate::store::sentry::{DigestWrite, EventRow, SentryWrite};
 use crate::store::{StoreError, Write};
@@ -123,6 +123,8 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
         let mut next_id = st.next_id;
         let mut seen_ids: HashSet<String> = HashSet::new();
         let mut seen_users: HashSet<(u64, String)> = HashSet::new();
+        let mut new_per_project: HashMap<u64, u64> = HashMap::new();
+        let max_issues = ingest.config().ingest.max_issues_per_project;
         for r in &rows {
             let h = &r.header;
             match h.kind {
@@ -135,18 +137,33 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
                         *duplicates.entry(h.project).or_default() += 1;
                         continue;
                     }
-                    let key = (h.project, summary.group.clone());
-                    let issue_id = match st.groups.get(&key).or(new_groups.get(&key)) {
-                        Some(id) => *id,
+                    let mut key = (h.project, summary.group.clone());
+                    let known = |k: &(u64, String)| st.groups.get(k).or(new_groups.get(k)).copied();
+                    let issue_id = match known(&key) {
+                        Some(id) => id,
                         None => {
-                            let id = next_id;
-                            next_id += 1;
-                            new_groups.insert(key, id);
-                            touched.insert(
-                                id,
-                                IssueRecord::new(id, h.project, summary, h.received_ms),
-                            );
-                            id
+                            let have = st.per_project.get(&h.project).copied().unwrap_or(0)
+                                + new_per_project.get(&h.project).copied().unwrap_or(0);
+                            let overflow = have >= max_issues;
+                            if overflow {
+                                key = (h.project, OVERFLOW_GROUP.to_string());
+                            }
+                            match known(&key) {
+                                Some(id) => id,
+                                None => {
+                                    let id = next_id;
+                                    next_id += 1;
+                                    new_groups.insert(key, id);
+                                    *new_per_project.entry(h.project).or_default() += 1;
+                                    let rec = if overflow {
+                                        IssueRecord::overflow(id, h.project, summary, h.received_ms)
+                                    } else {
+                                        IssueRecord::new(id, h.project, summary, h.received_ms)
+                                    };
+                                    touched.insert(id, rec);
+                                    id
+                                }
+                            }
                         }
                     };
                     let rec = match touched.entry(issue_id) {
@@ -217,6 +234,9 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
         st.by_id.extend(touched);
         st.groups.extend(new_groups);
         st.next_id = next_id;
+        for (p, n) in new_per_project {
+            *st.per_project.entry(p).or_default() += n;
+        }
         ack
     };
     ack.await.unwrap_or(Err(StoreError::Closed))?;

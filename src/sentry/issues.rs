@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::event::Summary;
 use crate::clock::rfc3339;
 
+/// The grouping key of a project's overflow issue (never a real hash: those are hex).
+pub const OVERFLOW_GROUP: &str = "overflow";
+
 /// Most releases and environments remembered per issue.
 const MAX_RELEASES: usize = 100;
 const MAX_ENVIRONMENTS: usize = 20;
@@ -71,6 +74,9 @@ pub struct IssueRecord {
     pub first_release: Option<String>,
     #[serde(default)]
     pub last_event_id: Option<String>,
+    /// The project's overflow issue (see `ingest.max_issues_per_project`): its title stays.
+    #[serde(default)]
+    pub overflow: bool,
 }
 
 impl IssueRecord {
@@ -96,7 +102,18 @@ impl IssueRecord {
             environments: Vec::new(),
             first_release: s.release.clone(),
             last_event_id: None,
+            overflow: false,
         }
+    }
+
+    /// The issue that collects a project's events once it has `max_issues_per_project` issues.
+    pub fn overflow(id: u64, project: u64, s: &Summary, at_ms: u64) -> Self {
+        let mut r = IssueRecord::new(id, project, s, at_ms);
+        r.hash = OVERFLOW_GROUP.to_string();
+        r.title = "Further distinct errors (ingest.max_issues_per_project reached)".into();
+        r.culprit = String::new();
+        r.overflow = true;
+        r
     }
 
     /// Counts one more event. A resolved issue that gets one is reopened and flagged as a
@@ -104,7 +121,10 @@ impl IssueRecord {
     pub fn observe(&mut self, s: &Summary, at_ms: u64) {
         self.count += 1;
         self.first_seen_ms = self.first_seen_ms.min(at_ms);
-        if at_ms >= self.last_seen_ms {
+        if self.overflow {
+            self.last_seen_ms = self.last_seen_ms.max(at_ms);
+        }
+        if at_ms >= self.last_seen_ms && !self.overflow {
             self.last_seen_ms = at_ms;
             // The newest event names the issue (a message may be reworded by a new release).
             self.level = s.level.clone();
@@ -190,6 +210,8 @@ pub struct Issues {
     pub by_id: HashMap<u64, IssueRecord>,
     pub groups: HashMap<(u64, String), u64>,
     pub next_id: u64,
+    /// Issues per project, for `ingest.max_issues_per_project`.
+    pub per_project: HashMap<u64, u64>,
 }
 
 /// Which issues a list asks for.
@@ -209,10 +231,15 @@ pub struct Filter {
 impl Issues {
     pub fn load(records: Vec<IssueRecord>, groups: Vec<(u64, String, u64)>) -> Issues {
         let next_id = records.iter().map(|r| r.id).max().unwrap_or(0) + 1;
+        let mut per_project: HashMap<u64, u64> = HashMap::new();
+        for r in &records {
+            *per_project.entry(r.project).or_default() += 1;
+        }
         Issues {
             by_id: records.into_iter().map(|r| (r.id, r)).collect(),
             groups: groups.into_iter().map(|(p, h, id)| ((p, h), id)).collect(),
             next_id,
+            per_project,
         }
     }
 

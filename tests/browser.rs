@@ -219,7 +219,38 @@ async fn logging_in_shows_what_only_the_running_wasm_could_fetch() {
     let dir = tempfile::tempdir().expect("tempdir");
     add_user(dir.path(), "alice", "correct horse battery");
     let token = create_token(dir.path(), "test");
-    let s = start(dir.path(), &[]);
+    // A Sentry project; the self-probe (which the embedded default adds) is added by a reload
+    // once the port is known.
+    let cfg = dir.path().join("panoptes.yaml");
+    let project =
+        "projects:\n  - id: 7\n    name: shop\n    keys: [3f9c2a7be1d04c6f8a5b0e9d7c1f2a43]\n";
+    std::fs::write(&cfg, project).expect("config");
+    let s = start(dir.path(), &["--config", cfg.to_str().expect("utf8")]);
+    std::fs::write(
+        &cfg,
+        format!(
+            "{project}monitors:\n  - name: panoptes\n    type: http\n    url: http://{}/healthz\n    interval: 2s\n    conditions: [\"[STATUS] == 200\", \"[BODY].status == ok\"]\n",
+            s.addr
+        ),
+    )
+    .expect("config");
+    s.signal("HUP");
+    s.wait_for_log("configuration reloaded", Duration::from_secs(10));
+    // One error event, as an SDK sends it.
+    let event = json!({"platform": "python", "level": "error", "release": "shop@2.4.1",
+        "exception": {"values": [{"type": "ZeroDivisionError", "value": "division by zero",
+            "stacktrace": {"frames": [{"filename": "checkout.py", "function": "price_per_unit",
+                "module": "shop.checkout", "lineno": 18, "context_line": "    return total / quantity",
+                "in_app": true}]}}]}})
+    .to_string();
+    let envelope = format!("{{}}\n{{\"type\":\"event\"}}\n{event}\n");
+    let r = client()
+        .post(s.url("/api/7/envelope/?sentry_key=3f9c2a7be1d04c6f8a5b0e9d7c1f2a43"))
+        .body(envelope)
+        .send()
+        .await
+        .expect("envelope");
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
 
     // The binary under test must embed the real dashboard, not the placeholder.
     let index = client()
@@ -272,7 +303,24 @@ async fn logging_in_shows_what_only_the_running_wasm_could_fetch() {
         .wait_text("#monitor-detail", "[STATUS] (200) == 200")
         .await;
     assert!(detail.contains("[BODY].status (ok) == ok"), "{detail}");
+    // The issue the event opened, its DSN, its frames; resolving it takes it off the list.
+    let issues = d
+        .wait_text("#issues", "ZeroDivisionError: division by zero")
+        .await;
+    assert!(
+        issues.contains(&format!(
+            "http://3f9c2a7be1d04c6f8a5b0e9d7c1f2a43@{}/7",
+            s.addr
+        )),
+        "{issues}"
+    );
+    d.click("tr.issue-row").await;
+    let issue = d.wait_text("#issue-detail", "price_per_unit").await;
+    assert!(issue.contains("return total / quantity"), "{issue}");
+    assert!(issue.contains("shop@2.4.1"), "{issue}");
     d.screenshot("dashboard-home.png").await;
+    d.click("#resolve-issue").await;
+    d.wait_text("#issues", "No unresolved issues.").await;
 
     // A reload keeps the session (the cookie), and signing out returns to the form.
     d.goto(&s.url("/")).await;

@@ -7,9 +7,10 @@ use gloo_net::http::{Request, Response};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use panoptes_types::{
-    API_PREFIX, CSRF_HEADER, ErrorBody, LoginRequest, MonitorDetail, MonitorSummary, Page,
-    Principal, ServerStatus,
+    API_PREFIX, CSRF_HEADER, ErrorBody, IssueSummary, IssueUpdate, LoginRequest, MonitorDetail,
+    MonitorSummary, Page, Principal, ProjectInfo, ServerStatus,
 };
+use serde_json::Value;
 
 fn main() {
     console_error_panic_hook::set_once();
@@ -215,6 +216,7 @@ fn Home(principal: Principal, on_logout: Callback<()>) -> impl IntoView {
             }}
         </section>
         <Monitors />
+        <Issues />
     }
 }
 
@@ -331,6 +333,201 @@ fn Monitors() -> impl IntoView {
                         </ul>
                     </div>
                 }.into_any(),
+            })}
+        </section>
+    }
+}
+
+fn level_class(level: &str) -> &'static str {
+    match level {
+        "fatal" | "error" => "badge bad",
+        "warning" => "badge warn",
+        _ => "badge muted",
+    }
+}
+
+/// One project's unresolved issues, most recent first.
+#[derive(Clone, PartialEq)]
+struct ProjectIssues {
+    project: ProjectInfo,
+    issues: Vec<IssueSummary>,
+}
+
+async fn fetch_issues() -> Result<Vec<ProjectIssues>, String> {
+    let projects = get_json::<Vec<ProjectInfo>>("/projects").await?;
+    let mut out = Vec::with_capacity(projects.len());
+    for p in projects {
+        let page =
+            get_json::<Page<IssueSummary>>(&format!("/projects/{}/issues?limit=50", p.id)).await?;
+        out.push(ProjectIssues {
+            project: p,
+            issues: page.items,
+        });
+    }
+    Ok(out)
+}
+
+async fn set_status(id: u64, status: &str) -> Result<(), String> {
+    let req = Request::patch(&format!("{API_PREFIX}/issues/{id}"))
+        .header(CSRF_HEADER, "1")
+        .json(&IssueUpdate {
+            status: status.to_string(),
+        })
+        .map_err(|e| e.to_string())?;
+    let resp = req.send().await.map_err(|e| e.to_string())?;
+    if resp.ok() {
+        Ok(())
+    } else {
+        Err(error_message(resp).await)
+    }
+}
+
+/// The main exception of an event and its innermost frames, as text lines.
+fn exception_lines(event: &Value) -> Vec<String> {
+    let Some(exc) = event
+        .pointer("/event/exception/values")
+        .and_then(Value::as_array)
+        .and_then(|v| v.last())
+    else {
+        return Vec::new();
+    };
+    let mut lines = vec![format!(
+        "{}: {}",
+        exc["type"].as_str().unwrap_or("Error"),
+        exc["value"].as_str().unwrap_or("")
+    )];
+    let frames = exc
+        .pointer("/stacktrace/frames")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for f in frames.iter().rev().take(8) {
+        let place = f["filename"]
+            .as_str()
+            .or(f["module"].as_str())
+            .unwrap_or("?");
+        let line = f["lineno"]
+            .as_u64()
+            .map(|l| format!(":{l}"))
+            .unwrap_or_default();
+        let code = f["context_line"].as_str().map(str::trim).unwrap_or("");
+        let app = if f["in_app"].as_bool() == Some(true) {
+            ""
+        } else {
+            "  (library)"
+        };
+        lines.push(format!(
+            "  at {} ({place}{line}){app}  {code}",
+            f["function"].as_str().unwrap_or("?")
+        ));
+    }
+    lines
+}
+
+/// Sentry-compatible projects: their DSN and unresolved issues; selecting one shows its
+/// latest event's exception and frames, with a button to resolve it.
+#[component]
+fn Issues() -> impl IntoView {
+    let data = RwSignal::new(None::<Result<Vec<ProjectIssues>, String>>);
+    let selected = RwSignal::new(None::<u64>);
+    let detail = RwSignal::new(None::<Result<Value, String>>);
+    let refresh = move || {
+        spawn_local(async move {
+            data.set(Some(fetch_issues().await));
+        })
+    };
+    refresh();
+    if let Ok(handle) = set_interval_with_handle(refresh, Duration::from_secs(5)) {
+        on_cleanup(move || handle.clear());
+    }
+    let select = move |id: u64| {
+        selected.set(Some(id));
+        detail.set(None);
+        spawn_local(async move {
+            detail.set(Some(get_json::<Value>(&format!("/issues/{id}")).await));
+        });
+    };
+    let resolve = move |id: u64| {
+        spawn_local(async move {
+            if let Err(e) = set_status(id, "resolved").await {
+                detail.set(Some(Err(e)));
+                return;
+            }
+            selected.set(None);
+            detail.set(None);
+            data.set(Some(fetch_issues().await));
+        });
+    };
+    view! {
+        <section class="card" id="issues">
+            <h1>"Issues"</h1>
+            {move || match data.get() {
+                None => view! { <p class="muted">"Loading issues…"</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),
+                Some(Ok(projects)) if projects.is_empty() => view! {
+                    <p class="muted">"No projects configured (see `projects:` in the config)."</p>
+                }.into_any(),
+                Some(Ok(projects)) => projects.into_iter().map(|p| view! {
+                    <div class="project" data-project=p.project.id>
+                        <h2>{p.project.name.clone()} " "
+                            <span class="muted">{format!("{} unresolved", p.project.unresolved)}</span></h2>
+                        <p class="muted">"DSN " <code class="dsn">{p.project.dsn.first().cloned().unwrap_or_default()}</code></p>
+                        {if p.issues.is_empty() {
+                            view! { <p class="muted">"No unresolved issues."</p> }.into_any()
+                        } else {
+                            view! {
+                                <table class="monitors issues">
+                                    <thead><tr>
+                                        <th>"Level"</th><th>"Issue"</th><th>"Events"</th><th>"Users"</th><th>"Last seen"</th>
+                                    </tr></thead>
+                                    <tbody>
+                                        {p.issues.into_iter().map(|i| {
+                                            let id = i.id;
+                                            view! {
+                                                <tr class="issue-row" data-id=i.id on:click=move |_| select(id)>
+                                                    <td><span class=level_class(&i.level)>{i.level.clone()}</span></td>
+                                                    <td>
+                                                        <span class="issue-title">{i.title.clone()}</span>
+                                                        {i.regressed.then(|| view! { " " <span class="badge warn">"regressed"</span> })}
+                                                        <br/><span class="muted">{i.culprit.clone()}</span>
+                                                    </td>
+                                                    <td class="issue-count">{i.count}</td>
+                                                    <td>{i.users}</td>
+                                                    <td class="muted">{i.last_seen.clone()}</td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            }.into_any()
+                        }}
+                    </div>
+                }).collect_view().into_any(),
+            }}
+            {move || detail.get().map(|d| match d {
+                Err(e) => view! { <p class="error">{e}</p> }.into_any(),
+                Ok(v) => {
+                    let id = v["id"].as_u64().unwrap_or(0);
+                    let lines = exception_lines(&v["latest_event"]);
+                    let message = v.pointer("/latest_event/event/message")
+                        .and_then(Value::as_str)
+                        .or(v.pointer("/latest_event/event/logentry/formatted").and_then(Value::as_str))
+                        .map(str::to_string);
+                    view! {
+                        <div class="detail" id="issue-detail">
+                            <h2>{v["title"].as_str().unwrap_or("").to_string()}</h2>
+                            <p class="muted">{format!(
+                                "{} events ({} stored), {} users, first seen {}, releases: {}",
+                                v["count"], v["stored_events"], v["users"],
+                                v["first_seen"].as_str().unwrap_or(""),
+                                v["releases"].as_array().map(|r| r.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).unwrap_or_default()
+                            )}</p>
+                            <pre class="stack">{lines.join("\n")}</pre>
+                            {message.map(|m| view! { <p><code>{m}</code></p> })}
+                            <button id="resolve-issue" on:click=move |_| resolve(id)>"Resolve"</button>
+                        </div>
+                    }.into_any()
+                }
             })}
         </section>
     }

@@ -447,8 +447,10 @@ impl Ingest {
                     }
                     let value = parse_event(item.payload)?;
                     let id = header_id.clone().unwrap_or_else(|| event_id_of(&value));
-                    attachment_event = Some(id.clone());
-                    self.plan_event(&mut plan, &project, id, &value, item.payload, now)?;
+                    // Attachments follow their event: none for an event the quota refused.
+                    let taken =
+                        self.plan_event(&mut plan, &project, id.clone(), &value, item.payload, now);
+                    attachment_event = taken.then_some(id);
                 }
                 "attachment" => {
                     if len > limits.max_attachment_bytes {
@@ -561,7 +563,7 @@ impl Ingest {
             }
         };
         let mut plan = Plan::default();
-        self.plan_event(&mut plan, project, id, &value, payload, now)?;
+        self.plan_event(&mut plan, project, id, &value, payload, now);
         let size = payload.len();
         self.commit(project.id, plan, size).await
     }
@@ -655,9 +657,10 @@ impl Ingest {
         let id = event_id_of(&event);
         let payload = serde_json::to_vec(&event).unwrap_or_default();
         let mut plan = Plan::default();
-        self.plan_event(&mut plan, &project, id.clone(), &event, &payload, now)?;
+        let taken = self.plan_event(&mut plan, &project, id.clone(), &event, &payload, now);
         let mut size = payload.len();
-        for (name, content_type, data, attachment_type) in files {
+        // The dump follows its event: not stored when the quota refused the event.
+        for (name, content_type, data, attachment_type) in files.into_iter().filter(|_| taken) {
             self.count_item(project.id, "attachment");
             size += data.len();
             let header = AttachmentHeader {
@@ -672,7 +675,8 @@ impl Ingest {
         self.commit(project.id, plan, size).await
     }
 
-    /// Quota and flood decisions for one event; adds its inbox row to `plan`.
+    /// Quota and flood decisions for one event; adds its rows to `plan`. False when the
+    /// project's quota refused it.
     fn plan_event(
         &self,
         plan: &mut Plan,
@@ -681,7 +685,7 @@ impl Ingest {
         value: &Value,
         payload: &[u8],
         now: u64,
-    ) -> Result<(), IngestError> {
+    ) -> bool {
         if let Some(limit) = project.events_per_minute {
             let minute = now - now % 60_000;
             let mut q = lock(&self.inner.quotas);
@@ -696,7 +700,7 @@ impl Ingest {
                     format!("{secs}:error;default;security:project:project_quota"),
                 ));
                 plan.limited += 1;
-                return Ok(());
+                return false;
             }
             e.1 += 1;
         }
@@ -747,7 +751,7 @@ impl Ingest {
             plan.sampled += 1;
         }
         plan.id = Some(id);
-        Ok(())
+        true
     }
 
     /// Makes the planned rows durable; resolves after the commit.
@@ -1017,4 +1021,60 @@ fn csp_event(r: &Value, query: &HashMap<String, String>, user_agent: Option<&str
         event["environment"] = Value::from(e.as_str());
     }
     event
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::store::StoreOptions;
+
+    const KEY: &str = "3f9c2a7be1d04c6f8a5b0e9d7c1f2a43";
+
+    fn envelope_with_attachment(id: &str) -> Bytes {
+        let event = format!("{{\"event_id\":\"{id}\",\"message\":\"quota\"}}");
+        Bytes::from(format!(
+            "{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\"}}\n{event}\n{{\"type\":\"attachment\",\"length\":4,\"filename\":\"a.txt\"}}\nabcd\n"
+        ))
+    }
+
+    #[tokio::test]
+    async fn attachments_follow_their_event_past_the_quota() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let metrics = Arc::new(Metrics::new());
+        let store =
+            Store::open(dir.path(), StoreOptions::default(), metrics.store.clone()).expect("open");
+        let yaml = format!(
+            "projects:\n  - id: 8\n    name: q\n    keys: [{KEY}]\n    events_per_minute: 1\n"
+        );
+        let cfg = crate::config::parse(&yaml, "t", &|_| None).expect("config");
+        let (_tx, rx) = watch::channel(Arc::new(cfg));
+        let clock: SharedClock = ManualClock::new(1_800_000_000_000);
+        let ingest = Ingest::open(store.clone(), clock, metrics, rx, None).expect("ingest");
+        let auth = || {
+            Some(SentryAuth {
+                key: KEY.into(),
+                ..Default::default()
+            })
+        };
+        let first = "9ec79c33ec9942ab8353589fcb2e04dc";
+        let second = "0ec79c33ec9942ab8353589fcb2e04dc";
+        let ok = ingest
+            .envelope(8, auth(), envelope_with_attachment(first))
+            .await
+            .expect("first");
+        assert_eq!(ok.id.as_deref(), Some(first));
+        assert!(ok.rate_limited.is_none());
+        let limited = ingest
+            .envelope(8, auth(), envelope_with_attachment(second))
+            .await;
+        assert!(
+            matches!(limited, Err(IngestError::RateLimited { .. })),
+            "{limited:?}"
+        );
+        assert_eq!(store.sentry_attachments(first).expect("read").len(), 1);
+        assert!(store.sentry_attachments(second).expect("read").is_empty());
+        assert!(store.sentry_event(second).expect("read").is_none());
+        store.close().await;
+    }
 }

@@ -11,8 +11,9 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand, ValueEnum};
 use panoptes::app::{self, Overrides, Server};
 use panoptes::clock::{SharedClock, SystemClock};
-use panoptes::config::{self, Config, LogFormat};
+use panoptes::config::{self, Config};
 use panoptes::metrics::Metrics;
+use panoptes::telemetry::LogFormat;
 use panoptes::{auth, telemetry};
 use tracing::{error, info, warn};
 

@@ -1,12 +1,38 @@
 //! Logging: human-readable by default, JSON lines on request; the level can change on reload.
 //!
-//! Owns: the tracing subscriber. Depends on: `config` (for `LogFormat`).
+//! Owns: the tracing subscriber and the `log:` section. Depends on: `config` (the framework).
 
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Registry, reload};
 
-use crate::config::LogFormat;
+use crate::config::decode::{Decode, Decoder};
+use crate::config::yaml::Node;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Decode for LogFormat {
+    fn decode(node: &Node, path: &str, d: &mut Decoder) -> Option<Self> {
+        d.parse_with(node, path, "`text` or `json`", |s| match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(String::new()),
+        })
+    }
+}
+
+crate::config_section! {
+    pub struct LogConfig {
+        /// `error`, `warn`, `info`, `debug`, `trace`, or a tracing filter such as `panoptes=debug`.
+        pub level: String = "info".to_string(),
+        /// `text` (human-readable) or `json` (one object per line).
+        pub format: LogFormat = LogFormat::Text,
+    }
+}
 
 /// Changes the active log filter (used on SIGHUP).
 pub struct LogHandle(reload::Handle<EnvFilter, Registry>);

@@ -717,11 +717,12 @@ services:
     assert_eq!(t["RuntimeError"], 1);
     let targets = eventually("the huge target is down", || async {
         let v = get_json(&c, &format!("{base}/api/v1/exceptions/targets"), &token).await;
-        let done = v
-            .as_array()
-            .expect("targets")
+        // All three targets listed (each service's list appears after its discovery) and judged.
+        let list = v.as_array().expect("targets");
+        let done = [bearer, basic, huge]
             .iter()
-            .all(|t| t["health"] != "unknown");
+            .all(|a| list.iter().any(|t| t["address"] == a.to_string()))
+            && list.iter().all(|t| t["health"] != "unknown");
         done.then_some(v)
     })
     .await;
@@ -921,11 +922,12 @@ services:
     assert_eq!(t["ZeroDivisionError"], 7);
     let targets = eventually("both scraped", || async {
         let v = get_json(&c, &format!("{base}/api/v1/exceptions/targets"), &token).await;
-        let done = v
-            .as_array()
-            .expect("targets")
-            .iter()
-            .all(|t| t["health"] != "unknown");
+        // Both services must be listed (the second one's target appears only once its
+        // discovery ran) and every listed target judged; reading earlier found no "untrusted".
+        let list = v.as_array().expect("targets");
+        let listed = |svc: &str| list.iter().any(|t| t["service"] == svc);
+        let done =
+            listed("shop") && listed("untrusted") && list.iter().all(|t| t["health"] != "unknown");
         done.then_some(v)
     })
     .await;

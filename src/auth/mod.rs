@@ -4,6 +4,7 @@
 //! `config` (for `AuthConfig`). Secrets never reach the store in clear: tokens and session ids are
 //! high-entropy, so a SHA-256 of them is enough; passwords are low-entropy and get argon2id.
 
+pub mod config;
 mod throttle;
 
 use std::sync::Arc;
@@ -14,8 +15,8 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use crate::clock::{SharedClock, rfc3339};
-use crate::config::AuthConfig;
 use crate::store::{AuditRecord, SessionRecord, Store, StoreError, TokenRecord, UserRecord, Write};
+pub use config::AuthConfig;
 pub use throttle::Throttle;
 
 /// Prefix of API tokens, so they are recognisable in logs and secret scanners.

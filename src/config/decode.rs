@@ -5,7 +5,7 @@
 //! of `panoptes check` lists everything wrong with a file. Sections are declared with
 //! [`config_section!`](crate::config_section), which also rejects unknown fields.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -20,6 +20,9 @@ pub struct Decoder<'a> {
     file: String,
     env: EnvLookup<'a>,
     pub(crate) errors: Vec<ConfigError>,
+    /// Where each decoded field path was written, so checks that run after decoding (unique
+    /// names, fields that exclude each other) report the line of the field they are about.
+    marks: HashMap<String, Mark>,
 }
 
 /// Maximum size of a file read through `${file:...}`.
@@ -31,7 +34,29 @@ impl<'a> Decoder<'a> {
             file: file.into(),
             env,
             errors: Vec::new(),
+            marks: HashMap::new(),
         }
+    }
+
+    /// Where `path` (e.g. `services[2].tls_config.ca_file`) was written: the field itself when it
+    /// was decoded, else the nearest enclosing field that was.
+    pub fn mark_of(&self, path: &str) -> Mark {
+        let mut p = path;
+        loop {
+            if let Some(m) = self.marks.get(p) {
+                return *m;
+            }
+            match p.rfind(['.', '[']) {
+                Some(i) => p = &p[..i],
+                None => return self.marks.get("").copied().unwrap_or_default(),
+            }
+        }
+    }
+
+    /// An error about `path`, located where that field (or its nearest written parent) is.
+    pub fn error_at(&mut self, path: &str, message: impl Into<String>) {
+        let mark = self.mark_of(path);
+        self.error(mark, path, message);
     }
 
     pub fn error(&mut self, mark: Mark, path: &str, message: impl Into<String>) {
@@ -44,7 +69,9 @@ impl<'a> Decoder<'a> {
         });
     }
 
+    /// Decodes `node` as the field at `path`, remembering where it was written.
     pub fn decode<T: Decode>(&mut self, node: &Node, path: &str) -> Option<T> {
+        self.marks.entry(path.to_string()).or_insert(node.mark);
         T::decode(node, path, self)
     }
 
@@ -348,15 +375,15 @@ impl<T: Decode> Decode for Vec<T> {
                 return None;
             }
         };
+        // Items that failed are left out (their errors are recorded, so the file is refused
+        // anyway); the rest stay, so checks across items still run and report what they find.
         let mut out = Vec::with_capacity(items.len());
-        let mut ok = true;
         for (i, item) in items.iter().enumerate() {
-            match T::decode(item, &format!("{path}[{i}]"), d) {
-                Some(v) => out.push(v),
-                None => ok = false,
+            if let Some(v) = d.decode(item, &format!("{path}[{i}]")) {
+                out.push(v);
             }
         }
-        ok.then_some(out)
+        Some(out)
     }
 }
 
@@ -375,38 +402,37 @@ impl<T: Decode> Decode for BTreeMap<String, T> {
             }
         };
         let mut out = BTreeMap::new();
-        let mut ok = true;
         for (k, v) in entries {
             let Some(key) = String::decode(k, path, d) else {
-                ok = false;
                 continue;
             };
             let field = join(path, &key);
-            match T::decode(v, &field, d) {
-                Some(v) => {
-                    if out.insert(key.clone(), v).is_some() {
-                        d.error(k.mark, &field, format!("duplicate key `{key}`"));
-                        ok = false;
-                    }
-                }
-                None => ok = false,
+            if let Some(v) = d.decode(v, &field)
+                && out.insert(key.clone(), v).is_some()
+            {
+                d.error(k.mark, &field, format!("duplicate key `{key}`"));
             }
         }
-        ok.then_some(out)
+        Some(out)
     }
 }
 
 /// Declares a config section: the struct, and a [`Decode`] impl that rejects unknown fields,
 /// reports missing required fields, and fills defaults. A field with `= expr` is optional with
-/// that default; a field without one is required. Doc comments on fields are the user
-/// documentation (mirrored in `panoptes init`'s example).
+/// that default; a field without one is required. `field as "key"` reads the field from another
+/// key (e.g. `record_type as "type"`, since `type` is a Rust keyword). A field whose value is
+/// wrong takes its default after the error is recorded, so cross-field checks still run on the
+/// rest (the file is refused either way). Doc comments on fields are the user documentation
+/// (mirrored in `panoptes init`'s example). An optional `check = path;` after the struct names a
+/// `fn(&Self, path: &str, &mut Decoder)` that checks fields against each other once decoded.
 #[macro_export]
 macro_rules! config_section {
     (
         $(#[$meta:meta])*
         pub struct $name:ident {
-            $( $(#[$fmeta:meta])* pub $field:ident : $ty:ty $(= $default:expr)? ),* $(,)?
+            $( $(#[$fmeta:meta])* pub $field:ident $(as $key:literal)? : $ty:ty $(= $default:expr)? ),* $(,)?
         }
+        $(check = $check:path;)?
     ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq)]
@@ -418,23 +444,30 @@ macro_rules! config_section {
                 path: &str,
                 d: &mut $crate::config::decode::Decoder,
             ) -> Option<Self> {
-                let map = d.mapping(node, path, &[$(stringify!($field)),*])?;
+                let map = d.mapping(node, path, &[$($crate::config_section!(@key $field $(, $key)?)),*])?;
                 $(
-                    let $field: Option<$ty> = match map.get(stringify!($field)) {
-                        Some(n) => d.decode(n, &$crate::config::decode::join(path, stringify!($field))),
-                        None => $crate::config_section!(@default d, node, path, $field $(, $default)?),
+                    let key = $crate::config_section!(@key $field $(, $key)?);
+                    let $field: Option<$ty> = match map.get(key) {
+                        Some(n) => d
+                            .decode(n, &$crate::config::decode::join(path, key))
+                            $(.or_else(|| Some($default)))?,
+                        None => $crate::config_section!(@default d, node, path, key $(, $default)?),
                     };
                 )*
-                Some(Self { $( $field: $field?, )* })
+                let value = Self { $( $field: $field?, )* };
+                $( $check(&value, path, d); )?
+                Some(value)
             }
         }
     };
-    (@default $d:ident, $node:ident, $path:ident, $field:ident, $default:expr) => { Some($default) };
-    (@default $d:ident, $node:ident, $path:ident, $field:ident) => {{
+    (@key $field:ident, $key:literal) => { $key };
+    (@key $field:ident) => { stringify!($field) };
+    (@default $d:ident, $node:ident, $path:ident, $key:ident, $default:expr) => { Some($default) };
+    (@default $d:ident, $node:ident, $path:ident, $key:ident) => {{
         $d.error(
             $node.mark,
-            &$crate::config::decode::join($path, stringify!($field)),
-            concat!("missing required field `", stringify!($field), "`"),
+            &$crate::config::decode::join($path, $key),
+            format!("missing required field `{}`", $key),
         );
         None
     }};

@@ -6,6 +6,7 @@
 
 mod api;
 mod assets;
+pub mod config;
 pub mod error;
 mod periskop;
 mod probes;

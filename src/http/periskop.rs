@@ -22,8 +22,8 @@ use sha2::{Digest, Sha256};
 use super::error::ApiError;
 use super::{AppState, authenticate};
 use crate::clock::rfc3339;
-use crate::config::periskop::CompatAuth;
 use crate::periskop::aggregate::KeyState;
+use crate::periskop::config::CompatAuth;
 use crate::periskop::model::{CompatAggregate, CompatOccurrence, CompatTarget};
 use crate::periskop::{Periskop, PushError};
 

@@ -16,7 +16,7 @@ use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfi
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::RData;
 
-use crate::config::periskop::{
+use super::config::{
     DnsRecordType, DnsSdConfig, FileSdConfig, Nameserver, StaticConfig, check_target_addr,
 };
 use crate::config::yaml::{self, Node, Value};

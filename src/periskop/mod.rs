@@ -12,6 +12,7 @@
 //! scrape starts that long after this one *completed*).
 
 pub mod aggregate;
+pub mod config;
 pub mod discovery;
 pub mod internal;
 pub mod model;
@@ -27,12 +28,12 @@ use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
 use crate::clock::SharedClock;
-use crate::config::periskop::valid_service_name;
-use crate::config::{Config, PeriskopConfig, ServiceConfig};
+use crate::config::Config;
 use crate::metrics::{Metrics, PeriskopLabels, PeriskopTargetLabels};
 use crate::store::periskop::PeriskopWrite;
 use crate::store::{Store, StoreError, Write};
 use aggregate::{Delta, InstanceMeta, KeyState, Limits, ServiceAgg};
+use config::{PeriskopConfig, ServiceConfig, valid_service_name};
 use discovery::Target;
 use internal::InternalErrors;
 use scrape::{ClientFactory, RequestSpec, ScrapeError};
@@ -675,8 +676,8 @@ async fn run_dns(
     p: Periskop,
     service: String,
     index: usize,
-    cfg: crate::config::periskop::DnsSdConfig,
-    nameserver: Option<crate::config::periskop::Nameserver>,
+    cfg: config::DnsSdConfig,
+    nameserver: Option<config::Nameserver>,
     tx: watch::Sender<Option<Vec<Target>>>,
 ) {
     let every = cfg.refresh_interval.get();
@@ -713,7 +714,7 @@ async fn run_dns(
 async fn run_file_sd(
     p: Periskop,
     service: String,
-    cfg: crate::config::periskop::FileSdConfig,
+    cfg: config::FileSdConfig,
     tx: watch::Sender<Option<Vec<Target>>>,
 ) {
     let every = cfg.refresh_interval.get();

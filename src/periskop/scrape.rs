@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::ServiceConfig;
+use super::config::ServiceConfig;
 
 use super::model::{self, Payload};
 

@@ -171,6 +171,21 @@ impl Condition {
         if left_src.is_empty() || right_src.is_empty() {
             return Err(format!("both sides of `{}` are needed", op.as_str()));
         }
+        // `[STATUS] === 200` would otherwise compare with the literal `= 200` and never pass.
+        if let Some(c) = right_src.chars().next().filter(|c| "=<>!".contains(*c))
+            && !right_src.starts_with("!(")
+        {
+            return Err(format!(
+                "unexpected `{c}` after `{}`: the operators are ==, !=, <, <=, > and >=",
+                op.as_str()
+            ));
+        }
+        if left_src.ends_with(['=', '<', '>', '!']) {
+            return Err(format!(
+                "unexpected operator before `{}`: the operators are ==, !=, <, <=, > and >=",
+                op.as_str()
+            ));
+        }
         let left = parse_operand(left_src)?;
         let right = parse_operand(right_src)?;
         if matches!(left, Operand::Pat(_) | Operand::Any(_)) {
@@ -669,6 +684,9 @@ mod tests {
             ("200 == 200", "placeholder"),
             ("[BODY].a[x] == 1", "array index"),
             ("== 200", "both sides"),
+            ("[STATUS] === 200", "unexpected `=` after `==`"),
+            ("[STATUS] =< 200", "unexpected operator before `<`"),
+            ("[STATUS] !== 200", "unexpected `=` after `!=`"),
         ] {
             let e = Condition::parse(c).expect_err(c);
             assert!(e.contains(why), "{c}: {e}");

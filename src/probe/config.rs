@@ -1,14 +1,15 @@
 //! Monitor, maintenance and probing configuration. The check kind is the explicit `type` field,
 //! decided at load; conditions are parsed at load and checked against what the kind can observe.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::config::Duration;
 use crate::config::decode::{Decode, Decoder, join};
+pub use crate::config::shared::{BasicAuth, Headers, Nameserver};
 use crate::config::yaml::{Mark, Node, Value};
 
 use super::condition::{Condition, Placeholder};
+use super::maintenance::MaintenanceConfig;
 
 /// Keys every monitor accepts, whatever its type.
 const COMMON_KEYS: &[&str] = &[
@@ -63,18 +64,11 @@ impl Decode for Condition {
 }
 
 crate::config_section! {
-    pub struct BasicAuth {
-        pub username: String,
-        pub password: String,
-    }
-}
-
-crate::config_section! {
     pub struct HttpCheck {
         /// `http://` or `https://` URL.
         pub url: String,
         pub method: String = "GET".to_string(),
-        pub headers: BTreeMap<String, String> = BTreeMap::new(),
+        pub headers: Headers = Headers::default(),
         pub body: Option<String> = None,
         pub basic_auth: Option<BasicAuth> = None,
         pub bearer_token: Option<String> = None,
@@ -99,18 +93,75 @@ crate::config_section! {
     }
 }
 
+/// Record types a DNS monitor can ask for.
+pub const DNS_RECORDS: &[&str] = &[
+    "A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "SRV", "PTR", "CAA",
+];
+
+/// A record type, upper-case, one of [`DNS_RECORDS`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsRecord(pub String);
+
+impl Decode for DnsRecord {
+    fn decode(node: &Node, path: &str, d: &mut Decoder) -> Option<Self> {
+        d.parse_with(
+            node,
+            path,
+            "a record type (A, AAAA, CNAME, MX, NS, TXT, SOA, SRV, PTR, CAA)",
+            |s| {
+                let upper = s.to_ascii_uppercase();
+                DNS_RECORDS
+                    .contains(&upper.as_str())
+                    .then_some(DnsRecord(upper))
+                    .ok_or_else(String::new)
+            },
+        )
+    }
+}
+
+/// DNS response codes by name.
+pub const RCODES: &[(&str, u16)] = &[
+    ("NOERROR", 0),
+    ("FORMERR", 1),
+    ("SERVFAIL", 2),
+    ("NXDOMAIN", 3),
+    ("NOTIMP", 4),
+    ("REFUSED", 5),
+];
+
+/// An expected response code (upper-case name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rcode(pub String);
+
+impl Decode for Rcode {
+    fn decode(node: &Node, path: &str, d: &mut Decoder) -> Option<Self> {
+        d.parse_with(
+            node,
+            path,
+            "a response code (NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED)",
+            |s| {
+                RCODES
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(s))
+                    .map(|(n, _)| Rcode(n.to_string()))
+                    .ok_or_else(String::new)
+            },
+        )
+    }
+}
+
 crate::config_section! {
     pub struct DnsCheck {
         /// The name to resolve.
         pub query: String,
         /// A, AAAA, CNAME, MX, NS, TXT, SOA, SRV, PTR, CAA.
-        pub record: String = "A".to_string(),
+        pub record: DnsRecord = DnsRecord("A".to_string()),
         /// `ip` or `ip:port`; defaults to the first nameserver in /etc/resolv.conf.
-        pub nameserver: Option<String> = None,
+        pub nameserver: Option<Nameserver> = None,
         /// Answers that must all be present (e.g. addresses).
         pub expect: Vec<String> = Vec::new(),
         /// Expected response code; shorthand for a `[DNS_RCODE] == ...` condition.
-        pub rcode: Option<String> = None,
+        pub rcode: Option<Rcode> = None,
     }
 }
 
@@ -169,9 +220,11 @@ impl CheckKind {
             CheckKind::Tcp(t) => format!("{}:{}", t.host, t.port),
             CheckKind::Dns(d) => format!(
                 "{} {} @{}",
-                d.record,
+                d.record.0,
                 d.query,
-                d.nameserver.as_deref().unwrap_or("system")
+                d.nameserver
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "system".into())
             ),
             CheckKind::Tls(t) => format!("{}:{}", t.host, t.port),
             CheckKind::Icmp(i) => i.host.clone(),
@@ -184,7 +237,10 @@ impl CheckKind {
         match self {
             CheckKind::Http(h) => url_host(&h.url).unwrap_or_default(),
             CheckKind::Tcp(t) => t.host.clone(),
-            CheckKind::Dns(d) => d.nameserver.clone().unwrap_or_else(|| "system-dns".into()),
+            CheckKind::Dns(d) => d
+                .nameserver
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "system-dns".into()),
             CheckKind::Tls(t) => t.host.clone(),
             CheckKind::Icmp(i) => i.host.clone(),
             CheckKind::Push(_) => String::new(),
@@ -321,33 +377,25 @@ impl Decode for MonitorConfig {
             _ => None,
         };
         let (common, kind) = (common?, kind?);
-        let mut ok = true;
-        // Errors point at the offending field's value when it was written, else at the monitor.
-        let mut fail = |d: &mut Decoder, field: &str, msg: String| {
-            let mark = entries
-                .iter()
-                .find(|(k, _)| matches!(&k.value, Value::Scalar { text, .. } if text == field))
-                .map(|(_, v)| v.mark)
-                .unwrap_or(node.mark);
-            d.error(mark, &join(path, field), msg);
-            ok = false;
-        };
+        // From here on errors are about values that parsed but do not fit together; the
+        // monitor is still returned (the file is refused anyway) so checks across monitors, such
+        // as unique names, report in the same run.
+        let at = |field: &str| join(path, field);
         if common.name.trim().is_empty() || common.name.len() > 200 {
-            fail(d, "name", "must be 1 to 200 characters".into());
+            d.error_at(&at("name"), "must be 1 to 200 characters");
         }
         if common.interval.get() < std::time::Duration::from_secs(1) {
-            fail(d, "interval", "must be at least 1s".into());
+            d.error_at(&at("interval"), "must be at least 1s");
         }
         let default_cap =
             |secs: u64| Duration(std::time::Duration::from_secs(secs).min(common.interval.get()));
         let timeout = common.timeout.unwrap_or_else(|| default_cap(10));
         if timeout.get().is_zero() {
-            fail(d, "timeout", "must be positive".into());
+            d.error_at(&at("timeout"), "must be positive");
         }
         if timeout > common.interval {
-            fail(
-                d,
-                "timeout",
+            d.error_at(
+                &at("timeout"),
                 format!(
                     "({timeout}) must not exceed interval ({}): checks of one monitor never overlap",
                     common.interval
@@ -356,85 +404,18 @@ impl Decode for MonitorConfig {
         }
         let retry_interval = common.retry_interval.unwrap_or_else(|| default_cap(5));
         if retry_interval.get() < std::time::Duration::from_secs(1) {
-            fail(d, "retry_interval", "must be at least 1s".into());
+            d.error_at(&at("retry_interval"), "must be at least 1s");
         }
         if common.recovery == 0 {
-            fail(d, "recovery", "must be at least 1".into());
+            d.error_at(&at("recovery"), "must be at least 1");
         }
-        // Kind-specific checks.
-        match &kind {
-            CheckKind::Http(h) => {
-                let lower = h.url.to_ascii_lowercase();
-                if !(lower.starts_with("http://") || lower.starts_with("https://"))
-                    || url_host(&h.url).is_none_or(|h| h.is_empty())
-                {
-                    fail(
-                        d,
-                        "url",
-                        format!("`{}` is not an http:// or https:// URL", h.url),
-                    );
-                }
-                if axum::http::Method::from_bytes(h.method.as_bytes()).is_err() {
-                    fail(d, "method", format!("`{}` is not an HTTP method", h.method));
-                }
-                if h.basic_auth.is_some() && h.bearer_token.is_some() {
-                    fail(
-                        d,
-                        "bearer_token",
-                        "use basic_auth or bearer_token, not both".into(),
-                    );
-                }
-                if h.max_body_bytes == 0 || h.max_body_bytes > 64 * 1024 * 1024 {
-                    fail(d, "max_body_bytes", "must be between 1 and 67108864".into());
-                }
-            }
-            CheckKind::Dns(dns) => {
-                if super::check::dns::record_type(&dns.record).is_none() {
-                    fail(d, "record", format!("unknown record type `{}`", dns.record));
-                }
-                if let Some(ns) = &dns.nameserver
-                    && super::check::dns::parse_nameserver(ns).is_none()
-                {
-                    fail(d, "nameserver", format!("`{ns}` is not an ip or ip:port"));
-                }
-                if let Some(rc) = &dns.rcode
-                    && super::check::dns::rcode_known(rc).is_none()
-                {
-                    fail(d, "rcode", format!("unknown response code `{rc}`"));
-                }
-            }
-            CheckKind::Push(p) => {
-                if p.token.len() < 8
-                    || !p
-                        .token
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-                {
-                    fail(
-                        d,
-                        "token",
-                        "must be at least 8 characters of [A-Za-z0-9_-]".into(),
-                    );
-                }
-            }
-            CheckKind::Tcp(_) | CheckKind::Tls(_) | CheckKind::Icmp(_) => {}
-        }
+        check_kind(&kind, path, d);
         // Conditions must only read what this kind of check observes.
         let allowed = kind.placeholders();
-        let cond_nodes: Vec<&Node> = entries
-            .iter()
-            .find(|(k, _)| matches!(&k.value, Value::Scalar { text, .. } if text == "conditions"))
-            .and_then(|(_, v)| match &v.value {
-                Value::Seq(items) => Some(items.iter().collect()),
-                _ => None,
-            })
-            .unwrap_or_default();
         for (i, c) in common.conditions.iter().enumerate() {
             for p in c.placeholders() {
                 if !allowed.contains(&p) {
-                    let mark = cond_nodes.get(i).map(|n| n.mark).unwrap_or(node.mark);
-                    d.error(
-                        mark,
+                    d.error_at(
                         &format!("{path}.conditions[{i}]"),
                         format!(
                             "{} is not available for a {} monitor",
@@ -442,12 +423,8 @@ impl Decode for MonitorConfig {
                             kind.type_name()
                         ),
                     );
-                    ok = false;
                 }
             }
-        }
-        if !ok {
-            return None;
         }
         let mut conditions = common.conditions;
         if conditions.is_empty() {
@@ -458,12 +435,15 @@ impl Decode for MonitorConfig {
                 .collect();
         }
         if let CheckKind::Dns(dns) = &kind {
-            let rc = dns.rcode.clone().unwrap_or_else(|| "NOERROR".into());
+            let rc = dns
+                .rcode
+                .clone()
+                .map(|r| r.0)
+                .unwrap_or_else(|| "NOERROR".into());
             if !conditions
                 .iter()
                 .any(|c| c.placeholders().contains(&Placeholder::DnsRcode))
-                && let Ok(c) =
-                    Condition::parse(&format!("[DNS_RCODE] == {}", rc.to_ascii_uppercase()))
+                && let Ok(c) = Condition::parse(&format!("[DNS_RCODE] == {rc}"))
             {
                 conditions.insert(0, c);
             }
@@ -483,6 +463,100 @@ impl Decode for MonitorConfig {
             kind,
             mark: node.mark,
         })
+    }
+}
+
+/// Checks of one check kind's fields against each other.
+fn check_kind(kind: &CheckKind, path: &str, d: &mut Decoder) {
+    let at = |field: &str| join(path, field);
+    match kind {
+        CheckKind::Http(h) => {
+            let lower = h.url.to_ascii_lowercase();
+            if !(lower.starts_with("http://") || lower.starts_with("https://"))
+                || url_host(&h.url).is_none_or(|h| h.is_empty())
+            {
+                d.error_at(
+                    &at("url"),
+                    format!("`{}` is not an http:// or https:// URL", h.url),
+                );
+            }
+            if axum::http::Method::from_bytes(h.method.as_bytes()).is_err() {
+                d.error_at(
+                    &at("method"),
+                    format!("`{}` is not an HTTP method", h.method),
+                );
+            }
+            if h.basic_auth.is_some() && h.bearer_token.is_some() {
+                d.error_at(
+                    &at("bearer_token"),
+                    "use basic_auth or bearer_token, not both",
+                );
+            }
+            if h.max_body_bytes == 0 || h.max_body_bytes > 64 * 1024 * 1024 {
+                d.error_at(&at("max_body_bytes"), "must be between 1 and 67108864");
+            }
+        }
+        CheckKind::Push(p) => {
+            if p.token.len() < 8
+                || !p
+                    .token
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                d.error_at(
+                    &at("token"),
+                    "must be at least 8 characters of [A-Za-z0-9_-]",
+                );
+            }
+        }
+        CheckKind::Dns(_) | CheckKind::Tcp(_) | CheckKind::Tls(_) | CheckKind::Icmp(_) => {}
+    }
+}
+
+/// Rules across monitors and maintenance windows: unique names and push tokens, windows that
+/// name existing monitors, engine limits.
+pub fn validate(
+    probing: &ProbingConfig,
+    monitors: &[MonitorConfig],
+    maintenance: &[MaintenanceConfig],
+    d: &mut Decoder,
+) {
+    let mut names = std::collections::HashMap::new();
+    let mut tokens = std::collections::HashMap::new();
+    for (i, m) in monitors.iter().enumerate() {
+        if let Some(first) = names.insert(m.name.as_str(), i) {
+            d.error_at(
+                &format!("monitors[{i}].name"),
+                format!(
+                    "duplicate monitor name `{}` (also monitors[{first}])",
+                    m.name
+                ),
+            );
+        }
+        if let CheckKind::Push(p) = &m.kind
+            && let Some(first) = tokens.insert(p.token.as_str(), i)
+        {
+            d.error_at(
+                &format!("monitors[{i}].token"),
+                format!("push token already used by monitors[{first}]"),
+            );
+        }
+    }
+    for (i, w) in maintenance.iter().enumerate() {
+        for (j, name) in w.monitors.iter().enumerate() {
+            if !names.contains_key(name.as_str()) {
+                d.error_at(
+                    &format!("maintenance[{i}].monitors[{j}]"),
+                    format!("no monitor named `{name}`"),
+                );
+            }
+        }
+    }
+    if probing.concurrency == 0 {
+        d.error_at("probing.concurrency", "must be at least 1");
+    }
+    if probing.per_host_concurrency == 0 {
+        d.error_at("probing.per_host_concurrency", "must be at least 1");
     }
 }
 
@@ -522,130 +596,5 @@ crate::config_section! {
         pub user_agent: String = concat!("panoptes/", env!("CARGO_PKG_VERSION")).to_string(),
         /// How long raw results and each roll-up resolution are kept.
         pub retention: ProbeRetention = crate::config::section_default(),
-    }
-}
-
-/// A maintenance window: one-off (`start`/`end`) or recurring (`every`/`at`/`duration`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct MaintenanceConfig {
-    pub name: String,
-    /// Monitor names in scope; with `groups` empty too, the window is global.
-    pub monitors: Vec<String>,
-    pub groups: Vec<String>,
-    pub schedule: super::maintenance::Schedule,
-}
-
-crate::config_section! {
-    pub struct MaintenanceFields {
-        pub name: String,
-        pub monitors: Vec<String> = Vec::new(),
-        pub groups: Vec<String> = Vec::new(),
-        pub start: Option<String> = None,
-        pub end: Option<String> = None,
-        pub every: Vec<String> = Vec::new(),
-        pub at: Option<String> = None,
-        pub duration: Option<Duration> = None,
-        pub timezone: String = "UTC".to_string(),
-    }
-}
-
-impl Decode for MaintenanceConfig {
-    fn decode(node: &Node, path: &str, d: &mut Decoder) -> Option<Self> {
-        let f = MaintenanceFields::decode(node, path, d)?;
-        let err = |d: &mut Decoder, field: &str, msg: String| {
-            d.error(node.mark, &join(path, field), msg);
-            None
-        };
-        use super::maintenance::Schedule;
-        let schedule = match (&f.start, &f.end, &f.at, &f.duration) {
-            (Some(s), Some(e), None, None) if f.every.is_empty() => {
-                let start = match s.parse::<jiff::Timestamp>() {
-                    Ok(t) => t,
-                    Err(e) => {
-                        return err(
-                            d,
-                            "start",
-                            format!("expected an RFC 3339 time like 2026-11-23T02:00:00Z: {e}"),
-                        );
-                    }
-                };
-                let end = match e.parse::<jiff::Timestamp>() {
-                    Ok(t) => t,
-                    Err(e) => return err(d, "end", format!("expected an RFC 3339 time: {e}")),
-                };
-                if end <= start {
-                    return err(d, "end", "must be after start".into());
-                }
-                Schedule::Once {
-                    start_ms: start.as_millisecond(),
-                    end_ms: end.as_millisecond(),
-                }
-            }
-            (None, None, Some(at), Some(duration)) => {
-                let tz = match jiff::tz::TimeZone::get(&f.timezone) {
-                    Ok(tz) => tz,
-                    Err(e) => {
-                        return err(
-                            d,
-                            "timezone",
-                            format!("unknown time zone `{}`: {e}", f.timezone),
-                        );
-                    }
-                };
-                let time = match at.parse::<jiff::civil::Time>() {
-                    Ok(t) => t,
-                    Err(_) => {
-                        return err(
-                            d,
-                            "at",
-                            format!("expected a time of day like 02:30, found `{at}`"),
-                        );
-                    }
-                };
-                let mut days = Vec::new();
-                for day in if f.every.is_empty() {
-                    vec!["day".to_string()]
-                } else {
-                    f.every.clone()
-                } {
-                    match super::maintenance::parse_days(&day) {
-                        Some(ds) => days.extend(ds),
-                        None => {
-                            return err(
-                                d,
-                                "every",
-                                format!(
-                                    "`{day}` is not a weekday (mon..sun), `weekdays`, `weekends` or `day`"
-                                ),
-                            );
-                        }
-                    }
-                }
-                if duration.get().is_zero()
-                    || duration.get() > std::time::Duration::from_secs(7 * 86_400)
-                {
-                    return err(d, "duration", "must be between 1s and 7d".into());
-                }
-                Schedule::Recurring {
-                    days,
-                    at: time,
-                    duration_ms: duration.get().as_millis() as i64,
-                    tz,
-                }
-            }
-            _ => {
-                return err(
-                    d,
-                    "start",
-                    "give either start and end (one-off) or at and duration, with optional every and timezone (recurring)".into(),
-                );
-            }
-        };
-        Some(MaintenanceConfig {
-            name: f.name,
-            monitors: f.monitors,
-            groups: f.groups,
-            schedule,
-        })
     }
 }

@@ -1,9 +1,12 @@
-//! Maintenance windows: is a monitor in maintenance at a given instant?
+//! Maintenance windows: their config (`maintenance:`), and whether a monitor is in maintenance
+//! at a given instant.
 
 use jiff::civil::{Time, Weekday};
 use jiff::tz::TimeZone;
 
-use super::config::MaintenanceConfig;
+use crate::config::Duration;
+use crate::config::decode::{Decode, Decoder, join};
+use crate::config::yaml::Node;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Schedule {
@@ -95,6 +98,130 @@ pub fn active<'a>(
         .iter()
         .find(|w| w.applies_to(monitor, group) && w.schedule.contains(at_ms))
         .map(|w| w.name.as_str())
+}
+
+/// A maintenance window: one-off (`start`/`end`) or recurring (`every`/`at`/`duration`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaintenanceConfig {
+    pub name: String,
+    /// Monitor names in scope; with `groups` empty too, the window is global.
+    pub monitors: Vec<String>,
+    pub groups: Vec<String>,
+    pub schedule: Schedule,
+}
+
+crate::config_section! {
+    pub struct MaintenanceFields {
+        pub name: String,
+        pub monitors: Vec<String> = Vec::new(),
+        pub groups: Vec<String> = Vec::new(),
+        pub start: Option<String> = None,
+        pub end: Option<String> = None,
+        pub every: Vec<String> = Vec::new(),
+        pub at: Option<String> = None,
+        pub duration: Option<Duration> = None,
+        pub timezone: String = "UTC".to_string(),
+    }
+}
+
+impl Decode for MaintenanceConfig {
+    fn decode(node: &Node, path: &str, d: &mut Decoder) -> Option<Self> {
+        let f = MaintenanceFields::decode(node, path, d)?;
+        let err = |d: &mut Decoder, field: &str, msg: String| {
+            d.error_at(&join(path, field), msg);
+            None
+        };
+        let schedule = match (&f.start, &f.end, &f.at, &f.duration) {
+            (Some(s), Some(e), None, None) if f.every.is_empty() => {
+                let start = match s.parse::<jiff::Timestamp>() {
+                    Ok(t) => t,
+                    Err(e) => {
+                        return err(
+                            d,
+                            "start",
+                            format!("expected an RFC 3339 time like 2026-11-23T02:00:00Z: {e}"),
+                        );
+                    }
+                };
+                let end = match e.parse::<jiff::Timestamp>() {
+                    Ok(t) => t,
+                    Err(e) => return err(d, "end", format!("expected an RFC 3339 time: {e}")),
+                };
+                if end <= start {
+                    return err(d, "end", "must be after start".into());
+                }
+                Schedule::Once {
+                    start_ms: start.as_millisecond(),
+                    end_ms: end.as_millisecond(),
+                }
+            }
+            (None, None, Some(at), Some(duration)) => {
+                let tz = match jiff::tz::TimeZone::get(&f.timezone) {
+                    Ok(tz) => tz,
+                    Err(e) => {
+                        return err(
+                            d,
+                            "timezone",
+                            format!("unknown time zone `{}`: {e}", f.timezone),
+                        );
+                    }
+                };
+                let time = match at.parse::<jiff::civil::Time>() {
+                    Ok(t) => t,
+                    Err(_) => {
+                        return err(
+                            d,
+                            "at",
+                            format!("expected a time of day like 02:30, found `{at}`"),
+                        );
+                    }
+                };
+                let mut days = Vec::new();
+                for day in if f.every.is_empty() {
+                    vec!["day".to_string()]
+                } else {
+                    f.every.clone()
+                } {
+                    match parse_days(&day) {
+                        Some(ds) => days.extend(ds),
+                        None => {
+                            return err(
+                                d,
+                                "every",
+                                format!(
+                                    "`{day}` is not a weekday (mon..sun), `weekdays`, `weekends` or `day`"
+                                ),
+                            );
+                        }
+                    }
+                }
+                if duration.get().is_zero()
+                    || duration.get() > std::time::Duration::from_secs(7 * 86_400)
+                {
+                    return err(d, "duration", "must be between 1s and 7d".into());
+                }
+                Schedule::Recurring {
+                    days,
+                    at: time,
+                    duration_ms: duration.get().as_millis() as i64,
+                    tz,
+                }
+            }
+            _ => {
+                return err(
+                    d,
+                    "start",
+                    "give either start and end (one-off) or at and duration, with optional every and timezone (recurring)".into(),
+                );
+            }
+        };
+        Some(MaintenanceConfig {
+            name: f.name,
+            monitors: f.monitors,
+            groups: f.groups,
+            schedule,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -30,7 +30,8 @@ use crate::store::probes::ProbeWrite;
 use crate::store::{Store, StoreError, Write};
 use check::{Checkers, Outcome};
 use condition::{BodyCache, ConditionResult, Placeholder};
-use config::{CheckKind, MaintenanceConfig, MonitorConfig, ProbingConfig};
+use config::{CheckKind, MonitorConfig, ProbingConfig};
+use maintenance::MaintenanceConfig;
 use rollup::{Resolution, ResultRecord, Rollup};
 use state::{Attempt, Machine, State};
 

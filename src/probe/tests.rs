@@ -233,7 +233,34 @@ maintenance:
     assert!(text.contains("duplicate monitor name `a`"), "{text}");
     assert!(text.contains("push token already used"), "{text}");
     assert!(text.contains("no monitor named `zzz`"), "{text}");
-    // Cross-field checks run once every field decodes; field errors are reported first.
+    // Checks across monitors run even when another monitor has a wrong field: one run of
+    // `panoptes check` reports both (a duplicate name used to wait until the rest was fixed).
+    let yaml = "monitors:
+  - {name: a, type: http, url: \"http://h/\"}
+  - {name: b, type: http, url: \"http://h/\", interval: soon}
+  - {name: a, type: http, url: \"http://h/\", conditions: [\"[STATUS] === 200\"]}
+";
+    let errs = config::parse(yaml, "m.yaml", &|_| None).expect_err("invalid");
+    let lines: Vec<String> = errs.0.iter().map(|e| e.to_string()).collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("m.yaml:3:55: monitors[1].interval: expected a duration")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("m.yaml:4:12: monitors[2].name: duplicate monitor name `a`")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with(
+            "m.yaml:4:58: monitors[2].conditions[0]: expected a condition like `[STATUS] == 200`, found `[STATUS] === 200` (unexpected `=`"
+        )),
+        "{lines:#?}"
+    );
+    // A field error in a maintenance window is reported at its field.
     let errs = config::parse(
         "maintenance:\n  - {name: bad, at: \"25:00\", duration: 1h}\n",
         "m.yaml",

@@ -15,6 +15,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod config;
 pub mod digest;
 pub mod envelope;
 pub mod event;
@@ -30,11 +31,12 @@ use serde_json::Value;
 use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::clock::SharedClock;
-use crate::config::{Config, ProjectConfig};
+use crate::config::Config;
 use crate::metrics::{IngestItemLabels, IngestLabels, Metrics};
 use crate::store::sentry::{Received, SentryWrite};
 use crate::store::{Store, StoreError, Write};
 pub use auth::SentryAuth;
+use config::ProjectConfig;
 use event::Summary;
 use issues::{IssueRecord, Issues};
 

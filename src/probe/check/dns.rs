@@ -1,7 +1,7 @@
 //! DNS: one query over UDP to the configured (or system) nameserver, built and parsed with
 //! hickory-proto, so the raw response code is visible ([DNS_RCODE]) and answers become [BODY].
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -11,42 +11,15 @@ use tokio::net::UdpSocket;
 
 use super::Outcome;
 use crate::probe::condition::Observation;
-use crate::probe::config::DnsCheck;
+use crate::probe::config::{DnsCheck, Nameserver, RCODES};
 
-const RECORDS: &[&str] = &[
-    "A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "SRV", "PTR", "CAA",
-];
-
-pub fn record_type(s: &str) -> Option<RecordType> {
-    let upper = s.to_ascii_uppercase();
-    RECORDS
-        .contains(&upper.as_str())
-        .then(|| RecordType::from_str(&upper).ok())
-        .flatten()
+fn record_type(s: &str) -> Option<RecordType> {
+    RecordType::from_str(&s.to_ascii_uppercase()).ok()
 }
 
 /// `ip` or `ip:port` (port 53 by default); IPv6 as `[::1]:53` or bare `::1`.
-pub fn parse_nameserver(s: &str) -> Option<SocketAddr> {
-    if let Ok(a) = s.parse::<SocketAddr>() {
-        return Some(a);
-    }
-    s.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53))
-}
-
-const RCODES: &[(&str, u16)] = &[
-    ("NOERROR", 0),
-    ("FORMERR", 1),
-    ("SERVFAIL", 2),
-    ("NXDOMAIN", 3),
-    ("NOTIMP", 4),
-    ("REFUSED", 5),
-];
-
-pub fn rcode_known(s: &str) -> Option<u16> {
-    RCODES
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(s))
-        .map(|(_, c)| *c)
+fn parse_nameserver(s: &str) -> Option<SocketAddr> {
+    Nameserver::parse(s).map(|n| n.0)
 }
 
 fn rcode_name(rc: ResponseCode) -> String {
@@ -68,11 +41,11 @@ fn system_nameserver() -> Option<SocketAddr> {
 
 pub async fn check(d: &DnsCheck, timeout: Duration) -> Outcome {
     let started = Instant::now();
-    let Some(rtype) = record_type(&d.record) else {
-        return Outcome::failed(started, format!("unknown record type {}", d.record));
+    let Some(rtype) = record_type(&d.record.0) else {
+        return Outcome::failed(started, format!("unknown record type {}", d.record.0));
     };
-    let server = match d.nameserver.as_deref() {
-        Some(ns) => parse_nameserver(ns),
+    let server = match d.nameserver {
+        Some(ns) => Some(ns.0),
         None => system_nameserver(),
     };
     let Some(server) = server else {

@@ -3,15 +3,16 @@
 //! Shaped like Periskop's and Prometheus's configuration so users can copy theirs: discovery
 //! through `static_configs`, `dns_sd_configs` and `file_sd_configs`, and a `scraper` block. Each
 //! value is checked where it is written (addresses, names, endpoints), so every problem comes out
-//! with its line and column; cross-field rules are in [`validate_services`].
+//! with its line and column; rules across fields are in [`validate`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::net::SocketAddr;
 
-use super::Duration;
-use super::decode::{Decode, Decoder, join};
-use super::yaml::{Mark, Node, Value};
+use crate::config::Duration;
+use crate::config::decode::{Decode, Decoder, join};
+use crate::config::shared::check_ca_file;
+pub use crate::config::shared::{BasicAuth, Headers, Nameserver, TlsConfig};
+use crate::config::yaml::Node;
 
 /// Longest service name; names appear in URLs and metric labels.
 pub const MAX_SERVICE_NAME: usize = 128;
@@ -95,28 +96,6 @@ impl Decode for Endpoint {
                 Err(String::new())
             }
         })
-    }
-}
-
-/// A DNS server: `ip` (port 53) or `ip:port`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Nameserver(pub SocketAddr);
-
-impl Decode for Nameserver {
-    fn decode(node: &Node, path: &str, d: &mut Decoder) -> Option<Self> {
-        d.parse_with(
-            node,
-            path,
-            "a nameserver like 10.0.0.2, 10.0.0.2:53 or [::1]:5353",
-            |s| {
-                if let Ok(a) = s.parse::<SocketAddr>() {
-                    return Ok(Nameserver(a));
-                }
-                s.parse::<IpAddr>()
-                    .map(|ip| Nameserver(SocketAddr::new(ip, 53)))
-                    .map_err(|_| String::new())
-            },
-        )
     }
 }
 
@@ -216,7 +195,30 @@ crate::config_section! {
         /// Sent as `Authorization: Basic ...`.
         pub basic_auth: Option<BasicAuth> = None,
         /// Extra request headers.
-        pub headers: BTreeMap<String, String> = BTreeMap::new(),
+        pub headers: Headers = Headers::default(),
+    }
+    check = check_service;
+}
+
+fn check_service(s: &ServiceConfig, path: &str, d: &mut Decoder) {
+    let at = |field: &str| join(path, field);
+    if s.bearer_token.is_some() && s.basic_auth.is_some() {
+        d.error_at(
+            &at("basic_auth"),
+            "use either bearer_token or basic_auth, not both",
+        );
+    }
+    check_ca_file(
+        s.tls_config.ca_file.as_ref(),
+        s.tls_config.ca_only,
+        &at("tls_config"),
+        d,
+    );
+    if s.scraper.refresh_interval.get() < std::time::Duration::from_millis(100) {
+        d.error_at(&at("scraper.refresh_interval"), "must be at least 100ms");
+    }
+    if s.scraper.timeout.get().is_zero() {
+        d.error_at(&at("scraper.timeout"), "must be positive");
     }
 }
 
@@ -235,6 +237,22 @@ crate::config_section! {
         pub files: Vec<String>,
         pub refresh_interval: Duration = Duration::secs(300),
     }
+    check = check_file_sd;
+}
+
+fn check_file_sd(f: &FileSdConfig, path: &str, d: &mut Decoder) {
+    let at = |field: &str| join(path, field);
+    if f.files.is_empty() {
+        d.error_at(&at("files"), "needs at least one file or glob");
+    }
+    for (k, pattern) in f.files.iter().enumerate() {
+        if let Err(e) = glob::Pattern::new(pattern) {
+            d.error_at(&at(&format!("files[{k}]")), format!("invalid glob: {e}"));
+        }
+    }
+    if f.refresh_interval.get() < std::time::Duration::from_millis(100) {
+        d.error_at(&at("refresh_interval"), "must be at least 100ms");
+    }
 }
 
 crate::config_section! {
@@ -245,22 +263,6 @@ crate::config_section! {
         pub refresh_interval: Duration = Duration::secs(30),
         /// Per-target request timeout (connect + response + body).
         pub timeout: Duration = Duration::secs(10),
-    }
-}
-
-crate::config_section! {
-    pub struct TlsConfig {
-        /// PEM file with extra CA certificates to trust (in addition to the system's).
-        pub ca_file: Option<PathBuf> = None,
-        /// Trust ONLY `ca_file`, not the system roots.
-        pub ca_only: bool = false,
-    }
-}
-
-crate::config_section! {
-    pub struct BasicAuth {
-        pub username: String,
-        pub password: String = String::new(),
     }
 }
 
@@ -293,283 +295,79 @@ crate::config_section! {
 
 impl ScraperConfig {
     fn defaults() -> Self {
-        super::section_default()
-    }
-}
-impl TlsConfig {
-    fn defaults() -> Self {
-        super::section_default()
-    }
-}
-impl PeriskopConfig {
-    pub(super) fn defaults() -> Self {
-        super::section_default()
+        crate::config::section_default()
     }
 }
 
-/// One `dns_sd_configs` entry. Decoded by hand because its field `type` is a Rust keyword.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DnsSdConfig {
-    pub names: Vec<String>,
-    pub record_type: DnsRecordType,
-    /// Required for A/AAAA; SRV records carry their own port.
-    pub port: Option<u16>,
-    pub refresh_interval: Duration,
-    /// Overrides `periskop.nameserver` for this entry (split-horizon DNS, tests).
-    pub nameserver: Option<Nameserver>,
-}
-
-impl Decode for DnsSdConfig {
-    fn decode(node: &Node, path: &str, d: &mut Decoder) -> Option<Self> {
-        let map = d.mapping(
-            node,
-            path,
-            &["names", "type", "port", "refresh_interval", "nameserver"],
-        )?;
-        let names: Option<Vec<String>> = match map.get("names") {
-            Some(n) => d.decode(n, &join(path, "names")),
-            None => {
-                d.error(
-                    node.mark,
-                    &join(path, "names"),
-                    "missing required field `names`",
-                );
-                None
-            }
-        };
-        let record_type = match map.get("type") {
-            Some(n) => d.decode(n, &join(path, "type")),
-            None => Some(DnsRecordType::Srv),
-        };
-        let port: Option<Option<u16>> = match map.get("port") {
-            Some(n) => d.decode(n, &join(path, "port")),
-            None => Some(None),
-        };
-        let refresh_interval = match map.get("refresh_interval") {
-            Some(n) => d.decode(n, &join(path, "refresh_interval")),
-            None => Some(Duration::secs(30)),
-        };
-        let nameserver: Option<Option<Nameserver>> = match map.get("nameserver") {
-            Some(n) => d.decode(n, &join(path, "nameserver")),
-            None => Some(None),
-        };
-        let (names, record_type, port) = (names?, record_type?, port?);
-        let mut ok = true;
-        if names.is_empty() {
-            d.error(node.mark, &join(path, "names"), "needs at least one name");
-            ok = false;
-        }
-        for (i, n) in names.iter().enumerate() {
-            if n.is_empty() || n.len() > 253 || n.contains(char::is_whitespace) {
-                let mark = map.get("names").map(|n| n.mark).unwrap_or(node.mark);
-                d.error(
-                    mark,
-                    &format!("{}[{i}]", join(path, "names")),
-                    format!("`{n}` is not a DNS name"),
-                );
-                ok = false;
-            }
-        }
-        match (record_type, port) {
-            (DnsRecordType::Srv, Some(_)) => {
-                let mark = map.get("port").map(|n| n.mark).unwrap_or(node.mark);
-                d.error(
-                    mark,
-                    &join(path, "port"),
-                    "SRV records carry their own port; `port` is only for type A or AAAA",
-                );
-                ok = false;
-            }
-            (DnsRecordType::A | DnsRecordType::Aaaa, None) => {
-                d.error(
-                    node.mark,
-                    &join(path, "port"),
-                    "type A and AAAA need a `port`",
-                );
-                ok = false;
-            }
-            _ => {}
-        }
-        let cfg = DnsSdConfig {
-            names,
-            record_type,
-            port,
-            refresh_interval: refresh_interval?,
-            nameserver: nameserver?,
-        };
-        ok.then_some(cfg)
+crate::config_section! {
+    /// One `dns_sd_configs` entry.
+    pub struct DnsSdConfig {
+        pub names: Vec<String>,
+        /// `SRV` (default), `A` or `AAAA`.
+        pub record_type as "type": DnsRecordType = DnsRecordType::Srv,
+        /// Required for A/AAAA; SRV records carry their own port.
+        pub port: Option<u16> = None,
+        pub refresh_interval: Duration = Duration::secs(30),
+        /// Overrides `periskop.nameserver` for this entry (split-horizon DNS, tests).
+        pub nameserver: Option<Nameserver> = None,
     }
+    check = check_dns_sd;
 }
 
-/// The node at `path` below `root` (map keys and list indices), for locating cross-field errors.
-fn node_at<'n>(root: &'n Node, path: &[&str]) -> &'n Node {
-    let mut cur = root;
-    for seg in path {
-        let next = match &cur.value {
-            Value::Map(entries) => entries
-                .iter()
-                .find(|(k, _)| matches!(&k.value, Value::Scalar { text, .. } if text == seg))
-                .map(|(_, v)| v),
-            Value::Seq(items) => seg.parse::<usize>().ok().and_then(|i| items.get(i)),
-            _ => None,
-        };
-        match next {
-            Some(n) => cur = n,
-            None => return cur,
+fn check_dns_sd(c: &DnsSdConfig, path: &str, d: &mut Decoder) {
+    let at = |field: &str| join(path, field);
+    if c.names.is_empty() {
+        d.error_at(&at("names"), "needs at least one name");
+    }
+    for (k, n) in c.names.iter().enumerate() {
+        if n.is_empty() || n.len() > 253 || n.contains(char::is_whitespace) {
+            d.error_at(
+                &at(&format!("names[{k}]")),
+                format!("`{n}` is not a DNS name"),
+            );
         }
     }
-    cur
+    match (c.record_type, c.port) {
+        (DnsRecordType::Srv, Some(_)) => d.error_at(
+            &at("port"),
+            "SRV records carry their own port; `port` is only for type A or AAAA",
+        ),
+        (DnsRecordType::A | DnsRecordType::Aaaa, None) => {
+            d.error_at(&at("port"), "type A and AAAA need a `port`")
+        }
+        _ => {}
+    }
+    if c.refresh_interval.get() < std::time::Duration::from_millis(100) {
+        d.error_at(&at("refresh_interval"), "must be at least 100ms");
+    }
 }
 
-fn mark_at(root: &Node, path: &[&str]) -> Mark {
-    node_at(root, path).mark
-}
-
-/// Rules that span fields: unique names, one kind of credential, valid header names, readable
-/// CA files, sane global limits.
-pub(super) fn validate_services(
-    services: &[ServiceConfig],
-    global: &PeriskopConfig,
-    d: &mut Decoder,
-    root: &Node,
-) {
+/// Rules across services and the global limits.
+pub fn validate(services: &[ServiceConfig], global: &PeriskopConfig, d: &mut Decoder) {
     let mut seen = BTreeSet::new();
     for (i, s) in services.iter().enumerate() {
-        let idx = i.to_string();
-        let at = |field: &str| format!("services[{i}].{field}");
         if !seen.insert(s.name.0.clone()) {
-            d.error(
-                mark_at(root, &["services", &idx, "name"]),
-                &at("name"),
+            d.error_at(
+                &format!("services[{i}].name"),
                 format!("duplicate service name `{}`", s.name.0),
             );
         }
-        if s.bearer_token.is_some() && s.basic_auth.is_some() {
-            d.error(
-                mark_at(root, &["services", &idx, "basic_auth"]),
-                &at("basic_auth"),
-                "use either bearer_token or basic_auth, not both",
-            );
-        }
-        for name in s.headers.keys() {
-            let valid = !name.is_empty()
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-            if !valid {
-                d.error(
-                    mark_at(root, &["services", &idx, "headers"]),
-                    &format!("services[{i}].headers.{name}"),
-                    "not a valid HTTP header name",
-                );
-            }
-        }
-        for (name, value) in &s.headers {
-            if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-                d.error(
-                    mark_at(root, &["services", &idx, "headers", name]),
-                    &format!("services[{i}].headers.{name}"),
-                    "header values cannot contain line breaks",
-                );
-            }
-        }
-        if let Some(ca) = &s.tls_config.ca_file
-            && std::fs::metadata(ca).is_err()
-        {
-            d.error(
-                mark_at(root, &["services", &idx, "tls_config", "ca_file"]),
-                &at("tls_config.ca_file"),
-                format!("cannot read `{}`", ca.display()),
-            );
-        }
-        if s.tls_config.ca_only && s.tls_config.ca_file.is_none() {
-            d.error(
-                mark_at(root, &["services", &idx, "tls_config"]),
-                &at("tls_config.ca_only"),
-                "needs tls_config.ca_file",
-            );
-        }
-        if s.scraper.refresh_interval.get() < std::time::Duration::from_millis(100) {
-            d.error(
-                mark_at(root, &["services", &idx, "scraper", "refresh_interval"]),
-                &at("scraper.refresh_interval"),
-                "must be at least 100ms",
-            );
-        }
-        if s.scraper.timeout.get().is_zero() {
-            d.error(
-                mark_at(root, &["services", &idx, "scraper", "timeout"]),
-                &at("scraper.timeout"),
-                "must be positive",
-            );
-        }
-        for (j, f) in s.file_sd_configs.iter().enumerate() {
-            if f.files.is_empty() {
-                d.error(
-                    mark_at(root, &["services", &idx, "file_sd_configs", &j.to_string()]),
-                    &format!("services[{i}].file_sd_configs[{j}].files"),
-                    "needs at least one file or glob",
-                );
-            }
-            for (k, pattern) in f.files.iter().enumerate() {
-                if let Err(e) = glob::Pattern::new(pattern) {
-                    d.error(
-                        mark_at(
-                            root,
-                            &["services", &idx, "file_sd_configs", &j.to_string(), "files"],
-                        ),
-                        &format!("services[{i}].file_sd_configs[{j}].files[{k}]"),
-                        format!("invalid glob: {e}"),
-                    );
-                }
-            }
-            if f.refresh_interval.get() < std::time::Duration::from_millis(100) {
-                d.error(
-                    mark_at(root, &["services", &idx, "file_sd_configs", &j.to_string()]),
-                    &format!("services[{i}].file_sd_configs[{j}].refresh_interval"),
-                    "must be at least 100ms",
-                );
-            }
-        }
-        for (j, c) in s.dns_sd_configs.iter().enumerate() {
-            if c.refresh_interval.get() < std::time::Duration::from_millis(100) {
-                d.error(
-                    mark_at(root, &["services", &idx, "dns_sd_configs", &j.to_string()]),
-                    &format!("services[{i}].dns_sd_configs[{j}].refresh_interval"),
-                    "must be at least 100ms",
-                );
-            }
-        }
     }
-    let section = mark_at(root, &["periskop"]);
     if global.max_concurrent_scrapes == 0 {
-        d.error(
-            section,
-            "periskop.max_concurrent_scrapes",
-            "must be at least 1",
-        );
+        d.error_at("periskop.max_concurrent_scrapes", "must be at least 1");
     }
     if global.max_occurrences == 0 || global.max_occurrences > 1000 {
-        d.error(
-            section,
-            "periskop.max_occurrences",
-            "must be between 1 and 1000",
-        );
+        d.error_at("periskop.max_occurrences", "must be between 1 and 1000");
     }
     if global.max_keys_per_service == 0 {
-        d.error(
-            section,
-            "periskop.max_keys_per_service",
-            "must be at least 1",
-        );
+        d.error_at("periskop.max_keys_per_service", "must be at least 1");
     }
     if global.max_body_bytes < 1024 {
-        d.error(section, "periskop.max_body_bytes", "must be at least 1024");
+        d.error_at("periskop.max_body_bytes", "must be at least 1024");
     }
     for (i, t) in global.push_tokens.iter().enumerate() {
         if t.len() < 16 {
-            d.error(
-                section,
+            d.error_at(
                 &format!("periskop.push_tokens[{i}]"),
                 "push tokens must be at least 16 characters",
             );
@@ -579,8 +377,8 @@ pub(super) fn validate_services(
 
 #[cfg(test)]
 mod tests {
-    use super::super::parse;
     use super::*;
+    use crate::config::parse;
 
     fn no_env(_: &str) -> Option<String> {
         None

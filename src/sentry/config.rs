@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::Duration;
-use super::decode::{Decode, Decoder};
-use super::yaml::{Mark, Node, Value};
+use crate::config::Duration;
+use crate::config::decode::{Decode, Decoder};
+use crate::config::yaml::Node;
 
 /// A DSN public key: 32 hex characters, as Sentry issues them (stored lower-case).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -73,129 +73,55 @@ crate::config_section! {
     }
 }
 
-impl IngestConfig {
-    pub(super) fn defaults() -> Self {
-        super::section_default()
-    }
-}
-
-fn mark_of(root: &Node, section: &str, index: usize, field: &str) -> Mark {
-    let Value::Map(entries) = &root.value else {
-        return root.mark;
-    };
-    let Some((_, list)) = entries
-        .iter()
-        .find(|(k, _)| matches!(&k.value, Value::Scalar { text, .. } if text == section))
-    else {
-        return root.mark;
-    };
-    let Value::Seq(items) = &list.value else {
-        return list.mark;
-    };
-    let Some(item) = items.get(index) else {
-        return list.mark;
-    };
-    if let Value::Map(fields) = &item.value
-        && let Some((_, v)) = fields
-            .iter()
-            .find(|(k, _)| matches!(&k.value, Value::Scalar { text, .. } if text == field))
-    {
-        return v.mark;
-    }
-    item.mark
-}
-
 /// Unique ids and keys, at least one key each, sane limits.
-pub(super) fn validate(
-    projects: &[ProjectConfig],
-    ingest: &IngestConfig,
-    d: &mut Decoder,
-    root: &Node,
-) {
+pub fn validate(projects: &[ProjectConfig], ingest: &IngestConfig, d: &mut Decoder) {
     let mut ids = BTreeMap::new();
     let mut keys = BTreeMap::new();
     for (i, p) in projects.iter().enumerate() {
+        let at = |field: &str| format!("projects[{i}].{field}");
         if p.id == 0 {
-            d.error(
-                mark_of(root, "projects", i, "id"),
-                &format!("projects[{i}].id"),
-                "must be at least 1",
-            );
+            d.error_at(&at("id"), "must be at least 1");
         }
         if let Some(first) = ids.insert(p.id, i) {
-            d.error(
-                mark_of(root, "projects", i, "id"),
-                &format!("projects[{i}].id"),
+            d.error_at(
+                &at("id"),
                 format!("duplicate project id {} (also projects[{first}])", p.id),
             );
         }
         if p.keys.is_empty() {
-            d.error(
-                mark_of(root, "projects", i, "keys"),
-                &format!("projects[{i}].keys"),
-                "needs at least one key",
-            );
+            d.error_at(&at("keys"), "needs at least one key");
         }
         for k in &p.keys {
             if let Some(first) = keys.insert(k.0.clone(), i)
                 && first != i
             {
-                d.error(
-                    mark_of(root, "projects", i, "keys"),
-                    &format!("projects[{i}].keys"),
+                d.error_at(
+                    &at("keys"),
                     format!("key {} is already used by projects[{first}]", k.0),
                 );
             }
         }
         if p.events_per_minute == Some(0) {
-            d.error(
-                mark_of(root, "projects", i, "events_per_minute"),
-                &format!("projects[{i}].events_per_minute"),
+            d.error_at(
+                &at("events_per_minute"),
                 "must be at least 1 (leave it out for no limit)",
             );
         }
     }
-    let section = |field: &str| -> Mark {
-        let Value::Map(entries) = &root.value else {
-            return root.mark;
-        };
-        entries
-            .iter()
-            .find(|(k, _)| matches!(&k.value, Value::Scalar { text, .. } if text == "ingest"))
-            .map(|(_, v)| match &v.value {
-                Value::Map(fields) => fields
-                    .iter()
-                    .find(|(k, _)| matches!(&k.value, Value::Scalar { text, .. } if text == field))
-                    .map(|(_, v)| v.mark)
-                    .unwrap_or(v.mark),
-                _ => v.mark,
-            })
-            .unwrap_or(root.mark)
-    };
     if ingest.max_decompressed_bytes < ingest.max_event_bytes {
-        d.error(
-            section("max_decompressed_bytes"),
+        d.error_at(
             "ingest.max_decompressed_bytes",
             "must be at least ingest.max_event_bytes",
         );
     }
     if ingest.flood_window.get().is_zero() {
-        d.error(
-            section("flood_window"),
-            "ingest.flood_window",
-            "must be positive",
-        );
+        d.error_at("ingest.flood_window", "must be positive");
     }
     if ingest.digest_batch == 0 {
-        d.error(
-            section("digest_batch"),
-            "ingest.digest_batch",
-            "must be at least 1",
-        );
+        d.error_at("ingest.digest_batch", "must be at least 1");
     }
     if ingest.max_inflight_bytes < ingest.max_event_bytes {
-        d.error(
-            section("max_inflight_bytes"),
+        d.error_at(
             "ingest.max_inflight_bytes",
             "must be at least ingest.max_event_bytes",
         );
@@ -203,11 +129,7 @@ pub(super) fn validate(
     if let Some(u) = &ingest.public_url
         && !(u.starts_with("http://") || u.starts_with("https://"))
     {
-        d.error(
-            section("public_url"),
-            "ingest.public_url",
-            "must start with http:// or https://",
-        );
+        d.error_at("ingest.public_url", "must start with http:// or https://");
     }
 }
 

@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 use panoptes::clock::{SharedClock, SystemClock};
 use panoptes::config::Config;
 use panoptes::metrics::Metrics;
-use panoptes::sentry::Ingest;
+use panoptes::sentry::config::SentrySettings;
 use panoptes::sentry::event::summarize;
 use panoptes::sentry::issues::{Filter, IssueRecord, Sort};
+use panoptes::sentry::{Ingest, IngestDeps};
 use panoptes::store::sentry::{DigestWrite, EventRow, Received, SentryWrite};
 use panoptes::store::{Store, StoreOptions, Write};
 
@@ -107,9 +108,21 @@ async fn run(events: u64, issues: u64) {
     fill(&store, events, issues).await;
     let fill_s = t.elapsed().as_secs_f64();
     let clock: SharedClock = Arc::new(SystemClock);
-    let (_tx, rx) = tokio::sync::watch::channel(Arc::new(Config::default()));
+    let c = Config::default();
+    let (_tx, rx) = tokio::sync::watch::channel(Arc::new(SentrySettings {
+        projects: c.projects.clone(),
+        ingest: c.ingest.clone(),
+    }));
     let t = Instant::now();
-    let ingest = Ingest::open(store.clone(), clock, metrics, rx, None).expect("ingest");
+    let ingest = Ingest::open(IngestDeps {
+        store: store.clone(),
+        clock,
+        metrics,
+        settings: rx,
+        events: panoptes::events::Publisher::discard(),
+        check_ins: None,
+    })
+    .expect("ingest");
     let load = t.elapsed();
     let list = |sort: Sort, query: Option<&str>| {
         mean(100, |_| {

@@ -129,6 +129,7 @@ async fn run(duration: Duration) {
         config.clone(),
         listener,
         Arc::new(panoptes::clock::SystemClock),
+        panoptes::outbound::default_clients(),
     )
     .await
     .expect("start");

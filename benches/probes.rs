@@ -100,9 +100,13 @@ async fn run(n: usize, minutes: f64, addrs: &[SocketAddr]) {
     let cpu0 = cpu_seconds();
     let t0 = Instant::now();
     let engine = ProbeEngine::start(
-        store.clone(),
-        clock,
-        metrics.probes.clone(),
+        panoptes::probe::ProbeDeps {
+            store: store.clone(),
+            clock,
+            metrics: metrics.probes.clone(),
+            clients: panoptes::outbound::default_clients(),
+            events: panoptes::events::Publisher::discard(),
+        },
         &c.probing,
         &c.monitors,
         &c.maintenance,
@@ -115,17 +119,9 @@ async fn run(n: usize, minutes: f64, addrs: &[SocketAddr]) {
     // from the day roll-ups of that page; and one monitor's last hour of raw results.
     let now = panoptes::clock::Clock::now_ms(&SystemClock);
     let api = Instant::now();
-    let (page, _) = engine.list(None, None, None, 100);
+    let (page, _) = engine.list(&Default::default(), None, 100);
     for v in &page {
-        for days in [7u64, 30, 90] {
-            let _ = panoptes::probe::availability(
-                &store,
-                v.id,
-                panoptes::probe::rollup::Resolution::Day,
-                now.saturating_sub(days * 86_400_000),
-                now + 1,
-            );
-        }
+        let _ = engine.summary(v);
     }
     let list_ms = api.elapsed().as_secs_f64() * 1000.0;
     let api = Instant::now();

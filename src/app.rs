@@ -1,10 +1,18 @@
-//! Wires the parts into a running server: store, auth, HTTP, retention, reload, shutdown.
+//! Wires the parts into a running server: store, event bus, auth, probing, exception scraping,
+//! ingest, HTTP, retention, reload, shutdown.
 //!
-//! Owns: start-up order and shutdown order. Depends on: every other module. The listener, clock
-//! and config are parameters, so tests run the real server on `127.0.0.1:0` in-process.
+//! Owns: start-up and shutdown order, which section of the config each subsystem sees, which
+//! subscriber hears which events, and the adapters between domains (a Sentry check-in reaching a
+//! push monitor). Depends on: every other module. The listener, clock and outbound client
+//! factory are parameters, so tests run the real server on `127.0.0.1:0` in-process.
+//!
+//! A new capability is one folder under `src/` plus, here, one line building it from its
+//! section and deps, and one line registering its routes (in `http`).
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,13 +23,21 @@ use tracing::{info, warn};
 
 use crate::auth::{self, Auth};
 use crate::clock::SharedClock;
-use crate::config::{self, Config, ConfigErrors};
+use crate::config::{self, Config};
+use crate::events::{Bus, DomainEvent};
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
-use crate::periskop::{self, Periskop};
-use crate::probe::ProbeEngine;
-use crate::store::retention::{self, RetentionPolicy};
+use crate::outbound::SharedClients;
+use crate::periskop::config::PeriskopSettings;
+use crate::periskop::{self, Periskop, PeriskopDeps};
+use crate::probe::retention::ProbePruner;
+use crate::probe::{ProbeDeps, ProbeEngine};
+use crate::sentry::config::SentrySettings;
+use crate::sentry::retention::EventPruner;
+use crate::sentry::{CheckIns, Ingest, IngestDeps};
+use crate::store::retention::{self, AuditPruner, Pruner, SessionPruner};
 use crate::store::{Store, StoreError, StoreOptions};
+use crate::tasks::Shutdown;
 use crate::telemetry::LogHandle;
 
 /// Command-line overrides; they win over the config file on start and on every reload.
@@ -44,7 +60,10 @@ impl Overrides {
 }
 
 /// Loads the config file (or the embedded default) with overrides applied.
-pub fn load_config(path: Option<&std::path::Path>, o: &Overrides) -> Result<Config, ConfigErrors> {
+pub fn load_config(
+    path: Option<&std::path::Path>,
+    o: &Overrides,
+) -> Result<Config, config::ConfigErrors> {
     let c = match path {
         Some(p) => config::load(p)?,
         None => Config::default(),
@@ -74,17 +93,62 @@ pub fn open_store(c: &Config, metrics: &Metrics) -> Result<Store, StoreError> {
     )
 }
 
+/// A watch of one part of the config: it changes only when that part does, so a subsystem
+/// restarts its work only for its own settings.
+pub fn section<T>(
+    root: &watch::Receiver<Arc<Config>>,
+    pick: impl Fn(&Config) -> T + Send + 'static,
+) -> watch::Receiver<Arc<T>>
+where
+    T: PartialEq + Send + Sync + 'static,
+{
+    let (tx, rx) = watch::channel(Arc::new(pick(&root.borrow())));
+    let mut root = root.clone();
+    tokio::spawn(async move {
+        while root.changed().await.is_ok() {
+            let next = pick(&root.borrow_and_update());
+            tx.send_if_modified(|cur| {
+                let changed = **cur != next;
+                if changed {
+                    *cur = Arc::new(next);
+                }
+                changed
+            });
+        }
+    });
+    rx
+}
+
+/// Sentry cron check-ins reach push monitors through this adapter (ingest never calls probing).
+struct ProbeCheckIns(ProbeEngine);
+
+impl CheckIns for ProbeCheckIns {
+    fn check_in<'a>(
+        &'a self,
+        _project: u64,
+        slug: &'a str,
+        up: bool,
+        message: String,
+        latency_ms: Option<u64>,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+        Box::pin(async move {
+            self.0
+                .push_by_name(slug, up, Some(message), latency_ms)
+                .await
+                .is_some()
+        })
+    }
+}
+
 /// A running server.
 pub struct Server {
     pub addr: SocketAddr,
     pub state: AppState,
+    pub bus: Arc<Bus>,
     config_tx: watch::Sender<Arc<Config>>,
     shutdown_tx: watch::Sender<bool>,
     serve_task: JoinHandle<std::io::Result<()>>,
-    retention_task: JoinHandle<()>,
-    probe_retention_task: JoinHandle<()>,
-    periskop_task: JoinHandle<()>,
-    digest_task: JoinHandle<()>,
+    background: Vec<JoinHandle<()>>,
 }
 
 impl Server {
@@ -93,103 +157,120 @@ impl Server {
         config: Config,
         listener: TcpListener,
         clock: SharedClock,
+        clients: SharedClients,
     ) -> Result<Server, StartError> {
-        // Every outbound TLS client (probes, scrapes) uses ring; installing it again is a no-op.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let metrics = Arc::new(Metrics::new());
+        let bus = Bus::new(metrics.events.clone());
         let store = open_store(&config, &metrics)?;
+        store.on_failure(bus.publisher(DomainEvent::Store));
         let auth = Auth::new(store.clone(), clock.clone(), config.auth.clone())
             .map_err(|e| StartError::Auth(e.to_string()))?;
         let addr = listener
             .local_addr()
             .map_err(|e| StartError::Auth(format!("listener has no address: {e}")))?;
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let shutdown = Shutdown::new(shutdown_rx);
         let probes = ProbeEngine::start(
-            store.clone(),
-            clock.clone(),
-            metrics.probes.clone(),
+            ProbeDeps {
+                store: store.clone(),
+                clock: clock.clone(),
+                metrics: metrics.probes.clone(),
+                clients: clients.clone(),
+                events: bus.publisher(DomainEvent::Probe),
+            },
             &config.probing,
             &config.monitors,
             &config.maintenance,
         )
         .await
         .map_err(|e| StartError::Probe(e.to_string()))?;
-        let (config_tx, config_rx) = watch::channel(Arc::new(config));
-        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let (config_tx, root) = watch::channel(Arc::new(config));
         let instance_id = uuid::Uuid::new_v4().to_string();
-        let exceptions = Periskop::open(
-            store.clone(),
-            clock.clone(),
-            metrics.clone(),
-            config_rx.clone(),
-            instance_id.clone(),
-        )?;
-        let ingest = crate::sentry::Ingest::open(
-            store.clone(),
-            clock.clone(),
-            metrics.clone(),
-            config_rx.clone(),
-            Some(probes.clone()),
-        )?;
-        let digest_task = tokio::spawn(crate::sentry::digest::run(
-            ingest.clone(),
-            shutdown_rx.clone(),
-        ));
+        let periskop_settings = section(&root, |c| PeriskopSettings {
+            services: c.services.clone(),
+            global: c.periskop.clone(),
+        });
+        let exceptions = Periskop::open(PeriskopDeps {
+            store: store.clone(),
+            clock: clock.clone(),
+            metrics: metrics.clone(),
+            settings: periskop_settings.clone(),
+            events: bus.publisher(DomainEvent::Periskop),
+            instance_id: instance_id.clone(),
+        })?;
+        let sentry_settings = section(&root, |c| SentrySettings {
+            projects: c.projects.clone(),
+            ingest: c.ingest.clone(),
+        });
+        let ingest = Ingest::open(IngestDeps {
+            store: store.clone(),
+            clock: clock.clone(),
+            metrics: metrics.clone(),
+            settings: sentry_settings.clone(),
+            events: bus.publisher(DomainEvent::Sentry),
+            check_ins: Some(Arc::new(ProbeCheckIns(probes.clone()))),
+        })?;
         let state = AppState {
             store: store.clone(),
             auth,
             metrics: metrics.clone(),
             clock: clock.clone(),
-            config: config_rx.clone(),
+            server: section(&root, |c| c.server.clone()),
             started: Instant::now(),
             started_at_ms: clock.now_ms(),
             instance_id,
             probes: probes.clone(),
             periskop: exceptions.clone(),
-            ingest,
+            ingest: ingest.clone(),
         };
-        let probe_retention_task = tokio::spawn(probe_retention(
-            probes,
-            config_rx.clone(),
-            shutdown_rx.clone(),
-        ));
-        let periskop_task = tokio::spawn(periskop::run(
-            exceptions,
-            periskop::scrape::default_client_factory(),
-            config_rx.clone(),
-            shutdown_rx.clone(),
-        ));
 
-        let retention_cfg = config_rx.clone();
-        let retention_task = tokio::spawn(retention::run(
+        let mut background = Vec::new();
+        background.push(tokio::spawn(crate::sentry::digest::run(
+            ingest,
+            shutdown.clone(),
+        )));
+        background.push(tokio::spawn(periskop::run(
+            exceptions,
+            clients.clone(),
+            periskop_settings,
+            shutdown.clone(),
+        )));
+        let store_settings = section(&root, |c| c.store.clone());
+        let audit_keep = store_settings.clone();
+        let pruners: Vec<Arc<dyn Pruner>> = vec![
+            Arc::new(AuditPruner(move || {
+                audit_keep.borrow().audit_retention.get()
+            })),
+            Arc::new(SessionPruner),
+            Arc::new(EventPruner {
+                settings: sentry_settings,
+            }),
+            Arc::new(ProbePruner {
+                settings: section(&root, |c| c.probing.clone()),
+            }),
+        ];
+        background.push(tokio::spawn(retention::run(
             store.clone(),
+            pruners,
             move || {
-                let c = retention_cfg.borrow();
-                (
-                    RetentionPolicy {
-                        audit: c.store.audit_retention.get(),
-                        events: c.ingest.event_retention.get(),
-                        batch: c.store.retention_batch,
-                    },
-                    c.store.retention_interval.get(),
-                )
+                let s = store_settings.borrow();
+                (s.retention_batch, s.retention_interval.get())
             },
             clock.clone(),
             metrics.store.clone(),
-            shutdown_rx.clone(),
-        ));
+            shutdown.clone(),
+        )));
 
-        let mut stop = shutdown_rx.clone();
+        let mut stop = shutdown.clone();
         let serve_state = state.clone();
-        let grace_cfg = config_rx.clone();
+        let grace_cfg = state.server.clone();
         let serve_task = tokio::spawn(async move {
             let mut stop_for_grace = stop.clone();
-            let serve = http::serve(listener, serve_state, async move {
-                let _ = stop.wait_for(|s| *s).await;
-            });
+            let serve = http::serve(listener, serve_state, async move { stop.wait().await });
             // In-flight requests get `shutdown_timeout` to finish once shutdown starts.
             let grace = async move {
-                let _ = stop_for_grace.wait_for(|s| *s).await;
-                let t = grace_cfg.borrow().server.shutdown_timeout.get();
+                stop_for_grace.wait().await;
+                let t = grace_cfg.borrow().shutdown_timeout.get();
                 tokio::time::sleep(t).await;
             };
             tokio::select! {
@@ -204,20 +285,23 @@ impl Server {
         Ok(Server {
             addr,
             state,
+            bus,
             config_tx,
             shutdown_tx,
             serve_task,
-            retention_task,
-            probe_retention_task,
-            periskop_task,
-            digest_task,
+            background,
         })
+    }
+
+    /// The current configuration.
+    pub fn config(&self) -> Arc<Config> {
+        self.config_tx.borrow().clone()
     }
 
     /// Applies a new, already validated config. Settings that need a restart keep their running
     /// value, with a warning. Returns the warnings.
     pub async fn reload(&self, new: Config, log: Option<&LogHandle>) -> Vec<String> {
-        let old = self.state.config();
+        let old = self.config();
         let mut new = new;
         let mut warnings = Vec::new();
         if new.server.listen != old.server.listen {
@@ -295,43 +379,15 @@ impl Server {
             Ok(r) => r,
             Err(e) => Err(std::io::Error::other(e.to_string())),
         };
-        let _ = self.retention_task.await;
-        let _ = self.probe_retention_task.await;
         self.state.probes.stop();
-        let _ = self.periskop_task.await;
-        // The digest stops between batches; what it has not reached stays in the inbox and is
-        // digested on the next start.
-        let _ = self.digest_task.await;
+        // Background tasks stop at their next await; the digest stops between batches, and what
+        // it has not reached stays in the inbox for the next start.
+        for t in self.background {
+            let _ = t.await;
+        }
         self.state.store.close().await;
         info!("panoptes stopped; all acknowledged writes are committed");
         served
-    }
-}
-
-/// Deletes expired probe results and roll-ups every `store.retention_interval`.
-async fn probe_retention(
-    probes: ProbeEngine,
-    config: watch::Receiver<Arc<Config>>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        let (keep, every, batch) = {
-            let c = config.borrow();
-            (
-                c.probing.retention.clone(),
-                c.store.retention_interval.get(),
-                c.store.retention_batch,
-            )
-        };
-        match probes.prune(&keep, batch).await {
-            Ok(n) if n > 0 => info!(deleted = n, "probe retention pass"),
-            Ok(_) => {}
-            Err(e) => warn!(error = %e, "probe retention pass failed"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = shutdown.changed() => return,
-        }
     }
 }
 

@@ -293,9 +293,14 @@ async fn serve(
         config.monitors.extend(app::self_monitor(bound));
     }
     let clock: SharedClock = Arc::new(SystemClock);
-    let server = Server::start(config, listener, clock)
-        .await
-        .map_err(|e| e.to_string())?;
+    let server = Server::start(
+        config,
+        listener,
+        clock,
+        panoptes::outbound::default_clients(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let _ = std::io::stderr().flush();
 
     use tokio::signal::unix::{SignalKind, signal};

@@ -24,6 +24,8 @@ pub struct StoreMetrics {
     pub batches: Counter,
     pub writes: Counter,
     pub commit_errors: Counter,
+    /// Write requests refused alone because they could not be applied.
+    pub request_errors: Counter,
     pub batch_size: Histogram,
     pub commit_seconds: Histogram,
     pub queue_depth: Gauge,
@@ -37,6 +39,7 @@ impl Default for StoreMetrics {
             batches: Counter::default(),
             writes: Counter::default(),
             commit_errors: Counter::default(),
+            request_errors: Counter::default(),
             batch_size: Histogram::new(exponential_buckets(1.0, 2.0, 14)),
             commit_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
             queue_depth: Gauge::default(),
@@ -88,58 +91,6 @@ impl Default for ProbeMetrics {
             schedule_lag: Histogram::new(exponential_buckets(0.0005, 1.5, 30)),
             results_dropped: Counter::default(),
         }
-    }
-}
-
-impl ProbeMetrics {
-    pub fn observe(
-        &self,
-        cfg: &crate::probe::config::MonitorConfig,
-        state: crate::probe::state::State,
-        ok: bool,
-        latency_ms: u64,
-        cert_days: Option<f64>,
-        uptime_24h: Option<f64>,
-    ) {
-        use crate::probe::state::State;
-        let l = MonitorLabels {
-            monitor: cfg.name.clone(),
-            kind: cfg.kind.type_name().to_string(),
-        };
-        let up = matches!(
-            state,
-            State::Up | State::Degraded | State::Maintenance | State::Pending
-        );
-        self.up.get_or_create(&l).set(i64::from(up));
-        self.state.get_or_create(&l).set(i64::from(state.code()));
-        self.latency_seconds
-            .get_or_create(&l)
-            .set(latency_ms as f64 / 1000.0);
-        if let Some(d) = cert_days {
-            self.cert_days_left.get_or_create(&l).set(d);
-        }
-        if let Some(u) = uptime_24h {
-            self.uptime_ratio_24h.get_or_create(&l).set(u);
-        }
-        self.checks
-            .get_or_create(&CheckLabels {
-                kind: l.kind.clone(),
-                result: if ok { "success" } else { "failure" }.into(),
-            })
-            .inc();
-    }
-
-    /// Drops a removed monitor's series.
-    pub fn forget(&self, monitor: &str, kind: &str) {
-        let l = MonitorLabels {
-            monitor: monitor.to_string(),
-            kind: kind.to_string(),
-        };
-        self.up.remove(&l);
-        self.state.remove(&l);
-        self.latency_seconds.remove(&l);
-        self.cert_days_left.remove(&l);
-        self.uptime_ratio_24h.remove(&l);
     }
 }
 
@@ -205,6 +156,13 @@ pub struct IngestMetrics {
     pub rejected: Family<Vec<(String, String)>, Counter>,
 }
 
+/// The domain-event bus (`crate::events`).
+#[derive(Clone, Default)]
+pub struct EventMetrics {
+    pub published: Family<Vec<(String, String)>, Counter>,
+    pub dropped: Family<Vec<(String, String)>, Counter>,
+}
+
 #[derive(Clone)]
 pub struct HttpMetrics {
     pub requests: Family<HttpLabels, Counter>,
@@ -219,6 +177,7 @@ pub struct Metrics {
     pub ingest: IngestMetrics,
     pub login_failures: Counter,
     pub config_reloads: Family<Vec<(String, String)>, Counter>,
+    pub events: EventMetrics,
 }
 
 impl Default for Metrics {
@@ -346,6 +305,11 @@ impl Metrics {
             store.commit_errors.clone(),
         );
         registry.register(
+            "store_request_errors",
+            "Write requests refused alone because they could not be applied",
+            store.request_errors.clone(),
+        );
+        registry.register(
             "store_batch_size",
             "Write requests per committed transaction",
             store.batch_size.clone(),
@@ -380,7 +344,19 @@ impl Metrics {
             "Configuration reloads by result",
             config_reloads.clone(),
         );
+        let events = EventMetrics::default();
+        registry.register(
+            "events_published",
+            "Domain events published, by source",
+            events.published.clone(),
+        );
+        registry.register(
+            "events_dropped",
+            "Domain events a subscriber missed because its queue was full, by subscriber",
+            events.dropped.clone(),
+        );
         Metrics {
+            events,
             registry,
             store,
             http,

@@ -186,6 +186,29 @@ async fn get_json(c: &reqwest::Client, url: &str, token: &str) -> Value {
     resp.json().await.expect("json")
 }
 
+/// Every item of a paged list route, following `next_cursor` through pages of 3, so each list
+/// read also checks that pages neither skip nor repeat items.
+async fn list_json(c: &reqwest::Client, url: &str, token: &str) -> Value {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..1000 {
+        let page_url = match &cursor {
+            Some(cur) => format!("{url}{sep}limit=3&cursor={cur}"),
+            None => format!("{url}{sep}limit=3"),
+        };
+        let page = get_json(c, &page_url, token).await;
+        let got = page["items"].as_array().expect("a page has items");
+        assert!(got.len() <= 3, "{page}");
+        items.extend(got.iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => return Value::Array(items),
+        }
+    }
+    panic!("{url}: more than 1000 pages");
+}
+
 /// Polls `f` until it returns Some, or fails with `what` after 60 s.
 async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
 where
@@ -208,7 +231,7 @@ async fn totals(
     base: &str,
     token: &str,
 ) -> std::collections::BTreeMap<String, u64> {
-    let v = get_json(
+    let v = list_json(
         c,
         &format!("{base}/api/v1/exceptions/services/shop/errors?status=all"),
         token,
@@ -304,7 +327,7 @@ services:
     assert_eq!(t["KeyError"], 2);
     assert_eq!(t["ValueError"], 1);
 
-    let targets = get_json(&c, &format!("{base}/api/v1/exceptions/targets"), &token).await;
+    let targets = list_json(&c, &format!("{base}/api/v1/exceptions/targets"), &token).await;
     let targets = targets.as_array().expect("targets");
     assert_eq!(targets.len(), 7, "{targets:#?}");
     let find = |addr: &str| {
@@ -350,7 +373,7 @@ services:
     assert_eq!(find(&filed.addr())["labels"]["zone"], "a");
 
     // Detail: occurrences newest first with the HTTP context, and the rate series adds up.
-    let list = get_json(
+    let list = list_json(
         &c,
         &format!("{base}/api/v1/exceptions/services/shop/errors?query=keyerror"),
         &token,
@@ -456,7 +479,7 @@ services:
     dns.set_srv("_periskop._tcp.shop", &[("node1", srv1.port)])
         .await;
     eventually("srv2 leaves the targets", || async {
-        let t = get_json(&c, &format!("{base}/api/v1/exceptions/targets"), &token).await;
+        let t = list_json(&c, &format!("{base}/api/v1/exceptions/targets"), &token).await;
         let gone = !t
             .as_array()
             .expect("targets")
@@ -479,7 +502,7 @@ services:
     );
 
     // Resolve holds while the count stays, then an increase reopens it as a regression.
-    let value_key = get_json(
+    let value_key = list_json(
         &c,
         &format!("{base}/api/v1/exceptions/services/shop/errors?query=valueerror"),
         &token,
@@ -600,16 +623,16 @@ async fn the_push_gateway_takes_the_python_clients_push_to_gateway() {
     );
     job.cmd(&format!("push {gateway} 3"));
     let url = server.url("/api/v1/exceptions/services/billing-cron/errors");
-    let v = get_json(&c, &url, &token).await;
+    let v = list_json(&c, &url, &token).await;
     assert_eq!(v[0]["total_count"], 3, "{v}");
     // Same process pushing again: only the increase counts.
     job.cmd(&format!("push {gateway} 2"));
-    let v = get_json(&c, &url, &token).await;
+    let v = list_json(&c, &url, &token).await;
     assert_eq!(v[0]["total_count"], 5, "{v}");
     // A second run of the job (new process, new target_uuid) adds its whole count.
     let mut next = Exporter::spawn(0);
     next.cmd(&format!("push {gateway} 4"));
-    let v = get_json(&c, &url, &token).await;
+    let v = list_json(&c, &url, &token).await;
     assert_eq!(v[0]["total_count"], 9, "{v}");
 
     let resp = c
@@ -716,7 +739,7 @@ services:
     assert_eq!(t["KeyError"], 3);
     assert_eq!(t["RuntimeError"], 1);
     let targets = eventually("the huge target is down", || async {
-        let v = get_json(&c, &format!("{base}/api/v1/exceptions/targets"), &token).await;
+        let v = list_json(&c, &format!("{base}/api/v1/exceptions/targets"), &token).await;
         // All three targets listed (each service's list appears after its discovery) and judged.
         let list = v.as_array().expect("targets");
         let done = [bearer, basic, huge]
@@ -807,7 +830,7 @@ async fn totals_and_resolve_survive_a_restart_without_counting_twice() {
     let base = server.url("");
     let detail_url = format!("{base}/api/v1/exceptions/services/shop/errors/{key}");
     eventually("a scrape after the restart", || async {
-        let t = get_json(&c, &format!("{base}/api/v1/exceptions/targets"), &token).await;
+        let t = list_json(&c, &format!("{base}/api/v1/exceptions/targets"), &token).await;
         (t[0]["health"] == "up").then_some(())
     })
     .await;
@@ -921,7 +944,7 @@ services:
     .await;
     assert_eq!(t["ZeroDivisionError"], 7);
     let targets = eventually("both scraped", || async {
-        let v = get_json(&c, &format!("{base}/api/v1/exceptions/targets"), &token).await;
+        let v = list_json(&c, &format!("{base}/api/v1/exceptions/targets"), &token).await;
         // Both services must be listed (the second one's target appears only once its
         // discovery ran) and every listed target judged; reading earlier found no "untrusted".
         let list = v.as_array().expect("targets");
@@ -1002,7 +1025,7 @@ async fn a_reload_changes_services_and_targets_without_losing_totals() {
     })
     .await;
     let targets = eventually("targets follow the new config", || async {
-        let v = get_json(&c, &format!("{base}/api/v1/exceptions/targets"), &token).await;
+        let v = list_json(&c, &format!("{base}/api/v1/exceptions/targets"), &token).await;
         let pairs: Vec<(String, String)> = v
             .as_array()
             .expect("targets")
@@ -1025,7 +1048,7 @@ async fn a_reload_changes_services_and_targets_without_losing_totals() {
         targets.contains(&("billing".to_string(), first.addr())),
         "{targets:?}"
     );
-    let services = get_json(&c, &format!("{base}/api/v1/exceptions/services"), &token).await;
+    let services = list_json(&c, &format!("{base}/api/v1/exceptions/services"), &token).await;
     let names: Vec<&str> = services
         .as_array()
         .expect("services")

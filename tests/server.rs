@@ -294,7 +294,7 @@ async fn bearer_tokens_work_and_can_be_listed_and_revoked() {
     let second = created["token"].as_str().expect("token").to_string();
     let second_id = created["info"]["id"].as_str().expect("id").to_string();
 
-    let list: Vec<Value> = c
+    let page: Value = c
         .get(s.url("/api/v1/tokens"))
         .bearer_auth(&token)
         .send()
@@ -303,6 +303,8 @@ async fn bearer_tokens_work_and_can_be_listed_and_revoked() {
         .json()
         .await
         .expect("json");
+    let list = page["items"].as_array().expect("a page of tokens");
+    assert!(page["next_cursor"].is_null(), "{page}");
     let names: Vec<&str> = list.iter().filter_map(|t| t["name"].as_str()).collect();
     assert_eq!(names.len(), 2);
     assert!(names.contains(&"deploy-bot") && names.contains(&"second"));
@@ -364,7 +366,9 @@ async fn audit_pages_with_a_cursor() {
     }
     let mut seen = Vec::new();
     let mut cursor = String::new();
-    loop {
+    // Bounded: a cursor that never ends must fail the test, not hang it.
+    for pages in 0.. {
+        assert!(pages < 20, "the cursor never ends: {seen:?}");
         let page: Value = c
             .get(s.url(&format!("/api/v1/audit?limit=2&cursor={cursor}")))
             .bearer_auth(&token)
@@ -382,7 +386,12 @@ async fn audit_pages_with_a_cursor() {
             None => break,
         }
     }
+    // Five token creations, newest first, each once, then the CLI's own creation of `t`.
     assert_eq!(seen.len(), 6, "{seen:?}");
+    for (i, d) in seen.iter().take(5).enumerate() {
+        assert!(d.starts_with(&format!("t{} (", 4 - i)), "{seen:?}");
+    }
+    assert!(seen[5].starts_with("t ("), "{seen:?}");
     let resp = c
         .get(s.url("/api/v1/audit?cursor=garbage"))
         .bearer_auth(&token)
@@ -482,7 +491,7 @@ async fn graceful_shutdown_keeps_every_acknowledged_write() {
     drop(s);
 
     let s = start(dir.path(), &[]);
-    let list: Vec<Value> = c
+    let page: Value = c
         .get(s.url("/api/v1/tokens"))
         .bearer_auth(&token)
         .send()
@@ -491,7 +500,12 @@ async fn graceful_shutdown_keeps_every_acknowledged_write() {
         .json()
         .await
         .expect("json");
-    let ids: Vec<&str> = list.iter().filter_map(|t| t["id"].as_str()).collect();
+    let ids: Vec<&str> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|t| t["id"].as_str())
+        .collect();
     for id in &acked {
         assert!(ids.contains(&id.as_str()), "acknowledged token {id} lost");
     }

@@ -2,21 +2,20 @@
 
 use std::net::SocketAddr;
 
+use super::error::{ApiError, Json};
+use super::page::{PageParams, cursor, slice};
+use super::{AppState, authenticate, client_ip, session_cookie};
+use crate::auth::{self, Principal};
+use crate::clock::rfc3339;
+use crate::store::Write;
 use axum::Extension;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use panoptes_types::{
     AuditEntry, CreateToken, CreatedToken, Health, LoginRequest, Page, SESSION_COOKIE,
     ServerStatus, TokenInfo,
 };
-use serde::Deserialize;
-
-use super::error::{ApiError, Json};
-use super::{AppState, authenticate, client_ip, session_cookie};
-use crate::auth::{self, Principal};
-use crate::clock::rfc3339;
-use crate::store::Write;
 
 pub async fn healthz(State(state): State<AppState>) -> Response {
     let store = state.store.status();
@@ -40,7 +39,7 @@ pub async fn metrics(
     headers: HeaderMap,
     method: Method,
 ) -> Result<Response, ApiError> {
-    if !state.config().server.public_metrics {
+    if !state.server().public_metrics {
         authenticate(&state, &headers, &method).await?;
     }
     Ok((
@@ -115,21 +114,35 @@ pub async fn status(State(state): State<AppState>) -> axum::Json<ServerStatus> {
     })
 }
 
+/// API tokens by creation time.
 pub async fn list_tokens(
     State(state): State<AppState>,
-) -> Result<axum::Json<Vec<TokenInfo>>, ApiError> {
-    let mut tokens: Vec<TokenInfo> = state
-        .store
-        .tokens()?
+    page: PageParams,
+) -> Result<axum::Json<Page<TokenInfo>>, ApiError> {
+    let rows = state.store.read(|s| s.tokens()).await?;
+    let tokens: Vec<(u64, TokenInfo)> = rows
         .into_iter()
-        .map(|(hash, t)| TokenInfo {
-            id: auth::token_id(&hash),
-            name: t.name,
-            created_at: rfc3339(t.created_at_ms),
+        .map(|(hash, t)| {
+            (
+                t.created_at_ms,
+                TokenInfo {
+                    id: auth::token_id(&hash),
+                    name: t.name,
+                    created_at: rfc3339(t.created_at_ms),
+                },
+            )
         })
         .collect();
-    tokens.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-    Ok(axum::Json(tokens))
+    let (items, next) = slice(
+        tokens,
+        |(at, t)| (*at, t.id.clone()),
+        page.after::<(u64, String)>()?,
+        page.limit,
+    );
+    Ok(axum::Json(Page {
+        items: items.into_iter().map(|(_, t)| t).collect(),
+        next_cursor: next.map(|n| cursor(&n)),
+    }))
 }
 
 pub async fn create_token(
@@ -148,7 +161,8 @@ pub async fn delete_token(
 ) -> Result<StatusCode, ApiError> {
     let hash = state
         .store
-        .tokens()?
+        .read(|s| s.tokens())
+        .await?
         .into_iter()
         .map(|(hash, _)| hash)
         .find(|hash| auth::token_id(hash) == id)
@@ -164,28 +178,24 @@ pub async fn delete_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-pub struct AuditQuery {
-    cursor: Option<String>,
-    limit: Option<usize>,
-}
-
 /// Newest first; `cursor` is the `next_cursor` of the previous page.
 pub async fn audit(
     State(state): State<AppState>,
-    Query(q): Query<AuditQuery>,
+    page: PageParams,
 ) -> Result<axum::Json<Page<AuditEntry>>, ApiError> {
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let before = match q.cursor.as_deref() {
-        None | Some("") => None,
-        Some(c) => Some(parse_cursor(c).ok_or_else(|| {
-            ApiError::bad_request("invalid_cursor", "cursor is not one this server issued")
-        })?),
+    let before = page.after::<(u64, u64)>()?;
+    let limit = page.limit;
+    let mut rows = state
+        .store
+        .read(move |s| s.audit(before, limit + 1))
+        .await?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next_cursor = if more {
+        rows.last().map(|(k, _)| cursor(k))
+    } else {
+        None
     };
-    let rows = state.store.audit(before, limit)?;
-    let next_cursor = (rows.len() == limit)
-        .then(|| rows.last().map(|(k, _)| format!("{}.{}", k.0, k.1)))
-        .flatten();
     let items = rows
         .into_iter()
         .map(|((at_ms, _), r)| AuditEntry {
@@ -196,9 +206,4 @@ pub async fn audit(
         })
         .collect();
     Ok(axum::Json(Page { items, next_cursor }))
-}
-
-fn parse_cursor(c: &str) -> Option<(u64, u64)> {
-    let (a, b) = c.split_once('.')?;
-    Some((a.parse().ok()?, b.parse().ok()?))
 }

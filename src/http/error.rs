@@ -1,5 +1,6 @@
 //! The one mapping from internal errors to HTTP: every API error is
-//! `{"error": {"code": "...", "message": "..."}}` with a stable `code`.
+//! `{"error": {"code": "...", "message": "..."}}` with a stable `code`. The codes are the
+//! [`ErrorCode`] enum, which is the README's list; handlers cannot invent others.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
@@ -12,6 +13,81 @@ use tracing::error;
 use crate::auth::AuthError;
 use crate::store::StoreError;
 
+/// Every code an API error can carry (the README lists them with their statuses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    InvalidJson,
+    UnsupportedMediaType,
+    InvalidInput,
+    InvalidCursor,
+    PayloadTooLarge,
+    TooManyRequests,
+    StoreBusy,
+    StoreUnavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 14] = [
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Conflict,
+        ErrorCode::InvalidJson,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::InvalidInput,
+        ErrorCode::InvalidCursor,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::TooManyRequests,
+        ErrorCode::StoreBusy,
+        ErrorCode::StoreUnavailable,
+        ErrorCode::Internal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::InvalidInput => "invalid_input",
+            ErrorCode::InvalidCursor => "invalid_cursor",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::TooManyRequests => "too_many_requests",
+            ErrorCode::StoreBusy => "store_busy",
+            ErrorCode::StoreUnavailable => "store_unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::InvalidJson
+            | ErrorCode::UnsupportedMediaType
+            | ErrorCode::InvalidInput
+            | ErrorCode::InvalidCursor => StatusCode::BAD_REQUEST,
+            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::StoreBusy | ErrorCode::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -20,15 +96,19 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("{message}")]
-    BadRequest { code: &'static str, message: String },
+    BadRequest { code: ErrorCode, message: String },
     #[error("{message}")]
     PayloadTooLarge { message: String },
     #[error("too many attempts; retry in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("{message}")]
     Unavailable {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         retry_after_secs: Option<u64>,
     },
@@ -37,38 +117,36 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError::BadRequest {
             code,
             message: message.into(),
         }
     }
 
-    pub fn status(&self) -> StatusCode {
-        match self {
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+    /// `invalid_input` naming the field: the most common refusal.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::bad_request(ErrorCode::InvalidInput, message)
     }
 
     /// Stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::Unauthorized(_) => "unauthorized",
-            ApiError::Forbidden(_) => "forbidden",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::BadRequest { code, .. } => code,
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::TooManyRequests { .. } => "too_many_requests",
-            ApiError::Unavailable { code, .. } => code,
-            ApiError::Internal(_) => "internal",
+            ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
+            ApiError::Forbidden(_) => ErrorCode::Forbidden,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
+            ApiError::Conflict(_) => ErrorCode::Conflict,
+            ApiError::BadRequest { code, .. } => *code,
+            ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            ApiError::TooManyRequests { .. } => ErrorCode::TooManyRequests,
+            ApiError::Unavailable { code, .. } => *code,
+            ApiError::Internal(_) => ErrorCode::Internal,
         }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.code().status()
     }
 }
 
@@ -81,7 +159,7 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let body = ErrorBody {
             error: ErrorDetail {
-                code: self.code().to_string(),
+                code: self.code().as_str().to_string(),
                 message: self.to_string(),
             },
         };
@@ -106,12 +184,12 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Busy => ApiError::Unavailable {
-                code: "store_busy",
+                code: ErrorCode::StoreBusy,
                 message: e.to_string(),
                 retry_after_secs: Some(1),
             },
             StoreError::Closed | StoreError::Failed(_) => ApiError::Unavailable {
-                code: "store_unavailable",
+                code: ErrorCode::StoreUnavailable,
                 message: e.to_string(),
                 retry_after_secs: None,
             },
@@ -127,7 +205,7 @@ impl From<AuthError> for ApiError {
             AuthError::Throttled { retry_after_secs } => {
                 ApiError::TooManyRequests { retry_after_secs }
             }
-            AuthError::Invalid(m) => ApiError::bad_request("invalid_input", m),
+            AuthError::Invalid(m) => ApiError::invalid(m),
             AuthError::Store(s) => s.into(),
             AuthError::Hash(h) => ApiError::Internal(h),
         }
@@ -149,7 +227,7 @@ where
             Ok(axum::Json(v)) => Ok(Json(v)),
             Err(rejection) => Err(match rejection {
                 JsonRejection::MissingJsonContentType(_) => ApiError::bad_request(
-                    "unsupported_media_type",
+                    ErrorCode::UnsupportedMediaType,
                     "expected Content-Type: application/json",
                 ),
                 JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -157,7 +235,7 @@ where
                         message: "request body too large".into(),
                     }
                 }
-                other => ApiError::bad_request("invalid_json", other.body_text()),
+                other => ApiError::bad_request(ErrorCode::InvalidJson, other.body_text()),
             }),
         }
     }
@@ -227,5 +305,42 @@ impl IntoResponse for crate::sentry::IngestError {
             _ => {}
         }
         resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's list of codes and the enum are the same list.
+    #[test]
+    fn the_readme_lists_exactly_the_error_codes() {
+        let readme = include_str!("../../README.md");
+        let start = readme
+            .find("Codes: ")
+            .expect("the README lists the error codes after `Codes: `");
+        let end = readme[start..]
+            .find("\n\n")
+            .map_or(readme.len(), |e| start + e);
+        let listed: std::collections::BTreeSet<&str> =
+            readme[start..end].split('`').skip(1).step_by(2).collect();
+        let ours: std::collections::BTreeSet<&str> =
+            ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(listed, ours);
+        let text = readme[start..end].replace('\n', " ");
+        for c in ErrorCode::ALL {
+            let tag = format!("`{}` ", c.as_str());
+            let at = text.find(&tag).expect("listed") + tag.len();
+            let status: String = text[at..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            assert_eq!(
+                status,
+                c.status().as_u16().to_string(),
+                "the README's status of `{}`",
+                c.as_str()
+            );
+        }
     }
 }

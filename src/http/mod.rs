@@ -1,13 +1,17 @@
 //! The HTTP edge: routes, authentication, request metrics, the embedded dashboard.
 //!
-//! Owns: URL layout, credential extraction, the error-to-HTTP mapping (`error.rs`).
-//! Depends on: `auth`, `store`, `metrics`, `config`, `clock`. Handlers stay thin: they parse,
-//! call into a module that owns the work, and map the result.
+//! Owns: URL layout, credential extraction (`credentials.rs`), pagination (`page.rs`), the
+//! error-to-HTTP mapping (`error.rs`), the `server:` section. Depends on: `auth`, `store`,
+//! `metrics`, `clock`, and each domain's handle. Handlers stay thin: they parse, call into the
+//! domain that owns the work (its `query` module for reads), and map the result.
 
 mod api;
 mod assets;
 pub mod config;
+pub mod credentials;
 pub mod error;
+mod issues;
+pub mod page;
 mod periskop;
 mod probes;
 mod sentry;
@@ -28,10 +32,11 @@ use tower::Layer;
 
 use crate::auth::{Auth, Principal};
 use crate::clock::SharedClock;
-use crate::config::Config;
 use crate::metrics::{HttpLabels, Metrics};
 use crate::store::Store;
-pub use error::ApiError;
+use config::ServerConfig;
+use credentials::Credential;
+pub use error::{ApiError, ErrorCode};
 use panoptes_types::{CSRF_HEADER, SESSION_COOKIE};
 
 /// Everything a handler may need. Cheap to clone.
@@ -41,7 +46,8 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     pub metrics: Arc<Metrics>,
     pub clock: SharedClock,
-    pub config: watch::Receiver<Arc<Config>>,
+    /// The `server:` section; each domain's settings live with its handle.
+    pub server: watch::Receiver<Arc<ServerConfig>>,
     pub started: Instant,
     pub started_at_ms: u64,
     pub instance_id: String,
@@ -51,14 +57,14 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn config(&self) -> Arc<Config> {
-        self.config.borrow().clone()
+    pub fn server(&self) -> Arc<ServerConfig> {
+        self.server.borrow().clone()
     }
 }
 
 /// Builds the whole application router.
 pub fn router(state: AppState) -> Router {
-    let max_body = state.config().server.max_body_bytes as usize;
+    let max_body = state.server().max_body_bytes as usize;
     let api = Router::new()
         .route("/me", get(api::me))
         .route("/status", get(api::status))
@@ -68,7 +74,7 @@ pub fn router(state: AppState) -> Router {
         .route("/audit", get(api::audit))
         .merge(probes::routes())
         .merge(periskop::api_routes())
-        .merge(sentry::api_routes())
+        .merge(issues::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_principal,
@@ -84,7 +90,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(api::metrics))
         .nest(panoptes_types::API_PREFIX, api)
         .merge(periskop::routes(
-            state.config().periskop.max_body_bytes as usize,
+            state.periskop.settings().global.max_body_bytes as usize,
         ))
         .merge(sentry::ingest_routes())
         .fallback(assets::serve)
@@ -146,22 +152,19 @@ pub async fn authenticate(
     headers: &HeaderMap,
     method: &Method,
 ) -> Result<Principal, ApiError> {
-    if let Some(value) = headers.get(header::AUTHORIZATION) {
-        let value = value
-            .to_str()
-            .map_err(|_| ApiError::Unauthorized("malformed Authorization header".into()))?;
-        let Some(token) = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-        else {
+    match credentials::authorization(headers).map_err(|e| ApiError::Unauthorized(e.to_string()))? {
+        Some(Credential::Bearer(token)) => {
+            return state
+                .auth
+                .token(&token)?
+                .ok_or_else(|| ApiError::Unauthorized("unknown or revoked API token".into()));
+        }
+        Some(_) => {
             return Err(ApiError::Unauthorized(
                 "Authorization must be `Bearer <token>`".into(),
             ));
-        };
-        return state
-            .auth
-            .token(token.trim())?
-            .ok_or_else(|| ApiError::Unauthorized("unknown or revoked API token".into()));
+        }
+        None => {}
     }
     let Some(secret) = session_cookie(headers) else {
         return Err(ApiError::Unauthorized(

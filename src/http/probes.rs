@@ -1,4 +1,5 @@
-//! Monitor API: list, detail, raw results, roll-ups, and the public push endpoint.
+//! Monitor API: list, detail, raw results, roll-ups, and the public push endpoint. Translation
+//! only: the answers come from `probe::query`.
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -6,14 +7,16 @@ use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use panoptes_types::{ConditionView, MonitorDetail, MonitorSummary, Page, Uptime};
+use panoptes_types::{MonitorDetail, MonitorSummary, Page};
 
 use super::AppState;
 use super::error::ApiError;
+use super::page::{PageParams, cursor};
 use crate::clock::rfc3339;
+use crate::probe::MonitorView;
+use crate::probe::query::MonitorFilter;
 use crate::probe::rollup::{Resolution, ResultRecord, Rollup};
 use crate::probe::state::State as MonState;
-use crate::probe::{MonitorView, availability};
 
 /// Authenticated routes (merged under the credential layer).
 pub fn routes() -> Router<AppState> {
@@ -29,85 +32,40 @@ pub fn public_routes() -> Router<AppState> {
     Router::new().route("/push/{token}", get(push).post(push))
 }
 
-const DAY: u64 = 86_400_000;
-
-fn summary(state: &AppState, v: &MonitorView) -> MonitorSummary {
-    let now = state.clock.now_ms();
-    let store = &state.store;
-    let up = |days: u64| {
-        availability(
-            store,
-            v.id,
-            Resolution::Day,
-            now.saturating_sub(days * DAY),
-            now + 1,
-        )
-    };
-    MonitorSummary {
-        id: v.id,
-        name: v.config.name.clone(),
-        group: v.config.group.clone(),
-        kind: v.config.kind.type_name().to_string(),
-        target: v.config.kind.target(),
-        state: v.state.as_str().to_string(),
-        last_check_at: v.last.as_ref().map(|l| rfc3339(l.at_ms)),
-        last_latency_ms: v.last.as_ref().map(|l| l.latency_ms),
-        last_error: v.last.as_ref().and_then(|l| l.error.clone()),
-        uptime: Uptime {
-            h24: v.uptime_24h,
-            d7: up(7),
-            d30: up(30),
-            d90: up(90),
-        },
-        certificate_days_left: v
-            .cert_expires_at_ms
-            .map(|at| ((at - now as i64) as f64 / DAY as f64 * 10.0).round() / 10.0),
-    }
-}
-
 #[derive(Deserialize)]
 struct ListQuery {
     group: Option<String>,
     state: Option<String>,
-    limit: Option<usize>,
-    cursor: Option<String>,
 }
 
 async fn list(
     State(state): State<AppState>,
     Query(q): Query<ListQuery>,
+    page: PageParams,
 ) -> Result<axum::Json<Page<MonitorSummary>>, ApiError> {
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let filter_state = match q.state.as_deref() {
-        None | Some("") => None,
-        Some(s) => Some(MonState::parse(s).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_state",
-                format!(
+    let filter = MonitorFilter {
+        group: q.group.filter(|g| !g.is_empty()),
+        state: match q.state.as_deref() {
+            None | Some("") => None,
+            Some(s) => Some(MonState::parse(s).ok_or_else(|| {
+                ApiError::invalid(format!(
                     "unknown state `{s}`; use UP, DEGRADED, DOWN, MAINTENANCE, PENDING or UNKNOWN"
-                ),
-            )
-        })?),
+                ))
+            })?),
+        },
     };
-    let after = match q.cursor.as_deref() {
-        None | Some("") => None,
-        Some(c) => Some(c.parse::<u32>().map_err(|_| {
-            ApiError::bad_request("invalid_cursor", "cursor is not one this server issued")
-        })?),
+    let (views, more) = state.probes.list(&filter, page.after::<u32>()?, page.limit);
+    let next_cursor = if more {
+        views.last().map(|v| cursor(&v.id))
+    } else {
+        None
     };
-    let (views, remaining) = state
-        .probes
-        .list(q.group.as_deref(), filter_state, after, limit);
-    let next_cursor = (remaining > views.len())
-        .then(|| views.last().map(|v| v.id.to_string()))
-        .flatten();
     // Uptime reads touch only this page's roll-ups.
-    let st = state.clone();
-    let items = tokio::task::spawn_blocking(move || {
-        views.iter().map(|v| summary(&st, v)).collect::<Vec<_>>()
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let probes = state.probes.clone();
+    let items = state
+        .store
+        .read(move |_| Ok(views.iter().map(|v| probes.summary(v)).collect()))
+        .await?;
     Ok(axum::Json(Page { items, next_cursor }))
 }
 
@@ -123,33 +81,10 @@ async fn detail(
     Path(id): Path<u32>,
 ) -> Result<axum::Json<MonitorDetail>, ApiError> {
     let v = monitor(&state, id)?;
-    let c = &v.config;
-    let conditions = c
-        .conditions
-        .iter()
-        .enumerate()
-        .map(|(i, cond)| {
-            let seen = v.last.as_ref().and_then(|l| l.conditions.get(i));
-            ConditionView {
-                condition: cond.to_string(),
-                seen: seen.map(|r| r.shown.clone()),
-                ok: seen.map(|r| r.ok),
-            }
-        })
-        .collect();
-    Ok(axum::Json(MonitorDetail {
-        summary: summary(&state, &v),
-        interval: c.interval.to_string(),
-        timeout: c.timeout.to_string(),
-        retries: c.retries,
-        retry_interval: c.retry_interval.to_string(),
-        recovery: c.recovery,
-        degraded_above: c.degraded.map(|d| d.to_string()),
-        apdex_t: c.apdex_t.to_string(),
-        conditions,
-        maintenance: v.last.as_ref().and_then(|l| l.maintenance.clone()),
-        last_status: v.last.as_ref().and_then(|l| l.status),
-    }))
+    let probes = state.probes.clone();
+    Ok(axum::Json(
+        state.store.read(move |_| Ok(probes.detail(&v))).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -168,10 +103,9 @@ fn parse_time(field: &'static str, s: &str) -> Result<u64, ApiError> {
     s.parse::<jiff::Timestamp>()
         .map(|t| t.as_millisecond().max(0) as u64)
         .map_err(|_| {
-            ApiError::bad_request(
-                "invalid_time",
-                format!("`{field}` must be RFC 3339 or milliseconds since the epoch"),
-            )
+            ApiError::invalid(format!(
+                "`{field}` must be RFC 3339 or milliseconds since the epoch"
+            ))
         })
 }
 
@@ -188,10 +122,7 @@ fn range(q: &RangeQuery, now: u64, default_span: u64) -> Result<(u64, u64), ApiE
         .transpose()?
         .unwrap_or(to.saturating_sub(default_span));
     if from > to {
-        return Err(ApiError::bad_request(
-            "invalid_time",
-            "`from` is after `to`",
-        ));
+        return Err(ApiError::invalid("`from` is after `to`"));
     }
     Ok((from, to))
 }
@@ -204,10 +135,10 @@ async fn results(
     let v = monitor(&state, id)?;
     let (from, to) = range(&q, state.clock.now_ms(), 3_600_000)?;
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
-    let store = state.store.clone();
-    let rows = tokio::task::spawn_blocking(move || store.probe_results(id, from, to, limit))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let rows = state
+        .store
+        .read(move |s| s.probe_results(id, from, to, limit))
+        .await?;
     let items: Vec<Value> = rows
         .into_iter()
         .filter_map(|(at, bytes)| ResultRecord::decode(&bytes).map(|r| (at, r)))
@@ -245,20 +176,14 @@ async fn rollups(
     let v = monitor(&state, id)?;
     let res = match q.resolution.as_deref() {
         None => Resolution::Hour,
-        Some(s) => Resolution::parse(s).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_resolution",
-                "resolution must be minute, hour or day",
-            )
-        })?,
+        Some(s) => Resolution::parse(s)
+            .ok_or_else(|| ApiError::invalid("resolution must be minute, hour or day"))?,
     };
     let (from, to) = range(&q, state.clock.now_ms(), res.millis() * 60)?;
-    let store = state.store.clone();
-    let rows = tokio::task::spawn_blocking(move || {
-        store.probe_rollups(id, res as u8, res.bucket(from), to)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let rows = state
+        .store
+        .read(move |s| s.probe_rollups(id, res as u8, res.bucket(from), to))
+        .await?;
     let items: Vec<Value> = rows
         .into_iter()
         .filter_map(|(start, bytes)| Rollup::decode(&bytes).map(|r| (start, r)))
@@ -302,18 +227,19 @@ async fn push(
     let from_body: PushParams = if body.is_empty() {
         PushParams::default()
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request("invalid_json", format!("push body: {e}")))?
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(super::ErrorCode::InvalidJson, format!("push body: {e}"))
+        })?
     };
     let status = q.status.or(from_body.status).unwrap_or_else(|| "up".into());
     let up = match status.to_ascii_lowercase().as_str() {
         "up" | "ok" | "success" => true,
         "down" | "fail" | "failure" | "error" => false,
         other => {
-            return Err(ApiError::bad_request(
-                "invalid_status",
-                format!("status must be up or down, not `{other}`"),
-            ));
+            return Err(ApiError::invalid(format!(
+                "status must be up or down, not `{}`",
+                other.chars().take(40).collect::<String>()
+            )));
         }
     };
     let msg = q

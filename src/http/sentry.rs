@@ -1,6 +1,6 @@
-//! Sentry-compatible routes: the ingest endpoints SDKs post to (`/api/{project}/envelope/` and
-//! friends, authenticated by their DSN key, with CORS for browser SDKs) and our issue API under
-//! `/api/v1`.
+//! Sentry-compatible ingest routes: the endpoints SDKs post to (`/api/{project}/envelope/` and
+//! friends, authenticated by their DSN key, with CORS for browser SDKs). The issue API is in
+//! `issues.rs`.
 //!
 //! The ingest handlers only extract what the request carries (auth sources, encoding, body within
 //! its limit) and hand it to `crate::sentry::Ingest`; the answer's status and headers come from
@@ -14,18 +14,12 @@ use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use panoptes_types::{EventSummary, IssueSummary, IssueUpdate, Page, ProjectInfo};
-use serde::Deserialize;
+use axum::routing::post;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::error::{ApiError, Json as JsonBody};
-use crate::clock::rfc3339;
-use crate::sentry::issues::{Filter, Sort, Status};
+use super::credentials::{self, Credential};
 use crate::sentry::{Accepted, IngestError, SentryAuth, auth, body};
-use crate::sentry::{AttachmentHeader, EventHeader, split_record};
-use axum::Json;
 
 /// The ingest endpoints (outside `/api/v1`; the DSN key is the credential).
 pub fn ingest_routes() -> Router<AppState> {
@@ -37,21 +31,6 @@ pub fn ingest_routes() -> Router<AppState> {
         .route("/api/{project}/csp-report", post(security))
         .route("/api/{project}/minidump", post(minidump))
         .layer(middleware::from_fn(cors))
-}
-
-/// Issue API routes, merged into the credential-protected `/api/v1` group.
-pub fn api_routes() -> Router<AppState> {
-    Router::new()
-        .route("/projects", get(projects))
-        .route("/projects/{id}/issues", get(list_issues))
-        .route("/issues/{id}", get(get_issue).patch(patch_issue))
-        .route("/issues/{id}/events", get(issue_events))
-        .route("/events/{event_id}", get(get_event))
-        .route(
-            "/events/{event_id}/attachments/{index}",
-            get(get_attachment),
-        )
-        .route("/ingest/stats", get(stats))
 }
 
 /// Folds duplicate slashes and drops the trailing slash of ingest paths before routing, as
@@ -136,9 +115,14 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 fn request_auth(headers: &HeaderMap, uri: &Uri) -> Result<Option<SentryAuth>, IngestError> {
+    // Only `Authorization: Sentry ...` is ours; other schemes (a proxy's, say) are ignored.
+    let sentry = match credentials::authorization(headers) {
+        Ok(Some(Credential::Sentry(v))) => Some(v),
+        _ => None,
+    };
     auth::from_request(
         header_str(headers, "x-sentry-auth"),
-        header_str(headers, "authorization"),
+        sentry.as_deref(),
         uri.query(),
     )
 }
@@ -217,7 +201,7 @@ async fn envelope(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let cfg = state.config();
+    let cfg = state.ingest.settings();
     let pid = project.parse::<u64>().ok();
     let result = async {
         let pid = project_id(&project)?;
@@ -268,7 +252,7 @@ async fn store_inner(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Accepted, IngestError> {
-    let cfg = state.config();
+    let cfg = state.ingest.settings();
     let auth = request_auth(headers, uri)?;
     let body = read_body(
         headers,
@@ -290,7 +274,7 @@ async fn security(
 ) -> Response {
     let pid = project.parse::<u64>().ok();
     let result = async {
-        let cfg = state.config();
+        let cfg = state.ingest.settings();
         let pid = project_id(&project)?;
         let auth = request_auth(&headers, &uri)?;
         let body = read_body(
@@ -321,7 +305,7 @@ async fn minidump(
 ) -> Response {
     let pid = project.parse::<u64>().ok();
     let result = async {
-        let cfg = state.config();
+        let cfg = state.ingest.settings();
         let pid = project_id(&project)?;
         let auth = request_auth(&headers, &uri)?;
         // Crashpad may gzip the whole form: undo that before reading the parts.
@@ -426,261 +410,6 @@ fn set_path(root: &mut Value, path: &[String], value: String) {
             .entry(key.clone())
             .or_insert_with(|| Value::Object(Default::default()));
     }
-}
-
-// ---- issue API --------------------------------------------------------------------------------
-
-async fn projects(State(state): State<AppState>, headers: HeaderMap) -> Json<Vec<ProjectInfo>> {
-    let cfg = state.config();
-    let base = cfg.ingest.public_url.clone().unwrap_or_else(|| {
-        let host = header_str(&headers, "host")
-            .map(str::to_string)
-            .unwrap_or_else(|| cfg.server.listen.to_string());
-        format!("http://{host}")
-    });
-    let (scheme, rest) = base.split_once("://").unwrap_or(("http", base.as_str()));
-    let rest = rest.trim_end_matches('/');
-    let out = cfg
-        .projects
-        .iter()
-        .map(|p| {
-            let (issues, unresolved) = state.ingest.with_issues(|i| i.counts(p.id));
-            ProjectInfo {
-                id: p.id,
-                name: p.name.clone(),
-                dsn: p
-                    .keys
-                    .iter()
-                    .map(|k| format!("{scheme}://{}@{rest}/{}", k.0, p.id))
-                    .collect(),
-                events_per_minute: p.events_per_minute,
-                issues,
-                unresolved,
-            }
-        })
-        .collect();
-    Json(out)
-}
-
-#[derive(Deserialize)]
-struct IssueQuery {
-    status: Option<String>,
-    query: Option<String>,
-    sort: Option<String>,
-    cursor: Option<String>,
-    limit: Option<usize>,
-}
-
-fn parse_pair(cursor: &str) -> Option<(u64, u64)> {
-    let (a, b) = cursor.split_once(':')?;
-    Some((a.parse().ok()?, b.parse().ok()?))
-}
-
-async fn list_issues(
-    State(state): State<AppState>,
-    Path(project): Path<u64>,
-    Query(q): Query<IssueQuery>,
-) -> Result<Json<Page<IssueSummary>>, ApiError> {
-    if !state.config().projects.iter().any(|p| p.id == project) {
-        return Err(ApiError::NotFound(format!("no project {project}")));
-    }
-    let status = match q.status.as_deref().unwrap_or("unresolved") {
-        "all" => None,
-        s => Some(Status::parse(s).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_input",
-                "status must be unresolved, resolved, ignored or all",
-            )
-        })?),
-    };
-    let sort = match q.sort.as_deref() {
-        None => Sort::LastSeen,
-        Some(s) => Sort::parse(s).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_input",
-                "sort must be last_seen, first_seen, count or users",
-            )
-        })?,
-    };
-    let after = match q.cursor.as_deref() {
-        None | Some("") => None,
-        Some(c) => Some(
-            parse_pair(c)
-                .ok_or_else(|| ApiError::bad_request("invalid_cursor", "malformed cursor"))?,
-        ),
-    };
-    let filter = Filter {
-        project,
-        status,
-        query: q.query.filter(|s| !s.trim().is_empty()),
-        sort,
-        after,
-        limit: q.limit.unwrap_or(50).clamp(1, 500),
-    };
-    let (items, next) = state.ingest.with_issues(|i| {
-        let (page, next) = i.list(&filter);
-        (page.iter().map(|r| r.summary()).collect(), next)
-    });
-    Ok(Json(Page {
-        items,
-        next_cursor: next.map(|(k, id)| format!("{k}:{id}")),
-    }))
-}
-
-fn issue_summary(state: &AppState, id: u64) -> Result<IssueSummary, ApiError> {
-    state
-        .ingest
-        .with_issues(|i| i.by_id.get(&id).map(|r| r.summary()))
-        .ok_or_else(|| ApiError::NotFound(format!("no issue {id}")))
-}
-
-async fn get_issue(
-    State(state): State<AppState>,
-    Path(id): Path<u64>,
-) -> Result<Json<Value>, ApiError> {
-    let summary = issue_summary(&state, id)?;
-    let latest = match &summary.last_event_id {
-        Some(eid) => event_json(&state, eid)?,
-        None => None,
-    };
-    let mut v = serde_json::to_value(&summary).map_err(|e| ApiError::Internal(e.to_string()))?;
-    v["latest_event"] = latest.unwrap_or(Value::Null);
-    Ok(Json(v))
-}
-
-async fn patch_issue(
-    State(state): State<AppState>,
-    Path(id): Path<u64>,
-    JsonBody(update): JsonBody<IssueUpdate>,
-) -> Result<Json<IssueSummary>, ApiError> {
-    let status = Status::parse(&update.status).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_input",
-            "status must be unresolved, resolved or ignored",
-        )
-    })?;
-    match state.ingest.set_status(id, status).await? {
-        Some(r) => Ok(Json(r.summary())),
-        None => Err(ApiError::NotFound(format!("no issue {id}"))),
-    }
-}
-
-#[derive(Deserialize)]
-struct PageQuery {
-    cursor: Option<String>,
-    limit: Option<usize>,
-}
-
-async fn issue_events(
-    State(state): State<AppState>,
-    Path(id): Path<u64>,
-    Query(q): Query<PageQuery>,
-) -> Result<Json<Page<EventSummary>>, ApiError> {
-    issue_summary(&state, id)?;
-    let before = match q.cursor.as_deref() {
-        None | Some("") => None,
-        Some(c) => {
-            let (ms, eid) = c
-                .split_once(':')
-                .and_then(|(m, e)| Some((m.parse::<u64>().ok()?, e.to_string())))
-                .ok_or_else(|| ApiError::bad_request("invalid_cursor", "malformed cursor"))?;
-            Some((ms, eid))
-        }
-    };
-    let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let mut rows = state
-        .ingest
-        .store()
-        .sentry_issue_events(id, before, limit + 1)?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next_cursor = if more {
-        rows.last().map(|(ms, e)| format!("{ms}:{e}"))
-    } else {
-        None
-    };
-    Ok(Json(Page {
-        items: rows
-            .into_iter()
-            .map(|(ms, e)| EventSummary {
-                event_id: e,
-                received: rfc3339(ms),
-            })
-            .collect(),
-        next_cursor,
-    }))
-}
-
-/// A stored event as the API shows it: what the SDK sent under `event`, plus where it went.
-fn event_json(state: &AppState, event_id: &str) -> Result<Option<Value>, ApiError> {
-    let Some(id) = crate::sentry::envelope::normalize_event_id(event_id) else {
-        return Ok(None);
-    };
-    let Some(bytes) = state.ingest.store().sentry_event(&id)? else {
-        return Ok(None);
-    };
-    let (h, payload) = split_record::<EventHeader>(&bytes)
-        .ok_or_else(|| ApiError::Internal(format!("stored event {id} is damaged")))?;
-    let event: Value = serde_json::from_slice(payload).unwrap_or(Value::Null);
-    let attachments: Vec<Value> = state
-        .ingest
-        .store()
-        .sentry_attachments(&id)?
-        .into_iter()
-        .filter_map(|(idx, b)| {
-            let (a, _) = split_record::<AttachmentHeader>(&b)?;
-            Some(json!({"index": idx, "filename": a.filename, "size": a.size,
-                "content_type": a.content_type, "attachment_type": a.attachment_type}))
-        })
-        .collect();
-    Ok(Some(json!({
-        "event_id": id,
-        // null until the digest has grouped it (a moment after the SDK got its 200).
-        "issue_id": state.ingest.store().sentry_event_issue(&id)?,
-        "project": h.project,
-        "received": rfc3339(h.received_ms),
-        "attachments": attachments,
-        "event": event,
-    })))
-}
-
-async fn get_event(
-    State(state): State<AppState>,
-    Path(event_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    event_json(&state, &event_id)?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("no event {}", auth::truncate(&event_id, 64))))
-}
-
-async fn get_attachment(
-    State(state): State<AppState>,
-    Path((event_id, index)): Path<(String, u32)>,
-) -> Result<Response, ApiError> {
-    let id = crate::sentry::envelope::normalize_event_id(&event_id)
-        .ok_or_else(|| ApiError::NotFound("no such event".into()))?;
-    let found = state
-        .ingest
-        .store()
-        .sentry_attachments(&id)?
-        .into_iter()
-        .find(|(i, _)| *i == index)
-        .ok_or_else(|| ApiError::NotFound(format!("no attachment {index} of event {id}")))?;
-    let (h, data) = split_record::<AttachmentHeader>(&found.1)
-        .ok_or_else(|| ApiError::Internal("stored attachment is damaged".into()))?;
-    let ct = h
-        .content_type
-        .and_then(|c| HeaderValue::from_str(&c).ok())
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    let mut resp = Bytes::copy_from_slice(data).into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, ct);
-    Ok(resp)
-}
-
-async fn stats(
-    State(state): State<AppState>,
-) -> Result<Json<panoptes_types::IngestStats>, ApiError> {
-    Ok(Json(state.ingest.stats()?))
 }
 
 #[cfg(test)]

@@ -342,6 +342,13 @@ fn check_dns_sd(c: &DnsSdConfig, path: &str, d: &mut Decoder) {
     }
 }
 
+/// What exception scraping reads of the configuration: `services:` and `periskop:`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeriskopSettings {
+    pub services: Vec<ServiceConfig>,
+    pub global: PeriskopConfig,
+}
+
 /// Rules across services and the global limits.
 pub fn validate(services: &[ServiceConfig], global: &PeriskopConfig, d: &mut Decoder) {
     let mut seen = BTreeSet::new();

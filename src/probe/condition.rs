@@ -18,6 +18,9 @@ pub struct Observation {
     pub body: Option<String>,
     /// Milliseconds until the peer certificate expires (negative when expired).
     pub certificate_expiration_ms: Option<i64>,
+    /// The certificate's `notAfter` (Unix ms) as the check saw it; the judge turns it into
+    /// `certificate_expiration_ms` with the injected clock.
+    pub certificate_not_after_ms: Option<i64>,
     pub connected: bool,
     pub dns_rcode: Option<String>,
     pub ip: Option<String>,

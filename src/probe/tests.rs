@@ -7,6 +7,8 @@ use std::time::Duration;
 use super::*;
 use crate::clock::TokioClock;
 use crate::config;
+use crate::events::Publisher;
+use crate::probe::rollup::Resolution;
 
 /// 2026-11-23T00:00:00Z, a Monday.
 const BASE_MS: u64 = 1_795_392_000_000;
@@ -21,9 +23,13 @@ async fn engine(yaml: &str) -> (tempfile::TempDir, ProbeEngine, u32) {
     let store = Store::open(dir.path(), Default::default(), Default::default()).expect("store");
     let clock: SharedClock = TokioClock::new(BASE_MS);
     let e = ProbeEngine::start(
-        store,
-        clock,
-        ProbeMetrics::default(),
+        ProbeDeps {
+            store,
+            clock,
+            metrics: ProbeMetrics::default(),
+            clients: crate::outbound::default_clients(),
+            events: Publisher::discard(),
+        },
         &c.probing,
         &c.monitors,
         &c.maintenance,

@@ -73,6 +73,13 @@ crate::config_section! {
     }
 }
 
+/// What ingest reads of the configuration: the `projects:` and `ingest:` sections.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentrySettings {
+    pub projects: Vec<ProjectConfig>,
+    pub ingest: IngestConfig,
+}
+
 /// Unique ids and keys, at least one key each, sane limits.
 pub fn validate(projects: &[ProjectConfig], ingest: &IngestConfig, d: &mut Decoder) {
     let mut ids = BTreeMap::new();

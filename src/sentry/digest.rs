@@ -6,26 +6,28 @@
 //! is changed only after the write was queued, under the same lock that status changes take, so
 //! memory and store see changes in the same order.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::watch;
 use tracing::{debug, warn};
 
-use super::issues::{IssueRecord, OVERFLOW_GROUP};
-use super::{InboxHeader, Ingest, Kind, decode_row, lock};
+use super::events::{IssueFacts, SentryEvent};
+use super::issues::{IssueRecord, OVERFLOW_GROUP, Status};
+use super::record::decode_row;
+use super::{InboxHeader, Ingest, Kind, lock};
 use crate::store::sentry::{DigestWrite, EventRow, SentryWrite};
 use crate::store::{StoreError, Write};
+use crate::tasks::Shutdown;
 
 /// Runs until `shutdown`; what is left in the inbox is digested on the next start.
-pub async fn run(ingest: Ingest, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(ingest: Ingest, mut shutdown: Shutdown) {
     loop {
-        if *shutdown.borrow() {
+        if shutdown.is_set() {
             return;
         }
-        let batch = ingest.config().ingest.digest_batch.max(1);
+        let batch = ingest.settings().ingest.digest_batch.max(1);
         let pause = match digest_once(&ingest, batch).await {
             Ok(0) => Some(Duration::from_secs(1)),
             Ok(n) => {
@@ -42,7 +44,7 @@ pub async fn run(ingest: Ingest, mut shutdown: watch::Receiver<bool>) {
             Some(d) => tokio::select! {
                 _ = ingest.inner.wake.notified() => {}
                 _ = tokio::time::sleep(d) => {}
-                _ = shutdown.changed() => return,
+                _ = shutdown.wait() => return,
             },
             None => tokio::task::yield_now().await,
         }
@@ -82,6 +84,27 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
         }
     }
 
+    // Check-ins go to their push monitors before this batch's write is queued: the writer
+    // commits in queue order, so once the inbox rows are deleted the heartbeats are durable too.
+    // A crash in between applies a check-in twice (a repeated heartbeat), never loses it.
+    if let Some(sink) = &inner.check_ins {
+        for c in rows
+            .iter()
+            .filter(|r| r.header.kind == Kind::CheckIn)
+            .filter_map(|r| {
+                let v = serde_json::from_slice::<Value>(&r.payload).ok()?;
+                check_in(r.header.project, &v)
+            })
+        {
+            if !sink
+                .check_in(c.project, &c.slug, c.up, c.msg, c.latency_ms)
+                .await
+            {
+                debug!(project = c.project, monitor = %c.slug, "check-in for no push monitor of that name");
+            }
+        }
+    }
+
     // What the store already knows: stored event ids (SDK retries are duplicates) and users
     // already counted for existing issues. Read without the lock; only the digest adds to either.
     let existing: HashMap<(u64, String), u64> = {
@@ -114,7 +137,8 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
         ..Default::default()
     };
     let mut duplicates: HashMap<u64, u64> = HashMap::new();
-    let mut checkins = Vec::new();
+    let mut batch: HashMap<u64, BatchFacts> = HashMap::new();
+    let mut regressed: BTreeSet<u64> = BTreeSet::new();
     let mut counts: HashMap<(u64, String, String), u64> = HashMap::new();
     let ack = {
         let mut st = lock(&inner.issues);
@@ -124,7 +148,7 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
         let mut seen_ids: HashSet<String> = HashSet::new();
         let mut seen_users: HashSet<(u64, String)> = HashSet::new();
         let mut new_per_project: HashMap<u64, u64> = HashMap::new();
-        let max_issues = ingest.config().ingest.max_issues_per_project;
+        let max_issues = ingest.settings().ingest.max_issues_per_project;
         for r in &rows {
             let h = &r.header;
             match h.kind {
@@ -181,13 +205,27 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
                         }
                     };
                     // Server receive time, not the SDK's clock, orders first and last seen.
+                    let was = rec.status;
                     rec.observe(summary, h.received_ms);
+                    if was == Status::Resolved && rec.status == Status::Unresolved {
+                        regressed.insert(issue_id);
+                    }
+                    let seen = batch.entry(issue_id).or_default();
+                    seen.count += 1;
+                    seen.at_ms = seen.at_ms.max(h.received_ms);
+                    if let Some(e) = &summary.environment {
+                        seen.environments.insert(e.clone());
+                    }
+                    if let Some(r) = &summary.release {
+                        seen.releases.insert(r.clone());
+                    }
                     if let Some(u) = &summary.user
                         && !known_users.contains(&(issue_id, u.clone()))
                         && seen_users.insert((issue_id, u.clone()))
                     {
                         rec.users += 1;
                         w.users.push((issue_id, u.clone()));
+                        batch.entry(issue_id).or_default().new_users += 1;
                     }
                     if h.kind == Kind::Event {
                         rec.stored_events += 1;
@@ -207,13 +245,8 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
                         *counts.entry((h.project, release, name)).or_default() += n;
                     }
                 }
-                Kind::CheckIn => {
-                    if let Ok(v) = serde_json::from_slice::<Value>(&r.payload)
-                        && let Some(c) = check_in(h.project, &v)
-                    {
-                        checkins.push(c);
-                    }
-                }
+                // Applied before the batch (above).
+                Kind::CheckIn => {}
             }
         }
         w.issues = touched
@@ -228,6 +261,8 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
             .into_iter()
             .map(|((p, r, n), c)| (p, r, n, c))
             .collect();
+        let created: HashSet<u64> = new_groups.values().copied().collect();
+        let events = batch_events(&touched, &created, &regressed, batch);
         let ack = inner
             .store
             .enqueue(vec![Write::Sentry(SentryWrite::Digest(Box::new(w)))])?;
@@ -237,9 +272,14 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
         for (p, n) in new_per_project {
             *st.per_project.entry(p).or_default() += n;
         }
-        ack
+        (ack, events)
     };
+    let (ack, events) = ack;
     ack.await.unwrap_or(Err(StoreError::Closed))?;
+    // Durable now: tell whoever listens.
+    for e in events {
+        inner.events.publish(e);
+    }
     let n = raw.len() as u64;
     // Every committed row was counted before its write, so this cannot go below zero; the
     // saturation only guards against a damaged count.
@@ -254,18 +294,66 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
     for (p, d) in duplicates {
         ingest.count(p, "duplicate", d);
     }
-    if let Some(probes) = &inner.probes {
-        for c in checkins {
-            if probes
-                .push_by_name(&c.slug, c.up, Some(c.msg), c.latency_ms)
-                .await
-                .is_none()
-            {
-                debug!(project = c.project, monitor = %c.slug, "check-in for no push monitor of that name");
-            }
-        }
-    }
     Ok(raw.len())
+}
+
+/// What one batch did to one issue.
+#[derive(Default)]
+struct BatchFacts {
+    count: u64,
+    new_users: u64,
+    environments: BTreeSet<String>,
+    releases: BTreeSet<String>,
+    at_ms: u64,
+}
+
+fn facts(r: &IssueRecord) -> IssueFacts {
+    IssueFacts {
+        project: r.project,
+        issue_id: r.id,
+        title: r.title.clone(),
+        culprit: r.culprit.clone(),
+        level: r.level.clone(),
+        platform: r.platform.clone(),
+    }
+}
+
+/// The events a committed batch publishes: new issues, regressions, then events per issue.
+fn batch_events(
+    touched: &HashMap<u64, IssueRecord>,
+    created: &HashSet<u64>,
+    regressed: &BTreeSet<u64>,
+    batch: HashMap<u64, BatchFacts>,
+) -> Vec<SentryEvent> {
+    let mut out = Vec::new();
+    let mut ids: Vec<&u64> = batch.keys().collect();
+    ids.sort();
+    for id in ids {
+        let (Some(rec), Some(b)) = (touched.get(id), batch.get(id)) else {
+            continue;
+        };
+        if created.contains(id) {
+            out.push(SentryEvent::IssueCreated {
+                issue: facts(rec),
+                at_ms: b.at_ms,
+            });
+        }
+        if regressed.contains(id) {
+            out.push(SentryEvent::IssueRegressed {
+                issue: facts(rec),
+                at_ms: b.at_ms,
+            });
+        }
+        out.push(SentryEvent::EventsAccepted {
+            issue: facts(rec),
+            count: b.count,
+            new_users: b.new_users,
+            environments: b.environments.iter().cloned().collect(),
+            releases: b.releases.iter().cloned().collect(),
+            at_ms: b.at_ms,
+        });
+    }
+    out
 }
 
 /// Short counter names from client-sent strings, so a client cannot invent unbounded keys.

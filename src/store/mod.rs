@@ -9,6 +9,7 @@
 //! writer takes at most `max_batch` write requests per transaction and never waits to fill one.
 
 pub mod config;
+pub mod events;
 mod migrate;
 pub mod periskop;
 pub mod probes;
@@ -119,6 +120,12 @@ pub enum Write {
     Periskop(periskop::PeriskopWrite),
     /// Sentry-compatible ingest: inbox, digest, issues (`sentry.rs`).
     Sentry(sentry::SentryWrite),
+    /// Cannot be applied (tests of the writer's per-request failure).
+    #[cfg(test)]
+    Refuse,
+    /// Panics the writer (tests of `/healthz` after a writer panic).
+    #[cfg(test)]
+    Panic,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -149,6 +156,8 @@ struct Inner {
     metrics: StoreMetrics,
     /// Set when a commit failed; redb then refuses further writes until the file is reopened.
     failure: Arc<Mutex<Option<String>>>,
+    /// Who hears that the store failed.
+    hook: writer::FailureHook,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -176,12 +185,14 @@ impl Store {
         let db = Arc::new(db);
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
         let failure = Arc::new(Mutex::new(None));
+        let hook = writer::FailureHook::default();
         let handle = writer::spawn(
             db.clone(),
             rx,
             options.max_batch.max(1),
             metrics.clone(),
             failure.clone(),
+            hook.clone(),
         )
         .map_err(|e| StoreError::Io {
             path: shown.clone(),
@@ -195,6 +206,7 @@ impl Store {
                 requests: tx,
                 metrics,
                 failure,
+                hook,
                 writer: Mutex::new(Some(handle)),
             }),
         })
@@ -229,6 +241,19 @@ impl Store {
         }
     }
 
+    /// Runs a read on the blocking pool, so a scan of the data file never holds an async worker.
+    /// Reads are MVCC snapshots: they never wait for the writer, nor it for them.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| StoreError::Storage(format!("read task failed: {e}")))?
+    }
+
     /// Commits everything queued so far, then stops the writer. Writes after this fail with
     /// `Closed`. Safe to call more than once.
     pub async fn close(&self) {
@@ -258,7 +283,10 @@ impl Store {
     }
 
     pub fn status(&self) -> panoptes_types::StoreStatus {
-        let failure = lock(&self.inner.failure).clone();
+        let failure = lock(&self.inner.failure).clone().or_else(|| {
+            self.writer_died()
+                .then(|| "the store writer thread has stopped".to_string())
+        });
         panoptes_types::StoreStatus {
             status: if failure.is_some() { "failed" } else { "ok" }.to_string(),
             path: self.inner.path.display().to_string(),
@@ -272,8 +300,20 @@ impl Store {
         }
     }
 
+    /// False once a commit failed or the writer thread died.
     pub fn is_healthy(&self) -> bool {
-        lock(&self.inner.failure).is_none()
+        lock(&self.inner.failure).is_none() && !self.writer_died()
+    }
+
+    fn writer_died(&self) -> bool {
+        lock(&self.inner.writer)
+            .as_ref()
+            .is_some_and(|h| h.is_finished())
+    }
+
+    /// Reports the store's failure to `publisher` (the event bus) from now on.
+    pub fn on_failure(&self, publisher: crate::events::Publisher<events::StoreEvent>) {
+        let _ = self.inner.hook.set(publisher);
     }
 
     fn read_txn(&self) -> Result<redb::ReadTransaction, StoreError> {

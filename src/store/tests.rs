@@ -137,18 +137,17 @@ async fn retention_deletes_only_expired_rows_in_batches() {
     store.write(writes).await.expect("write");
     let commits_before = metrics.batches.get();
     let clock: SharedClock = ManualClock::new(now);
-    let policy = retention::RetentionPolicy {
-        audit: std::time::Duration::from_millis(7 * day),
-        events: std::time::Duration::from_millis(90 * day),
-        batch: 100,
-    };
-    let deleted = retention::run_once(&store, policy, &clock, &metrics)
-        .await
-        .expect("retention");
+    let pruners: Vec<std::sync::Arc<dyn retention::Pruner>> = vec![
+        std::sync::Arc::new(retention::AuditPruner(move || {
+            std::time::Duration::from_millis(7 * day)
+        })),
+        std::sync::Arc::new(retention::SessionPruner),
+    ];
+    let deleted = retention::run_once(&store, &pruners, 100, &clock, &metrics).await;
     assert_eq!(deleted, 250);
     assert_eq!(metrics.retention_deleted.get(), 250);
-    // 100 + 100 + 50 for the audit log, plus one session pass and one event pass.
-    assert_eq!(metrics.batches.get() - commits_before, 5);
+    // 100 + 100 + 50 for the audit log, plus one session pass.
+    assert_eq!(metrics.batches.get() - commits_before, 4);
     let left = store.audit(None, 1000).expect("read");
     assert_eq!(left.len(), 5);
     assert!(left.iter().all(|(_, r)| r.action == "new"));
@@ -296,4 +295,51 @@ async fn data_files_from_every_earlier_version_migrate() {
         assert_eq!(store.sentry_inbox_stats().expect("inbox"), (1, Some(1)));
         store.close().await;
     }
+}
+
+/// A write that cannot be applied fails alone; the writes batched with it commit, and the store
+/// stays healthy.
+#[tokio::test]
+async fn a_write_that_cannot_be_applied_fails_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    // Queued together so the writer takes them as one batch.
+    let a = store.enqueue(vec![audit(1, "before")]).expect("queue");
+    let bad = store
+        .enqueue(vec![audit(2, "with the bad one"), Write::Refuse])
+        .expect("queue");
+    let b = store.enqueue(vec![audit(3, "after")]).expect("queue");
+    assert_eq!(a.await.expect("ack"), Ok(0));
+    assert!(bad.await.expect("ack").is_err());
+    assert_eq!(b.await.expect("ack"), Ok(0));
+    assert!(store.is_healthy());
+    let actions: Vec<String> = store
+        .audit(None, 10)
+        .expect("read")
+        .into_iter()
+        .map(|(_, r)| r.action)
+        .collect();
+    assert_eq!(
+        actions,
+        ["after", "before"],
+        "the refused request left nothing behind"
+    );
+    store.close().await;
+}
+
+/// A panic of the writer thread marks the store failed (so `/healthz` answers 503) and every
+/// later write is refused instead of hanging.
+#[tokio::test]
+async fn a_writer_panic_fails_the_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    store.write(vec![audit(1, "ok")]).await.expect("first");
+    assert!(store.write(vec![Write::Panic]).await.is_err());
+    assert!(!store.is_healthy());
+    assert_eq!(store.status().status, "failed");
+    assert!(matches!(
+        store.write(vec![audit(2, "late")]).await,
+        Err(StoreError::Failed(_))
+    ));
+    store.close().await;
 }

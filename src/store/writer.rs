@@ -5,17 +5,24 @@
 //! one transaction and commits once; every request in the batch is acknowledged with the same
 //! outcome. It never waits for more requests to arrive, so a lone write costs one commit and a
 //! crowd of concurrent writes shares one.
+//!
+//! A request that cannot be applied (a bad value, say) fails alone: the transaction is dropped
+//! and the rest of the batch is applied again in a new one. Only a failed commit, or a panic of
+//! this thread, marks the store failed (redb refuses writes after a failed commit until the file
+//! is reopened): then `/healthz` answers 503 and every write is refused until restart.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use redb::{Database, Durability, ReadableTable, Table, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, warn};
 
+use super::events::StoreEvent;
 use super::records::{SessionRecord, encode};
 use super::tables::{AUDIT, AUDIT_SEQ_KEY, META, SESSIONS, TOKENS, USERS};
 use super::{StoreError, Write};
+use crate::events::Publisher;
 use crate::metrics::StoreMetrics;
 
 pub enum Request {
@@ -27,16 +34,30 @@ pub enum Request {
     Shutdown { ack: oneshot::Sender<()> },
 }
 
+/// Where the writer reports that the store failed (set once the event bus exists).
+pub type FailureHook = Arc<OnceLock<Publisher<StoreEvent>>>;
+
 pub fn spawn(
     db: Arc<Database>,
     rx: mpsc::Receiver<Request>,
     max_batch: usize,
     metrics: StoreMetrics,
     failure: Arc<Mutex<Option<String>>>,
+    hook: FailureHook,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("store-writer".into())
-        .spawn(move || run(&db, rx, max_batch, &metrics, &failure))
+        .spawn(move || run(&db, rx, max_batch, &metrics, &failure, &hook))
+}
+
+fn fail(failure: &Mutex<Option<String>>, hook: &FailureHook, why: String) {
+    let mut f = failure.lock().unwrap_or_else(|p| p.into_inner());
+    if f.is_none() {
+        *f = Some(why.clone());
+        if let Some(p) = hook.get() {
+            p.publish(StoreEvent::Failed { reason: why });
+        }
+    }
 }
 
 type Pending = (Vec<Write>, oneshot::Sender<Result<u64, StoreError>>);
@@ -47,6 +68,7 @@ fn run(
     max_batch: usize,
     metrics: &StoreMetrics,
     failure: &Mutex<Option<String>>,
+    hook: &FailureHook,
 ) {
     let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
     loop {
@@ -64,7 +86,24 @@ fn run(
             }
         }
         if !batch.is_empty() {
-            commit_batch(db, &mut batch, metrics, failure);
+            let n = batch.len();
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                commit_batch(db, &mut batch, metrics, failure, hook)
+            }));
+            if let Err(panic) = outcome {
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                error!(panic = %why, "the store writer panicked; refusing further writes");
+                fail(failure, hook, format!("the store writer panicked: {why}"));
+                // Whatever the batch still holds is answered, not left hanging.
+                metrics.queue_depth.dec_by(n as i64);
+                for (_, ack) in batch.drain(..) {
+                    let _ = ack.send(Err(StoreError::Failed("the store writer panicked".into())));
+                }
+            }
         }
         if let Some(ack) = shutdown {
             // Requests that raced in after the shutdown marker are refused, not left hanging.
@@ -86,39 +125,63 @@ fn commit_batch(
     batch: &mut Vec<Pending>,
     metrics: &StoreMetrics,
     failure: &Mutex<Option<String>>,
+    hook: &FailureHook,
 ) {
     let started = Instant::now();
     let n = batch.len();
-    let known_failure = failure.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let result = match known_failure {
-        Some(why) => Err(StoreError::Failed(why)),
-        None => apply(db, batch),
-    };
     metrics.queue_depth.dec_by(n as i64);
-    match &result {
-        Ok(_) => {
-            metrics.batches.inc();
-            metrics.writes.inc_by(n as u64);
-            metrics.batch_size.observe(n as f64);
-            metrics
-                .commit_seconds
-                .observe(started.elapsed().as_secs_f64());
+    if let Some(why) = failure.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+        for (_, ack) in batch.drain(..) {
+            let _ = ack.send(Err(StoreError::Failed(why.clone())));
         }
-        Err(StoreError::Failed(_)) => {}
-        Err(e) => {
-            metrics.commit_errors.inc();
-            error!(error = %e, writes = n, "store commit failed; refusing further writes");
-            *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+        return;
+    }
+    // Requests still to commit; one that cannot be applied is answered and left out, and the
+    // rest are tried again in a fresh transaction.
+    let mut pending: Vec<Pending> = std::mem::take(batch);
+    loop {
+        match apply(db, &pending) {
+            Ok(counts) => {
+                metrics.batches.inc();
+                metrics.writes.inc_by(pending.len() as u64);
+                metrics.batch_size.observe(pending.len() as f64);
+                metrics
+                    .commit_seconds
+                    .observe(started.elapsed().as_secs_f64());
+                for ((_, ack), removed) in pending.into_iter().zip(counts) {
+                    // The producer may have given up waiting; its write is durable either way.
+                    let _ = ack.send(Ok(removed));
+                }
+                return;
+            }
+            Err(Failure::Request(i, e)) => {
+                metrics.request_errors.inc();
+                warn!(error = %e, "a store write could not be applied; it alone is refused");
+                let (_, ack) = pending.remove(i);
+                let _ = ack.send(Err(e));
+                if pending.is_empty() {
+                    return;
+                }
+            }
+            Err(Failure::Commit(e)) => {
+                metrics.commit_errors.inc();
+                error!(error = %e, writes = pending.len(), "store commit failed; refusing further writes");
+                fail(failure, hook, e.to_string());
+                for (_, ack) in pending.drain(..) {
+                    let _ = ack.send(Err(e.clone()));
+                }
+                return;
+            }
         }
     }
-    for (i, (_, ack)) in batch.drain(..).enumerate() {
-        let outcome = match &result {
-            Ok(counts) => Ok(counts[i]),
-            Err(e) => Err(e.clone()),
-        };
-        // The producer may have given up waiting; its write is durable either way.
-        let _ = ack.send(outcome);
-    }
+}
+
+/// Why a batch did not commit.
+enum Failure {
+    /// Request `i` could not be applied; the others may commit without it.
+    Request(usize, StoreError),
+    /// The transaction could not begin or commit: the file is in trouble.
+    Commit(StoreError),
 }
 
 struct Tables<'t> {
@@ -131,26 +194,26 @@ struct Tables<'t> {
 }
 
 /// Applies the whole batch in one transaction; returns per-request row counts.
-fn apply(db: &Database, batch: &[Pending]) -> Result<Vec<u64>, StoreError> {
-    let mut tx: WriteTransaction = db.begin_write().map_err(StoreError::storage)?;
-    tx.set_durability(Durability::Immediate)
-        .map_err(StoreError::storage)?;
+fn apply(db: &Database, batch: &[Pending]) -> Result<Vec<u64>, Failure> {
+    fn commit(e: impl std::fmt::Display) -> Failure {
+        Failure::Commit(StoreError::storage(e))
+    }
+    let mut tx: WriteTransaction = db.begin_write().map_err(commit)?;
+    tx.set_durability(Durability::Immediate).map_err(commit)?;
     let mut counts = Vec::with_capacity(batch.len());
     {
-        let mut t = open_tables(&tx)?;
-        for (writes, _) in batch {
+        let mut t = open_tables(&tx).map_err(Failure::Commit)?;
+        for (i, (writes, _)) in batch.iter().enumerate() {
             let mut removed = 0u64;
             for w in writes {
-                removed += apply_one(&tx, &mut t, w)?;
+                removed += apply_one(&tx, &mut t, w).map_err(|e| Failure::Request(i, e))?;
             }
             counts.push(removed);
         }
         let seq = t.audit_seq;
-        t.meta
-            .insert(AUDIT_SEQ_KEY, seq)
-            .map_err(StoreError::storage)?;
+        t.meta.insert(AUDIT_SEQ_KEY, seq).map_err(commit)?;
     }
-    tx.commit().map_err(StoreError::storage)?;
+    tx.commit().map_err(commit)?;
     Ok(counts)
 }
 
@@ -248,6 +311,10 @@ fn apply_one(tx: &WriteTransaction, t: &mut Tables<'_>, w: &Write) -> Result<u64
         }
         Write::Periskop(p) => return super::periskop::apply(tx, p),
         Write::Sentry(s) => return super::sentry::apply(tx, s),
+        #[cfg(test)]
+        Write::Refuse => return Err(StoreError::Storage("refused for the test".into())),
+        #[cfg(test)]
+        Write::Panic => panic!("writer panic for the test"),
     }
     Ok(0)
 }

@@ -1,76 +1,37 @@
 //! HTTP(S): one request, bounded body read, status, remote IP and (for HTTPS) the certificate's
 //! expiry from the TLS session.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::Instant;
 
 use futures_util::StreamExt;
 
-use super::{Outcome, cert_expiry_ms};
+use super::{Outcome, cert_not_after_ms};
+use crate::outbound::{ClientFactory, ClientOptions, Redirects, Tls};
 use crate::probe::condition::Observation;
 use crate::probe::config::HttpCheck;
 
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct ClientKey {
-    verify_tls: bool,
-    ca_file: Option<PathBuf>,
-    follow_redirects: bool,
-}
-
-/// reqwest clients shared by all monitors with the same TLS and redirect settings, so thousands
-/// of monitors share a handful of connection pools.
-pub struct Clients {
-    user_agent: String,
-    clients: Mutex<HashMap<ClientKey, reqwest::Client>>,
-}
-
-impl Clients {
-    pub fn new(user_agent: &str) -> Clients {
-        Clients {
-            user_agent: user_agent.to_string(),
-            clients: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn get(&self, h: &HttpCheck) -> Result<reqwest::Client, String> {
-        let key = ClientKey {
-            verify_tls: h.verify_tls,
+/// The client options of an HTTP monitor.
+fn options(user_agent: &str, h: &HttpCheck) -> ClientOptions {
+    ClientOptions {
+        user_agent: user_agent.to_string(),
+        tls: Tls {
+            insecure: !h.verify_tls,
             ca_file: h.ca_file.clone(),
-            follow_redirects: h.follow_redirects,
-        };
-        let mut map = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = map.get(&key) {
-            return Ok(c.clone());
-        }
-        let mut b = reqwest::Client::builder()
-            .user_agent(&self.user_agent)
-            .tls_info(true)
-            .pool_idle_timeout(std::time::Duration::from_secs(90))
-            .redirect(if h.follow_redirects {
-                reqwest::redirect::Policy::limited(10)
-            } else {
-                reqwest::redirect::Policy::none()
-            })
-            .tls_danger_accept_invalid_certs(!h.verify_tls);
-        if let Some(ca) = &h.ca_file {
-            let pem = std::fs::read(ca).map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
-            for c in certs {
-                b = b.add_root_certificate(c);
-            }
-        }
-        let client = b.build().map_err(|e| format!("http client: {e}"))?;
-        map.insert(key, client.clone());
-        Ok(client)
+            ca_only: false,
+        },
+        redirects: if h.follow_redirects {
+            Redirects::Limited(10)
+        } else {
+            Redirects::None
+        },
+        tls_info: true,
+        ..ClientOptions::default()
     }
 }
 
-pub async fn check(clients: &Clients, h: &HttpCheck) -> Outcome {
+pub async fn check(clients: &dyn ClientFactory, user_agent: &str, h: &HttpCheck) -> Outcome {
     let started = Instant::now();
-    let client = match clients.get(h) {
+    let client = match clients.client(&options(user_agent, h)) {
         Ok(c) => c,
         Err(e) => return Outcome::failed(started, e),
     };
@@ -98,7 +59,7 @@ pub async fn check(clients: &Clients, h: &HttpCheck) -> Outcome {
         .extensions()
         .get::<reqwest::tls::TlsInfo>()
         .and_then(|t| t.peer_certificate())
-        .and_then(cert_expiry_ms);
+        .and_then(cert_not_after_ms);
     // Headers arrived: that is the response time users compare with other tools.
     let response_time_ms = started.elapsed().as_millis() as u64;
     let limit = h.max_body_bytes as usize;
@@ -126,7 +87,8 @@ pub async fn check(clients: &Clients, h: &HttpCheck) -> Outcome {
             status: Some(status),
             response_time_ms,
             body: Some(String::from_utf8_lossy(&body).into_owned()),
-            certificate_expiration_ms: cert,
+            certificate_expiration_ms: None,
+            certificate_not_after_ms: cert,
             connected: true,
             dns_rcode: None,
             ip,

@@ -34,25 +34,25 @@ impl Outcome {
     }
 }
 
-/// Shared resources of the executors (HTTP clients are pooled by TLS/redirect settings).
+/// Shared resources of the executors: HTTP clients come from the shared factory (pooled by
+/// TLS and redirect settings).
 pub struct Checkers {
-    http: http::Clients,
+    user_agent: String,
+    clients: crate::outbound::SharedClients,
 }
 
 impl Checkers {
-    pub fn new(user_agent: &str) -> Checkers {
-        // reqwest is built without a default TLS provider; ring is the one (no C toolchain for
-        // aws-lc). Installing twice is a no-op.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+    pub fn new(user_agent: &str, clients: crate::outbound::SharedClients) -> Checkers {
         Checkers {
-            http: http::Clients::new(user_agent),
+            user_agent: user_agent.to_string(),
+            clients,
         }
     }
 
     /// Runs one check. The caller applies the timeout; this only does the I/O.
     pub async fn run(&self, m: &MonitorConfig) -> Outcome {
         match &m.kind {
-            CheckKind::Http(h) => http::check(&self.http, h).await,
+            CheckKind::Http(h) => http::check(&*self.clients, &self.user_agent, h).await,
             CheckKind::Tcp(t) => tcp::check(t).await,
             CheckKind::Dns(d) => dns::check(d, m.timeout.get()).await,
             CheckKind::Tls(t) => tls::check(t).await,
@@ -62,13 +62,9 @@ impl Checkers {
     }
 }
 
-/// Milliseconds from now until a certificate's `notAfter` (negative once expired).
-pub fn cert_expiry_ms(der: &[u8]) -> Option<i64> {
+/// A certificate's `notAfter` in Unix milliseconds. How far away that is depends on "now",
+/// which the judge reads from the injected clock, not the system's.
+pub fn cert_not_after_ms(der: &[u8]) -> Option<i64> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
-    let not_after = cert.validity().not_after.timestamp();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_secs() as i64;
-    Some((not_after - now) * 1000)
+    cert.validity().not_after.timestamp().checked_mul(1000)
 }

@@ -17,7 +17,7 @@ use tokio_rustls::rustls::{
     self, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 
-use super::{Outcome, cert_expiry_ms};
+use super::{Outcome, cert_not_after_ms};
 use crate::probe::condition::Observation;
 use crate::probe::config::TlsCheck;
 
@@ -139,11 +139,12 @@ pub async fn check(t: &TlsCheck) -> Outcome {
     let expiry = session
         .peer_certificates()
         .and_then(|chain| chain.first())
-        .and_then(|leaf| cert_expiry_ms(leaf.as_ref()));
+        .and_then(|leaf| cert_not_after_ms(leaf.as_ref()));
     Outcome {
         obs: Observation {
             response_time_ms: started.elapsed().as_millis() as u64,
-            certificate_expiration_ms: expiry,
+            certificate_expiration_ms: None,
+            certificate_not_after_ms: expiry,
             connected: true,
             ip,
             ..Default::default()

@@ -1,0 +1,196 @@
+//! The issue API under `/api/v1`: projects with their DSNs, issues, an issue's events, stored
+//! events and attachments, ingest counters. Translation only: the answers come from
+//! `sentry::query`.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use panoptes_types::{EventSummary, IssueSummary, IssueUpdate, Page, ProjectInfo};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::AppState;
+use super::error::{ApiError, Json as JsonBody};
+use super::page::{PageParams, cursor, slice};
+use crate::sentry::auth::truncate;
+use crate::sentry::issues::{Filter, Sort, Status};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/projects", get(projects))
+        .route("/projects/{id}/issues", get(list_issues))
+        .route("/issues/{id}", get(get_issue).patch(patch_issue))
+        .route("/issues/{id}/events", get(issue_events))
+        .route("/events/{event_id}", get(get_event))
+        .route(
+            "/events/{event_id}/attachments/{index}",
+            get(get_attachment),
+        )
+        .route("/ingest/stats", get(stats))
+}
+
+async fn projects(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    page: PageParams,
+) -> Result<Json<Page<ProjectInfo>>, ApiError> {
+    let settings = state.ingest.settings();
+    let base = settings.ingest.public_url.clone().unwrap_or_else(|| {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string)
+            .unwrap_or_else(|| state.server().listen.to_string());
+        format!("http://{host}")
+    });
+    let (items, next) = slice(
+        state.ingest.projects(&base),
+        |p| p.id,
+        page.after::<u64>()?,
+        page.limit,
+    );
+    Ok(Json(Page {
+        items,
+        next_cursor: next.map(|n| cursor(&n)),
+    }))
+}
+
+#[derive(Deserialize)]
+struct IssueQuery {
+    status: Option<String>,
+    query: Option<String>,
+    sort: Option<String>,
+}
+
+async fn list_issues(
+    State(state): State<AppState>,
+    Path(project): Path<u64>,
+    Query(q): Query<IssueQuery>,
+    page: PageParams,
+) -> Result<Json<Page<IssueSummary>>, ApiError> {
+    if !state.ingest.has_project(project) {
+        return Err(ApiError::NotFound(format!("no project {project}")));
+    }
+    let status = match q.status.as_deref().unwrap_or("unresolved") {
+        "all" => None,
+        s => Some(Status::parse(s).ok_or_else(|| {
+            ApiError::invalid("status must be unresolved, resolved, ignored or all")
+        })?),
+    };
+    let sort = match q.sort.as_deref() {
+        None => Sort::LastSeen,
+        Some(s) => Sort::parse(s).ok_or_else(|| {
+            ApiError::invalid("sort must be last_seen, first_seen, count or users")
+        })?,
+    };
+    let filter = Filter {
+        project,
+        status,
+        query: q.query.filter(|s| !s.trim().is_empty()),
+        sort,
+        after: page.after::<(u64, u64)>()?,
+        limit: page.limit,
+    };
+    let (items, next) = state.ingest.issues(&filter);
+    Ok(Json(Page {
+        items,
+        next_cursor: next.map(|n| cursor(&n)),
+    }))
+}
+
+async fn get_issue(
+    State(state): State<AppState>,
+    Path(id): Path<u64>,
+) -> Result<Json<Value>, ApiError> {
+    let ingest = state.ingest.clone();
+    state
+        .store
+        .read(move |_| ingest.issue_detail(id))
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no issue {id}")))
+}
+
+async fn patch_issue(
+    State(state): State<AppState>,
+    Path(id): Path<u64>,
+    JsonBody(update): JsonBody<IssueUpdate>,
+) -> Result<Json<IssueSummary>, ApiError> {
+    let status = Status::parse(&update.status)
+        .ok_or_else(|| ApiError::invalid("status must be unresolved, resolved or ignored"))?;
+    match state.ingest.set_status(id, status).await? {
+        Some(r) => Ok(Json(r.summary())),
+        None => Err(ApiError::NotFound(format!("no issue {id}"))),
+    }
+}
+
+async fn issue_events(
+    State(state): State<AppState>,
+    Path(id): Path<u64>,
+    page: PageParams,
+) -> Result<Json<Page<EventSummary>>, ApiError> {
+    if state.ingest.issue(id).is_none() {
+        return Err(ApiError::NotFound(format!("no issue {id}")));
+    }
+    let before = page.after::<(u64, String)>()?;
+    let limit = page.limit;
+    let ingest = state.ingest.clone();
+    let (items, next) = state
+        .store
+        .read(move |_| ingest.issue_events(id, before, limit))
+        .await?;
+    Ok(Json(Page {
+        items,
+        next_cursor: next.map(|n| cursor(&n)),
+    }))
+}
+
+async fn get_event(
+    State(state): State<AppState>,
+    Path(event_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let ingest = state.ingest.clone();
+    let id = event_id.clone();
+    state
+        .store
+        .read(move |_| ingest.event(&id))
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no event {}", truncate(&event_id, 64))))
+}
+
+async fn get_attachment(
+    State(state): State<AppState>,
+    Path((event_id, index)): Path<(String, u32)>,
+) -> Result<Response, ApiError> {
+    let ingest = state.ingest.clone();
+    let id = event_id.clone();
+    let (h, data) = state
+        .store
+        .read(move |_| ingest.attachment(&id, index))
+        .await?
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no attachment {index} of event {}",
+                truncate(&event_id, 64)
+            ))
+        })?;
+    let ct = h
+        .content_type
+        .and_then(|c| HeaderValue::from_str(&c).ok())
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let mut resp = Bytes::from(data).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, ct);
+    Ok(resp)
+}
+
+async fn stats(
+    State(state): State<AppState>,
+) -> Result<Json<panoptes_types::IngestStats>, ApiError> {
+    let ingest = state.ingest.clone();
+    Ok(Json(state.store.read(move |_| ingest.stats()).await?))
+}

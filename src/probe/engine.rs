@@ -1,0 +1,312 @@
+//! The engine's lifecycle: start, reconcile with the config, stop; and recording a result
+//! (judge it, store it, count it, publish it once it is durable).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
+use tracing::{info, warn};
+
+use super::check::{self, Checkers, Outcome};
+use super::config::{CheckKind, MonitorConfig, ProbingConfig};
+use super::events::{Checked, ProbeEvent};
+use super::judge::{Judged, fresh_runtime, judge};
+use super::maintenance::{self, MaintenanceConfig};
+use super::rollup::{Resolution, Rollup};
+use super::{
+    Inner, Monitor, ProbeDeps, ProbeEngine, ProbeError, Runtime, Snapshot, lock, read, write,
+};
+use crate::events::Publisher;
+use crate::store::probes::ProbeWrite;
+use crate::store::{StoreError, Write};
+
+/// A result's event, published once the write holding the result has committed.
+pub struct AfterCommit {
+    ack: oneshot::Receiver<Result<u64, StoreError>>,
+    event: ProbeEvent,
+}
+
+/// Results whose commit is awaited before their event goes out; beyond, events are dropped
+/// (and counted by the bus as if a subscriber were slow), never the results.
+const AFTER_COMMIT_QUEUE: usize = 65_536;
+
+impl ProbeEngine {
+    /// Builds the engine and starts every enabled monitor.
+    pub async fn start(
+        deps: ProbeDeps,
+        settings: &ProbingConfig,
+        monitors: &[MonitorConfig],
+        maintenance: &[MaintenanceConfig],
+    ) -> Result<ProbeEngine, ProbeError> {
+        if monitors
+            .iter()
+            .any(|m| m.enabled && matches!(m.kind, CheckKind::Icmp(_)))
+        {
+            check::icmp::available().map_err(ProbeError::Config)?;
+        }
+        let (after_commit, pending) = mpsc::channel(AFTER_COMMIT_QUEUE);
+        tokio::spawn(publish_after_commit(pending, deps.events.clone()));
+        let engine = ProbeEngine {
+            inner: Arc::new(Inner {
+                checkers: Checkers::new(&settings.user_agent, deps.clients.clone()),
+                store: deps.store,
+                clock: deps.clock,
+                metrics: deps.metrics,
+                events: deps.events,
+                after_commit,
+                global: Arc::new(Semaphore::new(settings.concurrency.max(1))),
+                per_host: settings.per_host_concurrency.max(1),
+                hosts: Mutex::new(HashMap::new()),
+                monitors: RwLock::new(Default::default()),
+                tasks: Mutex::new(HashMap::new()),
+                push_tokens: RwLock::new(HashMap::new()),
+                maintenance: RwLock::new(Arc::new(maintenance.to_vec())),
+            }),
+        };
+        engine.apply(monitors, maintenance).await?;
+        Ok(engine)
+    }
+
+    /// Reconciles running monitors with `monitors`: new ones start, removed ones stop, changed
+    /// ones restart with their state kept; untouched ones are not disturbed.
+    pub async fn apply(
+        &self,
+        monitors: &[MonitorConfig],
+        maintenance: &[MaintenanceConfig],
+    ) -> Result<(), ProbeError> {
+        let inner = &self.inner;
+        *write(&inner.maintenance) = Arc::new(maintenance.to_vec());
+        let mut ids = inner.store.probe_ids()?;
+        let mut next = ids.values().max().map(|m| m + 1).unwrap_or(1);
+        let mut new_ids = Vec::new();
+        for m in monitors {
+            if !ids.contains_key(&m.name) {
+                ids.insert(m.name.clone(), next);
+                new_ids.push((m.name.clone(), next));
+                next += 1;
+            }
+        }
+        if !new_ids.is_empty() {
+            // Ids are durable before any result references them.
+            inner
+                .store
+                .write(vec![Write::Probe(ProbeWrite::AssignIds(new_ids))])
+                .await?;
+        }
+        let wanted: HashMap<u32, &MonitorConfig> = monitors
+            .iter()
+            .filter(|m| m.enabled)
+            .filter_map(|m| ids.get(&m.name).map(|id| (*id, m)))
+            .collect();
+        let mut current = write(&inner.monitors);
+        let mut tasks = lock(&inner.tasks);
+        // Stop removed and changed monitors.
+        let stale: Vec<u32> = current
+            .iter()
+            .filter(|(id, m)| wanted.get(id).is_none_or(|w| **w != m.config))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &stale {
+            if let Some(t) = tasks.remove(id) {
+                t.abort();
+            }
+            if let Some(m) = current.remove(id)
+                && !wanted.contains_key(id)
+            {
+                super::query::forget_metrics(&inner.metrics, &m.config);
+                inner.events.publish(ProbeEvent::Removed {
+                    monitor_id: *id,
+                    name: m.name.clone(),
+                });
+                info!(monitor = %m.config.name, "monitor removed");
+            }
+        }
+        let mut started = 0;
+        for (id, cfg) in &wanted {
+            if current.contains_key(id) {
+                continue;
+            }
+            let monitor = Arc::new(Monitor {
+                id: *id,
+                config: (*cfg).clone(),
+                name: Arc::from(cfg.name.as_str()),
+                group: cfg.group.as_deref().map(Arc::from),
+                rt: Mutex::new(self.restore(*id)),
+                pushed: Notify::new(),
+            });
+            current.insert(*id, monitor.clone());
+            let engine = self.clone();
+            tasks.insert(*id, tokio::spawn(async move { engine.run(monitor).await }));
+            started += 1;
+        }
+        let mut tokens = write(&inner.push_tokens);
+        tokens.clear();
+        for (id, m) in current.iter() {
+            if let CheckKind::Push(p) = &m.config.kind {
+                tokens.insert(p.token.clone(), *id);
+            }
+        }
+        if started > 0 || !stale.is_empty() {
+            info!(
+                started,
+                stopped = stale.len(),
+                running = current.len(),
+                "monitors applied"
+            );
+        }
+        Ok(())
+    }
+
+    /// Stops every monitor task.
+    pub fn stop(&self) {
+        for (_, t) in lock(&self.inner.tasks).drain() {
+            t.abort();
+        }
+    }
+
+    fn restore(&self, id: u32) -> Runtime {
+        let snap: Snapshot = self
+            .inner
+            .store
+            .probe_state(id)
+            .ok()
+            .flatten()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let now = self.inner.clock.now_ms();
+        let mut rt = fresh_runtime(now);
+        rt.current = Resolution::ALL.map(|res| {
+            let bucket = res.bucket(now);
+            let rollup = self
+                .inner
+                .store
+                .probe_rollups(id, res as u8, bucket, bucket + 1)
+                .ok()
+                .and_then(|rows| rows.into_iter().next())
+                .and_then(|(_, b)| Rollup::decode(&b))
+                .unwrap_or_default();
+            (bucket, rollup)
+        });
+        let day_ago = now.saturating_sub(25 * 3_600_000);
+        rt.hours = self
+            .inner
+            .store
+            .probe_rollups(id, Resolution::Hour as u8, day_ago, now + 1)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(b, bytes)| Rollup::decode(&bytes).map(|r| (b, r.counted(), r.down)))
+            .collect();
+        rt.machine = snap.machine;
+        rt.state = snap.state.unwrap_or(rt.state);
+        rt.last = snap.last;
+        rt.cert_expires_at_ms = snap.cert_expires_at_ms;
+        rt.last_push_ms = snap.last_push_ms;
+        rt
+    }
+
+    pub(super) fn host_permit(&self, host: &str) -> Arc<Semaphore> {
+        let mut hosts = lock(&self.inner.hosts);
+        hosts
+            .entry(host.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.inner.per_host)))
+            .clone()
+    }
+
+    pub(super) fn checkers(&self) -> &Checkers {
+        &self.inner.checkers
+    }
+
+    pub(super) fn permits(&self) -> &Arc<Semaphore> {
+        &self.inner.global
+    }
+
+    pub(super) fn metrics(&self) -> &crate::metrics::ProbeMetrics {
+        &self.inner.metrics
+    }
+
+    /// Judges an outcome, stores the result, counts it, and publishes it once durable.
+    /// Returns whether to retry early.
+    pub(super) async fn record(&self, m: &Monitor, outcome: Outcome) -> bool {
+        let cfg = &m.config;
+        let now = self.inner.clock.now_ms();
+        let windows = read(&self.inner.maintenance).clone();
+        let maint = maintenance::active(&windows, &cfg.name, cfg.group.as_deref(), now as i64)
+            .map(str::to_string);
+        let in_maintenance = maint.is_some();
+        let j: Judged = {
+            let mut rt = lock(&m.rt);
+            judge(cfg, outcome, maint, now, &mut rt)
+        };
+        let (cert_expires_at_ms, uptime) = (self.cert_expires(m), self.uptime_24h(m));
+        super::query::observe_metrics(
+            &self.inner.metrics,
+            cfg,
+            j.transition.state,
+            j.ok,
+            j.latency_ms,
+            cert_expires_at_ms.map(|at| (at - now as i64) as f64 / 86_400_000.0),
+            uptime,
+        );
+        let event = ProbeEvent::Checked(Checked {
+            monitor_id: m.id,
+            name: m.name.clone(),
+            group: m.group.clone(),
+            kind: cfg.kind.type_name(),
+            at_ms: j.at_ms,
+            previous: j.previous,
+            state: j.transition.state,
+            ok: j.ok,
+            latency_ms: j.latency_ms,
+            status: j.record.status,
+            error: j.record.error.clone(),
+            cert_expires_at_ms,
+            maintenance: in_maintenance,
+            apdex_t_ms: cfg.apdex_t.get().as_millis() as u64,
+        });
+        let write = Write::Probe(ProbeWrite::Result {
+            id: m.id,
+            at_ms: j.at_ms,
+            record: j.record.encode(),
+            rollups: j.rollups,
+            snapshot: j.snapshot,
+        });
+        // Queued, not awaited: nobody is waiting on a probe result, the writer's group commit
+        // makes it durable within one commit, and a monitor's schedule never waits on disk. Its
+        // event follows the commit (in order) through the after-commit queue.
+        match self.inner.store.enqueue(vec![write]) {
+            Ok(ack) => {
+                if self
+                    .inner
+                    .after_commit
+                    .try_send(AfterCommit { ack, event })
+                    .is_err()
+                {
+                    warn!(monitor = %cfg.name, "result event dropped: the after-commit queue is full");
+                }
+            }
+            Err(e) => {
+                self.inner.metrics.results_dropped.inc();
+                warn!(monitor = %cfg.name, error = %e, "result not stored");
+            }
+        }
+        j.transition.retry
+    }
+
+    /// Publishes that a push monitor's heartbeat is overdue.
+    pub(super) fn heartbeat_missed(&self, m: &Monitor) {
+        self.inner.events.publish(ProbeEvent::HeartbeatMissed {
+            monitor_id: m.id,
+            name: m.name.clone(),
+            at_ms: self.inner.clock.now_ms(),
+        });
+    }
+}
+
+/// Publishes each result's event once its write committed, in the order results were recorded.
+async fn publish_after_commit(mut rx: mpsc::Receiver<AfterCommit>, events: Publisher<ProbeEvent>) {
+    while let Some(AfterCommit { ack, event }) = rx.recv().await {
+        if let Ok(Ok(_)) = ack.await {
+            events.publish(event);
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! What probing reports after each result is stored (see `crate::events`).
+
+use std::sync::Arc;
+
+use super::state::State;
+
+/// One stored check result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    pub monitor_id: u32,
+    pub name: Arc<str>,
+    pub group: Option<Arc<str>>,
+    /// `http`, `tcp`, ...
+    pub kind: &'static str,
+    pub at_ms: u64,
+    /// The state before this result, and after it.
+    pub previous: State,
+    pub state: State,
+    pub ok: bool,
+    pub latency_ms: u64,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    /// When the monitor's certificate expires, if it has one.
+    pub cert_expires_at_ms: Option<i64>,
+    /// The monitor is in a maintenance window.
+    pub maintenance: bool,
+    /// The monitor's Apdex threshold, for judges of latency over a window.
+    pub apdex_t_ms: u64,
+}
+
+impl Checked {
+    pub fn is_transition(&self) -> bool {
+        self.previous != self.state
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProbeEvent {
+    /// Every stored result; `previous != state` is a state transition.
+    Checked(Checked),
+    /// A push monitor's heartbeat did not arrive within its interval and grace (also reported
+    /// as a failed `Checked`).
+    HeartbeatMissed {
+        monitor_id: u32,
+        name: Arc<str>,
+        at_ms: u64,
+    },
+    /// The monitor was removed from the configuration.
+    Removed { monitor_id: u32, name: Arc<str> },
+}

@@ -1,0 +1,221 @@
+//! The pure core of probing: one check's outcome in; the stored result, the roll-up rows, the
+//! state transition and the snapshot out. No I/O: the engine reads the clock and maintenance
+//! windows before, and stores, counts and publishes after.
+
+use super::check::Outcome;
+use super::condition::{BodyCache, ConditionResult, Placeholder};
+use super::config::MonitorConfig;
+use super::rollup::{Resolution, ResultRecord, Rollup};
+use super::state::{Attempt, State, Transition};
+use super::{LastCheck, Runtime, Snapshot};
+
+/// What one result changed.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    /// When the result counts (never before the monitor's previous result: see [`judge`]).
+    pub at_ms: u64,
+    pub previous: State,
+    pub transition: Transition,
+    pub ok: bool,
+    pub latency_ms: u64,
+    pub record: ResultRecord,
+    /// (resolution, bucket start, encoded roll-up) for every resolution.
+    pub rollups: Vec<(u8, u64, Vec<u8>)>,
+    /// The runtime state to store for restarts.
+    pub snapshot: Vec<u8>,
+}
+
+/// Judges `outcome` against the monitor's conditions, advances the state machine and the
+/// current roll-up buckets in `rt`, and returns what must be stored.
+///
+/// Time never runs backwards for a monitor: a wall-clock step back would otherwise start an
+/// empty bucket for an hour or day that is already stored and overwrite it, so a result earlier
+/// than the previous one counts at the previous one's time.
+pub fn judge(
+    cfg: &MonitorConfig,
+    mut outcome: Outcome,
+    maintenance: Option<String>,
+    now_ms: u64,
+    rt: &mut Runtime,
+) -> Judged {
+    let now = rt.last.as_ref().map_or(now_ms, |l| now_ms.max(l.at_ms));
+    if let Some(not_after) = outcome.obs.certificate_not_after_ms {
+        outcome.obs.certificate_expiration_ms = Some(not_after - now as i64);
+    }
+    let mut cache = BodyCache::default();
+    let results: Vec<ConditionResult> = cfg
+        .conditions
+        .iter()
+        .map(|c| c.evaluate(&outcome.obs, &mut cache))
+        .collect();
+    let tests_connected = cfg
+        .conditions
+        .iter()
+        .any(|c| c.placeholders().contains(&Placeholder::Connected));
+    // A check error fails the check unless a condition explicitly judges connectivity
+    // (e.g. `[CONNECTED] == false` to assert a port is closed).
+    let ok = results.iter().all(|r| r.ok) && (outcome.error.is_none() || tests_connected);
+    let latency_ms = outcome.obs.response_time_ms;
+    let slow = cfg
+        .degraded
+        .is_some_and(|d| latency_ms > d.get().as_millis() as u64);
+    let failed_conditions = results
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| !r.ok && *i < 64)
+        .fold(0u64, |acc, (i, _)| acc | (1 << i));
+    let apdex_t = cfg.apdex_t.get().as_millis() as u64;
+    let previous = rt.state;
+    let t = rt.machine.apply(
+        Attempt {
+            ok,
+            slow,
+            in_maintenance: maintenance.is_some(),
+        },
+        cfg.retries,
+        cfg.recovery,
+    );
+    rt.state = t.state;
+    if let Some(not_after) = outcome.obs.certificate_not_after_ms {
+        rt.cert_expires_at_ms = Some(not_after);
+    }
+    let mut rollups = Vec::with_capacity(3);
+    for (i, res) in Resolution::ALL.iter().enumerate() {
+        let bucket = res.bucket(now);
+        if rt.current[i].0 != bucket {
+            rt.current[i] = (bucket, Rollup::default());
+        }
+        rt.current[i].1.add(t.state, ok, latency_ms, apdex_t);
+        rollups.push((*res as u8, bucket, rt.current[i].1.encode()));
+    }
+    let hour = Resolution::Hour.bucket(now);
+    let (counted, down) = (rt.current[1].1.counted(), rt.current[1].1.down);
+    match rt.hours.back_mut() {
+        Some(h) if h.0 == hour => *h = (hour, counted, down),
+        _ => rt.hours.push_back((hour, counted, down)),
+    }
+    while rt.hours.len() > 25 {
+        rt.hours.pop_front();
+    }
+    rt.last = Some(LastCheck {
+        at_ms: now,
+        latency_ms,
+        ok,
+        status: outcome.obs.status,
+        error: outcome.error.clone(),
+        conditions: results,
+        maintenance,
+    });
+    let snapshot = Snapshot {
+        machine: rt.machine,
+        state: Some(rt.state),
+        last: rt.last.clone(),
+        cert_expires_at_ms: rt.cert_expires_at_ms,
+        last_push_ms: rt.last_push_ms,
+    };
+    let record = ResultRecord {
+        state: t.state,
+        ok,
+        latency_us: latency_ms.saturating_mul(1000),
+        status: outcome.obs.status,
+        failed_conditions,
+        error: outcome.error,
+    };
+    Judged {
+        at_ms: now,
+        previous,
+        transition: t,
+        ok,
+        latency_ms,
+        record,
+        rollups,
+        snapshot: serde_json::to_vec(&snapshot).unwrap_or_default(),
+    }
+}
+
+/// An empty runtime (a monitor never checked).
+pub fn fresh_runtime(now_ms: u64) -> Runtime {
+    Runtime {
+        machine: Default::default(),
+        state: State::Unknown,
+        last: None,
+        cert_expires_at_ms: None,
+        last_push_ms: None,
+        current: Resolution::ALL.map(|r| (r.bucket(now_ms), Rollup::default())),
+        hours: Default::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::condition::Observation;
+
+    fn monitor() -> MonitorConfig {
+        let c = crate::config::parse(
+            "monitors:\n  - {name: a, type: http, url: \"http://h/\", conditions: [\"[STATUS] == 200\"]}\n",
+            "t",
+            &|_| None,
+        )
+        .expect("config");
+        c.monitors[0].clone()
+    }
+
+    fn outcome(status: u16) -> Outcome {
+        Outcome {
+            obs: Observation {
+                status: Some(status),
+                response_time_ms: 12,
+                connected: true,
+                ..Default::default()
+            },
+            error: None,
+        }
+    }
+
+    const DAY: u64 = 86_400_000;
+
+    #[test]
+    fn results_move_state_and_roll_ups() {
+        let m = monitor();
+        let t0 = 1_800_000_000_000 - 1_800_000_000_000 % DAY;
+        let mut rt = fresh_runtime(t0);
+        let j = judge(&m, outcome(200), None, t0 + 1000, &mut rt);
+        assert!(j.ok);
+        assert_eq!(
+            (j.previous, j.transition.state),
+            (State::Unknown, State::Up)
+        );
+        let j = judge(&m, outcome(503), None, t0 + 2000, &mut rt);
+        assert!(!j.ok);
+        assert_eq!(j.transition.state, State::Down);
+        assert_eq!(j.record.failed_conditions, 1);
+        let day = Rollup::decode(&j.rollups[2].2).expect("day");
+        assert_eq!((day.up, day.down), (1, 1));
+    }
+
+    /// A wall clock stepped back a day must not start an empty roll-up for a day that is
+    /// already stored (that row would be overwritten with a count of 1).
+    #[test]
+    fn a_clock_step_backwards_never_replaces_a_stored_bucket() {
+        let m = monitor();
+        let t0 = 1_800_000_000_000 - 1_800_000_000_000 % DAY;
+        let mut rt = fresh_runtime(t0 + DAY);
+        for i in 0..5 {
+            judge(&m, outcome(200), None, t0 + DAY + i * 1000, &mut rt);
+        }
+        let j = judge(&m, outcome(200), None, t0 + 10_000, &mut rt);
+        assert!(
+            j.at_ms >= t0 + DAY,
+            "the result counts at the latest time seen"
+        );
+        for (res, bucket, _) in &j.rollups {
+            assert!(
+                *bucket >= Resolution::ALL[(*res - 1) as usize].bucket(t0 + DAY),
+                "resolution {res}: bucket {bucket} is before the stored ones"
+            );
+        }
+        let day = Rollup::decode(&j.rollups[2].2).expect("day");
+        assert_eq!(day.up, 6, "the day's count kept growing");
+    }
+}

@@ -1,0 +1,258 @@
+//! What the API, the dashboard and the status page ask of probing: monitor listings with their
+//! state, uptime over windows, summaries and details in the API's shape. Reads memory first and
+//! the day roll-ups only for the monitors asked about.
+
+use panoptes_types::{ConditionView, MonitorDetail, MonitorSummary, Uptime};
+
+use super::config::MonitorConfig;
+use super::rollup::{Resolution, Rollup};
+use super::state::State;
+use super::{Monitor, MonitorView, ProbeEngine, lock, read};
+use crate::clock::{SharedClock, rfc3339};
+use crate::metrics::{MonitorLabels, ProbeMetrics};
+use crate::store::Store;
+
+const DAY: u64 = 86_400_000;
+
+/// Filters of a monitor listing.
+#[derive(Debug, Clone, Default)]
+pub struct MonitorFilter {
+    pub group: Option<String>,
+    pub state: Option<State>,
+}
+
+impl ProbeEngine {
+    pub(super) fn cert_expires(&self, m: &Monitor) -> Option<i64> {
+        lock(&m.rt).cert_expires_at_ms
+    }
+
+    pub(super) fn uptime_24h(&self, m: &Monitor) -> Option<f64> {
+        let since = self.inner.clock.now_ms().saturating_sub(24 * 3_600_000);
+        let rt = lock(&m.rt);
+        let (counted, down) = rt
+            .hours
+            .iter()
+            .filter(|(b, _, _)| b + 3_600_000 > since)
+            .fold((0u64, 0u64), |(c, d), (_, hc, hd)| {
+                (c + u64::from(*hc), d + u64::from(*hd))
+            });
+        (counted > 0).then(|| (counted - down) as f64 / counted as f64)
+    }
+
+    fn view(&self, m: &Monitor) -> MonitorView {
+        let (state, last, cert) = {
+            let rt = lock(&m.rt);
+            (rt.state, rt.last.clone(), rt.cert_expires_at_ms)
+        };
+        MonitorView {
+            id: m.id,
+            config: m.config.clone(),
+            state,
+            last,
+            cert_expires_at_ms: cert,
+            uptime_24h: self.uptime_24h(m),
+        }
+    }
+
+    /// Monitors in id order after `after`, filtered; at most `limit`, and whether more match.
+    pub fn list(
+        &self,
+        filter: &MonitorFilter,
+        after: Option<u32>,
+        limit: usize,
+    ) -> (Vec<MonitorView>, bool) {
+        let monitors = read(&self.inner.monitors);
+        let mut out = Vec::new();
+        for m in monitors
+            .range(after.map(|a| a + 1).unwrap_or(0)..)
+            .map(|(_, m)| m)
+        {
+            if filter
+                .group
+                .as_deref()
+                .is_some_and(|g| m.config.group.as_deref() != Some(g))
+            {
+                continue;
+            }
+            if let Some(s) = filter.state
+                && lock(&m.rt).state != s
+            {
+                continue;
+            }
+            if out.len() == limit {
+                return (out, true);
+            }
+            out.push(self.view(m));
+        }
+        (out, false)
+    }
+
+    pub fn get(&self, id: u32) -> Option<MonitorView> {
+        let m = read(&self.inner.monitors).get(&id)?.clone();
+        Some(self.view(&m))
+    }
+
+    /// The running monitor named `name`.
+    pub fn by_name(&self, name: &str) -> Option<MonitorView> {
+        let m = read(&self.inner.monitors)
+            .values()
+            .find(|m| m.config.name == name)?
+            .clone();
+        Some(self.view(&m))
+    }
+
+    pub fn monitor_ids(&self) -> Vec<u32> {
+        read(&self.inner.monitors).keys().copied().collect()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
+    }
+
+    /// The API's summary of one monitor: state, last check, uptime over 24 h (memory) and 7, 30
+    /// and 90 days (day roll-ups). Reads the store: call it off the async workers.
+    pub fn summary(&self, v: &MonitorView) -> MonitorSummary {
+        let now = self.inner.clock.now_ms();
+        let store = &self.inner.store;
+        let up = |days: u64| {
+            availability(
+                store,
+                v.id,
+                Resolution::Day,
+                now.saturating_sub(days * DAY),
+                now + 1,
+            )
+        };
+        MonitorSummary {
+            id: v.id,
+            name: v.config.name.clone(),
+            group: v.config.group.clone(),
+            kind: v.config.kind.type_name().to_string(),
+            target: v.config.kind.target(),
+            state: v.state.as_str().to_string(),
+            last_check_at: v.last.as_ref().map(|l| rfc3339(l.at_ms)),
+            last_latency_ms: v.last.as_ref().map(|l| l.latency_ms),
+            last_error: v.last.as_ref().and_then(|l| l.error.clone()),
+            uptime: Uptime {
+                h24: v.uptime_24h,
+                d7: up(7),
+                d30: up(30),
+                d90: up(90),
+            },
+            certificate_days_left: v
+                .cert_expires_at_ms
+                .map(|at| ((at - now as i64) as f64 / DAY as f64 * 10.0).round() / 10.0),
+        }
+    }
+
+    /// The summary plus settings and each condition with the value the last check saw.
+    pub fn detail(&self, v: &MonitorView) -> MonitorDetail {
+        let c = &v.config;
+        let conditions = c
+            .conditions
+            .iter()
+            .enumerate()
+            .map(|(i, cond)| {
+                let seen = v.last.as_ref().and_then(|l| l.conditions.get(i));
+                ConditionView {
+                    condition: cond.to_string(),
+                    seen: seen.map(|r| r.shown.clone()),
+                    ok: seen.map(|r| r.ok),
+                }
+            })
+            .collect();
+        MonitorDetail {
+            summary: self.summary(v),
+            interval: c.interval.to_string(),
+            timeout: c.timeout.to_string(),
+            retries: c.retries,
+            retry_interval: c.retry_interval.to_string(),
+            recovery: c.recovery,
+            degraded_above: c.degraded.map(|d| d.to_string()),
+            apdex_t: c.apdex_t.to_string(),
+            conditions,
+            maintenance: v.last.as_ref().and_then(|l| l.maintenance.clone()),
+            last_status: v.last.as_ref().and_then(|l| l.status),
+        }
+    }
+}
+
+/// Availability over `[from, to)` from one resolution's roll-ups.
+pub fn availability(
+    store: &Store,
+    id: u32,
+    res: Resolution,
+    from_ms: u64,
+    to_ms: u64,
+) -> Option<f64> {
+    merged(store, id, res, from_ms, to_ms)?.availability()
+}
+
+/// The roll-ups of `[from, to)` merged into one.
+pub fn merged(store: &Store, id: u32, res: Resolution, from_ms: u64, to_ms: u64) -> Option<Rollup> {
+    let mut total = Rollup::default();
+    for (_, bytes) in store
+        .probe_rollups(id, res as u8, res.bucket(from_ms), to_ms)
+        .ok()?
+    {
+        if let Some(r) = Rollup::decode(&bytes) {
+            total.merge(&r);
+        }
+    }
+    Some(total)
+}
+
+fn labels(cfg: &MonitorConfig) -> MonitorLabels {
+    MonitorLabels {
+        monitor: cfg.name.clone(),
+        kind: cfg.kind.type_name().to_string(),
+    }
+}
+
+/// Updates the per-monitor gauges after a result.
+pub(super) fn observe_metrics(
+    m: &ProbeMetrics,
+    cfg: &MonitorConfig,
+    state: State,
+    ok: bool,
+    latency_ms: u64,
+    cert_days: Option<f64>,
+    uptime_24h: Option<f64>,
+) {
+    let l = labels(cfg);
+    let up = matches!(
+        state,
+        State::Up | State::Degraded | State::Maintenance | State::Pending
+    );
+    m.up.get_or_create(&l).set(i64::from(up));
+    m.state.get_or_create(&l).set(i64::from(state.code()));
+    m.latency_seconds
+        .get_or_create(&l)
+        .set(latency_ms as f64 / 1000.0);
+    if let Some(d) = cert_days {
+        m.cert_days_left.get_or_create(&l).set(d);
+    }
+    if let Some(u) = uptime_24h {
+        m.uptime_ratio_24h.get_or_create(&l).set(u);
+    }
+    m.checks
+        .get_or_create(&crate::metrics::CheckLabels {
+            kind: l.kind.clone(),
+            result: if ok { "success" } else { "failure" }.into(),
+        })
+        .inc();
+}
+
+/// Drops a removed monitor's series.
+pub(super) fn forget_metrics(m: &ProbeMetrics, cfg: &MonitorConfig) {
+    let l = labels(cfg);
+    m.up.remove(&l);
+    m.state.remove(&l);
+    m.latency_seconds.remove(&l);
+    m.cert_days_left.remove(&l);
+    m.uptime_ratio_24h.remove(&l);
+}

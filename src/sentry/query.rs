@@ -1,0 +1,149 @@
+//! What the API and the dashboard ask of ingest: projects with their DSNs, issues, an issue's
+//! events, one event as stored with its attachments. Issues come from memory; events from the
+//! store (call these off the async workers).
+
+use panoptes_types::{EventSummary, IssueSummary, ProjectInfo};
+use serde_json::{Value, json};
+
+use super::Ingest;
+use super::envelope::normalize_event_id;
+use super::issues::Filter;
+use super::record::{AttachmentHeader, EventHeader, split_record};
+use crate::clock::rfc3339;
+use crate::store::StoreError;
+
+impl Ingest {
+    /// Every configured project with its DSNs (on `base`, e.g. `http://host:8080`) and issue
+    /// counts.
+    pub fn projects(&self, base: &str) -> Vec<ProjectInfo> {
+        let (scheme, rest) = base.split_once("://").unwrap_or(("http", base));
+        let rest = rest.trim_end_matches('/');
+        self.settings()
+            .projects
+            .iter()
+            .map(|p| {
+                let (issues, unresolved) = self.with_issues(|i| i.counts(p.id));
+                ProjectInfo {
+                    id: p.id,
+                    name: p.name.clone(),
+                    dsn: p
+                        .keys
+                        .iter()
+                        .map(|k| format!("{scheme}://{}@{rest}/{}", k.0, p.id))
+                        .collect(),
+                    events_per_minute: p.events_per_minute,
+                    issues,
+                    unresolved,
+                }
+            })
+            .collect()
+    }
+
+    pub fn has_project(&self, id: u64) -> bool {
+        self.settings().projects.iter().any(|p| p.id == id)
+    }
+
+    /// A page of a project's issues and the key after its last one when more match.
+    pub fn issues(&self, filter: &Filter) -> (Vec<IssueSummary>, Option<(u64, u64)>) {
+        self.with_issues(|i| {
+            let (page, next) = i.list(filter);
+            (page.iter().map(|r| r.summary()).collect(), next)
+        })
+    }
+
+    pub fn issue(&self, id: u64) -> Option<IssueSummary> {
+        self.with_issues(|i| i.by_id.get(&id).map(|r| r.summary()))
+    }
+
+    /// The issue and its latest stored event.
+    pub fn issue_detail(&self, id: u64) -> Result<Option<Value>, StoreError> {
+        let Some(summary) = self.issue(id) else {
+            return Ok(None);
+        };
+        let latest = match &summary.last_event_id {
+            Some(eid) => self.event(eid)?,
+            None => None,
+        };
+        let mut v =
+            serde_json::to_value(&summary).map_err(|e| StoreError::Decode(e.to_string()))?;
+        v["latest_event"] = latest.unwrap_or(Value::Null);
+        Ok(Some(v))
+    }
+
+    /// Event ids of an issue, newest first, before `before` (time, id); at most `limit`, and
+    /// the position after the last one when more exist.
+    pub fn issue_events(
+        &self,
+        id: u64,
+        before: Option<(u64, String)>,
+        limit: usize,
+    ) -> Result<(Vec<EventSummary>, Option<(u64, String)>), StoreError> {
+        let mut rows = self.store().sentry_issue_events(id, before, limit + 1)?;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = if more { rows.last().cloned() } else { None };
+        Ok((
+            rows.into_iter()
+                .map(|(ms, e)| EventSummary {
+                    event_id: e,
+                    received: rfc3339(ms),
+                })
+                .collect(),
+            next,
+        ))
+    }
+
+    /// A stored event as the API shows it: what the SDK sent under `event`, plus where it went.
+    pub fn event(&self, event_id: &str) -> Result<Option<Value>, StoreError> {
+        let Some(id) = normalize_event_id(event_id) else {
+            return Ok(None);
+        };
+        let store = self.store();
+        let Some(bytes) = store.sentry_event(&id)? else {
+            return Ok(None);
+        };
+        let (h, payload) = split_record::<EventHeader>(&bytes)
+            .ok_or_else(|| StoreError::Decode(format!("stored event {id} is damaged")))?;
+        let event: Value = serde_json::from_slice(payload).unwrap_or(Value::Null);
+        let attachments: Vec<Value> = store
+            .sentry_attachments(&id)?
+            .into_iter()
+            .filter_map(|(idx, b)| {
+                let (a, _) = split_record::<AttachmentHeader>(&b)?;
+                Some(json!({"index": idx, "filename": a.filename, "size": a.size,
+                    "content_type": a.content_type, "attachment_type": a.attachment_type}))
+            })
+            .collect();
+        Ok(Some(json!({
+            "event_id": id,
+            // null until the digest has grouped it (a moment after the SDK got its 200).
+            "issue_id": store.sentry_event_issue(&id)?,
+            "project": h.project,
+            "received": rfc3339(h.received_ms),
+            "attachments": attachments,
+            "event": event,
+        })))
+    }
+
+    /// One attachment of a stored event: its header and bytes.
+    pub fn attachment(
+        &self,
+        event_id: &str,
+        index: u32,
+    ) -> Result<Option<(AttachmentHeader, Vec<u8>)>, StoreError> {
+        let Some(id) = normalize_event_id(event_id) else {
+            return Ok(None);
+        };
+        let Some((_, row)) = self
+            .store()
+            .sentry_attachments(&id)?
+            .into_iter()
+            .find(|(i, _)| *i == index)
+        else {
+            return Ok(None);
+        };
+        let (h, data) = split_record::<AttachmentHeader>(&row)
+            .ok_or_else(|| StoreError::Decode("stored attachment is damaged".into()))?;
+        Ok(Some((h, data.to_vec())))
+    }
+}

@@ -260,7 +260,8 @@ impl Auth {
             });
         }
         let record = if validate_user_name(username).is_ok() && password.len() <= MAX_PASSWORD_LEN {
-            self.store.user(username)?
+            let name = username.to_string();
+            self.store.read(move |s| s.user(&name)).await?
         } else {
             None
         };
@@ -305,8 +306,9 @@ impl Auth {
     }
 
     /// The user behind a session cookie, if the session exists and has not expired.
-    pub fn session(&self, secret: &str) -> Result<Option<Principal>, AuthError> {
-        let Some(s) = self.store.session(&sha256_hex(secret))? else {
+    pub async fn session(&self, secret: &str) -> Result<Option<Principal>, AuthError> {
+        let hash = sha256_hex(secret);
+        let Some(s) = self.store.read(move |s| s.session(&hash)).await? else {
             return Ok(None);
         };
         if s.expires_at_ms <= self.clock.now_ms() {
@@ -316,9 +318,11 @@ impl Auth {
     }
 
     /// The token behind a bearer credential.
-    pub fn token(&self, secret: &str) -> Result<Option<Principal>, AuthError> {
+    pub async fn token(&self, secret: &str) -> Result<Option<Principal>, AuthError> {
         let hash = sha256_hex(secret);
-        Ok(self.store.token(&hash)?.map(|t| Principal::Token {
+        let key = hash.clone();
+        let found = self.store.read(move |s| s.token(&key)).await?;
+        Ok(found.map(|t| Principal::Token {
             id: token_id(&hash),
             name: t.name,
         }))

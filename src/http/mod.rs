@@ -156,7 +156,8 @@ pub async fn authenticate(
         Some(Credential::Bearer(token)) => {
             return state
                 .auth
-                .token(&token)?
+                .token(&token)
+                .await?
                 .ok_or_else(|| ApiError::Unauthorized("unknown or revoked API token".into()));
         }
         Some(_) => {
@@ -173,7 +174,8 @@ pub async fn authenticate(
     };
     let principal = state
         .auth
-        .session(secret)?
+        .session(secret)
+        .await?
         .ok_or_else(|| ApiError::Unauthorized("session expired; log in again".into()))?;
     let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe && !headers.contains_key(CSRF_HEADER) {

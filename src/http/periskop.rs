@@ -63,7 +63,7 @@ async fn credential(
     method: &Method,
 ) -> Result<(), ApiError> {
     if let Ok(Some(Credential::Basic { password, .. })) = credentials::authorization(headers) {
-        return match state.auth.token(&password)? {
+        return match state.auth.token(&password).await? {
             Some(_) => Ok(()),
             None => Err(ApiError::Unauthorized(
                 "unknown or revoked API token".into(),
@@ -202,7 +202,7 @@ async fn push(
         .push_tokens
         .iter()
         .any(|t| same_secret(t, &secret));
-    if !configured && state.auth.token(&secret)?.is_none() {
+    if !configured && state.auth.token(&secret).await?.is_none() {
         return Err(ApiError::Unauthorized("unknown push token".into()));
     }
     match state.periskop.push(&service, &body).await {

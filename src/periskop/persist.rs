@@ -111,3 +111,53 @@ fn changes(service: &str, delta: &Delta, now_ms: u64) -> Vec<PeriskopEvent> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(total: u64, first_seen_ms: u64, regressed_at_ms: Option<u64>) -> KeyState {
+        KeyState {
+            total,
+            severity: "error".into(),
+            created_at_ms: 0,
+            first_seen_ms,
+            last_seen_ms: 100,
+            occurrences: Vec::new(),
+            resolved_at_ms: None,
+            regression: regressed_at_ms.is_some(),
+            regressed_at_ms,
+        }
+    }
+
+    #[test]
+    fn a_delta_says_what_is_new_regressed_and_growing() {
+        let mut d = Delta::default();
+        d.keys.insert("new".into(), key(3, 100, None));
+        d.increases.insert("new".into(), 3);
+        d.keys.insert("back".into(), key(9, 10, Some(100)));
+        d.increases.insert("back".into(), 2);
+        d.keys.insert("old".into(), key(20, 10, None));
+        d.increases.insert("old".into(), 1);
+        let events = changes("shop", &d, 100);
+        let created: Vec<&str> = events
+            .iter()
+            .filter_map(|e| match e {
+                PeriskopEvent::KeyCreated { key, .. } => Some(key.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(created, ["new"]);
+        assert!(events.iter().any(|e| matches!(e,
+            PeriskopEvent::KeyRegressed { key, total: 9, .. } if key == "back")));
+        assert!(events.iter().any(|e| matches!(e,
+            PeriskopEvent::CountIncreased { key, increase: 1, total: 20, .. } if key == "old")));
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| matches!(e, PeriskopEvent::CountIncreased { .. }))
+                .count(),
+            3
+        );
+    }
+}

@@ -28,9 +28,11 @@ pub struct Judged {
 /// Judges `outcome` against the monitor's conditions, advances the state machine and the
 /// current roll-up buckets in `rt`, and returns what must be stored.
 ///
-/// Time never runs backwards for a monitor: a wall-clock step back would otherwise start an
-/// empty bucket for an hour or day that is already stored and overwrite it, so a result earlier
-/// than the previous one counts at the previous one's time.
+/// Time never runs backwards for a monitor, and never stands still: a wall-clock step back would
+/// otherwise start an empty bucket for an hour or day that is already stored and overwrite it,
+/// and two results in one millisecond (heartbeats pushed back to back) would share the raw
+/// result's key and the second would replace the first. So a result counts at least one
+/// millisecond after the previous one.
 pub fn judge(
     cfg: &MonitorConfig,
     mut outcome: Outcome,
@@ -38,7 +40,10 @@ pub fn judge(
     now_ms: u64,
     rt: &mut Runtime,
 ) -> Judged {
-    let now = rt.last.as_ref().map_or(now_ms, |l| now_ms.max(l.at_ms));
+    let now = rt
+        .last
+        .as_ref()
+        .map_or(now_ms, |l| now_ms.max(l.at_ms.saturating_add(1)));
     if let Some(not_after) = outcome.obs.certificate_not_after_ms {
         outcome.obs.certificate_expiration_ms = Some(not_after - now as i64);
     }
@@ -174,6 +179,37 @@ mod tests {
     }
 
     const DAY: u64 = 86_400_000;
+
+    #[test]
+    fn two_results_in_one_millisecond_get_their_own_times() {
+        let m = monitor();
+        let mut rt = fresh_runtime(1_800_000_000_000);
+        let a = judge(&m, outcome(200), None, 1_800_000_000_000, &mut rt);
+        let b = judge(&m, outcome(500), None, 1_800_000_000_000, &mut rt);
+        assert_eq!(b.at_ms, a.at_ms + 1);
+    }
+
+    #[test]
+    fn certificate_expiry_is_measured_with_the_given_clock() {
+        let m = monitor();
+        let now = 1_800_000_000_000u64;
+        let mut rt = fresh_runtime(now);
+        let mut o = outcome(200);
+        o.obs.certificate_not_after_ms = Some(now as i64 + 3 * 86_400_000);
+        judge(&m, o, None, now, &mut rt);
+        assert_eq!(rt.cert_expires_at_ms, Some(now as i64 + 3 * 86_400_000));
+        let shown = rt.last.as_ref().expect("last");
+        assert!(shown.ok);
+        // The same certificate judged "a day later" by the injected clock has two days left.
+        let c = crate::probe::condition::Condition::parse("[CERTIFICATE_EXPIRATION] > 60h")
+            .expect("condition");
+        let mut o = outcome(200);
+        o.obs.certificate_not_after_ms = Some(now as i64 + 3 * 86_400_000);
+        let mut m2 = m.clone();
+        m2.conditions = vec![c];
+        let j = judge(&m2, o, None, now + 86_400_000, &mut rt);
+        assert!(!j.ok, "48 h left is not more than 60 h");
+    }
 
     #[test]
     fn results_move_state_and_roll_ups() {

@@ -313,3 +313,63 @@ async fn heartbeats_can_name_the_monitor_instead_of_its_token() {
         None
     );
 }
+
+/// Every stored result is published once its write committed: a first heartbeat is a
+/// transition from UNKNOWN, a repeated one is not; a heartbeat the deadline missed is reported.
+#[tokio::test]
+async fn results_are_published_after_their_commit() {
+    let c = parse(PUSH);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), Default::default(), Default::default()).expect("store");
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let e = ProbeEngine::start(
+        ProbeDeps {
+            store: store.clone(),
+            clock: Arc::new(crate::clock::SystemClock),
+            metrics: ProbeMetrics::default(),
+            clients: crate::outbound::default_clients(),
+            events: Publisher::from_fn(move |ev| sink.lock().expect("lock").push(ev)),
+        },
+        &c.probing,
+        &c.monitors,
+        &c.maintenance,
+    )
+    .await
+    .expect("engine");
+    let id = e.monitor_ids()[0];
+    e.push("backup-token-1", true, None, Some(3)).await;
+    e.push("backup-token-1", true, None, Some(4)).await;
+    e.push("backup-token-1", false, Some("disk full".into()), None)
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while seen.lock().expect("lock").len() < 3 {
+        assert!(std::time::Instant::now() < deadline, "events never came");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let got: Vec<events::Checked> = seen
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter_map(|e| match e {
+            events::ProbeEvent::Checked(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got.len(), 3);
+    assert!(
+        got.iter()
+            .all(|c| c.monitor_id == id && &*c.name == "nightly-backup")
+    );
+    assert_eq!((got[0].previous, got[0].state), (State::Unknown, State::Up));
+    assert!(got[0].is_transition());
+    assert!(!got[1].is_transition());
+    assert_eq!(got[1].latency_ms, 4);
+    assert_eq!((got[2].previous, got[2].state), (State::Up, State::Pending));
+    assert_eq!(got[2].error.as_deref(), Some("disk full"));
+    // Published only after the result was durable: it is in the store now.
+    let rows = store.probe_results(id, 0, u64::MAX, 10).expect("results");
+    assert_eq!(rows.len(), 3);
+    e.stop();
+    store.close().await;
+}

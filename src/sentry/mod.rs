@@ -244,4 +244,90 @@ mod tests {
         assert!(store.sentry_event(second).expect("read").is_none());
         store.close().await;
     }
+
+    /// A committed digest batch publishes new issues, regressions and events per issue.
+    #[tokio::test]
+    async fn the_digest_publishes_what_it_committed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let metrics = Arc::new(Metrics::new());
+        let store =
+            Store::open(dir.path(), StoreOptions::default(), metrics.store.clone()).expect("open");
+        let yaml = format!("projects:\n  - id: 8\n    name: q\n    keys: [{KEY}]\n");
+        let cfg = crate::config::parse(&yaml, "t", &|_| None).expect("config");
+        let (_tx, rx) = watch::channel(Arc::new(SentrySettings {
+            projects: cfg.projects.clone(),
+            ingest: cfg.ingest.clone(),
+        }));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let ingest = Ingest::open(IngestDeps {
+            store: store.clone(),
+            clock: ManualClock::new(1_800_000_000_000),
+            metrics,
+            settings: rx,
+            events: Publisher::from_fn(move |e| sink.lock().expect("lock").push(e)),
+            check_ins: None,
+        })
+        .expect("ingest");
+        let auth = || {
+            Some(SentryAuth {
+                key: KEY.into(),
+                ..Default::default()
+            })
+        };
+        let event = |user: &str| {
+            Bytes::from(format!(
+                "{{}}\n{{\"type\":\"event\"}}\n{{\"message\":\"boom\",\"environment\":\"prod\",\"user\":{{\"id\":\"{user}\"}}}}\n"
+            ))
+        };
+        for u in ["a", "b", "a"] {
+            ingest
+                .envelope(8, auth(), event(u))
+                .await
+                .expect("accepted");
+        }
+        digest::digest_once(&ingest, 100).await.expect("digest");
+        let issue = {
+            let got = lock(&seen).clone();
+            assert_eq!(got.len(), 2, "{got:?}");
+            let SentryEvent::IssueCreated { issue, .. } = &got[0] else {
+                panic!("{got:?}")
+            };
+            let SentryEvent::EventsAccepted {
+                count,
+                new_users,
+                environments,
+                ..
+            } = &got[1]
+            else {
+                panic!("{got:?}")
+            };
+            assert_eq!((*count, *new_users), (3, 2));
+            assert_eq!(environments, &["prod".to_string()]);
+            issue.issue_id
+        };
+        ingest
+            .set_status(issue, issues::Status::Resolved)
+            .await
+            .expect("resolve");
+        ingest
+            .envelope(8, auth(), event("c"))
+            .await
+            .expect("accepted");
+        digest::digest_once(&ingest, 100).await.expect("digest");
+        let got = lock(&seen).clone();
+        assert!(
+            matches!(&got[2], SentryEvent::IssueRegressed { issue: f, .. } if f.issue_id == issue),
+            "{got:?}"
+        );
+        assert!(matches!(
+            &got[3],
+            SentryEvent::EventsAccepted {
+                count: 1,
+                new_users: 1,
+                ..
+            }
+        ));
+        store.close().await;
+    }
 }

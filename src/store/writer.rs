@@ -86,7 +86,6 @@ fn run(
             }
         }
         if !batch.is_empty() {
-            let n = batch.len();
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 commit_batch(db, &mut batch, metrics, failure, hook)
             }));
@@ -99,7 +98,6 @@ fn run(
                 error!(panic = %why, "the store writer panicked; refusing further writes");
                 fail(failure, hook, format!("the store writer panicked: {why}"));
                 // Whatever the batch still holds is answered, not left hanging.
-                metrics.queue_depth.dec_by(n as i64);
                 for (_, ack) in batch.drain(..) {
                     let _ = ack.send(Err(StoreError::Failed("the store writer panicked".into())));
                 }
@@ -136,19 +134,19 @@ fn commit_batch(
         }
         return;
     }
-    // Requests still to commit; one that cannot be applied is answered and left out, and the
-    // rest are tried again in a fresh transaction.
-    let mut pending: Vec<Pending> = std::mem::take(batch);
+    // Requests still to commit stay in `batch` (so a panic leaves them to the caller, which
+    // answers them after marking the store failed); one that cannot be applied is answered and
+    // taken out, and the rest are tried again in a fresh transaction.
     loop {
-        match apply(db, &pending) {
+        match apply(db, batch) {
             Ok(counts) => {
                 metrics.batches.inc();
-                metrics.writes.inc_by(pending.len() as u64);
-                metrics.batch_size.observe(pending.len() as f64);
+                metrics.writes.inc_by(batch.len() as u64);
+                metrics.batch_size.observe(batch.len() as f64);
                 metrics
                     .commit_seconds
                     .observe(started.elapsed().as_secs_f64());
-                for ((_, ack), removed) in pending.into_iter().zip(counts) {
+                for ((_, ack), removed) in batch.drain(..).zip(counts) {
                     // The producer may have given up waiting; its write is durable either way.
                     let _ = ack.send(Ok(removed));
                 }
@@ -157,17 +155,17 @@ fn commit_batch(
             Err(Failure::Request(i, e)) => {
                 metrics.request_errors.inc();
                 warn!(error = %e, "a store write could not be applied; it alone is refused");
-                let (_, ack) = pending.remove(i);
+                let (_, ack) = batch.remove(i);
                 let _ = ack.send(Err(e));
-                if pending.is_empty() {
+                if batch.is_empty() {
                     return;
                 }
             }
             Err(Failure::Commit(e)) => {
                 metrics.commit_errors.inc();
-                error!(error = %e, writes = pending.len(), "store commit failed; refusing further writes");
+                error!(error = %e, writes = batch.len(), "store commit failed; refusing further writes");
                 fail(failure, hook, e.to_string());
-                for (_, ack) in pending.drain(..) {
+                for (_, ack) in batch.drain(..) {
                     let _ = ack.send(Err(e.clone()));
                 }
                 return;

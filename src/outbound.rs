@@ -192,8 +192,10 @@ mod tests {
         };
         install_crypto_provider();
         let a = ClientOptions::default();
-        let mut b = ClientOptions::default();
-        b.redirects = Redirects::None;
+        let b = ClientOptions {
+            redirects: Redirects::None,
+            ..ClientOptions::default()
+        };
         f.client(&a).expect("a");
         f.client(&a).expect("a again");
         f.client(&b).expect("b");

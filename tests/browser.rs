@@ -2,7 +2,9 @@
 //! WebDriver protocol (a handful of JSON calls, spoken directly with reqwest).
 //!
 //! It logs in and checks that the page shows this server run's instance id, a value only the
-//! running WASM could have fetched from the API.
+//! running WASM could have fetched from the API; then walks the views through the navigation bar,
+//! and checks that deep links survive a reload and that the back button returns to the previous
+//! view (every view has a real URL).
 
 mod common;
 
@@ -146,16 +148,52 @@ impl Driver {
         }
     }
 
+    /// The element's visible text. Views re-render as they poll, so an element found a moment
+    /// ago may be gone ("stale"): find it again until the read succeeds.
     async fn text(&self, css: &str) -> String {
-        let id = self.find(css).await;
-        let v = self
-            .call(
-                reqwest::Method::GET,
-                &format!("/element/{id}/text"),
-                json!({}),
-            )
-            .await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let id = self.find(css).await;
+            let v = self
+                .call(
+                    reqwest::Method::GET,
+                    &format!("/element/{id}/text"),
+                    json!({}),
+                )
+                .await;
+            if let Some(t) = v["value"].as_str() {
+                return t.to_string();
+            }
+            assert!(Instant::now() < deadline, "cannot read {css}: {v}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The address the browser shows.
+    async fn url(&self) -> String {
+        let v = self.call(reqwest::Method::GET, "/url", json!({})).await;
         v["value"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// Waits until the address is `expected` (client-side navigation is asynchronous).
+    async fn wait_url(&self, expected: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let url = self.url().await;
+            if url == expected {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the browser is at {url}, not {expected}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The browser's back button.
+    async fn back(&self) {
+        self.call(reqwest::Method::POST, "/back", json!({})).await;
     }
 
     /// Waits until the element's text contains `needle` (the page refreshes itself).
@@ -190,14 +228,36 @@ impl Driver {
         .await;
     }
 
+    /// Clicks the element, finding it again if a re-render replaced it in between.
     async fn click(&self, css: &str) {
-        let id = self.find(css).await;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{id}/click"),
-            json!({}),
-        )
-        .await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let id = self.find(css).await;
+            let v = self
+                .call(
+                    reqwest::Method::POST,
+                    &format!("/element/{id}/click"),
+                    json!({}),
+                )
+                .await;
+            if v["value"].is_null() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "cannot click {css}: {v}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Whether an element matches `css` right now (no waiting).
+    async fn exists(&self, css: &str) -> bool {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/elements",
+                json!({"using": "css selector", "value": css}),
+            )
+            .await;
+        v["value"].as_array().is_some_and(|a| !a.is_empty())
     }
 
     async fn screenshot(&self, name: &str) {
@@ -277,8 +337,27 @@ async fn logging_in_shows_what_only_the_running_wasm_could_fetch() {
         .expect("json");
     let instance_id = status["instance_id"].as_str().expect("instance id");
 
+    // The monitor's id, for a deep link.
+    let monitors: Value = client()
+        .get(s.url("/api/v1/monitors"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("monitors")
+        .json()
+        .await
+        .expect("json");
+    let monitor_id = monitors["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|m| m["name"] == "panoptes"))
+        .and_then(|m| m["id"].as_u64())
+        .expect("the panoptes monitor");
+
     let d = Driver::start().await;
+    // Any view without a session leads to the login screen, which remembers where to go next.
     d.goto(&s.url("/")).await;
+    d.find("#login-form").await;
+    d.wait_url(&s.url("/login?next=%2F")).await;
 
     // A wrong password shows the API's message.
     d.type_into("#username", "alice").await;
@@ -288,6 +367,7 @@ async fn logging_in_shows_what_only_the_running_wasm_could_fetch() {
 
     d.type_into("#password", "correct horse battery").await;
     d.click("#login").await;
+    d.wait_url(&s.url("/")).await;
     assert_eq!(d.text("#instance-id").await, instance_id);
     assert_eq!(d.text("#principal").await, "alice");
     assert_eq!(d.text("#store-status").await, "ok");
@@ -296,14 +376,32 @@ async fn logging_in_shows_what_only_the_running_wasm_could_fetch() {
         panoptes::store::LATEST_VERSION.to_string()
     );
     assert_eq!(d.text("#version").await, env!("CARGO_PKG_VERSION"));
-    // The monitor list shows the embedded default's self-probe; its detail shows each
-    // condition with the value the last check saw.
+
+    // The monitor list shows the embedded default's self-probe; its page shows each condition
+    // with the value the last check saw.
+    d.click("a#nav-monitors").await;
+    d.wait_url(&s.url("/monitors")).await;
     d.click("tr.monitor-row[data-name='panoptes']").await;
+    d.wait_url(&s.url(&format!("/monitors/{monitor_id}"))).await;
     let detail = d
         .wait_text("#monitor-detail", "[STATUS] (200) == 200")
         .await;
     assert!(detail.contains("[BODY].status (ok) == ok"), "{detail}");
+    d.wait_text("#monitor-results", "checks").await;
+    d.screenshot("dashboard-monitor.png").await;
+    // Back returns to the list.
+    d.back().await;
+    d.wait_url(&s.url("/monitors")).await;
+    d.find("tr.monitor-row[data-name='panoptes']").await;
+    assert!(!d.exists("#monitor-detail").await);
+    // A deep link survives a reload: the server serves the app, the app the route.
+    d.goto(&s.url(&format!("/monitors/{monitor_id}"))).await;
+    d.wait_text("#monitor-detail", "[STATUS] (200) == 200")
+        .await;
+
     // The issue the event opened, its DSN, its frames; resolving it takes it off the list.
+    d.click("a#nav-issues").await;
+    d.wait_url(&s.url("/issues")).await;
     let issues = d
         .wait_text("#issues", "ZeroDivisionError: division by zero")
         .await;
@@ -318,9 +416,31 @@ async fn logging_in_shows_what_only_the_running_wasm_could_fetch() {
     let issue = d.wait_text("#issue-detail", "price_per_unit").await;
     assert!(issue.contains("return total / quantity"), "{issue}");
     assert!(issue.contains("shop@2.4.1"), "{issue}");
-    d.screenshot("dashboard-home.png").await;
+    let issue_url = d.url().await;
+    assert!(
+        issue_url.starts_with(&s.url("/issues/")),
+        "clicking an issue leads to its page, not {issue_url}"
+    );
+    d.screenshot("dashboard-issue.png").await;
+    // Reloading the issue's address shows it again.
+    d.goto(&issue_url).await;
+    d.wait_text("#issue-detail", "price_per_unit").await;
     d.click("#resolve-issue").await;
+    d.wait_url(&s.url("/issues")).await;
     d.wait_text("#issues", "No unresolved issues.").await;
+    // Back shows the issue again, now resolved.
+    d.back().await;
+    d.wait_url(&issue_url).await;
+    d.wait_text("#issue-status", "resolved").await;
+
+    // No Periskop service is configured: the view says so.
+    d.click("a#nav-exceptions").await;
+    d.wait_url(&s.url("/exceptions")).await;
+    d.wait_text("#exceptions", "No Periskop services").await;
+
+    // An address no view claims says so, inside the app.
+    d.goto(&s.url("/no/such/view")).await;
+    d.find("#not-found").await;
 
     // A reload keeps the session (the cookie), and signing out returns to the form.
     d.goto(&s.url("/")).await;
@@ -329,5 +449,15 @@ async fn logging_in_shows_what_only_the_running_wasm_could_fetch() {
     d.find("#login-form").await;
     d.goto(&s.url("/")).await;
     d.find("#login-form").await;
+    // A deep link without a session goes through the login screen and then to the link.
+    let monitor_url = s.url(&format!("/monitors/{monitor_id}"));
+    d.goto(&monitor_url).await;
+    d.find("#login-form").await;
+    d.type_into("#username", "alice").await;
+    d.type_into("#password", "correct horse battery").await;
+    d.click("#login").await;
+    d.wait_url(&monitor_url).await;
+    d.wait_text("#monitor-detail", "[STATUS] (200) == 200")
+        .await;
     d.call(reqwest::Method::DELETE, "", json!({})).await;
 }

@@ -58,10 +58,9 @@ impl Principal {
         panoptes_types::Principal {
             name: self.name().to_string(),
             kind: match self {
-                Principal::User(_) => "user",
-                Principal::Token { .. } => "token",
-            }
-            .to_string(),
+                Principal::User(_) => panoptes_types::PrincipalKind::User,
+                Principal::Token { .. } => panoptes_types::PrincipalKind::Token,
+            },
         }
     }
 }

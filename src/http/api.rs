@@ -21,7 +21,11 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     let store = state.store.status();
     let ok = state.store.is_healthy();
     let body = Health {
-        status: if ok { "ok" } else { "degraded" }.to_string(),
+        status: if ok {
+            panoptes_types::HealthStatus::Ok
+        } else {
+            panoptes_types::HealthStatus::Degraded
+        },
         version: env!("CARGO_PKG_VERSION").to_string(),
         uptime_seconds: state.started.elapsed().as_secs(),
         store,

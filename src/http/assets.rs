@@ -19,17 +19,25 @@ pub async fn serve(uri: Uri, headers: HeaderMap) -> Response {
     let path = if path.is_empty() { "index.html" } else { path };
     match file_response(path, &headers) {
         Some(r) => r,
-        // Unknown paths that look like files are real 404s; the rest are client-side routes.
-        None if path
-            .rsplit('/')
-            .next()
-            .is_some_and(|last| last.contains('.')) =>
-        {
+        // Missing built files are real 404s; every other path is a client-side route (a
+        // service or monitor name may well contain a dot: `/exceptions/api.v2`).
+        None if path.starts_with("assets/") || !path.contains('/') && is_root_file(path) => {
             (StatusCode::NOT_FOUND, "not found").into_response()
         }
         None => file_response("index.html", &headers)
             .unwrap_or_else(|| (StatusCode::NOT_FOUND, "dashboard not built").into_response()),
     }
+}
+
+/// Files browsers and crawlers ask for at the root.
+fn is_root_file(path: &str) -> bool {
+    matches!(
+        path,
+        "favicon.ico" | "robots.txt" | "apple-touch-icon.png" | "manifest.json" | "sitemap.xml"
+    ) || path.ends_with(".js")
+        || path.ends_with(".css")
+        || path.ends_with(".wasm")
+        || path.ends_with(".map")
 }
 
 fn file_response(path: &str, headers: &HeaderMap) -> Option<Response> {

@@ -120,8 +120,7 @@ async fn patch_issue(
     Path(id): Path<u64>,
     JsonBody(update): JsonBody<IssueUpdate>,
 ) -> Result<Json<IssueSummary>, ApiError> {
-    let status = Status::parse(&update.status)
-        .ok_or_else(|| ApiError::invalid("status must be unresolved, resolved or ignored"))?;
+    let status = Status::from_wire(update.status);
     match state.ingest.set_status(id, status).await? {
         Some(r) => Ok(Json(r.summary())),
         None => Err(ApiError::NotFound(format!("no issue {id}"))),

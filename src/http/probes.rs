@@ -7,15 +7,14 @@ use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use panoptes_types::{MonitorDetail, MonitorSummary, Page};
+use panoptes_types::{MonitorDetail, MonitorResults, MonitorRollups, MonitorSummary, Page};
 
 use super::AppState;
 use super::error::ApiError;
 use super::page::{PageParams, cursor};
-use crate::clock::rfc3339;
 use crate::probe::MonitorView;
-use crate::probe::query::MonitorFilter;
-use crate::probe::rollup::{Resolution, ResultRecord, Rollup};
+use crate::probe::query::{self, MonitorFilter};
+use crate::probe::rollup::Resolution;
 use crate::probe::state::State as MonState;
 
 /// Authenticated routes (merged under the credential layer).
@@ -131,40 +130,15 @@ async fn results(
     State(state): State<AppState>,
     Path(id): Path<u32>,
     Query(q): Query<RangeQuery>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<MonitorResults>, ApiError> {
     let v = monitor(&state, id)?;
     let (from, to) = range(&q, state.clock.now_ms(), 3_600_000)?;
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
-    let rows = state
-        .store
-        .read(move |s| s.probe_results(id, from, to, limit))
-        .await?;
-    let items: Vec<Value> = rows
-        .into_iter()
-        .filter_map(|(at, bytes)| ResultRecord::decode(&bytes).map(|r| (at, r)))
-        .map(|(at, r)| {
-            let failed: Vec<String> = v
-                .config
-                .conditions
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| *i < 64 && r.failed_conditions & (1 << i) != 0)
-                .map(|(_, c)| c.to_string())
-                .collect();
-            json!({
-                "at": rfc3339(at),
-                "at_ms": at,
-                "state": r.state.as_str(),
-                "ok": r.ok,
-                "latency_ms": r.latency_us as f64 / 1000.0,
-                "status": r.status,
-                "failed_conditions": failed,
-                "error": r.error,
-            })
-        })
-        .collect();
     Ok(axum::Json(
-        json!({ "monitor": v.config.name, "from": rfc3339(from), "to": rfc3339(to), "items": items }),
+        state
+            .store
+            .read(move |s| query::results(s, &v, from, to, limit))
+            .await?,
     ))
 }
 
@@ -172,7 +146,7 @@ async fn rollups(
     State(state): State<AppState>,
     Path(id): Path<u32>,
     Query(q): Query<RangeQuery>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<MonitorRollups>, ApiError> {
     let v = monitor(&state, id)?;
     let res = match q.resolution.as_deref() {
         None => Resolution::Hour,
@@ -180,31 +154,11 @@ async fn rollups(
             .ok_or_else(|| ApiError::invalid("resolution must be minute, hour or day"))?,
     };
     let (from, to) = range(&q, state.clock.now_ms(), res.millis() * 60)?;
-    let rows = state
-        .store
-        .read(move |s| s.probe_rollups(id, res as u8, res.bucket(from), to))
-        .await?;
-    let items: Vec<Value> = rows
-        .into_iter()
-        .filter_map(|(start, bytes)| Rollup::decode(&bytes).map(|r| (start, r)))
-        .map(|(start, r)| {
-            let n = r.counted();
-            json!({
-                "start": rfc3339(start),
-                "start_ms": start,
-                "up": r.up, "degraded": r.degraded, "down": r.down,
-                "maintenance": r.maintenance, "pending": r.pending,
-                "availability": r.availability(),
-                "apdex": r.apdex(),
-                "latency_ms": {
-                    "p50": r.percentile(0.50), "p95": r.percentile(0.95), "p99": r.percentile(0.99),
-                    "avg": (n > 0).then(|| r.latency_sum_ms as f64 / f64::from(n)),
-                },
-            })
-        })
-        .collect();
     Ok(axum::Json(
-        json!({ "monitor": v.config.name, "resolution": res.as_str(), "items": items }),
+        state
+            .store
+            .read(move |s| query::rollups(s, &v, res, from, to))
+            .await?,
     ))
 }
 

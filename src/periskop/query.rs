@@ -5,8 +5,8 @@
 use std::cmp::Ordering;
 
 use panoptes_types::{
-    ExceptionDetail, ExceptionOccurrence, ExceptionService, ExceptionSummary, ExceptionTarget,
-    RatePoint,
+    ExceptionDetail, ExceptionOccurrence, ExceptionService, ExceptionStatus, ExceptionSummary,
+    ExceptionTarget, Level, RatePoint, TargetHealth,
 };
 
 use super::aggregate::KeyState;
@@ -91,17 +91,16 @@ pub fn summary(service: &str, key: &str, k: &KeyState) -> ExceptionSummary {
     ExceptionSummary {
         service: service.to_string(),
         aggregation_key: key.to_string(),
-        severity: k.severity.clone(),
+        severity: Level::parse(&k.severity),
         total_count: k.total,
         created_at: rfc3339(k.created_at_ms),
         first_seen: rfc3339(k.first_seen_ms),
         last_seen: rfc3339(k.last_seen_ms),
         status: if k.resolved_at_ms.is_some() {
-            "resolved"
+            ExceptionStatus::Resolved
         } else {
-            "open"
-        }
-        .to_string(),
+            ExceptionStatus::Open
+        },
         resolved_at: k.resolved_at_ms.map(rfc3339),
         regression: k.regression,
         regressed_at: k.regressed_at_ms.map(rfc3339),
@@ -211,7 +210,7 @@ impl Periskop {
                 .map(|o| ExceptionOccurrence {
                     uuid: o.uuid.clone(),
                     timestamp: rfc3339(o.timestamp_ms),
-                    severity: o.severity.clone(),
+                    severity: Level::parse(&o.severity),
                     instance: o.instance.clone(),
                     error: o.error.clone(),
                     http_context: o.http_context.clone(),
@@ -292,11 +291,10 @@ impl Periskop {
                     source: t.source.clone(),
                     labels: t.labels.clone(),
                     health: match t.up {
-                        Some(true) => "up",
-                        Some(false) => "down",
-                        None => "unknown",
-                    }
-                    .to_string(),
+                        Some(true) => TargetHealth::Up,
+                        Some(false) => TargetHealth::Down,
+                        None => TargetHealth::Unknown,
+                    },
                     last_error: t.last_error.clone(),
                     last_duration_ms: t.last_duration_ms,
                     last_scrape: t.last_scrape_ms.map(rfc3339),

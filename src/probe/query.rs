@@ -2,15 +2,18 @@
 //! state, uptime over windows, summaries and details in the API's shape. Reads memory first and
 //! the day roll-ups only for the monitors asked about.
 
-use panoptes_types::{ConditionView, MonitorDetail, MonitorSummary, Uptime};
+use panoptes_types::{
+    ConditionView, LatencyStats, MonitorDetail, MonitorResults, MonitorRollups, MonitorSummary,
+    ResultItem, RollupItem, Uptime,
+};
 
 use super::config::MonitorConfig;
-use super::rollup::{Resolution, Rollup};
+use super::rollup::{Resolution, ResultRecord, Rollup};
 use super::state::State;
 use super::{Monitor, MonitorView, ProbeEngine, lock, read};
 use crate::clock::{SharedClock, rfc3339};
 use crate::metrics::{MonitorLabels, ProbeMetrics};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 const DAY: u64 = 86_400_000;
 
@@ -133,7 +136,7 @@ impl ProbeEngine {
             group: v.config.group.clone(),
             kind: v.config.kind.type_name().to_string(),
             target: v.config.kind.target(),
-            state: v.state.as_str().to_string(),
+            state: v.state.wire(),
             last_check_at: v.last.as_ref().map(|l| rfc3339(l.at_ms)),
             last_latency_ms: v.last.as_ref().map(|l| l.latency_ms),
             last_error: v.last.as_ref().and_then(|l| l.error.clone()),
@@ -179,6 +182,85 @@ impl ProbeEngine {
             last_status: v.last.as_ref().and_then(|l| l.status),
         }
     }
+}
+
+/// Raw results of a monitor in `[from, to)`, oldest first, at most `limit`, each with the
+/// conditions that failed. Reads the store.
+pub fn results(
+    store: &Store,
+    v: &MonitorView,
+    from: u64,
+    to: u64,
+    limit: usize,
+) -> Result<MonitorResults, StoreError> {
+    let rows = store.probe_results(v.id, from, to, limit)?;
+    let items = rows
+        .into_iter()
+        .filter_map(|(at, bytes)| ResultRecord::decode(&bytes).map(|r| (at, r)))
+        .map(|(at, r)| ResultItem {
+            at: rfc3339(at),
+            at_ms: at,
+            state: r.state.wire(),
+            ok: r.ok,
+            latency_ms: r.latency_us as f64 / 1000.0,
+            status: r.status,
+            failed_conditions: v
+                .config
+                .conditions
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i < 64 && r.failed_conditions & (1 << i) != 0)
+                .map(|(_, c)| c.to_string())
+                .collect(),
+            error: r.error,
+        })
+        .collect();
+    Ok(MonitorResults {
+        monitor: v.config.name.clone(),
+        from: rfc3339(from),
+        to: rfc3339(to),
+        items,
+    })
+}
+
+/// A monitor's roll-ups of one resolution whose buckets start in `[from, to)`. Reads the store.
+pub fn rollups(
+    store: &Store,
+    v: &MonitorView,
+    res: Resolution,
+    from: u64,
+    to: u64,
+) -> Result<MonitorRollups, StoreError> {
+    let rows = store.probe_rollups(v.id, res as u8, res.bucket(from), to)?;
+    let items = rows
+        .into_iter()
+        .filter_map(|(start, bytes)| Rollup::decode(&bytes).map(|r| (start, r)))
+        .map(|(start, r)| {
+            let n = r.counted();
+            RollupItem {
+                start: rfc3339(start),
+                start_ms: start,
+                up: r.up,
+                degraded: r.degraded,
+                down: r.down,
+                maintenance: r.maintenance,
+                pending: r.pending,
+                availability: r.availability(),
+                apdex: r.apdex(),
+                latency_ms: LatencyStats {
+                    p50: r.percentile(0.50),
+                    p95: r.percentile(0.95),
+                    p99: r.percentile(0.99),
+                    avg: (n > 0).then(|| r.latency_sum_ms as f64 / f64::from(n)),
+                },
+            }
+        })
+        .collect();
+    Ok(MonitorRollups {
+        monitor: v.config.name.clone(),
+        resolution: res.wire(),
+        items,
+    })
 }
 
 /// Availability over `[from, to)` from one resolution's roll-ups.

@@ -41,6 +41,15 @@ impl Resolution {
         }
     }
 
+    /// The resolution as the API carries it.
+    pub fn wire(self) -> panoptes_types::Resolution {
+        match self {
+            Resolution::Minute => panoptes_types::Resolution::Minute,
+            Resolution::Hour => panoptes_types::Resolution::Hour,
+            Resolution::Day => panoptes_types::Resolution::Day,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Resolution::Minute => "minute",

@@ -35,6 +35,19 @@ impl State {
         })
     }
 
+    /// The state as the API carries it.
+    pub fn wire(self) -> panoptes_types::MonitorState {
+        use panoptes_types::MonitorState as M;
+        match self {
+            State::Unknown => M::Unknown,
+            State::Up => M::Up,
+            State::Degraded => M::Degraded,
+            State::Down => M::Down,
+            State::Maintenance => M::Maintenance,
+            State::Pending => M::Pending,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             State::Unknown => "UNKNOWN",

@@ -208,9 +208,6 @@ impl Ingest {
         self.commit(project.id, plan, size).await
     }
 
-    /// `POST /api/{project}/security/` (and `/csp-report/`): a browser CSP report (the classic
-    /// `{"csp-report": {...}}` or a Reporting API list) becomes an event.
-
     /// Quota and flood decisions for one event; adds its rows to `plan`. False when the
     /// project's quota refused it.
     pub(super) fn plan_event(

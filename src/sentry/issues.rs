@@ -32,6 +32,22 @@ impl Status {
             Status::Ignored => "ignored",
         }
     }
+    pub fn wire(self) -> panoptes_types::IssueStatus {
+        match self {
+            Status::Unresolved => panoptes_types::IssueStatus::Unresolved,
+            Status::Resolved => panoptes_types::IssueStatus::Resolved,
+            Status::Ignored => panoptes_types::IssueStatus::Ignored,
+        }
+    }
+
+    pub fn from_wire(s: panoptes_types::IssueStatus) -> Status {
+        match s {
+            panoptes_types::IssueStatus::Unresolved => Status::Unresolved,
+            panoptes_types::IssueStatus::Resolved => Status::Resolved,
+            panoptes_types::IssueStatus::Ignored => Status::Ignored,
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Status> {
         match s {
             "unresolved" => Some(Status::Unresolved),
@@ -158,9 +174,9 @@ impl IssueRecord {
             project: self.project,
             title: self.title.clone(),
             culprit: self.culprit.clone(),
-            level: self.level.clone(),
+            level: panoptes_types::Level::parse(&self.level),
             platform: self.platform.clone(),
-            status: self.status.as_str().to_string(),
+            status: self.status.wire(),
             regressed: self.regressed,
             regressions: self.regressions,
             first_seen: rfc3339(self.first_seen_ms),

@@ -79,7 +79,8 @@ mod tests {
     #[test]
     fn the_quota_counts_per_calendar_minute() {
         let l = Limits::default();
-        let t = 1_800_000_000_000 - 1_800_000_000_000 % 60_000;
+        // A minute boundary: 1_800_000_000_000 is 30,000,000 minutes.
+        let t: u64 = 1_800_000_000_000;
         assert!(l.quota(7, Some(2), t + 1_000).is_ok());
         assert!(l.quota(7, Some(2), t + 2_000).is_ok());
         let (secs, header) = l.quota(7, Some(2), t + 30_000).expect_err("third refused");

@@ -12,6 +12,9 @@ use super::record::{AttachmentHeader, EventHeader, split_record};
 use crate::clock::rfc3339;
 use crate::store::StoreError;
 
+/// A page of an issue's events and where the next one starts (receive time, event id).
+pub type EventPage = (Vec<EventSummary>, Option<(u64, String)>);
+
 impl Ingest {
     /// Every configured project with its DSNs (on `base`, e.g. `http://host:8080`) and issue
     /// counts.
@@ -77,7 +80,7 @@ impl Ingest {
         id: u64,
         before: Option<(u64, String)>,
         limit: usize,
-    ) -> Result<(Vec<EventSummary>, Option<(u64, String)>), StoreError> {
+    ) -> Result<EventPage, StoreError> {
         let mut rows = self.store().sentry_issue_events(id, before, limit + 1)?;
         let more = rows.len() > limit;
         rows.truncate(limit);

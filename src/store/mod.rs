@@ -288,7 +288,11 @@ impl Store {
                 .then(|| "the store writer thread has stopped".to_string())
         });
         panoptes_types::StoreStatus {
-            status: if failure.is_some() { "failed" } else { "ok" }.to_string(),
+            status: if failure.is_some() {
+                panoptes_types::StoreState::Failed
+            } else {
+                panoptes_types::StoreState::Ok
+            },
             path: self.inner.path.display().to_string(),
             schema_version: self.inner.schema_version,
             size_bytes: std::fs::metadata(&self.inner.path)

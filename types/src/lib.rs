@@ -4,7 +4,24 @@
 //! serde alone: no tokio, no redb, no I/O. Anything both sides serialise lives here, so the two can
 //! never disagree on a field name.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
+
+pub mod any;
+pub mod event;
+pub mod periskop;
+pub mod probes;
+pub mod sentry;
+
+pub use any::{AnyValue, Pairs};
+pub use event::{
+    Breadcrumb, ExceptionValue, Frame, LogEntry, Mechanism, RequestInfo, SdkInfo, SentryEvent,
+    Stacktrace, Thread, Timestamp, User,
+};
+pub use periskop::*;
+pub use probes::*;
+pub use sentry::*;
 
 /// Prefix of every JSON API route.
 pub const API_PREFIX: &str = "/api/v1";
@@ -21,7 +38,7 @@ pub const CSRF_HEADER: &str = "x-panoptes-csrf";
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Health {
     /// `ok` when the store accepts writes, `degraded` otherwise.
-    pub status: String,
+    pub status: HealthStatus,
     pub version: String,
     pub uptime_seconds: u64,
     pub store: StoreStatus,
@@ -31,7 +48,7 @@ pub struct Health {
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct StoreStatus {
     /// `ok`, or `failed` once a commit has failed (writes are refused until restart).
-    pub status: String,
+    pub status: StoreState,
     pub path: String,
     pub schema_version: u32,
     pub size_bytes: u64,
@@ -66,7 +83,48 @@ pub struct LoginRequest {
 pub struct Principal {
     pub name: String,
     /// `user` (dashboard session) or `token` (API token).
-    pub kind: String,
+    pub kind: PrincipalKind,
+}
+
+/// `GET /healthz`'s verdict.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    Ok,
+    Degraded,
+}
+
+/// Whether the store accepts writes.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreState {
+    Ok,
+    Failed,
+}
+
+impl StoreState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreState::Ok => "ok",
+            StoreState::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for StoreState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a request is authenticated.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PrincipalKind {
+    /// A dashboard session.
+    User,
+    /// An API token.
+    Token,
 }
 
 /// Every API error body: `{"error": {"code": "...", "message": "..."}}`.
@@ -120,62 +178,30 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-/// Availability over trailing windows (`null` when nothing was counted).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
-pub struct Uptime {
-    #[serde(rename = "24h")]
-    pub h24: Option<f64>,
-    #[serde(rename = "7d")]
-    pub d7: Option<f64>,
-    #[serde(rename = "30d")]
-    pub d30: Option<f64>,
-    #[serde(rename = "90d")]
-    pub d90: Option<f64>,
+/// A string that names none of an enum's variants (`"SIDEWAYS".parse::<MonitorState>()`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownVariant {
+    /// What was being parsed, e.g. `monitor state`.
+    pub kind: &'static str,
+    pub value: String,
 }
 
-/// A monitor in listings (`GET /api/v1/monitors`).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct MonitorSummary {
-    pub id: u32,
-    pub name: String,
-    pub group: Option<String>,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub target: String,
-    /// UP, DEGRADED, DOWN, PENDING, MAINTENANCE or UNKNOWN.
-    pub state: String,
-    pub last_check_at: Option<String>,
-    pub last_latency_ms: Option<u64>,
-    pub last_error: Option<String>,
-    pub uptime: Uptime,
-    pub certificate_days_left: Option<f64>,
+impl UnknownVariant {
+    pub(crate) fn new(kind: &'static str, value: &str) -> UnknownVariant {
+        UnknownVariant {
+            kind,
+            value: value.to_string(),
+        }
+    }
 }
 
-/// One condition with the value the last check saw, e.g. `[STATUS] (503) == 200`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct ConditionView {
-    pub condition: String,
-    pub seen: Option<String>,
-    pub ok: Option<bool>,
+impl fmt::Display for UnknownVariant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown {} `{}`", self.kind, self.value)
+    }
 }
 
-/// `GET /api/v1/monitors/{id}`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct MonitorDetail {
-    #[serde(flatten)]
-    pub summary: MonitorSummary,
-    pub interval: String,
-    pub timeout: String,
-    pub retries: u32,
-    pub retry_interval: String,
-    pub recovery: u32,
-    pub degraded_above: Option<String>,
-    pub apdex_t: String,
-    pub conditions: Vec<ConditionView>,
-    /// Name of the maintenance window the last check fell in.
-    pub maintenance: Option<String>,
-    pub last_status: Option<u16>,
-}
+impl std::error::Error for UnknownVariant {}
 
 #[cfg(test)]
 mod tests {
@@ -193,213 +219,4 @@ mod tests {
         assert_eq!(json["error"]["code"], "unauthorized");
         assert_eq!(json["error"]["message"], "log in");
     }
-}
-
-// ---- Periskop-style exceptions -------------------------------------------------------------
-
-/// One error as Periskop clients export it; `cause` nests recursively.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
-pub struct PeriskopError {
-    #[serde(default, deserialize_with = "null_default")]
-    pub class: String,
-    #[serde(default, deserialize_with = "null_default")]
-    pub message: String,
-    #[serde(default, deserialize_with = "null_default")]
-    pub stacktrace: Vec<String>,
-    #[serde(default)]
-    pub cause: Option<Box<PeriskopError>>,
-}
-
-/// The HTTP request an error happened in, as Periskop clients export it.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
-pub struct PeriskopHttpContext {
-    #[serde(default, deserialize_with = "null_default")]
-    pub request_method: String,
-    #[serde(default, deserialize_with = "null_default")]
-    pub request_url: String,
-    #[serde(default, deserialize_with = "null_default")]
-    pub request_headers: std::collections::BTreeMap<String, String>,
-    #[serde(default, deserialize_with = "null_default")]
-    pub request_body: String,
-}
-
-/// Clients write `null` for absent values; treat it like a missing field.
-pub fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
-}
-
-/// `GET /api/v1/exceptions/services`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct ExceptionService {
-    pub name: String,
-    /// Whether the service is configured for scraping (else it only receives pushes).
-    pub scraped: bool,
-    pub targets_up: u64,
-    pub targets_total: u64,
-    /// Keys not resolved.
-    pub open_errors: u64,
-    pub resolved_errors: u64,
-    /// Sum of every key's total.
-    pub total_count: u64,
-    /// RFC 3339; when any key last increased.
-    pub last_seen: Option<String>,
-    /// New keys dropped because the service hit `periskop.max_keys_per_service`.
-    pub dropped_keys: u64,
-}
-
-/// One aggregation key of a service (`GET /api/v1/exceptions/services/{name}/errors`).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct ExceptionSummary {
-    pub service: String,
-    pub aggregation_key: String,
-    /// `info`, `warning` or `error`.
-    pub severity: String,
-    /// Sum over instances of each instance's increases.
-    pub total_count: u64,
-    /// RFC 3339: earliest `created_at` any instance reported.
-    pub created_at: String,
-    /// RFC 3339: when Panoptes first / last saw the count increase.
-    pub first_seen: String,
-    pub last_seen: String,
-    /// `open` or `resolved`.
-    pub status: String,
-    pub resolved_at: Option<String>,
-    /// The count increased after the key was resolved.
-    pub regression: bool,
-    pub regressed_at: Option<String>,
-    /// Class and message of the newest occurrence.
-    pub class: String,
-    pub message: String,
-}
-
-/// `GET /api/v1/exceptions/services/{name}/errors/{key}`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct ExceptionDetail {
-    #[serde(flatten)]
-    pub summary: ExceptionSummary,
-    /// Newest first, across instances, capped by `periskop.max_occurrences`.
-    pub occurrences: Vec<ExceptionOccurrence>,
-    /// Increase per minute, oldest first; minutes without an increase are left out.
-    pub rate: Vec<RatePoint>,
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct ExceptionOccurrence {
-    pub uuid: String,
-    /// RFC 3339.
-    pub timestamp: String,
-    pub severity: String,
-    /// The instance it came from: its `target_uuid`, or its address.
-    pub instance: String,
-    pub error: PeriskopError,
-    pub http_context: Option<PeriskopHttpContext>,
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct RatePoint {
-    /// RFC 3339 start of the minute.
-    pub minute: String,
-    pub count: u64,
-}
-
-/// `GET /api/v1/exceptions/targets`: one scraped instance and its health.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct ExceptionTarget {
-    pub service: String,
-    /// `host:port`.
-    pub address: String,
-    pub url: String,
-    /// `static`, `dns:<name>` or `file:<path>`.
-    pub source: String,
-    pub labels: std::collections::BTreeMap<String, String>,
-    /// `up`, `down`, or `unknown` before the first scrape.
-    pub health: String,
-    pub last_error: Option<String>,
-    pub last_duration_ms: Option<u64>,
-    pub last_scrape: Option<String>,
-    pub last_success: Option<String>,
-    pub target_uuid: Option<String>,
-}
-
-/// A Sentry-compatible project (`GET /api/v1/projects`).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct ProjectInfo {
-    pub id: u64,
-    pub name: String,
-    /// One DSN per key, ready to paste into an SDK's `dsn` option.
-    pub dsn: Vec<String>,
-    pub events_per_minute: Option<u64>,
-    pub issues: u64,
-    pub unresolved: u64,
-}
-
-/// An issue: events grouped by fingerprint (`GET /api/v1/projects/{id}/issues`).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct IssueSummary {
-    pub id: u64,
-    pub project: u64,
-    pub title: String,
-    pub culprit: String,
-    pub level: String,
-    pub platform: String,
-    /// `unresolved`, `resolved` or `ignored`.
-    pub status: String,
-    /// Set when a resolved issue received a new event (it was reopened).
-    pub regressed: bool,
-    pub regressions: u64,
-    pub first_seen: String,
-    pub last_seen: String,
-    /// Every event received, including flood copies not stored in full.
-    pub count: u64,
-    /// Events stored in full (the rest only counted).
-    pub stored_events: u64,
-    /// Distinct users (by id, e-mail, user name or IP address).
-    pub users: u64,
-    pub releases: Vec<String>,
-    pub environments: Vec<String>,
-    pub first_release: Option<String>,
-    pub last_event_id: Option<String>,
-    pub grouping_hash: String,
-}
-
-/// An event in an issue's list (`GET /api/v1/issues/{id}/events`).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct EventSummary {
-    pub event_id: String,
-    pub received: String,
-}
-
-/// Ingest counters of one project since start (`GET /api/v1/ingest/stats`), plus session and
-/// client-report counts per release, which are stored.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
-pub struct ProjectIngestStats {
-    pub project: u64,
-    pub name: String,
-    pub accepted: u64,
-    pub stored: u64,
-    pub sampled: u64,
-    pub rate_limited: u64,
-    pub invalid: u64,
-    pub duplicate: u64,
-    /// Envelope items by type (`event`, `session`, `transaction`, ..., `other`).
-    pub items: std::collections::BTreeMap<String, u64>,
-    /// release -> counter (`sessions.started`, `sessions.crashed`, `discarded.<reason>.<category>`) -> n
-    pub releases: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
-pub struct IngestStats {
-    /// Items received and not yet grouped into issues.
-    pub backlog: u64,
-    pub projects: Vec<ProjectIngestStats>,
-}
-
-/// `PATCH /api/v1/issues/{id}`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct IssueUpdate {
-    pub status: String,
 }

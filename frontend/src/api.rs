@@ -1,0 +1,286 @@
+//! The one way the dashboard talks to the server: JSON over `fetch`, under `/api/v1`.
+//!
+//! Every request goes through [`send`], so three rules hold everywhere: state-changing requests
+//! carry the CSRF header (the server refuses cookie-authenticated ones without it); an error
+//! answer becomes an [`ApiError`] with the API's stable code and message; and a 401 on any
+//! request made with the session tells the app to show the login screen (see
+//! [`on_unauthorized`]).
+
+use std::cell::RefCell;
+use std::fmt;
+use std::rc::Rc;
+
+use gloo_net::http::{Method, RequestBuilder, Response};
+use panoptes_types::{
+    API_PREFIX, CSRF_HEADER, ErrorBody, ExceptionDetail, ExceptionService, ExceptionSummary,
+    IssueDetail, IssueStatus, IssueSummary, IssueUpdate, LoginRequest, MonitorDetail,
+    MonitorResults, MonitorRollups, MonitorSummary, Page, Principal, ProjectInfo, Resolution,
+    ServerStatus,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Why a request failed, in a form views can show and branch on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiError {
+    /// 401: no valid session (or wrong credentials, for the login request).
+    Unauthorized(String),
+    /// Any other error answer; `code` is the API's stable code (`not_found`, `store_busy`, ...),
+    /// or `http_<status>` when the body was not ours (a proxy's page, say).
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// The request never got an answer: network down, server stopped.
+    Network(String),
+    /// A body that is not the shape this dashboard expects (an older or newer server).
+    Decode(String),
+}
+
+impl ApiError {
+    /// What a view shows for an address that cannot name anything (`/monitors/abc`).
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::Api {
+            status: 404,
+            code: "not_found".into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::Unauthorized(m) | ApiError::Api { message: m, .. } => f.write_str(m),
+            ApiError::Network(m) => write!(f, "cannot reach the server: {m}"),
+            ApiError::Decode(m) => write!(f, "unexpected answer from the server: {m}"),
+        }
+    }
+}
+
+type Hook = Rc<dyn Fn()>;
+
+thread_local! {
+    // The browser runs us on one thread; the hook is installed once by the app shell.
+    static ON_UNAUTHORIZED: RefCell<Option<Hook>> = const { RefCell::new(None) };
+}
+
+/// Sets what happens when the session turns out to be missing or expired (a 401 on any request
+/// but the login itself): the app forgets the user and routes to the login screen.
+pub fn on_unauthorized(hook: impl Fn() + 'static) {
+    ON_UNAUTHORIZED.with(|h| *h.borrow_mut() = Some(Rc::new(hook)));
+}
+
+fn unauthorized() {
+    // Clone out first: the hook may well trigger further requests.
+    if let Some(hook) = ON_UNAUTHORIZED.with(|h| h.borrow().clone()) {
+        hook();
+    }
+}
+
+/// Whether a 401 means "session gone" (go to login) or "wrong password" (show it).
+#[derive(Clone, Copy, PartialEq)]
+enum On401 {
+    Login,
+    Report,
+}
+
+async fn send(
+    method: Method,
+    path: &str,
+    body: Option<String>,
+    on_401: On401,
+) -> Result<Response, ApiError> {
+    let changes_state = method != Method::GET && method != Method::HEAD;
+    let mut builder = RequestBuilder::new(&format!("{API_PREFIX}{path}"))
+        .method(method)
+        .header("accept", "application/json");
+    if changes_state {
+        builder = builder.header(CSRF_HEADER, "1");
+    }
+    let request = match body {
+        Some(json) => builder
+            .header("content-type", "application/json")
+            .body(json),
+        None => builder.build(),
+    }
+    .map_err(|e| ApiError::Network(e.to_string()))?;
+    let resp = request
+        .send()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    if resp.ok() {
+        return Ok(resp);
+    }
+    let status = resp.status();
+    let (code, message) = match resp.json::<ErrorBody>().await {
+        Ok(b) => (b.error.code, b.error.message),
+        Err(_) => (
+            format!("http_{status}"),
+            format!("request failed with HTTP {status}"),
+        ),
+    };
+    if status == 401 {
+        if on_401 == On401::Login {
+            unauthorized();
+        }
+        return Err(ApiError::Unauthorized(message));
+    }
+    Err(ApiError::Api {
+        status,
+        code,
+        message,
+    })
+}
+
+async fn decode<T: DeserializeOwned>(resp: Response) -> Result<T, ApiError> {
+    resp.json::<T>()
+        .await
+        .map_err(|e| ApiError::Decode(e.to_string()))
+}
+
+fn encode<B: Serialize>(body: &B) -> Result<String, ApiError> {
+    serde_json::to_string(body).map_err(|e| ApiError::Decode(e.to_string()))
+}
+
+/// The body of a POST that needs none: `{}`.
+#[derive(Serialize)]
+pub struct NoBody {}
+
+pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
+    decode(send(Method::GET, path, None, On401::Login).await?).await
+}
+
+pub async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
+    decode(send(Method::POST, path, Some(encode(body)?), On401::Login).await?).await
+}
+
+pub async fn patch<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
+    decode(send(Method::PATCH, path, Some(encode(body)?), On401::Login).await?).await
+}
+
+pub async fn delete(path: &str) -> Result<(), ApiError> {
+    send(Method::DELETE, path, None, On401::Login)
+        .await
+        .map(drop)
+}
+
+/// Most pages [`list`] follows: a view shows at most this many times [`PAGE`] items.
+const MAX_PAGES: usize = 10;
+/// Items asked for per page (the server's maximum).
+const PAGE: usize = 1000;
+
+/// Every item of a paginated list route, following `next_cursor` up to [`MAX_PAGES`] pages.
+pub async fn list<T: DeserializeOwned>(path: &str) -> Result<Vec<T>, ApiError> {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let url = match &cursor {
+            None => format!("{path}{sep}limit={PAGE}"),
+            Some(c) => format!("{path}{sep}limit={PAGE}&cursor={}", segment(c)),
+        };
+        let page: Page<T> = get(&url).await?;
+        items.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    Ok(items)
+}
+
+/// Encodes one path segment (a service name, an aggregation key).
+pub fn segment(s: &str) -> String {
+    String::from(js_sys::encode_uri_component(s))
+}
+
+// ---- endpoints ----------------------------------------------------------------------------
+
+/// `Err(Unauthorized)` without leaving the login screen: the message says what was wrong.
+pub async fn login(username: String, password: String) -> Result<Principal, ApiError> {
+    let body = encode(&LoginRequest { username, password })?;
+    decode(send(Method::POST, "/session", Some(body), On401::Report).await?).await
+}
+
+pub async fn logout() -> Result<(), ApiError> {
+    delete("/session").await
+}
+
+/// Who the session belongs to; `Err(Unauthorized)` (and the login screen) when there is none.
+pub async fn me() -> Result<Principal, ApiError> {
+    get("/me").await
+}
+
+pub async fn status() -> Result<ServerStatus, ApiError> {
+    get("/status").await
+}
+
+pub async fn monitors() -> Result<Vec<MonitorSummary>, ApiError> {
+    list("/monitors").await
+}
+
+pub async fn monitor(id: u32) -> Result<MonitorDetail, ApiError> {
+    get(&format!("/monitors/{id}")).await
+}
+
+/// The last hour of raw results.
+pub async fn monitor_results(id: u32) -> Result<MonitorResults, ApiError> {
+    get(&format!("/monitors/{id}/results?limit=10000")).await
+}
+
+pub async fn monitor_rollups(id: u32, resolution: Resolution) -> Result<MonitorRollups, ApiError> {
+    get(&format!(
+        "/monitors/{id}/rollups?resolution={}",
+        resolution.as_str()
+    ))
+    .await
+}
+
+pub async fn projects() -> Result<Vec<ProjectInfo>, ApiError> {
+    list("/projects").await
+}
+
+/// The 50 most recently seen.
+pub async fn unresolved_issues(project: u64) -> Result<Vec<IssueSummary>, ApiError> {
+    get::<Page<IssueSummary>>(&format!("/projects/{project}/issues?limit=50"))
+        .await
+        .map(|p| p.items)
+}
+
+pub async fn issue(id: u64) -> Result<IssueDetail, ApiError> {
+    get(&format!("/issues/{id}")).await
+}
+
+pub async fn set_issue_status(id: u64, status: IssueStatus) -> Result<IssueSummary, ApiError> {
+    let update = IssueUpdate { status };
+    patch(&format!("/issues/{id}"), &update).await
+}
+
+pub async fn exception_services() -> Result<Vec<ExceptionService>, ApiError> {
+    list("/exceptions/services").await
+}
+
+pub async fn exception_keys(service: &str) -> Result<Vec<ExceptionSummary>, ApiError> {
+    list(&format!("/exceptions/services/{}/errors", segment(service))).await
+}
+
+pub async fn exception_key(service: &str, key: &str) -> Result<ExceptionDetail, ApiError> {
+    get(&format!(
+        "/exceptions/services/{}/errors/{}",
+        segment(service),
+        segment(key)
+    ))
+    .await
+}
+
+/// Marks a key resolved; it reopens (as a regression) if its count increases again.
+pub async fn resolve_exception(service: &str, key: &str) -> Result<ExceptionSummary, ApiError> {
+    let path = format!(
+        "/exceptions/services/{}/errors/{}/resolve",
+        segment(service),
+        segment(key)
+    );
+    post(&path, &NoBody {}).await
+}

@@ -1,0 +1,91 @@
+//! `/monitors`: every monitor with its state, the failing ones first, so whoever is paged at
+//! night sees them without scrolling; `/monitors/:id` (see `detail`) for one.
+
+mod detail;
+mod history;
+
+pub use detail::MonitorPage;
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+use panoptes_types::{MonitorState, MonitorSummary};
+
+use crate::api;
+use crate::components::{Empty, RelativeTime, StateBadge, Table, loaded, millis, pct, row_link};
+use crate::poll::{EVERY, use_poll};
+
+/// Where a state sorts: what needs a human first.
+fn rank(state: MonitorState) -> u8 {
+    match state {
+        MonitorState::Down => 0,
+        MonitorState::Pending => 1,
+        MonitorState::Degraded => 2,
+        MonitorState::Maintenance => 3,
+        MonitorState::Unknown => 4,
+        MonitorState::Up => 5,
+    }
+}
+
+pub(crate) fn state_of(m: &MonitorSummary) -> MonitorState {
+    m.state
+}
+
+async fn sorted_monitors() -> Result<Vec<MonitorSummary>, api::ApiError> {
+    let mut items = api::monitors().await?;
+    items.sort_by(|a, b| {
+        rank(state_of(a))
+            .cmp(&rank(state_of(b)))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    Ok(items)
+}
+
+#[component]
+pub fn MonitorList() -> impl IntoView {
+    let monitors = use_poll(EVERY, sorted_monitors);
+    view! {
+        <section class="card" id="monitors">
+            <h1>"Monitors"</h1>
+            {move || loaded(monitors.get(), "monitors", |items| {
+                if items.is_empty() {
+                    view! { <Empty>"No monitors configured (see " <code>"monitors:"</code> " in the config)."</Empty> }
+                        .into_any()
+                } else {
+                    view! {
+                        <Table
+                            headers=&["State", "Name", "Type", "Target", "Latency", "Checked", "24 h", "30 d", "Last error"]
+                            class="monitors"
+                        >
+                            {items.into_iter().map(|m| view! { <MonitorRow m=m /> }).collect_view()}
+                        </Table>
+                    }
+                        .into_any()
+                }
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn MonitorRow(m: MonitorSummary) -> impl IntoView {
+    let href = format!("/monitors/{}", m.id);
+    let on_click = row_link(href.clone());
+    let state = state_of(&m);
+    let name = m.name.clone();
+    view! {
+        <tr class="monitor-row link-row" data-name=m.name data-id=m.id on:click=on_click>
+            <td><StateBadge state=state /></td>
+            <td>
+                <A href=href>{name}</A>
+                {m.group.map(|g| view! { <span class="muted">{format!("  {g}")}</span> })}
+            </td>
+            <td>{m.kind}</td>
+            <td class="target"><code>{m.target}</code></td>
+            <td class="num">{millis(m.last_latency_ms.map(|l| l as f64))}</td>
+            <td>{m.last_check_at.map(|at| view! { <RelativeTime at=at /> })}</td>
+            <td class="num">{pct(m.uptime.h24)}</td>
+            <td class="num">{pct(m.uptime.d30)}</td>
+            <td class="error">{m.last_error.unwrap_or_default()}</td>
+        </tr>
+    }
+}

@@ -1,0 +1,95 @@
+//! `/`: the server itself (version, uptime, store) and what needs attention, at a glance.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+use panoptes_types::{MonitorState, ServerStatus, StoreState};
+
+use crate::api::{self, ApiError};
+use crate::components::{RelativeTime, StateBadge, duration_text, loaded};
+use crate::poll::{EVERY, use_poll};
+
+#[component]
+pub fn Overview() -> impl IntoView {
+    let status = use_poll(EVERY, api::status);
+    let glance = use_poll(EVERY, glance);
+    view! {
+        <section class="card" id="server">
+            <h1>"Server"</h1>
+            {move || loaded(status.get(), "status", |s| view! { <StatusFacts s=s /> })}
+        </section>
+        <section class="card" id="glance">
+            <h1>"At a glance"</h1>
+            {move || loaded(glance.get(), "summary", |g| view! { <Glance g=g /> })}
+        </section>
+    }
+}
+
+#[component]
+fn StatusFacts(s: ServerStatus) -> impl IntoView {
+    let healthy = s.store.status == StoreState::Ok;
+    view! {
+        <dl class="facts">
+            <dt>"Version"</dt><dd id="version">{s.version}</dd>
+            <dt>"Uptime"</dt><dd id="uptime">{duration_text(s.uptime_seconds)}</dd>
+            <dt>"Started"</dt><dd id="started-at"><RelativeTime at=s.started_at /></dd>
+            <dt>"Instance"</dt><dd id="instance-id"><code>{s.instance_id}</code></dd>
+            <dt>"Store"</dt>
+            <dd id="store-status" class=if healthy { "ok" } else { "bad" }>{s.store.status.as_str()}</dd>
+            <dt>"Data file"</dt><dd id="store-path"><code>{s.store.path}</code></dd>
+            <dt>"Schema version"</dt><dd id="schema-version">{s.store.schema_version}</dd>
+            <dt>"Commits"</dt><dd id="commits">{s.store.commits}</dd>
+            <dt>"Queue depth"</dt><dd id="queue-depth">{s.store.queue_depth}</dd>
+            {s.store.last_error.map(|e| view! { <dt>"Last error"</dt><dd class="error">{e}</dd> })}
+        </dl>
+    }
+}
+
+/// Monitors per state and unresolved issues: the counts that say whether to look further.
+#[derive(Clone, PartialEq)]
+struct Glance {
+    states: Vec<(MonitorState, usize)>,
+    unresolved: u64,
+    projects: usize,
+}
+
+async fn glance() -> Result<Glance, ApiError> {
+    let monitors = api::monitors().await?;
+    let projects = api::projects().await?;
+    let states = MonitorState::ALL
+        .into_iter()
+        .map(|st| {
+            let n = monitors.iter().filter(|m| m.state == st).count();
+            (st, n)
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    Ok(Glance {
+        states,
+        unresolved: projects.iter().map(|p| p.unresolved).sum(),
+        projects: projects.len(),
+    })
+}
+
+#[component]
+fn Glance(g: Glance) -> impl IntoView {
+    view! {
+        <dl class="facts">
+            <dt><A href="/monitors">"Monitors"</A></dt>
+            <dd id="glance-monitors">
+                {if g.states.is_empty() {
+                    view! { <span class="muted">"none configured"</span> }.into_any()
+                } else {
+                    g.states
+                        .into_iter()
+                        .map(|(st, n)| view! { <span class="count">{n} " " <StateBadge state=st /></span> })
+                        .collect_view()
+                        .into_any()
+                }}
+            </dd>
+            <dt><A href="/issues">"Issues"</A></dt>
+            <dd id="glance-issues">
+                {format!("{} unresolved in {} project(s)", g.unresolved, g.projects)}
+            </dd>
+        </dl>
+    }
+}

@@ -17,6 +17,7 @@ mod v002_auth;
 mod v003_probes;
 mod v004_periskop;
 mod v005_sentry;
+mod v006_sentry_by_project;
 
 pub struct Migration {
     pub version: u32,
@@ -49,5 +50,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 5,
         name: "sentry: inbox, issues, groups, events, users, attachments, counts",
         up: v005_sentry::up,
+    },
+    Migration {
+        version: 6,
+        name: "sentry: events, their issue, time index and attachments keyed by project",
+        up: v006_sentry_by_project::up,
     },
 ];

@@ -28,5 +28,10 @@ css="style-$(hash frontend/static/style.css).css"
 cp "$stage/app.js" "$OUT/assets/$js"
 cp "$stage/app_bg.opt.wasm" "$OUT/assets/$wasm"
 cp frontend/static/style.css "$OUT/assets/$css"
-sed -e "s/@JS@/$js/g" -e "s/@WASM@/$wasm/g" -e "s/@CSS@/$css/g" frontend/static/index.html > "$OUT/index.html"
+# The boot script is a file, not inline, so the page's Content-Security-Policy can forbid inline
+# scripts altogether.
+printf 'import init from "/assets/%s";\ninit({ module_or_path: "/assets/%s" });\n' "$js" "$wasm" > "$stage/boot.js"
+boot="boot-$(hash "$stage/boot.js").js"
+cp "$stage/boot.js" "$OUT/assets/$boot"
+sed -e "s/@JS@/$js/g" -e "s/@WASM@/$wasm/g" -e "s/@CSS@/$css/g" -e "s/@BOOT@/$boot/g" frontend/static/index.html > "$OUT/index.html"
 printf '[frontend] %s (%s bytes), %s\n' "$wasm" "$(stat -c %s "$OUT/assets/$wasm")" "$js" >&2

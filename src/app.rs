@@ -125,17 +125,18 @@ struct ProbeCheckIns(ProbeEngine);
 impl CheckIns for ProbeCheckIns {
     fn check_in<'a>(
         &'a self,
-        _project: u64,
+        project: u64,
         slug: &'a str,
         up: bool,
         message: String,
         latency_ms: Option<u64>,
-    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+    ) -> Pin<Box<dyn Future<Output = Result<bool, StoreError>> + Send + 'a>> {
         Box::pin(async move {
-            self.0
-                .push_by_name(slug, up, Some(message), latency_ms)
-                .await
-                .is_some()
+            Ok(self
+                .0
+                .push_by_name(project, slug, up, Some(message), latency_ms)
+                .await?
+                .is_some())
         })
     }
 }

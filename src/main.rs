@@ -79,6 +79,22 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Write a consistent copy of the data file. With --server, from a running server (its API
+    /// streams a snapshot while it keeps writing); without, from the data file of a stopped
+    /// one. Restore by starting panoptes on the copy (as `panoptes.redb` in a data directory).
+    Backup {
+        /// Where to write the copy (must not exist).
+        #[arg(long)]
+        to: PathBuf,
+        /// Base URL of a running server, e.g. http://127.0.0.1:8080.
+        #[arg(long, env = "PANOPTES_SERVER")]
+        server: Option<String>,
+        /// API token for --server.
+        #[arg(long, env = "PANOPTES_TOKEN")]
+        token: Option<String>,
+        #[command(flatten)]
+        location: Location,
+    },
 }
 
 #[derive(Subcommand)]
@@ -212,6 +228,46 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Backup {
+            to,
+            server,
+            token,
+            location,
+        } => {
+            if to.exists() {
+                return Err(format!(
+                    "{} already exists; a backup never overwrites a file",
+                    to.display()
+                ));
+            }
+            match server {
+                Some(url) => {
+                    let token = token.ok_or("--server needs --token (or PANOPTES_TOKEN)")?;
+                    let bytes = runtime()?.block_on(backup_online(&url, &token, &to))?;
+                    eprintln!("wrote {} ({bytes} bytes) from {url}", to.display());
+                }
+                None => {
+                    let config = load(location.config.as_deref(), &overrides_of(&location))?;
+                    let source = config.server.data_dir.join(panoptes::store::DATA_FILE);
+                    let stats = panoptes::store::backup::backup_offline(&source, &to).map_err(
+                        |e| match e {
+                            panoptes::store::StoreError::Locked { .. } => format!(
+                                "{e}; to back up a running server, pass --server http://HOST:PORT --token TOKEN"
+                            ),
+                            other => other.to_string(),
+                        },
+                    )?;
+                    eprintln!(
+                        "wrote {} ({} tables, {} rows) from {}",
+                        to.display(),
+                        stats.tables,
+                        stats.rows,
+                        source.display()
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::User {
             command: UserCommand::Add { name, location },
         } => {
@@ -230,6 +286,48 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Streams `GET /api/v1/backup` of a running server into `to` (via a temporary file, renamed
+/// once complete, so a broken transfer never leaves a truncated backup behind).
+async fn backup_online(base: &str, token: &str, to: &Path) -> Result<u64, String> {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let client = panoptes::outbound::default_clients()
+        .client(&panoptes::outbound::ClientOptions::default())?;
+    let url = format!("{}/api/v1/backup", base.trim_end_matches('/'));
+    let resp = client
+        .get(&url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| format!("{url}: {}", panoptes::outbound::error_chain(&e)))?;
+    if !resp.status().is_success() {
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        return Err(format!(
+            "{url}: HTTP {status}: {}",
+            body.chars().take(300).collect::<String>()
+        ));
+    }
+    let partial = to.with_extension("partial");
+    let mut file = tokio::fs::File::create(&partial)
+        .await
+        .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
+    let mut written = 0u64;
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| format!("{url}: transfer broke: {e}"))?;
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
+        written += chunk.len() as u64;
+    }
+    file.sync_all()
+        .await
+        .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
+    std::fs::rename(&partial, to).map_err(|e| format!("cannot write {}: {e}", to.display()))?;
+    Ok(written)
 }
 
 fn overrides_of(location: &Location) -> Overrides {

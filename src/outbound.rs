@@ -22,6 +22,10 @@ pub enum Redirects {
     /// Up to this many hops. Credentials (`Authorization`, cookies) are dropped when a hop
     /// leaves the original host, and a hop from https to http is refused.
     Limited(usize),
+    /// Up to this many hops within the first URL's scheme, host and port; a redirect elsewhere
+    /// is not followed (its 3xx is the answer). For requests that carry credentials or custom
+    /// headers, which would otherwise travel to whatever host the redirect names.
+    SameOrigin(usize),
 }
 
 /// Which certificates a client trusts.
@@ -152,6 +156,21 @@ fn build(o: &ClientOptions) -> Result<reqwest::Client, String> {
 fn redirect_policy(r: Redirects) -> reqwest::redirect::Policy {
     match r {
         Redirects::None => reqwest::redirect::Policy::none(),
+        Redirects::SameOrigin(max) => reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() > max {
+                return attempt.error(format!("more than {max} redirects"));
+            }
+            let same = attempt.previous().first().is_some_and(|first| {
+                first.scheme() == attempt.url().scheme()
+                    && first.host_str() == attempt.url().host_str()
+                    && first.port_or_known_default() == attempt.url().port_or_known_default()
+            });
+            if same {
+                attempt.follow()
+            } else {
+                attempt.stop()
+            }
+        }),
         Redirects::Limited(max) => reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() > max {
                 return attempt.error(format!("more than {max} redirects"));

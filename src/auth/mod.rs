@@ -217,7 +217,14 @@ pub struct Auth {
     /// A real hash to verify against when the user does not exist, so a login for an unknown
     /// name costs the same time as a wrong password and does not reveal which names exist.
     decoy_hash: String,
+    /// Password verifications running at once.
+    verifying: Arc<tokio::sync::Semaphore>,
 }
+
+/// argon2 verifications at once (each ~19 MiB and a core for ~50 ms).
+const MAX_VERIFYING: usize = 4;
+/// How long a login waits for its turn to verify before being told to retry.
+const VERIFY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Auth {
     pub fn new(
@@ -236,6 +243,7 @@ impl Auth {
             clock,
             config,
             decoy_hash,
+            verifying: Arc::new(tokio::sync::Semaphore::new(MAX_VERIFYING)),
         }))
     }
 
@@ -251,14 +259,22 @@ impl Auth {
         client: std::net::IpAddr,
     ) -> Result<String, AuthError> {
         let now = self.clock.now_ms();
-        let user_key = format!("user:{}", username.to_ascii_lowercase());
+        // Only a valid name becomes a throttle key (an invalid one, up to a request body long,
+        // must not be stored); the client address is always one.
+        let valid = validate_user_name(username).is_ok() && password.len() <= MAX_PASSWORD_LEN;
+        let user_key = valid.then(|| format!("user:{}", username.to_ascii_lowercase()));
         let ip_key = format!("ip:{client}");
-        if let Some(wait_ms) = self.throttle.wait(&[&user_key, &ip_key], now) {
-            return Err(AuthError::Throttled {
+        let keys: Vec<&str> = user_key
+            .as_deref()
+            .into_iter()
+            .chain([ip_key.as_str()])
+            .collect();
+        self.throttle
+            .reserve(&keys, now)
+            .map_err(|wait_ms| AuthError::Throttled {
                 retry_after_secs: wait_ms.div_ceil(1000).max(1),
-            });
-        }
-        let record = if validate_user_name(username).is_ok() && password.len() <= MAX_PASSWORD_LEN {
+            })?;
+        let record = if valid {
             let name = username.to_string();
             self.store.read(move |s| s.user(&name)).await?
         } else {
@@ -269,14 +285,23 @@ impl Auth {
             .map(|r| r.password_hash.clone())
             .unwrap_or_else(|| self.decoy_hash.clone());
         let pw = password.to_string();
+        // argon2 costs ~50 ms of a core and 19 MiB: at most `MAX_VERIFYING` run at once, the rest
+        // wait their turn (bounded), so a login storm cannot take every core and the memory.
+        let Ok(Ok(_turn)) =
+            tokio::time::timeout(VERIFY_WAIT, self.verifying.clone().acquire_owned()).await
+        else {
+            return Err(AuthError::Throttled {
+                retry_after_secs: 1,
+            });
+        };
         let matches = tokio::task::spawn_blocking(move || verify_password(&hash, &pw))
             .await
             .unwrap_or(false);
         if !(matches && record.is_some()) {
-            self.throttle.fail(&[&user_key, &ip_key], now);
+            // Already counted by the reservation.
             return Err(AuthError::InvalidCredentials);
         }
-        self.throttle.succeed(&[&user_key, &ip_key]);
+        self.throttle.succeed(&keys);
         let secret = new_secret();
         let ttl = self.config.session_ttl.get().as_millis() as u64;
         self.store

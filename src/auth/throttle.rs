@@ -46,6 +46,18 @@ impl Throttle {
             .max()
     }
 
+    /// Reserves an attempt for `keys`: refused with the milliseconds to wait when any key is
+    /// locked; otherwise counted as a failure right away (a success then clears it). Counting
+    /// before the password is checked means concurrent attempts cannot all pass the check before
+    /// the first of them fails: 30 parallel guesses get `free + 1` verifications, not 30.
+    pub fn reserve(&self, keys: &[&str], now_ms: u64) -> Result<(), u64> {
+        if let Some(wait) = self.wait(keys, now_ms) {
+            return Err(wait);
+        }
+        self.fail(keys, now_ms);
+        Ok(())
+    }
+
     pub fn fail(&self, keys: &[&str], now_ms: u64) {
         let mut map = self.keys.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= MAX_KEYS {
@@ -114,6 +126,17 @@ mod tests {
         assert_eq!(t.wait(&k, 10_009), Some(10_000), "capped at max");
         t.succeed(&k);
         assert_eq!(t.wait(&k, 10_009), None);
+    }
+
+    #[test]
+    fn reservations_count_before_the_outcome_is_known() {
+        let t = Throttle::new(5, Duration::from_secs(1), Duration::from_secs(10));
+        let k = ["user:a"];
+        // Thirty attempts in flight at once: only six get to verify.
+        let admitted = (0..30).filter(|_| t.reserve(&k, 0).is_ok()).count();
+        assert_eq!(admitted, 6);
+        t.succeed(&k);
+        assert!(t.reserve(&k, 0).is_ok(), "a success clears the key");
     }
 
     #[test]

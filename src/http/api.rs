@@ -211,3 +211,59 @@ pub async fn audit(
         .collect();
     Ok(axum::Json(Page { items, next_cursor }))
 }
+
+/// A consistent copy of the whole data file, as a download (`panoptes backup --server` reads
+/// it). Taken from one read snapshot while the server keeps writing; restoring is starting
+/// Panoptes on the file.
+pub async fn backup(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    let dir = state
+        .store
+        .path()
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".backup-{}.redb", uuid::Uuid::new_v4().simple()));
+    let stats = state.store.backup(&tmp).await;
+    let stats = match stats {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e.into());
+        }
+    };
+    let file = tokio::fs::File::open(&tmp)
+        .await
+        .map_err(|e| ApiError::Internal(format!("opening the backup: {e}")))?;
+    let len = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+    // The open handle keeps the bytes readable; the name goes at once, so nothing is left behind
+    // if the client disconnects.
+    let _ = std::fs::remove_file(&tmp);
+    let now = state.clock.now_ms();
+    let _ = state
+        .store
+        .write(vec![auth::audit(
+            now,
+            p.name(),
+            "store.backup",
+            &format!("{} tables, {} rows, {len} bytes", stats.tables, stats.rows),
+        )])
+        .await;
+    let stream = tokio_util::io::ReaderStream::new(file);
+    let mut resp = axum::body::Body::from_stream(stream).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"panoptes-backup.redb\""),
+    );
+    if let Ok(v) = HeaderValue::from_str(&len.to_string()) {
+        h.insert(header::CONTENT_LENGTH, v);
+    }
+    Ok(resp)
+}

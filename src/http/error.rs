@@ -308,9 +308,104 @@ impl IntoResponse for crate::sentry::IngestError {
     }
 }
 
+/// The code for a status that something other than our handlers answered (a path or query that
+/// does not parse, a method the route does not have, a body over a limit).
+fn code_for(status: StatusCode) -> ErrorCode {
+    match status.as_u16() {
+        401 => ErrorCode::Unauthorized,
+        403 => ErrorCode::Forbidden,
+        404 => ErrorCode::NotFound,
+        405 => ErrorCode::MethodNotAllowed,
+        409 => ErrorCode::Conflict,
+        413 => ErrorCode::PayloadTooLarge,
+        415 => ErrorCode::UnsupportedMediaType,
+        429 => ErrorCode::TooManyRequests,
+        503 => ErrorCode::StoreUnavailable,
+        400..=499 => ErrorCode::InvalidInput,
+        _ => ErrorCode::Internal,
+    }
+}
+
+/// Makes every error answer the JSON shape: axum's own rejections (a path segment that is not a
+/// number, a bad query value, 405, 413) are plain text, and clients branch on `code`. The
+/// Periskop-compatible routes keep Periskop's own plain-text 404s.
+pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = req.uri().path().to_string();
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    let periskop_compat = path.starts_with("/services/") || path.starts_with("/targets/");
+    if !(status.is_client_error() || status.is_server_error()) || is_json || periskop_compat {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("request failed")
+            .to_string()
+    } else {
+        text
+    };
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: code_for(status).as_str().to_string(),
+            message,
+        },
+    };
+    let mut out = (status, axum::Json(body)).into_response();
+    // Keep what the original answer told the client (Allow on 405, Retry-After, ...).
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// Headers every answer carries: no MIME sniffing, no framing by other sites, no referrer
+/// beyond this origin. (The dashboard adds its Content-Security-Policy.)
+pub async fn security_headers(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    h.entry(header::X_FRAME_OPTIONS)
+        .or_insert(HeaderValue::from_static("DENY"));
+    h.entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("same-origin"));
+    resp
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statuses_we_did_not_answer_get_codes_from_the_list() {
+        assert_eq!(
+            code_for(StatusCode::METHOD_NOT_ALLOWED),
+            ErrorCode::MethodNotAllowed
+        );
+        assert_eq!(code_for(StatusCode::BAD_REQUEST), ErrorCode::InvalidInput);
+        assert_eq!(
+            code_for(StatusCode::PAYLOAD_TOO_LARGE),
+            ErrorCode::PayloadTooLarge
+        );
+        assert_eq!(code_for(StatusCode::IM_A_TEAPOT), ErrorCode::InvalidInput);
+        assert_eq!(code_for(StatusCode::BAD_GATEWAY), ErrorCode::Internal);
+    }
 
     /// The README's list of codes and the enum are the same list.
     #[test]

@@ -25,6 +25,11 @@ pub fn routes() -> Router<AppState> {
         .route("/projects/{id}/issues", get(list_issues))
         .route("/issues/{id}", get(get_issue).patch(patch_issue))
         .route("/issues/{id}/events", get(issue_events))
+        .route("/projects/{id}/events/{event_id}", get(project_event))
+        .route(
+            "/projects/{id}/events/{event_id}/attachments/{index}",
+            get(project_attachment),
+        )
         .route("/events/{event_id}", get(get_event))
         .route(
             "/events/{event_id}/attachments/{index}",
@@ -148,29 +153,71 @@ async fn issue_events(
     }))
 }
 
-async fn get_event(
-    State(state): State<AppState>,
-    Path(event_id): Path<String>,
+/// The project holding `event_id` when the URL names none: event ids are unique within a
+/// project only, so an id two projects used is ambiguous here (409).
+async fn project_of_event(state: &AppState, event_id: &str) -> Result<u64, ApiError> {
+    let ingest = state.ingest.clone();
+    let id = event_id.to_string();
+    let found = state
+        .store
+        .read(move |_| ingest.projects_with_event(&id))
+        .await?;
+    match found.as_slice() {
+        [] => Err(ApiError::NotFound(format!(
+            "no event {}",
+            truncate(event_id, 64)
+        ))),
+        [p] => Ok(*p),
+        many => Err(ApiError::Conflict(format!(
+            "event {} exists in projects {many:?}; ask /api/v1/projects/{{id}}/events/{{event_id}}",
+            truncate(event_id, 64)
+        ))),
+    }
+}
+
+async fn event_of(
+    state: &AppState,
+    project: u64,
+    event_id: String,
 ) -> Result<Json<Value>, ApiError> {
     let ingest = state.ingest.clone();
     let id = event_id.clone();
     state
         .store
-        .read(move |_| ingest.event(&id))
+        .read(move |_| ingest.event(project, &id))
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no event {}", truncate(&event_id, 64))))
 }
 
-async fn get_attachment(
+async fn project_event(
     State(state): State<AppState>,
-    Path((event_id, index)): Path<(String, u32)>,
+    Path((project, event_id)): Path<(u64, String)>,
+) -> Result<Json<Value>, ApiError> {
+    event_of(&state, project, event_id).await
+}
+
+async fn get_event(
+    State(state): State<AppState>,
+    Path(event_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let project = project_of_event(&state, &event_id).await?;
+    event_of(&state, project, event_id).await
+}
+
+/// An attachment's bytes, always as a download: the content type an SDK claimed (`text/html`,
+/// say) is never served inline in the dashboard's origin.
+async fn attachment_of(
+    state: &AppState,
+    project: u64,
+    event_id: String,
+    index: u32,
 ) -> Result<Response, ApiError> {
     let ingest = state.ingest.clone();
     let id = event_id.clone();
     let (h, data) = state
         .store
-        .read(move |_| ingest.attachment(&id, index))
+        .read(move |_| ingest.attachment(project, &id, index))
         .await?
         .ok_or_else(|| {
             ApiError::NotFound(format!(
@@ -178,13 +225,51 @@ async fn get_attachment(
                 truncate(&event_id, 64)
             ))
         })?;
-    let ct = h
-        .content_type
-        .and_then(|c| HeaderValue::from_str(&c).ok())
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let name: String = h
+        .filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect();
     let mut resp = Bytes::from(data).into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, ct);
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
     Ok(resp)
+}
+
+async fn project_attachment(
+    State(state): State<AppState>,
+    Path((project, event_id, index)): Path<(u64, String, u32)>,
+) -> Result<Response, ApiError> {
+    attachment_of(&state, project, event_id, index).await
+}
+
+async fn get_attachment(
+    State(state): State<AppState>,
+    Path((event_id, index)): Path<(String, u32)>,
+) -> Result<Response, ApiError> {
+    let project = project_of_event(&state, &event_id).await?;
+    attachment_of(&state, project, event_id, index).await
 }
 
 async fn stats(

@@ -72,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tokens", get(api::list_tokens).post(api::create_token))
         .route("/tokens/{id}", delete(api::delete_token))
         .route("/audit", get(api::audit))
+        .route("/backup", get(api::backup))
         .merge(probes::routes())
         .merge(periskop::api_routes())
         .merge(issues::routes())
@@ -89,11 +90,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(api::metrics))
         .nest(panoptes_types::API_PREFIX, api)
-        .merge(periskop::routes(
-            state.periskop.settings().global.max_body_bytes as usize,
-        ))
+        .merge(periskop::routes())
         .merge(sentry::ingest_routes())
         .fallback(assets::serve)
+        .layer(middleware::from_fn(error::json_errors))
+        .layer(middleware::from_fn(error::security_headers))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,
@@ -118,8 +119,23 @@ pub async fn serve(
     .await
 }
 
+/// The method as a metric label: the standard ones by name, anything a client invents as
+/// `other` (`curl -X ZZ1`, `-X ZZ2`, ... must not each add a series).
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let method = req.method().to_string();
+    let method = method_label(req.method()).to_string();
     let route = req
         .extensions()
         .get::<MatchedPath>()

@@ -8,8 +8,8 @@
 //! (reads public, resolving needs a credential) or `public` (as Periskop itself).
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -40,17 +40,14 @@ pub fn api_routes() -> Router<AppState> {
 
 /// Routes outside `/api/v1`: Periskop-compatible, push gateway, own export. Each checks its own
 /// credential.
-pub fn routes(max_push_body: usize) -> Router<AppState> {
+pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/services/", get(compat_services))
         .route("/services/{name}/errors/", get(compat_errors))
         .route("/services/{name}/errors/{*key}", delete(compat_resolve))
         .route("/targets/", get(compat_targets))
         .route("/-/exceptions", get(own_exceptions))
-        .route(
-            "/push/periskop/{service}/errors",
-            post(push).layer(DefaultBodyLimit::max(max_push_body)),
-        )
+        .route("/push/periskop/{service}/errors", post(push))
 }
 
 // ---- credentials ------------------------------------------------------------------------------
@@ -180,11 +177,12 @@ async fn compat_targets(
 
 // ---- push gateway and own export -----------------------------------------------------------
 
+/// The credential is checked before the body is read: a wrong token costs nothing.
 async fn push(
     State(state): State<AppState>,
     Path(service): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let secret = match credentials::authorization(&headers) {
         Ok(Some(Credential::Bearer(t))) => t,
@@ -205,6 +203,18 @@ async fn push(
     if !configured && state.auth.token(&secret).await?.is_none() {
         return Err(ApiError::Unauthorized("unknown push token".into()));
     }
+    let limit = state.periskop.settings().global.max_body_bytes as usize;
+    let body = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if e.to_string().contains("length limit") {
+            ApiError::PayloadTooLarge {
+                message: format!(
+                    "the export is larger than {limit} bytes (periskop.max_body_bytes)"
+                ),
+            }
+        } else {
+            ApiError::invalid(format!("could not read the body: {e}"))
+        }
+    })?;
     match state.periskop.push(&service, &body).await {
         Ok(o) => Ok((
             StatusCode::OK,

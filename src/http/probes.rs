@@ -207,10 +207,11 @@ async fn push(
         .or(from_body.ping)
         .filter(|l| l.is_finite() && *l >= 0.0)
         .map(|l| l as u64);
+    // Answered after the heartbeat is durable (503 when the store cannot take it).
     let state_now = state
         .probes
         .push(&token, up, msg, latency)
-        .await
+        .await?
         .ok_or_else(|| ApiError::NotFound("no push monitor with this token".into()))?;
     Ok(axum::Json(
         json!({ "ok": true, "state": state_now.as_str() }),

@@ -10,16 +10,16 @@ use std::collections::HashMap;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::AppState;
 use super::credentials::{self, Credential};
-use crate::sentry::{Accepted, IngestError, SentryAuth, auth, body};
+use crate::sentry::{Accepted, IngestError, SentryAuth, auth, body, minidump};
 
 /// The ingest endpoints (outside `/api/v1`; the DSN key is the credential).
 pub fn ingest_routes() -> Router<AppState> {
@@ -133,13 +133,17 @@ fn project_id(raw: &str) -> Result<u64, IngestError> {
     })
 }
 
-/// Reads the body as sent (bounded), then undoes its `Content-Encoding` (bounded).
+/// Reads the body as sent (bounded), then undoes its `Content-Encoding` (bounded) on the
+/// blocking pool, so a decompression bomb never holds an async worker. At most
+/// `ingest.max_concurrent_bodies` bodies are read at once.
 async fn read_body(
+    state: &AppState,
     headers: &HeaderMap,
     body: Body,
     limit: u64,
     decompressed_limit: u64,
 ) -> Result<Bytes, IngestError> {
+    let _reading = state.ingest.body_permit()?;
     if let Some(len) = header_str(headers, "content-length").and_then(|l| l.parse::<u64>().ok())
         && len > limit
     {
@@ -158,11 +162,12 @@ async fn read_body(
                 IngestError::InvalidEnvelope(format!("could not read the body: {text}"))
             }
         })?;
-    body::decode(
-        header_str(headers, "content-encoding"),
-        raw,
-        decompressed_limit as usize,
-    )
+    let encoding = header_str(headers, "content-encoding").map(str::to_string);
+    tokio::task::spawn_blocking(move || {
+        body::decode(encoding.as_deref(), raw, decompressed_limit as usize)
+    })
+    .await
+    .map_err(|e| IngestError::BadEncoding(format!("decoding failed: {e}")))?
 }
 
 /// The one place an ingest outcome becomes a response: 200 `{"id": ...}` (or `{}`), 429 with
@@ -206,13 +211,32 @@ async fn envelope(
     let result = async {
         let pid = project_id(&project)?;
         let auth = request_auth(&headers, &uri)?;
-        let body = read_body(
-            &headers,
-            body,
-            cfg.ingest.max_envelope_bytes,
-            cfg.ingest.max_decompressed_bytes,
-        )
-        .await?;
+        // A key in a header or the query is checked before the body is read. Without one, the
+        // key can only be the envelope's own `dsn`: read that body under a tight bound.
+        let (limit, decompressed) = match &auth {
+            Some(a) => {
+                state.ingest.authorize(Some(pid), Some(a))?;
+                (
+                    cfg.ingest.max_envelope_bytes,
+                    cfg.ingest.max_decompressed_bytes,
+                )
+            }
+            None => {
+                let tight = cfg.ingest.max_unauthenticated_bytes;
+                (
+                    tight.min(cfg.ingest.max_envelope_bytes),
+                    tight.min(cfg.ingest.max_decompressed_bytes),
+                )
+            }
+        };
+        let body = read_body(&state, &headers, body, limit, decompressed)
+            .await
+            .map_err(|e| match (e, &auth) {
+                (IngestError::TooLarge(m), None) => IngestError::TooLarge(format!(
+                    "{m}: without the key in X-Sentry-Auth or ?sentry_key=, an envelope may be at most {limit} bytes (ingest.max_unauthenticated_bytes)"
+                )),
+                (e, _) => e,
+            })?;
         state.ingest.envelope(pid, auth, body).await
     }
     .await;
@@ -254,7 +278,9 @@ async fn store_inner(
 ) -> Result<Accepted, IngestError> {
     let cfg = state.ingest.settings();
     let auth = request_auth(headers, uri)?;
+    state.ingest.authorize(pid, auth.as_ref())?;
     let body = read_body(
+        state,
         headers,
         body,
         cfg.ingest.max_store_bytes,
@@ -277,7 +303,9 @@ async fn security(
         let cfg = state.ingest.settings();
         let pid = project_id(&project)?;
         let auth = request_auth(&headers, &uri)?;
+        state.ingest.authorize(Some(pid), auth.as_ref())?;
         let body = read_body(
+            &state,
             &headers,
             body,
             cfg.ingest.max_store_bytes,
@@ -293,9 +321,6 @@ async fn security(
     respond(&state, pid, result)
 }
 
-/// Most form fields read from a minidump upload.
-const MAX_FORM_FIELDS: usize = 100;
-
 async fn minidump(
     State(state): State<AppState>,
     Path(project): Path<String>,
@@ -308,63 +333,19 @@ async fn minidump(
         let cfg = state.ingest.settings();
         let pid = project_id(&project)?;
         let auth = request_auth(&headers, &uri)?;
+        state.ingest.authorize(Some(pid), auth.as_ref())?;
         // Crashpad may gzip the whole form: undo that before reading the parts.
         let body = read_body(
+            &state,
             &headers,
             body,
             cfg.ingest.max_envelope_bytes,
             cfg.ingest.max_decompressed_bytes,
         )
         .await?;
-        let mut req = Request::new(Body::from(body));
-        if let Some(ct) = headers.get(header::CONTENT_TYPE) {
-            req.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
-        }
-        let mut form = axum::extract::Multipart::from_request(req, &())
-            .await
-            .map_err(|e| IngestError::InvalidEvent(format!("not a multipart form: {e}")))?;
-        let mut event = Value::Object(Default::default());
-        let mut files = Vec::new();
-        let mut fields = 0;
-        while let Some(field) = form
-            .next_field()
-            .await
-            .map_err(|e| IngestError::InvalidEvent(format!("bad form: {e}")))?
-        {
-            fields += 1;
-            if fields > MAX_FORM_FIELDS {
-                return Err(IngestError::InvalidEvent(format!(
-                    "more than {MAX_FORM_FIELDS} form fields"
-                )));
-            }
-            let name = field.name().unwrap_or("").to_string();
-            let filename = field.file_name().map(str::to_string);
-            let content_type = field.content_type().map(str::to_string);
-            let data = field
-                .bytes()
-                .await
-                .map_err(|e| IngestError::InvalidEvent(format!("bad form field `{name}`: {e}")))?;
-            if name == "upload_file_minidump" {
-                files.push((
-                    filename.unwrap_or_else(|| "minidump.dmp".into()),
-                    content_type,
-                    data,
-                    "event.minidump".to_string(),
-                ));
-            } else if name == "sentry" {
-                event = serde_json::from_slice(&data).map_err(|e| {
-                    IngestError::InvalidEvent(format!("form field `sentry` is not JSON: {e}"))
-                })?;
-            } else if let Some(path) = bracket_path(&name) {
-                set_path(
-                    &mut event,
-                    &path,
-                    String::from_utf8_lossy(&data).into_owned(),
-                );
-            } else if let Some(f) = filename {
-                files.push((f, content_type, data, "event.attachment".to_string()));
-            }
-        }
+        let content_type = header_str(&headers, "content-type").unwrap_or("");
+        let (event, files) =
+            minidump::parse_form(body, content_type, cfg.ingest.max_attachment_bytes).await?;
         state.ingest.minidump(pid, auth, event, files).await
     }
     .await;
@@ -382,34 +363,6 @@ fn hyphenated(id: &str) -> String {
     uuid::Uuid::parse_str(id)
         .map(|u| u.hyphenated().to_string())
         .unwrap_or_else(|_| id.to_string())
-}
-
-/// `sentry[tags][region]` -> ["tags", "region"].
-fn bracket_path(name: &str) -> Option<Vec<String>> {
-    let rest = name.strip_prefix("sentry[")?;
-    let parts: Vec<String> = rest
-        .trim_end_matches(']')
-        .split("][")
-        .map(str::to_string)
-        .collect();
-    (parts.len() <= 4 && parts.iter().all(|p| !p.is_empty())).then_some(parts)
-}
-
-fn set_path(root: &mut Value, path: &[String], value: String) {
-    let mut cur = root;
-    for (i, key) in path.iter().enumerate() {
-        if !cur.is_object() {
-            *cur = Value::Object(Default::default());
-        }
-        let Value::Object(map) = cur else { return };
-        if i + 1 == path.len() {
-            map.insert(key.clone(), Value::String(value));
-            return;
-        }
-        cur = map
-            .entry(key.clone())
-            .or_insert_with(|| Value::Object(Default::default()));
-    }
 }
 
 #[cfg(test)]
@@ -431,22 +384,5 @@ mod tests {
         assert_eq!(norm("/api/v1/monitors/"), "/api/v1/monitors/");
         assert_eq!(norm("/services/"), "/services/");
         assert_eq!(norm("//api/store/"), "/api/store");
-    }
-
-    #[test]
-    fn form_field_paths() {
-        let mut v = Value::Object(Default::default());
-        set_path(
-            &mut v,
-            &bracket_path("sentry[release]").expect("p"),
-            "r1".into(),
-        );
-        set_path(
-            &mut v,
-            &bracket_path("sentry[tags][region]").expect("p"),
-            "eu".into(),
-        );
-        assert_eq!(v, json!({"release": "r1", "tags": {"region": "eu"}}));
-        assert!(bracket_path("other").is_none());
     }
 }

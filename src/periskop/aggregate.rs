@@ -39,6 +39,16 @@ pub struct KeyState {
     pub regressed_at_ms: Option<u64>,
 }
 
+impl KeyState {
+    /// The same key, resolved at `now_ms`: it stays resolved until its count grows again.
+    pub fn resolved(mut self, now_ms: u64) -> KeyState {
+        self.resolved_at_ms = Some(now_ms);
+        self.regression = false;
+        self.regressed_at_ms = None;
+        self
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredOccurrence {
     pub error: PeriskopError,
@@ -154,6 +164,12 @@ impl ServiceAgg {
         let mut dropped = 0;
         for agg in &payload.aggregated_errors {
             let count = agg.total_count;
+            // A key the service has no room for is dropped before anything about it is kept:
+            // no baseline in memory or in the store (they would grow past the bound).
+            if !self.keys.contains_key(&agg.aggregation_key) && self.keys.len() >= limits.max_keys {
+                dropped += 1;
+                continue;
+            }
             let previous = inst.counts.insert(agg.aggregation_key.clone(), count);
             let increase = match previous {
                 None => count,
@@ -166,14 +182,8 @@ impl ServiceAgg {
                     .baselines
                     .insert((instance.to_string(), agg.aggregation_key.clone()), count);
             }
-            if !self.keys.contains_key(&agg.aggregation_key) {
-                if self.keys.len() >= limits.max_keys {
-                    dropped += 1;
-                    continue;
-                }
-                if increase == 0 {
-                    continue;
-                }
+            if !self.keys.contains_key(&agg.aggregation_key) && increase == 0 {
+                continue;
             }
             let created = parse_time_ms(&agg.created_at).unwrap_or(now_ms);
             let key = self
@@ -241,9 +251,7 @@ impl ServiceAgg {
     /// Marks `key` resolved. Returns its new state, or `None` if the key is unknown.
     pub fn resolve(&mut self, key: &str, now_ms: u64) -> Option<KeyState> {
         let k = self.keys.get_mut(key)?;
-        k.resolved_at_ms = Some(now_ms);
-        k.regression = false;
-        k.regressed_at_ms = None;
+        *k = k.clone().resolved(now_ms);
         Some(k.clone())
     }
 }
@@ -458,6 +466,13 @@ mod tests {
         assert_eq!(dropped, 1);
         assert_eq!(a.keys.len(), 2);
         assert_eq!(a.dropped_keys, 1);
+        // Nothing is kept about the dropped key: no baseline in memory, none to store.
+        assert!(!a.instances["u"].counts.contains_key("C"));
+        assert!(
+            !d.baselines.keys().any(|(_, k)| k == "C"),
+            "{:?}",
+            d.baselines
+        );
     }
 
     #[test]

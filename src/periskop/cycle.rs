@@ -84,6 +84,9 @@ pub(super) async fn scrape_cycle(
         }
     };
 
+    // From changing the aggregate to committing the change, this service's other writers wait.
+    let writer = p.writer(name);
+    let _w = writer.lock().await;
     let now = p.now_ms();
     let limits = p.limits();
     let mut delta = Delta::default();
@@ -191,7 +194,8 @@ pub(super) async fn scrape_cycle(
         );
     }
     if let Err(e) = p.persist(name, delta, now).await {
-        warn!(service = %name, error = %e, "could not persist exception aggregates");
+        warn!(service = %name, error = %e, "could not persist exception aggregates; reloading them");
+        p.reload(name);
     }
     // Health lives in memory only; it is published as observed.
     for e in health {

@@ -57,6 +57,8 @@ struct Inner {
     internal: InternalErrors,
     settings: watch::Receiver<Arc<PeriskopSettings>>,
     events: Publisher<PeriskopEvent>,
+    /// Per service: see [`Periskop::writer`].
+    writers: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// What the exception scraper is given.
@@ -97,45 +99,7 @@ impl Periskop {
             events,
             instance_id,
         } = deps;
-        let snap = store.periskop_snapshot()?;
-        let mut services: BTreeMap<String, ServiceAgg> = BTreeMap::new();
-        for (svc, key, bytes) in snap.keys {
-            match serde_json::from_slice::<KeyState>(&bytes) {
-                Ok(k) => {
-                    services.entry(svc).or_default().keys.insert(key, k);
-                }
-                Err(e) => {
-                    warn!(service = %svc, key = %key, error = %e, "skipping undecodable exception key")
-                }
-            }
-        }
-        let now = clock.now_ms();
-        for (svc, id, bytes) in snap.instances {
-            match serde_json::from_slice::<InstanceMeta>(&bytes) {
-                Ok(mut meta) => {
-                    // Pushed jobs' age restarts with the process: it could not hear them meanwhile.
-                    if meta.pushed {
-                        meta.last_seen_ms = now;
-                    }
-                    services.entry(svc).or_default().instances.insert(
-                        id,
-                        aggregate::Instance {
-                            meta,
-                            counts: HashMap::new(),
-                        },
-                    );
-                }
-                Err(e) => warn!(service = %svc, error = %e, "skipping undecodable instance"),
-            }
-        }
-        for (svc, id, key, count) in snap.baselines {
-            if let Some(i) = services
-                .get_mut(&svc)
-                .and_then(|s| s.instances.get_mut(&id))
-            {
-                i.counts.insert(key, count);
-            }
-        }
+        let mut services = load(&store, clock.now_ms())?;
         let configured: Vec<String> = settings
             .borrow()
             .services
@@ -159,8 +123,39 @@ impl Periskop {
                 internal: InternalErrors::new(instance_id),
                 settings,
                 events,
+                writers: Mutex::new(HashMap::new()),
             }),
         })
+    }
+
+    /// The lock a service's writers hold from changing its aggregate to committing the change,
+    /// so writes of one service (a scrape cycle, a push, a resolve) never interleave.
+    pub(crate) fn writer(&self, service: &str) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.inner.writers)
+            .entry(service.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Puts a service's aggregate back as the store has it, after a change to it could not be
+    /// stored: memory never stays ahead of the store.
+    pub(crate) fn reload(&self, service: &str) {
+        let Some(agg) = self.service(service) else {
+            return;
+        };
+        match load(&self.inner.store, self.now_ms()) {
+            Ok(mut all) => {
+                let fresh = all.remove(service).unwrap_or_default();
+                let mut a = lock(&agg);
+                let (scraped, dropped) = (a.scraped, a.dropped_keys);
+                let targets = std::mem::take(&mut a.targets);
+                *a = fresh;
+                a.scraped = scraped;
+                a.dropped_keys = dropped;
+                a.targets = targets;
+            }
+            Err(e) => warn!(%service, error = %e, "cannot reload exceptions from the store"),
+        }
     }
 
     fn global(&self) -> PeriskopConfig {
@@ -232,4 +227,48 @@ impl Periskop {
     ) -> Result<Vec<(u64, u64)>, StoreError> {
         self.inner.store.periskop_rate(service, key, from_ms)
     }
+}
+
+/// Every service's aggregate as stored. Undecodable rows are skipped with a warning (a newer
+/// field layout must not stop the server).
+fn load(store: &Store, now: u64) -> Result<BTreeMap<String, ServiceAgg>, StoreError> {
+    let snap = store.periskop_snapshot()?;
+    let mut services: BTreeMap<String, ServiceAgg> = BTreeMap::new();
+    for (svc, key, bytes) in snap.keys {
+        match serde_json::from_slice::<KeyState>(&bytes) {
+            Ok(k) => {
+                services.entry(svc).or_default().keys.insert(key, k);
+            }
+            Err(e) => {
+                warn!(service = %svc, key = %key, error = %e, "skipping undecodable exception key")
+            }
+        }
+    }
+    for (svc, id, bytes) in snap.instances {
+        match serde_json::from_slice::<InstanceMeta>(&bytes) {
+            Ok(mut meta) => {
+                // Pushed jobs' age restarts with the process: it could not hear them meanwhile.
+                if meta.pushed {
+                    meta.last_seen_ms = now;
+                }
+                services.entry(svc).or_default().instances.insert(
+                    id,
+                    aggregate::Instance {
+                        meta,
+                        counts: HashMap::new(),
+                    },
+                );
+            }
+            Err(e) => warn!(service = %svc, error = %e, "skipping undecodable instance"),
+        }
+    }
+    for (svc, id, key, count) in snap.baselines {
+        if let Some(i) = services
+            .get_mut(&svc)
+            .and_then(|s| s.instances.get_mut(&id))
+        {
+            i.counts.insert(key, count);
+        }
+    }
+    Ok(services)
 }

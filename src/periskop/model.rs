@@ -103,7 +103,40 @@ pub fn parse_payload(bytes: &[u8]) -> Result<Payload, ParseError> {
             bound_occurrence(o);
         }
     }
+    p.aggregated_errors = merge_duplicate_keys(std::mem::take(&mut p.aggregated_errors));
     Ok(p)
+}
+
+/// One aggregate per key: a client that reports a key twice (or two keys that are equal once
+/// cut to `MAX_KEY_LEN`) would otherwise look, to the increase arithmetic, like a process
+/// restarting on every scrape. Counts add up, occurrences are kept in order (bounded), the
+/// earliest `created_at` wins.
+fn merge_duplicate_keys(list: Vec<Aggregate>) -> Vec<Aggregate> {
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut out: Vec<Aggregate> = Vec::with_capacity(list.len());
+    for a in list {
+        match index.get(&a.aggregation_key) {
+            Some(&i) => {
+                let kept = &mut out[i];
+                kept.total_count = kept.total_count.saturating_add(a.total_count);
+                if !a.created_at.is_empty()
+                    && (kept.created_at.is_empty() || a.created_at < kept.created_at)
+                {
+                    kept.created_at = a.created_at;
+                }
+                kept.latest_errors.extend(a.latest_errors);
+                if kept.latest_errors.len() > MAX_OCCURRENCES_PER_KEY {
+                    let drop = kept.latest_errors.len() - MAX_OCCURRENCES_PER_KEY;
+                    kept.latest_errors.drain(..drop);
+                }
+            }
+            None => {
+                index.insert(a.aggregation_key.clone(), out.len());
+                out.push(a);
+            }
+        }
+    }
+    out
 }
 
 /// `info`, `warning` or `error`; anything else (including empty) is `error`.
@@ -202,6 +235,31 @@ pub struct CompatTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_reported_twice_is_one_aggregate() {
+        let long = "k".repeat(MAX_KEY_LEN + 10);
+        let body = format!(
+            r#"{{"aggregated_errors": [
+                {{"aggregation_key": "a", "total_count": 2, "created_at": "2026-01-02T00:00:00Z"}},
+                {{"aggregation_key": "b", "total_count": 1}},
+                {{"aggregation_key": "a", "total_count": 3, "created_at": "2026-01-01T00:00:00Z"}},
+                {{"aggregation_key": "{long}x", "total_count": 4}},
+                {{"aggregation_key": "{long}y", "total_count": 5}}
+            ], "target_uuid": "t"}}"#
+        );
+        let p = parse_payload(body.as_bytes()).expect("parses");
+        let keys: Vec<(&str, u64)> = p
+            .aggregated_errors
+            .iter()
+            .map(|a| (a.aggregation_key.as_str(), a.total_count))
+            .collect();
+        assert_eq!(keys.len(), 3, "{keys:?}");
+        assert_eq!(keys[0], ("a", 5));
+        assert_eq!(keys[1], ("b", 1));
+        assert_eq!(keys[2].1, 9, "keys equal once cut are one");
+        assert_eq!(p.aggregated_errors[0].created_at, "2026-01-01T00:00:00Z");
+    }
 
     const FIXTURE: &str = include_str!("../../fixtures/periskop/python-client-0.2.0.json");
 

@@ -8,18 +8,24 @@ use crate::store::periskop::PeriskopWrite;
 use crate::store::{StoreError, Write};
 
 impl Periskop {
-    /// Marks `key` resolved and persists that. `Ok(None)` when service or key is unknown.
+    /// Marks `key` resolved: durable first, then shown. `Ok(None)` when service or key is
+    /// unknown.
     pub async fn resolve(&self, service: &str, key: &str) -> Result<Option<KeyState>, StoreError> {
         let Some(agg) = self.service(service) else {
             return Ok(None);
         };
+        let writer = self.writer(service);
+        let _w = writer.lock().await;
         let now = self.now_ms();
-        let Some(state) = lock(&agg).resolve(key, now) else {
+        // Resolved on a copy; the aggregate changes only once the store has the change (and no
+        // scrape of this service can change the key meanwhile: it waits for `_w`).
+        let Some(state) = lock(&agg).keys.get(key).cloned().map(|k| k.resolved(now)) else {
             return Ok(None);
         };
         let mut delta = Delta::default();
         delta.keys.insert(key.to_string(), state.clone());
         self.persist(service, delta, now).await?;
+        lock(&agg).keys.insert(key.to_string(), state.clone());
         Ok(Some(state))
     }
 

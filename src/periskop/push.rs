@@ -52,6 +52,8 @@ impl Periskop {
             }
         }
         let agg = self.service_entry(service, false);
+        let writer = self.writer(service);
+        let _w = writer.lock().await;
         let now = self.now_ms();
         let limits = self.limits();
         let ttl = global.push_instance_ttl.get().as_millis() as u64;
@@ -85,7 +87,34 @@ impl Periskop {
                 increase: delta.increases.values().sum(),
             }
         };
-        self.persist(service, delta, now).await?;
+        // The aggregate changed to compute the delta; if the store refuses it, it goes back
+        // to what the store has.
+        if let Err(e) = self.persist(service, delta, now).await {
+            self.reload(service);
+            return Err(e.into());
+        }
         Ok(outcome)
+    }
+
+    /// Forgets pushing jobs not heard from for `periskop.push_instance_ttl`, in every service
+    /// (a service nobody pushes to again would otherwise keep them for ever).
+    pub async fn prune_pushed(&self) {
+        let ttl = self.global().push_instance_ttl.get().as_millis() as u64;
+        for (name, agg) in self.services() {
+            let writer = self.writer(&name);
+            let _w = writer.lock().await;
+            let now = self.now_ms();
+            let mut delta = Delta::default();
+            lock(&agg).prune_instances(
+                |_, m| !(m.pushed && now.saturating_sub(m.last_seen_ms) > ttl),
+                &mut delta,
+            );
+            if delta.is_empty() {
+                continue;
+            }
+            if self.persist(&name, delta, now).await.is_err() {
+                self.reload(&name);
+            }
+        }
     }
 }

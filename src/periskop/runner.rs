@@ -27,6 +27,16 @@ pub async fn run(
     mut settings: watch::Receiver<Arc<PeriskopSettings>>,
     mut shutdown: Shutdown,
 ) {
+    // Pushed instances expire by age, checked every minute whether or not anyone pushes.
+    let pruner = periskop.clone();
+    tokio::spawn(tasks::every(
+        shutdown.clone(),
+        || Duration::from_secs(60),
+        move || {
+            let p = pruner.clone();
+            async move { p.prune_pushed().await }
+        },
+    ));
     loop {
         let current = settings.borrow_and_update().clone();
         let sem = Arc::new(Semaphore::new(current.global.max_concurrent_scrapes.max(1)));
@@ -78,7 +88,14 @@ fn client_options(cfg: &ServiceConfig) -> ClientOptions {
             ca_file: cfg.tls_config.ca_file.clone(),
             ca_only: cfg.tls_config.ca_only,
         },
-        redirects: Redirects::Limited(3),
+        redirects: if cfg.headers.0.is_empty()
+            && cfg.bearer_token.is_none()
+            && cfg.basic_auth.is_none()
+        {
+            Redirects::Limited(3)
+        } else {
+            Redirects::SameOrigin(3)
+        },
         pool_max_idle_per_host: Some(2),
         // The scrape deadline is the real bound; this only stops a connect from outliving it.
         connect_timeout: Some(cfg.scraper.timeout.get()),

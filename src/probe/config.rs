@@ -188,6 +188,9 @@ crate::config_section! {
         pub token: String,
         /// Extra time after the interval before a missing push means DOWN.
         pub grace: Duration = Duration::secs(30),
+        /// Sentry projects whose cron check-ins (`monitor_slug` = this monitor's name) count as
+        /// heartbeats. None by default: a DSN key is public, so check-ins are opt-in per project.
+        pub check_in_projects: Vec<u64> = Vec::new(),
     }
 }
 

@@ -224,9 +224,9 @@ impl ProbeEngine {
         &self.inner.metrics
     }
 
-    /// Judges an outcome, stores the result, counts it, and publishes it once durable.
-    /// Returns whether to retry early.
-    pub(super) async fn record(&self, m: &Monitor, outcome: Outcome) -> bool {
+    /// Judges an outcome, counts it, and returns the write that stores it, its event once
+    /// durable, and whether to retry early.
+    fn judge_result(&self, m: &Monitor, outcome: Outcome) -> (Write, ProbeEvent, bool) {
         let cfg = &m.config;
         let now = self.inner.clock.now_ms();
         let windows = read(&self.inner.maintenance).clone();
@@ -270,9 +270,15 @@ impl ProbeEngine {
             rollups: j.rollups,
             snapshot: j.snapshot,
         });
-        // Queued, not awaited: nobody is waiting on a probe result, the writer's group commit
-        // makes it durable within one commit, and a monitor's schedule never waits on disk. Its
-        // event follows the commit (in order) through the after-commit queue.
+        (write, event, j.transition.retry)
+    }
+
+    /// Records a scheduled check's result. Queued, not awaited: nobody is waiting on it, the
+    /// writer's group commit makes it durable within one commit, and a monitor's schedule never
+    /// waits on disk. Its event follows the commit (in order) through the after-commit queue.
+    /// Returns whether to retry early.
+    pub(super) async fn record(&self, m: &Monitor, outcome: Outcome) -> bool {
+        let (write, event, retry) = self.judge_result(m, outcome);
         match self.inner.store.enqueue(vec![write]) {
             Ok(ack) => {
                 if self
@@ -281,15 +287,31 @@ impl ProbeEngine {
                     .try_send(AfterCommit { ack, event })
                     .is_err()
                 {
-                    warn!(monitor = %cfg.name, "result event dropped: the after-commit queue is full");
+                    warn!(monitor = %m.config.name, "result event dropped: the after-commit queue is full");
                 }
             }
             Err(e) => {
                 self.inner.metrics.results_dropped.inc();
-                warn!(monitor = %cfg.name, error = %e, "result not stored");
+                warn!(monitor = %m.config.name, error = %e, "result not stored");
             }
         }
-        j.transition.retry
+        retry
+    }
+
+    /// Records a result somebody is waiting for (a pushed heartbeat): resolves once it is
+    /// durable, so a 2xx to the pusher means stored.
+    pub(super) async fn record_durably(
+        &self,
+        m: &Monitor,
+        outcome: Outcome,
+    ) -> Result<(), StoreError> {
+        let (write, event, _) = self.judge_result(m, outcome);
+        if let Err(e) = self.inner.store.write(vec![write]).await {
+            self.inner.metrics.results_dropped.inc();
+            return Err(e);
+        }
+        self.inner.events.publish(event);
+        Ok(())
     }
 
     /// Publishes that a push monitor's heartbeat is overdue.

@@ -6,34 +6,51 @@ use super::condition::Observation;
 use super::config::CheckKind;
 use super::state::State;
 use super::{ProbeEngine, lock, read};
+use crate::store::StoreError;
 
 impl ProbeEngine {
     /// Records a push heartbeat. `up` false reports a failure (e.g. a failed cron job).
+    /// `Ok(None)` when no push monitor has this token; `Ok(Some(state))` once the heartbeat is
+    /// durable.
     pub async fn push(
         &self,
         token: &str,
         up: bool,
         msg: Option<String>,
         latency_ms: Option<u64>,
-    ) -> Option<State> {
-        let id = *read(&self.inner.push_tokens).get(token)?;
+    ) -> Result<Option<State>, StoreError> {
+        let Some(id) = read(&self.inner.push_tokens).get(token).copied() else {
+            return Ok(None);
+        };
         self.heartbeat(id, up, msg, latency_ms).await
     }
 
-    /// A heartbeat for the push monitor named `name` (Sentry cron `check_in` items use the
-    /// monitor slug). Returns `None` when no push monitor has that name.
+    /// A heartbeat for the push monitor named `name` from Sentry project `project` (a cron
+    /// `check_in` names its monitor by slug). Only a push monitor that lists the project in
+    /// `check_in_projects` takes it: a DSN key is public, so any project's key must not be able
+    /// to heartbeat any monitor. `Ok(None)` when no such monitor takes it.
     pub async fn push_by_name(
         &self,
+        project: u64,
         name: &str,
         up: bool,
         msg: Option<String>,
         latency_ms: Option<u64>,
-    ) -> Option<State> {
+    ) -> Result<Option<State>, StoreError> {
         let id = read(&self.inner.monitors)
             .values()
-            .find(|m| m.config.name == name && matches!(m.config.kind, CheckKind::Push(_)))?
-            .id;
-        self.heartbeat(id, up, msg, latency_ms).await
+            .find_map(|m| match &m.config.kind {
+                CheckKind::Push(p)
+                    if m.config.name == name && p.check_in_projects.contains(&project) =>
+                {
+                    Some(m.id)
+                }
+                _ => None,
+            });
+        match id {
+            Some(id) => self.heartbeat(id, up, msg, latency_ms).await,
+            None => Ok(None),
+        }
     }
 
     async fn heartbeat(
@@ -42,8 +59,10 @@ impl ProbeEngine {
         up: bool,
         msg: Option<String>,
         latency_ms: Option<u64>,
-    ) -> Option<State> {
-        let m = read(&self.inner.monitors).get(&id)?.clone();
+    ) -> Result<Option<State>, StoreError> {
+        let Some(m) = read(&self.inner.monitors).get(&id).cloned() else {
+            return Ok(None);
+        };
         let now = self.inner.clock.now_ms();
         lock(&m.rt).last_push_ms = Some(now);
         let outcome = Outcome {
@@ -56,8 +75,8 @@ impl ProbeEngine {
             },
             error: (!up).then(|| msg.unwrap_or_else(|| "push reported down".into())),
         };
-        self.record(&m, outcome).await;
+        self.record_durably(&m, outcome).await?;
         m.pushed.notify_one();
-        Some(lock(&m.rt).state)
+        Ok(Some(lock(&m.rt).state))
     }
 }

@@ -53,6 +53,25 @@ async fn settle() {
     }
 }
 
+/// Awaits `f` without letting paused time jump. A heartbeat waits for the store's writer, a
+/// thread tokio cannot see: meanwhile an idle runtime would auto-advance the paused clock to the
+/// next timer (a push deadline) and fire it. A task that keeps yielding keeps it busy.
+async fn without_time_passing<F: std::future::Future>(f: F) -> F::Output {
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let work = async {
+        let r = f.await;
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        r
+    };
+    let spin = async {
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            tokio::task::yield_now().await;
+        }
+    };
+    let (r, ()) = tokio::join!(work, spin);
+    r
+}
+
 const PUSH: &str = "
 monitors:
   - name: nightly-backup
@@ -88,7 +107,9 @@ async fn a_missing_push_is_pending_then_down_after_the_retry() {
     assert_eq!(last.error.as_deref(), Some("no push received within 90s"));
 
     assert_eq!(
-        e.push("backup-token-1", true, None, Some(5)).await,
+        without_time_passing(e.push("backup-token-1", true, None, Some(5)))
+            .await
+            .expect("stored"),
         Some(State::Up)
     );
     // A push resets the deadline.
@@ -96,11 +117,17 @@ async fn a_missing_push_is_pending_then_down_after_the_retry() {
     settle().await;
     assert_eq!(state(&e, id), State::Up);
     assert_eq!(
-        e.push("backup-token-1", false, Some("disk full".into()), None)
-            .await,
+        without_time_passing(e.push("backup-token-1", false, Some("disk full".into()), None))
+            .await
+            .expect("stored"),
         Some(State::Pending)
     );
-    assert_eq!(e.push("nope", true, None, None).await, None);
+    assert_eq!(
+        without_time_passing(e.push("nope", true, None, None))
+            .await
+            .expect("stored"),
+        None
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -111,7 +138,9 @@ async fn results_inside_maintenance_are_maintenance_and_left_out_of_availability
     let (_dir, e, id) = engine(&yaml).await;
     // t = 0: a healthy push.
     assert_eq!(
-        e.push("backup-token-1", true, None, None).await,
+        without_time_passing(e.push("backup-token-1", true, None, None))
+            .await
+            .expect("stored"),
         Some(State::Up)
     );
     settle().await;
@@ -119,7 +148,9 @@ async fn results_inside_maintenance_are_maintenance_and_left_out_of_availability
     tokio::time::advance(Duration::from_secs(120)).await;
     settle().await;
     assert_eq!(
-        e.push("backup-token-1", false, None, None).await,
+        without_time_passing(e.push("backup-token-1", false, None, None))
+            .await
+            .expect("stored"),
         Some(State::Maintenance)
     );
     settle().await;
@@ -140,7 +171,9 @@ async fn results_inside_maintenance_are_maintenance_and_left_out_of_availability
     tokio::time::advance(Duration::from_secs(150)).await;
     settle().await;
     assert_eq!(
-        e.push("backup-token-1", false, None, None).await,
+        without_time_passing(e.push("backup-token-1", false, None, None))
+            .await
+            .expect("stored"),
         Some(State::Down)
     );
 
@@ -169,13 +202,17 @@ async fn recurring_windows_use_their_time_zone() {
     // BASE is Monday 00:00 UTC = 01:00 Berlin: the window is open right away.
     let (_dir, e, _id) = engine(&yaml).await;
     assert_eq!(
-        e.push("backup-token-1", false, None, None).await,
+        without_time_passing(e.push("backup-token-1", false, None, None))
+            .await
+            .expect("stored"),
         Some(State::Maintenance)
     );
     tokio::time::advance(Duration::from_secs(3600)).await;
     settle().await;
     assert_eq!(
-        e.push("backup-token-1", false, None, None).await,
+        without_time_passing(e.push("backup-token-1", false, None, None))
+            .await
+            .expect("stored"),
         Some(State::Down)
     );
 }
@@ -299,17 +336,37 @@ fn defaults_fill_in_conditions_and_timeouts() {
     let _ = Arc::new(());
 }
 
+/// A Sentry cron check-in names its monitor by slug; only a push monitor that lists the sending
+/// project in `check_in_projects` takes it (a DSN key is public: project 8's key must not be
+/// able to heartbeat project 7's job).
 #[tokio::test(start_paused = true)]
-async fn heartbeats_can_name_the_monitor_instead_of_its_token() {
-    let (_dir, e, id) = engine(PUSH).await;
+async fn check_ins_reach_only_monitors_that_accept_their_project() {
+    let (_dir, e, id) = engine(&format!("{PUSH}    check_in_projects: [7]\n")).await;
     assert_eq!(
-        e.push_by_name("nightly-backup", true, Some("cron ok".into()), Some(3))
-            .await,
+        without_time_passing(e.push_by_name(
+            7,
+            "nightly-backup",
+            true,
+            Some("cron ok".into()),
+            Some(3)
+        ))
+        .await
+        .expect("stored"),
         Some(State::Up)
     );
     assert_eq!(e.get(id).expect("m").last.expect("last").latency_ms, 3);
     assert_eq!(
-        e.push_by_name("no-such-monitor", true, None, None).await,
+        without_time_passing(e.push_by_name(8, "nightly-backup", false, None, None))
+            .await
+            .expect("read"),
+        None,
+        "another project's check-in is refused"
+    );
+    assert_eq!(state(&e, id), State::Up);
+    assert_eq!(
+        without_time_passing(e.push_by_name(7, "no-such-monitor", true, None, None))
+            .await
+            .expect("read"),
         None
     );
 }
@@ -338,10 +395,15 @@ async fn results_are_published_after_their_commit() {
     .await
     .expect("engine");
     let id = e.monitor_ids()[0];
-    e.push("backup-token-1", true, None, Some(3)).await;
-    e.push("backup-token-1", true, None, Some(4)).await;
-    e.push("backup-token-1", false, Some("disk full".into()), None)
-        .await;
+    for (up, latency, msg) in [
+        (true, Some(3), None),
+        (true, Some(4), None),
+        (false, None, Some("disk full".to_string())),
+    ] {
+        e.push("backup-token-1", up, msg, latency)
+            .await
+            .expect("stored");
+    }
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while seen.lock().expect("lock").len() < 3 {
         assert!(std::time::Instant::now() < deadline, "events never came");

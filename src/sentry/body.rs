@@ -151,6 +151,71 @@ mod tests {
         ));
     }
 
+    fn brotli(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        {
+            // Quality 5, window 22: what the Python SDK's `brotli.compress` defaults to roughly.
+            let mut w = ::brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+            w.write_all(data).expect("write");
+        }
+        out
+    }
+
+    #[test]
+    fn brotli_round_trips() {
+        let plain = b"{}\n{\"type\":\"event\"}\n{\"message\":\"hello from br\"}\n".repeat(20);
+        let br = brotli(&plain);
+        assert!(br.len() < plain.len(), "compressed: {}", br.len());
+        let got = decode(Some("br"), br.clone().into(), 10_000).expect("br");
+        assert_eq!(&got[..], &plain[..]);
+        // Listed with another coding, undone in reverse order of application.
+        let both = gzip(&br);
+        let got = decode(Some("br, gzip"), both.into(), 10_000).expect("br, gzip");
+        assert_eq!(&got[..], &plain[..]);
+        // Exactly at the limit is fine; one byte less is too large.
+        assert!(decode(Some("br"), br.clone().into(), plain.len()).is_ok());
+        assert!(matches!(
+            decode(Some("br"), br.into(), plain.len() - 1),
+            Err(IngestError::TooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn a_truncated_or_garbled_brotli_body_is_an_error() {
+        // Varied text, so the stream does not end in one long repeat the cut could miss.
+        let plain: Vec<u8> = (0..20_000u32)
+            .flat_map(|i| format!("{i:x},").into_bytes())
+            .collect();
+        let br = brotli(&plain);
+        for cut in [br.len() - 1, br.len() / 2, 1] {
+            let r = decode(Some("br"), br[..cut].to_vec().into(), 1 << 20);
+            assert!(
+                matches!(r, Err(IngestError::BadEncoding(_))),
+                "cut at {cut} of {}: {:?}",
+                br.len(),
+                r.map(|b| b.len())
+            );
+        }
+        assert!(matches!(
+            decode(
+                Some("br"),
+                b"{\"not\": \"brotli\"}".to_vec().into(),
+                1 << 20
+            ),
+            Err(IngestError::BadEncoding(_))
+        ));
+    }
+
+    #[test]
+    fn a_brotli_bomb_stops_at_the_limit() {
+        let bomb = brotli(&vec![b'a'; 50 * 1024 * 1024]);
+        assert!(bomb.len() < 64 * 1024, "bomb is small: {}", bomb.len());
+        assert!(matches!(
+            decode(Some("br"), bomb.into(), 1024 * 1024),
+            Err(IngestError::TooLarge(_))
+        ));
+    }
+
     #[test]
     fn legacy_store_bodies() {
         use base64::Engine;

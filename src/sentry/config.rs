@@ -46,6 +46,13 @@ crate::config_section! {
         pub max_envelope_bytes: u64 = 20 * 1024 * 1024,
         /// Largest body after decompression (a decompression bomb stops here with 413).
         pub max_decompressed_bytes: u64 = 100 * 1024 * 1024,
+        /// Largest envelope body (as sent, and decompressed) read before its key is known: an
+        /// envelope whose only credential is the `dsn` in its own header (a tunnel). Requests
+        /// that carry their key in a header or the query are checked before the body is read.
+        pub max_unauthenticated_bytes: u64 = 1024 * 1024,
+        /// Request bodies read at once across all ingest requests; beyond, 503 + Retry-After
+        /// (bounds the memory and sockets that clients sending slowly can hold).
+        pub max_concurrent_bodies: usize = 256,
         /// Largest legacy `/store/` or `/security/` body as sent.
         pub max_store_bytes: u64 = 1024 * 1024,
         /// Largest single event (or transaction, session, check-in) item, decompressed.
@@ -65,6 +72,12 @@ crate::config_section! {
         /// Issues kept per project; events that would open more are counted in one overflow
         /// issue of the project instead (issues are held in memory, so this bounds it).
         pub max_issues_per_project: u64 = 100_000,
+        /// Distinct users remembered per issue (the set is stored); beyond, the issue's user
+        /// count stops growing and reads as "at least".
+        pub max_users_per_issue: u64 = 10_000,
+        /// Releases with their own session and client-report counters per project (releases
+        /// are named by clients); counters of further releases add up under `other`.
+        pub max_releases_per_project: usize = 1000,
         /// How long full events (and their attachments) are kept; issues and counts stay.
         pub event_retention: Duration = Duration::secs(90 * 86_400),
         /// Base URL used in the DSNs that `GET /api/v1/projects` shows (e.g.
@@ -120,6 +133,9 @@ pub fn validate(projects: &[ProjectConfig], ingest: &IngestConfig, d: &mut Decod
             "ingest.max_decompressed_bytes",
             "must be at least ingest.max_event_bytes",
         );
+    }
+    if ingest.max_concurrent_bodies == 0 {
+        d.error_at("ingest.max_concurrent_bodies", "must be at least 1");
     }
     if ingest.flood_window.get().is_zero() {
         d.error_at("ingest.flood_window", "must be positive");

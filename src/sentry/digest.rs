@@ -67,6 +67,10 @@ struct CheckIn {
 /// Digests up to `limit` inbox rows; returns how many were consumed.
 pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreError> {
     let inner = &ingest.inner;
+    // Issue writes are one at a time (this batch, or a status change), each computed from
+    // memory, made durable, then applied to memory: no write is computed from a state another
+    // one is about to replace.
+    let _writes = inner.writes.lock().await;
     let raw = inner.store.sentry_inbox(limit)?;
     if raw.is_empty() {
         return Ok(0);
@@ -84,9 +88,9 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
         }
     }
 
-    // Check-ins go to their push monitors before this batch's write is queued: the writer
-    // commits in queue order, so once the inbox rows are deleted the heartbeats are durable too.
-    // A crash in between applies a check-in twice (a repeated heartbeat), never loses it.
+    // Check-ins go to their push monitors, durably, before this batch's write deletes their
+    // inbox rows: a crash in between applies a check-in twice (a repeated heartbeat), never
+    // loses it; a heartbeat the store refused leaves the batch for the next try.
     if let Some(sink) = &inner.check_ins {
         for c in rows
             .iter()
@@ -98,7 +102,7 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
         {
             if !sink
                 .check_in(c.project, &c.slug, c.up, c.msg, c.latency_ms)
-                .await
+                .await?
             {
                 debug!(project = c.project, monitor = %c.slug, "check-in for no push monitor of that name");
             }
@@ -117,10 +121,10 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
             })
             .collect()
     };
-    let ids: Vec<&str> = rows
+    let ids: Vec<(u64, &str)> = rows
         .iter()
         .filter(|r| r.header.kind == Kind::Event)
-        .filter_map(|r| r.header.event_id.as_deref())
+        .filter_map(|r| Some((r.header.project, r.header.event_id.as_deref()?)))
         .collect();
     let pairs: Vec<(u64, &str)> = rows
         .iter()
@@ -141,14 +145,17 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
     let mut regressed: BTreeSet<u64> = BTreeSet::new();
     let mut counts: HashMap<(u64, String, String), u64> = HashMap::new();
     let ack = {
-        let mut st = lock(&inner.issues);
+        let st = lock(&inner.issues);
         let mut touched: HashMap<u64, IssueRecord> = HashMap::new();
         let mut new_groups: HashMap<(u64, String), u64> = HashMap::new();
         let mut next_id = st.next_id;
-        let mut seen_ids: HashSet<String> = HashSet::new();
+        let mut seen_ids: HashSet<(u64, String)> = HashSet::new();
         let mut seen_users: HashSet<(u64, String)> = HashSet::new();
         let mut new_per_project: HashMap<u64, u64> = HashMap::new();
-        let max_issues = ingest.settings().ingest.max_issues_per_project;
+        let settings = ingest.settings();
+        let max_issues = settings.ingest.max_issues_per_project;
+        let max_users = settings.ingest.max_users_per_issue;
+        let max_releases = settings.ingest.max_releases_per_project;
         for r in &rows {
             let h = &r.header;
             match h.kind {
@@ -156,7 +163,8 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
                     let Some(summary) = &h.summary else { continue };
                     let eid = h.event_id.clone().unwrap_or_default();
                     if h.kind == Kind::Event
-                        && (known_ids.contains(&eid) || !seen_ids.insert(eid.clone()))
+                        && (known_ids.contains(&(h.project, eid.clone()))
+                            || !seen_ids.insert((h.project, eid.clone())))
                     {
                         *duplicates.entry(h.project).or_default() += 1;
                         continue;
@@ -219,7 +227,11 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
                     if let Some(r) = &summary.release {
                         seen.releases.insert(r.clone());
                     }
+                    // Distinct users are kept up to `ingest.max_users_per_issue` per issue (the
+                    // set is stored: a client inventing a user per event must not grow it for
+                    // ever); beyond, the issue's count says "at least".
                     if let Some(u) = &summary.user
+                        && rec.users < max_users
                         && !known_users.contains(&(issue_id, u.clone()))
                         && seen_users.insert((issue_id, u.clone()))
                     {
@@ -231,6 +243,7 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
                         rec.stored_events += 1;
                         rec.last_event_id = Some(eid.clone());
                         w.events.push(EventRow {
+                            project: h.project,
                             event_id: eid,
                             issue: issue_id,
                             received_ms: h.received_ms,
@@ -242,6 +255,7 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
                         continue;
                     };
                     for (release, name, n) in session_counts(h.kind, &v) {
+                        let release = ingest.release_label(h.project, release, max_releases);
                         *counts.entry((h.project, release, name)).or_default() += n;
                     }
                 }
@@ -266,16 +280,21 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
         let ack = inner
             .store
             .enqueue(vec![Write::Sentry(SentryWrite::Digest(Box::new(w)))])?;
+        (ack, events, (touched, new_groups, next_id, new_per_project))
+    };
+    let (ack, events, (touched, new_groups, next_id, new_per_project)) = ack;
+    ack.await.unwrap_or(Err(StoreError::Closed))?;
+    // Memory follows the store: the batch is applied only once it is durable. Nothing else
+    // changed issues meanwhile (`writes` is held).
+    {
+        let mut st = lock(&inner.issues);
         st.by_id.extend(touched);
         st.groups.extend(new_groups);
         st.next_id = next_id;
         for (p, n) in new_per_project {
             *st.per_project.entry(p).or_default() += n;
         }
-        (ack, events)
-    };
-    let (ack, events) = ack;
-    ack.await.unwrap_or(Err(StoreError::Closed))?;
+    }
     // Durable now: tell whoever listens.
     for e in events {
         inner.events.publish(e);

@@ -72,7 +72,11 @@ impl Ingest {
         let now = self.inner.clock.now_ms();
         let limits = &cfg.ingest;
         let mut plan = Plan::default();
-        let mut attachment_event: Option<String> = header_id.clone();
+        // The event this envelope stored in full, if any: its attachments are kept with it.
+        // Attachments of a counted-only (flood) copy, of an event the quota refused, or of no
+        // event at all are counted, not stored: they would have nothing to expire with.
+        let mut stored_event: Option<String> = None;
+        let mut attachments: Vec<Vec<u8>> = Vec::new();
         for item in &env.items {
             let ty = item.header.ty.as_str();
             self.count_item(project.id, ty);
@@ -87,10 +91,9 @@ impl Ingest {
                     }
                     let value = parse_event(item.payload)?;
                     let id = header_id.clone().unwrap_or_else(|| event_id_of(&value));
-                    // Attachments follow their event: none for an event the quota refused.
-                    let taken =
+                    let fate =
                         self.plan_event(&mut plan, &project, id.clone(), &value, item.payload, now);
-                    attachment_event = taken.then_some(id);
+                    stored_event = (fate == Some(true)).then_some(id);
                 }
                 "attachment" => {
                     if len > limits.max_attachment_bytes {
@@ -99,26 +102,21 @@ impl Ingest {
                             limits.max_attachment_bytes
                         )));
                     }
-                    // An attachment belongs to the envelope's event; alone, it has nothing to
-                    // belong to and is counted only.
-                    if let Some(eid) = &attachment_event {
-                        plan.attachments.push((
-                            eid.clone(),
-                            with_header(
-                                &AttachmentHeader {
-                                    filename: item
-                                        .header
-                                        .filename
-                                        .clone()
-                                        .unwrap_or_else(|| "attachment".into()),
-                                    content_type: item.header.content_type.clone(),
-                                    attachment_type: item.header.attachment_type.clone(),
-                                    size: len,
-                                },
-                                item.payload,
-                            ),
-                        ));
-                    }
+                    // Kept only if the envelope's event is stored in full (decided below,
+                    // whatever the order of the items).
+                    attachments.push(with_header(
+                        &AttachmentHeader {
+                            filename: item
+                                .header
+                                .filename
+                                .clone()
+                                .unwrap_or_else(|| "attachment".into()),
+                            content_type: item.header.content_type.clone(),
+                            attachment_type: item.header.attachment_type.clone(),
+                            size: len,
+                        },
+                        item.payload,
+                    ));
                 }
                 "session" | "sessions" | "client_report" | "check_in" => {
                     if len > limits.max_event_bytes {
@@ -154,6 +152,12 @@ impl Ingest {
                 // invented: counted above, not stored.
                 _ => {}
             }
+        }
+        match &stored_event {
+            Some(eid) => plan
+                .attachments
+                .extend(attachments.into_iter().map(|a| (eid.clone(), a))),
+            None => self.count(project.id, "attachment_dropped", attachments.len() as u64),
         }
         let id = plan.id.clone().or(header_id);
         self.commit(project.id, plan, body.len())
@@ -208,8 +212,9 @@ impl Ingest {
         self.commit(project.id, plan, size).await
     }
 
-    /// Quota and flood decisions for one event; adds its rows to `plan`. False when the
-    /// project's quota refused it.
+    /// Quota and flood decisions for one event; adds its rows to `plan`. `None` when the
+    /// project's quota refused it, else whether it is stored in full (`false`: a flood copy,
+    /// counted only).
     pub(super) fn plan_event(
         &self,
         plan: &mut Plan,
@@ -218,7 +223,7 @@ impl Ingest {
         value: &Value,
         payload: &[u8],
         now: u64,
-    ) -> bool {
+    ) -> Option<bool> {
         if let Err(refusal) = self
             .inner
             .limits
@@ -226,7 +231,7 @@ impl Ingest {
         {
             plan.rate_limited = Some(refusal);
             plan.limited += 1;
-            return false;
+            return None;
         }
         let summary = event::summarize(value);
         let settings = self.settings();
@@ -261,7 +266,7 @@ impl Ingest {
             plan.sampled += 1;
         }
         plan.id = Some(id);
-        true
+        Some(full)
     }
 
     /// Makes the planned rows durable; resolves after the commit.
@@ -305,6 +310,7 @@ impl Ingest {
             .seq
             .fetch_add(n + plan.attachments.len() as u64, Ordering::Relaxed);
         let received = Received {
+            project,
             inbox: plan
                 .rows
                 .iter()

@@ -16,7 +16,7 @@ impl Ingest {
         path_project: u64,
         auth: Option<SentryAuth>,
         mut event: Value,
-        files: Vec<(String, Option<String>, Bytes, String)>,
+        files: Vec<FormFile>,
     ) -> Result<Accepted, IngestError> {
         let cfg = self.settings();
         let project = self.project(&cfg, Some(path_project), auth.as_ref())?;
@@ -54,7 +54,9 @@ impl Ingest {
         let id = event_id_of(&event);
         let payload = serde_json::to_vec(&event).unwrap_or_default();
         let mut plan = Plan::default();
-        let taken = self.plan_event(&mut plan, &project, id.clone(), &event, &payload, now);
+        // The dump follows its event: kept only when the event is stored in full.
+        let taken =
+            self.plan_event(&mut plan, &project, id.clone(), &event, &payload, now) == Some(true);
         let mut size = payload.len();
         // The dump follows its event: not stored when the quota refused the event.
         for (name, content_type, data, attachment_type) in files.into_iter().filter(|_| taken) {
@@ -70,5 +72,172 @@ impl Ingest {
                 .push((id.clone(), with_header(&header, &data)));
         }
         self.commit(project.id, plan, size).await
+    }
+}
+
+/// Most form fields read from a minidump upload.
+const MAX_FORM_FIELDS: usize = 100;
+
+/// A file of the form: (file name, content type, bytes, attachment type).
+pub type FormFile = (String, Option<String>, Bytes, String);
+
+/// Reads a Crashpad/Breakpad upload form: the `sentry` JSON field or `sentry[...]` fields make
+/// the event; `upload_file_minidump` is the dump; other files are attachments. Each file is
+/// bounded by `max_file` (a 20 MiB dump is ordinary; axum's extractor would stop at 2 MiB).
+pub async fn parse_form(
+    body: Bytes,
+    content_type: &str,
+    max_file: u64,
+) -> Result<(Value, Vec<FormFile>), IngestError> {
+    let boundary = multer::parse_boundary(content_type)
+        .map_err(|e| IngestError::InvalidEvent(format!("not a multipart form: {e}")))?;
+    let limits = multer::Constraints::new().size_limit(
+        multer::SizeLimit::new()
+            .whole_stream(body.len() as u64)
+            .per_field(max_file),
+    );
+    let stream = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(body) });
+    let mut form = multer::Multipart::with_constraints(stream, boundary, limits);
+    let mut event = Value::Object(Default::default());
+    let mut files = Vec::new();
+    let mut fields = 0;
+    let field_error = |name: &str, e: multer::Error| match e {
+        multer::Error::FieldSizeExceeded { .. } => IngestError::TooLarge(format!(
+            "form field `{name}` is larger than {max_file} bytes"
+        )),
+        e => IngestError::InvalidEvent(format!("bad form field `{name}`: {e}")),
+    };
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| IngestError::InvalidEvent(format!("bad form: {e}")))?
+    {
+        fields += 1;
+        if fields > MAX_FORM_FIELDS {
+            return Err(IngestError::InvalidEvent(format!(
+                "more than {MAX_FORM_FIELDS} form fields"
+            )));
+        }
+        let name = field.name().unwrap_or("").to_string();
+        let filename = field.file_name().map(str::to_string);
+        let content_type = field.content_type().map(|m| m.to_string());
+        let data = field.bytes().await.map_err(|e| field_error(&name, e))?;
+        if name == "upload_file_minidump" {
+            files.push((
+                filename.unwrap_or_else(|| "minidump.dmp".into()),
+                content_type,
+                data,
+                "event.minidump".to_string(),
+            ));
+        } else if name == "sentry" {
+            event = serde_json::from_slice(&data).map_err(|e| {
+                IngestError::InvalidEvent(format!("form field `sentry` is not JSON: {e}"))
+            })?;
+        } else if let Some(path) = bracket_path(&name) {
+            set_path(
+                &mut event,
+                &path,
+                String::from_utf8_lossy(&data).into_owned(),
+            );
+        } else if let Some(f) = filename {
+            files.push((f, content_type, data, "event.attachment".to_string()));
+        }
+    }
+    Ok((event, files))
+}
+
+/// `sentry[tags][region]` -> ["tags", "region"].
+fn bracket_path(name: &str) -> Option<Vec<String>> {
+    let rest = name.strip_prefix("sentry[")?;
+    let parts: Vec<String> = rest
+        .trim_end_matches(']')
+        .split("][")
+        .map(str::to_string)
+        .collect();
+    (parts.len() <= 4 && parts.iter().all(|p| !p.is_empty())).then_some(parts)
+}
+
+fn set_path(root: &mut Value, path: &[String], value: String) {
+    let mut cur = root;
+    for (i, key) in path.iter().enumerate() {
+        if !cur.is_object() {
+            *cur = Value::Object(Default::default());
+        }
+        let Value::Object(map) = cur else { return };
+        if i + 1 == path.len() {
+            map.insert(key.clone(), Value::String(value));
+            return;
+        }
+        cur = map
+            .entry(key.clone())
+            .or_insert_with(|| Value::Object(Default::default()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn form_field_paths() {
+        let mut v = Value::Object(Default::default());
+        set_path(
+            &mut v,
+            &bracket_path("sentry[release]").expect("p"),
+            "r1".into(),
+        );
+        set_path(
+            &mut v,
+            &bracket_path("sentry[tags][region]").expect("p"),
+            "eu".into(),
+        );
+        assert_eq!(v, json!({"release": "r1", "tags": {"region": "eu"}}));
+        assert!(bracket_path("other").is_none());
+    }
+
+    fn form(parts: &[(&str, Option<&str>, &[u8])]) -> (Bytes, String) {
+        let boundary = "XyZ123";
+        let mut body = Vec::new();
+        for (name, file, data) in parts {
+            body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+            match file {
+                Some(f) => body.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+                ),
+                None => body.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+                ),
+            }
+            body.extend_from_slice(data);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        (
+            Bytes::from(body),
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+    }
+
+    /// A 3 MiB dump is read whole: the limit is the configured one, not axum's 2 MiB.
+    #[tokio::test]
+    async fn dumps_over_two_mebibytes_are_read_and_the_limit_is_ours() {
+        let dump = vec![7u8; 3 * 1024 * 1024];
+        let (body, ct) = form(&[
+            ("sentry[release]", None, b"r1"),
+            ("upload_file_minidump", Some("crash.dmp"), &dump),
+        ]);
+        let (event, files) = parse_form(body.clone(), &ct, 20 * 1024 * 1024)
+            .await
+            .expect("read");
+        assert_eq!(event, json!({"release": "r1"}));
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].2.len(), dump.len());
+        assert_eq!(files[0].3, "event.minidump");
+        let refused = parse_form(body, &ct, 1024 * 1024).await;
+        assert!(
+            matches!(refused, Err(IngestError::TooLarge(_))),
+            "{refused:?}"
+        );
     }
 }

@@ -27,7 +27,7 @@ pub mod events;
 mod ingest;
 pub mod issues;
 mod limits;
-mod minidump;
+pub mod minidump;
 pub mod query;
 pub mod record;
 pub mod retention;
@@ -54,6 +54,9 @@ use issues::{IssueRecord, Issues};
 use limits::Limits;
 pub use record::{AttachmentHeader, EventHeader, InboxHeader, Kind, split_record};
 
+/// The release counters of releases beyond `ingest.max_releases_per_project` add up under.
+pub const OTHER_RELEASE: &str = "other";
+
 /// A request that passed the fast path.
 #[derive(Debug, Default)]
 pub struct Accepted {
@@ -63,8 +66,9 @@ pub struct Accepted {
     pub rate_limited: Option<(u64, String)>,
 }
 
-/// Where cron check-ins go: the push monitor named by the check-in's slug. Returns false when
-/// no such monitor exists. Provided by the wiring, so ingest does not depend on probing.
+/// Where cron check-ins go: the push monitor named by the check-in's slug that accepts this
+/// project's check-ins. `Ok(false)` when no such monitor exists; resolves once the heartbeat
+/// is durable. Provided by the wiring, so ingest does not depend on probing.
 pub trait CheckIns: Send + Sync {
     fn check_in<'a>(
         &'a self,
@@ -73,7 +77,7 @@ pub trait CheckIns: Send + Sync {
         up: bool,
         message: String,
         latency_ms: Option<u64>,
-    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
+    ) -> Pin<Box<dyn Future<Output = Result<bool, StoreError>> + Send + 'a>>;
 }
 
 /// What ingest is given.
@@ -105,10 +109,18 @@ struct Inner {
     backlog: AtomicU64,
     /// KiB of decompressed bodies held by requests waiting for their commit.
     inflight: Semaphore,
+    /// Request bodies being read (`ingest.max_concurrent_bodies`).
+    bodies: Arc<Semaphore>,
     inflight_kib: u32,
     limits: Limits,
     counters: Mutex<HashMap<u64, stats::Counters>>,
     issues: Mutex<Issues>,
+    /// Per project, the releases that have their own counters (loaded from the store on first
+    /// use; bounded by `ingest.max_releases_per_project`).
+    releases: Mutex<HashMap<u64, std::collections::HashSet<String>>>,
+    /// Held by whoever writes issues (the digest, a status change) from computing the change
+    /// to applying it after its commit.
+    writes: tokio::sync::Mutex<()>,
     wake: Notify,
 }
 
@@ -140,6 +152,7 @@ impl Ingest {
         metrics.ingest.backlog.set(backlog as i64);
         let inflight_kib = (settings.borrow().ingest.max_inflight_bytes / 1024)
             .clamp(1, u64::from(u32::MAX >> 3)) as u32;
+        let bodies = settings.borrow().ingest.max_concurrent_bodies.max(1);
         Ok(Ingest {
             inner: Arc::new(Inner {
                 store,
@@ -151,10 +164,13 @@ impl Ingest {
                 seq: AtomicU64::new(last.map_or(1, |l| l + 1)),
                 backlog: AtomicU64::new(backlog),
                 inflight: Semaphore::new(inflight_kib as usize),
+                bodies: Arc::new(Semaphore::new(bodies)),
                 inflight_kib,
                 limits: Limits::default(),
                 counters: Mutex::new(HashMap::new()),
                 issues: Mutex::new(Issues::load(issues, groups)),
+                releases: Mutex::new(HashMap::new()),
+                writes: tokio::sync::Mutex::new(()),
                 wake: Notify::new(),
             }),
         })
@@ -165,12 +181,54 @@ impl Ingest {
         self.inner.settings.borrow().clone()
     }
 
+    /// The project a request's own credential (header or query) names, checked before its body
+    /// is read: a wrong key costs no body read, no decompression.
+    pub fn authorize(
+        &self,
+        path_project: Option<u64>,
+        auth: Option<&SentryAuth>,
+    ) -> Result<config::ProjectConfig, IngestError> {
+        self.project(&self.settings(), path_project, auth)
+    }
+
+    /// A place among the bodies being read at once, or `Busy`.
+    pub fn body_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, IngestError> {
+        self.inner.bodies.clone().try_acquire_owned().map_err(|_| {
+            IngestError::Busy(
+                "too many request bodies are being read (ingest.max_concurrent_bodies)".into(),
+            )
+        })
+    }
+
     pub fn backlog(&self) -> u64 {
         self.inner.backlog.load(Ordering::Relaxed)
     }
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// The release name a counter is kept under: its own while the project has fewer than
+    /// `max` releases with counters, else `other`.
+    pub(crate) fn release_label(&self, project: u64, release: String, max: usize) -> String {
+        let mut all = lock(&self.inner.releases);
+        let known = all.entry(project).or_insert_with(|| {
+            self.inner
+                .store
+                .sentry_counts(project)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(r, _, _)| r)
+                .collect()
+        });
+        if known.contains(&release) {
+            return release;
+        }
+        if known.len() >= max {
+            return OTHER_RELEASE.to_string();
+        }
+        known.insert(release.clone());
+        release
     }
 
     pub fn now_ms(&self) -> u64 {
@@ -239,9 +297,133 @@ mod tests {
             matches!(limited, Err(IngestError::RateLimited { .. })),
             "{limited:?}"
         );
-        assert_eq!(store.sentry_attachments(first).expect("read").len(), 1);
-        assert!(store.sentry_attachments(second).expect("read").is_empty());
-        assert!(store.sentry_event(second).expect("read").is_none());
+        assert_eq!(store.sentry_attachments(8, first).expect("read").len(), 1);
+        assert!(
+            store
+                .sentry_attachments(8, second)
+                .expect("read")
+                .is_empty()
+        );
+        assert!(store.sentry_event(8, second).expect("read").is_none());
+        store.close().await;
+    }
+
+    /// Attachments are kept only with an event stored in full: not with a flood copy that is
+    /// only counted, and not on their own (an envelope with an `event_id` but no event item).
+    #[tokio::test]
+    async fn attachments_of_counted_only_events_and_lone_attachments_are_not_stored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let metrics = Arc::new(Metrics::new());
+        let store =
+            Store::open(dir.path(), StoreOptions::default(), metrics.store.clone()).expect("open");
+        let yaml = format!(
+            "projects:\n  - id: 8\n    name: q\n    keys: [{KEY}]\n    flood_max_events: 1\ningest:\n  flood_window: 1h\n"
+        );
+        let cfg = crate::config::parse(&yaml, "t", &|_| None).expect("config");
+        let (_tx, rx) = watch::channel(Arc::new(SentrySettings {
+            projects: cfg.projects.clone(),
+            ingest: cfg.ingest.clone(),
+        }));
+        let ingest = Ingest::open(IngestDeps {
+            store: store.clone(),
+            clock: ManualClock::new(1_800_000_000_000),
+            metrics,
+            settings: rx,
+            events: Publisher::discard(),
+            check_ins: None,
+        })
+        .expect("ingest");
+        let auth = || {
+            Some(SentryAuth {
+                key: KEY.into(),
+                ..Default::default()
+            })
+        };
+        let full = "1ec79c33ec9942ab8353589fcb2e04dc";
+        let copy = "2ec79c33ec9942ab8353589fcb2e04dc";
+        let lone = "3ec79c33ec9942ab8353589fcb2e04dc";
+        for id in [full, copy] {
+            ingest
+                .envelope(8, auth(), envelope_with_attachment(id))
+                .await
+                .expect("accepted");
+        }
+        let only_attachment = Bytes::from(format!(
+            "{{\"event_id\":\"{lone}\"}}\n{{\"type\":\"attachment\",\"length\":4,\"filename\":\"a.txt\"}}\nabcd\n"
+        ));
+        ingest
+            .envelope(8, auth(), only_attachment)
+            .await
+            .expect("accepted");
+        assert_eq!(store.sentry_attachments(8, full).expect("read").len(), 1);
+        assert!(store.sentry_event(8, copy).expect("read").is_none());
+        assert!(store.sentry_attachments(8, copy).expect("read").is_empty());
+        assert!(store.sentry_attachments(8, lone).expect("read").is_empty());
+        store.close().await;
+    }
+
+    /// Sets a client can grow are bounded: distinct users per issue, releases with their own
+    /// counters per project.
+    #[tokio::test]
+    async fn users_per_issue_and_releases_per_project_are_bounded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let metrics = Arc::new(Metrics::new());
+        let store =
+            Store::open(dir.path(), StoreOptions::default(), metrics.store.clone()).expect("open");
+        let yaml = format!(
+            "projects:\n  - id: 8\n    name: q\n    keys: [{KEY}]\ningest:\n  max_users_per_issue: 2\n  max_releases_per_project: 1\n"
+        );
+        let cfg = crate::config::parse(&yaml, "t", &|_| None).expect("config");
+        let (_tx, rx) = watch::channel(Arc::new(SentrySettings {
+            projects: cfg.projects.clone(),
+            ingest: cfg.ingest.clone(),
+        }));
+        let ingest = Ingest::open(IngestDeps {
+            store: store.clone(),
+            clock: ManualClock::new(1_800_000_000_000),
+            metrics,
+            settings: rx,
+            events: Publisher::discard(),
+            check_ins: None,
+        })
+        .expect("ingest");
+        let auth = || {
+            Some(SentryAuth {
+                key: KEY.into(),
+                ..Default::default()
+            })
+        };
+        for u in ["a", "b", "c", "d"] {
+            let body = Bytes::from(format!(
+                "{{}}\n{{\"type\":\"event\"}}\n{{\"message\":\"boom\",\"user\":{{\"id\":\"{u}\"}}}}\n"
+            ));
+            ingest.envelope(8, auth(), body).await.expect("accepted");
+        }
+        for r in ["r1", "r2", "r3"] {
+            let body = Bytes::from(format!(
+                "{{}}\n{{\"type\":\"session\"}}\n{{\"init\":true,\"status\":\"exited\",\"attrs\":{{\"release\":\"{r}\"}}}}\n"
+            ));
+            ingest.envelope(8, auth(), body).await.expect("accepted");
+        }
+        digest::digest_once(&ingest, 100).await.expect("digest");
+        let users = ingest.with_issues(|i| i.by_id.values().map(|r| r.users).max());
+        assert_eq!(users, Some(2));
+        let mut releases: Vec<String> = store
+            .sentry_counts(8)
+            .expect("counts")
+            .into_iter()
+            .map(|(r, _, _)| r)
+            .collect();
+        releases.dedup();
+        assert_eq!(releases, ["other", "r1"]);
+        let other_started: u64 = store
+            .sentry_counts(8)
+            .expect("counts")
+            .into_iter()
+            .filter(|(r, n, _)| r == "other" && n == "sessions.started")
+            .map(|(_, _, v)| v)
+            .sum();
+        assert_eq!(other_started, 2, "r2 and r3 add up under other");
         store.close().await;
     }
 

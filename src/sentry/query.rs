@@ -64,7 +64,7 @@ impl Ingest {
             return Ok(None);
         };
         let latest = match &summary.last_event_id {
-            Some(eid) => self.event(eid)?,
+            Some(eid) => self.event(summary.project, eid)?,
             None => None,
         };
         let mut v =
@@ -96,20 +96,35 @@ impl Ingest {
         ))
     }
 
+    /// The configured projects that hold a stored event with this id (usually one; an id is
+    /// unique only within its project).
+    pub fn projects_with_event(&self, event_id: &str) -> Result<Vec<u64>, StoreError> {
+        let Some(id) = normalize_event_id(event_id) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for p in &self.settings().projects {
+            if self.store().sentry_event(p.id, &id)?.is_some() {
+                out.push(p.id);
+            }
+        }
+        Ok(out)
+    }
+
     /// A stored event as the API shows it: what the SDK sent under `event`, plus where it went.
-    pub fn event(&self, event_id: &str) -> Result<Option<Value>, StoreError> {
+    pub fn event(&self, project: u64, event_id: &str) -> Result<Option<Value>, StoreError> {
         let Some(id) = normalize_event_id(event_id) else {
             return Ok(None);
         };
         let store = self.store();
-        let Some(bytes) = store.sentry_event(&id)? else {
+        let Some(bytes) = store.sentry_event(project, &id)? else {
             return Ok(None);
         };
         let (h, payload) = split_record::<EventHeader>(&bytes)
             .ok_or_else(|| StoreError::Decode(format!("stored event {id} is damaged")))?;
         let event: Value = serde_json::from_slice(payload).unwrap_or(Value::Null);
         let attachments: Vec<Value> = store
-            .sentry_attachments(&id)?
+            .sentry_attachments(project, &id)?
             .into_iter()
             .filter_map(|(idx, b)| {
                 let (a, _) = split_record::<AttachmentHeader>(&b)?;
@@ -120,7 +135,7 @@ impl Ingest {
         Ok(Some(json!({
             "event_id": id,
             // null until the digest has grouped it (a moment after the SDK got its 200).
-            "issue_id": store.sentry_event_issue(&id)?,
+            "issue_id": store.sentry_event_issue(project, &id)?,
             "project": h.project,
             "received": rfc3339(h.received_ms),
             "attachments": attachments,
@@ -131,6 +146,7 @@ impl Ingest {
     /// One attachment of a stored event: its header and bytes.
     pub fn attachment(
         &self,
+        project: u64,
         event_id: &str,
         index: u32,
     ) -> Result<Option<(AttachmentHeader, Vec<u8>)>, StoreError> {
@@ -139,7 +155,7 @@ impl Ingest {
         };
         let Some((_, row)) = self
             .store()
-            .sentry_attachments(&id)?
+            .sentry_attachments(project, &id)?
             .into_iter()
             .find(|(i, _)| *i == index)
         else {

@@ -12,39 +12,34 @@ impl Ingest {
     }
 
     /// Sets an issue's status; returns the updated issue, or `None` if there is no such issue.
+    /// The change is durable before it is visible, and never interleaves with a digest batch
+    /// touching the same issue.
     pub async fn set_status(
         &self,
         id: u64,
         status: issues::Status,
     ) -> Result<Option<IssueRecord>, StoreError> {
-        let (rec, ack) = {
-            let mut st = lock(&self.inner.issues);
-            let Some(rec) = st.by_id.get(&id) else {
-                return Ok(None);
-            };
-            let mut rec = rec.clone();
-            rec.status = status;
-            match status {
-                issues::Status::Resolved => {
-                    rec.resolved_at_ms = Some(self.inner.clock.now_ms());
-                    rec.regressed = false;
-                }
-                issues::Status::Unresolved => rec.resolved_at_ms = None,
-                issues::Status::Ignored => {}
-            }
-            // Enqueued under the lock, so the writer sees status changes and digest updates of
-            // this issue in the order they were made.
-            let ack = self
-                .inner
-                .store
-                .enqueue(vec![Write::Sentry(SentryWrite::Issue(
-                    id,
-                    serde_json::to_vec(&rec).unwrap_or_default(),
-                ))])?;
-            st.by_id.insert(id, rec.clone());
-            (rec, ack)
+        let _writes = self.inner.writes.lock().await;
+        let Some(mut rec) = lock(&self.inner.issues).by_id.get(&id).cloned() else {
+            return Ok(None);
         };
-        ack.await.unwrap_or(Err(StoreError::Closed))?;
+        rec.status = status;
+        match status {
+            issues::Status::Resolved => {
+                rec.resolved_at_ms = Some(self.inner.clock.now_ms());
+                rec.regressed = false;
+            }
+            issues::Status::Unresolved => rec.resolved_at_ms = None,
+            issues::Status::Ignored => {}
+        }
+        self.inner
+            .store
+            .write(vec![Write::Sentry(SentryWrite::Issue(
+                id,
+                serde_json::to_vec(&rec).unwrap_or_default(),
+            ))])
+            .await?;
+        lock(&self.inner.issues).by_id.insert(id, rec.clone());
         Ok(Some(rec))
     }
 }

@@ -8,6 +8,7 @@
 //! with `Durability::Immediate` (fsynced). Producers are never held hostage by a long batch: the
 //! writer takes at most `max_batch` write requests per transaction and never waits to fill one.
 
+pub mod backup;
 pub mod config;
 pub mod events;
 mod migrate;

@@ -9,12 +9,16 @@
 //! - `sentry_inbox` seq -> received item (header line, plus the payload of sessions/check-ins)
 //! - `sentry_issues` issue id -> issue record
 //! - `sentry_groups` (project, grouping hash) -> issue id
-//! - `sentry_events` event id -> event record (the event as sent)
-//! - `sentry_event_issue` event id -> issue id, once digested
+//! - `sentry_project_events` (project, event id) -> event record (the event as sent)
+//! - `sentry_project_event_issue` (project, event id) -> issue id, once digested
 //! - `sentry_issue_events` (issue, received ms, event id): an issue's events in time order
-//! - `sentry_event_times` (received ms, event id) -> issue: retention in time order
+//! - `sentry_project_event_times` (received ms, project, event id) -> issue: retention in time
+//!   order
 //! - `sentry_issue_users` (issue, user key): distinct users per issue
-//! - `sentry_attachments` (event id, index) -> attachment record
+//! - `sentry_project_attachments` (project, event id, index) -> attachment record
+//!
+//! Events are keyed by project as well as id (schema 6): an id one project's SDK chose cannot
+//! reach another project's event.
 //! - `sentry_counts` (project, release, counter) -> n: sessions and client reports
 
 use std::collections::HashSet;
@@ -26,21 +30,24 @@ use super::{Store, StoreError, missing_is_empty};
 pub const INBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("sentry_inbox");
 pub const ISSUES: TableDefinition<u64, &[u8]> = TableDefinition::new("sentry_issues");
 pub const GROUPS: TableDefinition<(u64, &str), u64> = TableDefinition::new("sentry_groups");
-pub const EVENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("sentry_events");
-pub const EVENT_ISSUE: TableDefinition<&str, u64> = TableDefinition::new("sentry_event_issue");
+pub const EVENTS: TableDefinition<(u64, &str), &[u8]> =
+    TableDefinition::new("sentry_project_events");
+pub const EVENT_ISSUE: TableDefinition<(u64, &str), u64> =
+    TableDefinition::new("sentry_project_event_issue");
 pub const ISSUE_EVENTS: TableDefinition<(u64, u64, &str), ()> =
     TableDefinition::new("sentry_issue_events");
-pub const EVENT_TIMES: TableDefinition<(u64, &str), u64> =
-    TableDefinition::new("sentry_event_times");
+pub const EVENT_TIMES: TableDefinition<(u64, u64, &str), u64> =
+    TableDefinition::new("sentry_project_event_times");
 pub const ISSUE_USERS: TableDefinition<(u64, &str), ()> =
     TableDefinition::new("sentry_issue_users");
-pub const ATTACHMENTS: TableDefinition<(&str, u32), &[u8]> =
-    TableDefinition::new("sentry_attachments");
+pub const ATTACHMENTS: TableDefinition<(u64, &str, u32), &[u8]> =
+    TableDefinition::new("sentry_project_attachments");
 pub const COUNTS: TableDefinition<(u64, &str, &str), u64> = TableDefinition::new("sentry_counts");
 
 /// A digested event: which issue it belongs to, indexed by issue and by time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRow {
+    pub project: u64,
     pub event_id: String,
     pub issue: u64,
     pub received_ms: u64,
@@ -49,10 +56,11 @@ pub struct EventRow {
 /// What one ingest request received, written atomically before it is acknowledged.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Received {
+    pub project: u64,
     pub inbox: Vec<(u64, Vec<u8>)>,
     /// (event id, record) of events stored in full.
     pub events: Vec<(String, Vec<u8>)>,
-    /// (event id, index, record)
+    /// (event id, index, record) of attachments of those events.
     pub attachments: Vec<(String, u32, Vec<u8>)>,
 }
 
@@ -94,14 +102,14 @@ pub(super) fn apply(tx: &WriteTransaction, w: &SentryWrite) -> Result<u64, Store
             if !r.events.is_empty() {
                 let mut t = tx.open_table(EVENTS).map_err(StoreError::storage)?;
                 for (id, bytes) in &r.events {
-                    t.insert(id.as_str(), bytes.as_slice())
+                    t.insert((r.project, id.as_str()), bytes.as_slice())
                         .map_err(StoreError::storage)?;
                 }
             }
             if !r.attachments.is_empty() {
                 let mut t = tx.open_table(ATTACHMENTS).map_err(StoreError::storage)?;
                 for (event, idx, bytes) in &r.attachments {
-                    t.insert((event.as_str(), *idx), bytes.as_slice())
+                    t.insert((r.project, event.as_str(), *idx), bytes.as_slice())
                         .map_err(StoreError::storage)?;
                 }
             }
@@ -147,12 +155,14 @@ fn apply_digest(tx: &WriteTransaction, d: &DigestWrite) -> Result<(), StoreError
         let mut by_time = tx.open_table(EVENT_TIMES).map_err(StoreError::storage)?;
         for ev in &d.events {
             let id = ev.event_id.as_str();
-            issue_of.insert(id, ev.issue).map_err(StoreError::storage)?;
+            issue_of
+                .insert((ev.project, id), ev.issue)
+                .map_err(StoreError::storage)?;
             by_issue
                 .insert((ev.issue, ev.received_ms, id), ())
                 .map_err(StoreError::storage)?;
             by_time
-                .insert((ev.received_ms, id), ev.issue)
+                .insert((ev.received_ms, ev.project, id), ev.issue)
                 .map_err(StoreError::storage)?;
         }
     }
@@ -181,14 +191,14 @@ fn apply_digest(tx: &WriteTransaction, d: &DigestWrite) -> Result<(), StoreError
 
 fn prune_events(tx: &WriteTransaction, before_ms: u64, limit: usize) -> Result<u64, StoreError> {
     let mut by_time = tx.open_table(EVENT_TIMES).map_err(StoreError::storage)?;
-    let mut expired: Vec<(u64, String, u64)> = Vec::new();
+    let mut expired: Vec<(u64, u64, String, u64)> = Vec::new();
     for row in by_time
-        .range((0u64, "")..(before_ms, ""))
+        .range((0u64, 0u64, "")..(before_ms, 0u64, ""))
         .map_err(StoreError::storage)?
     {
         let (k, v) = row.map_err(StoreError::storage)?;
-        let (ms, id) = k.value();
-        expired.push((ms, id.to_string(), v.value()));
+        let (ms, project, id) = k.value();
+        expired.push((ms, project, id.to_string(), v.value()));
         if expired.len() >= limit {
             break;
         }
@@ -197,23 +207,24 @@ fn prune_events(tx: &WriteTransaction, before_ms: u64, limit: usize) -> Result<u
     let mut issue_of = tx.open_table(EVENT_ISSUE).map_err(StoreError::storage)?;
     let mut by_issue = tx.open_table(ISSUE_EVENTS).map_err(StoreError::storage)?;
     let mut attachments = tx.open_table(ATTACHMENTS).map_err(StoreError::storage)?;
-    for (ms, id, issue) in &expired {
+    for (ms, project, id, issue) in &expired {
+        let key = (*project, id.as_str());
         by_time
-            .remove((*ms, id.as_str()))
+            .remove((*ms, *project, id.as_str()))
             .map_err(StoreError::storage)?;
         by_issue
             .remove((*issue, *ms, id.as_str()))
             .map_err(StoreError::storage)?;
-        events.remove(id.as_str()).map_err(StoreError::storage)?;
-        issue_of.remove(id.as_str()).map_err(StoreError::storage)?;
+        events.remove(key).map_err(StoreError::storage)?;
+        issue_of.remove(key).map_err(StoreError::storage)?;
         let idx: Vec<u32> = attachments
-            .range((id.as_str(), 0)..=(id.as_str(), u32::MAX))
+            .range((*project, id.as_str(), 0)..=(*project, id.as_str(), u32::MAX))
             .map_err(StoreError::storage)?
-            .filter_map(|r| r.ok().map(|(k, _)| k.value().1))
+            .filter_map(|r| r.ok().map(|(k, _)| k.value().2))
             .collect();
         for i in idx {
             attachments
-                .remove((id.as_str(), i))
+                .remove((*project, id.as_str(), i))
                 .map_err(StoreError::storage)?;
         }
     }
@@ -272,40 +283,45 @@ impl Store {
         Ok((issues, groups))
     }
 
-    pub fn sentry_event(&self, event_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    pub fn sentry_event(&self, project: u64, event_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.read_txn()?;
         let Some(t) = missing_is_empty(txn.open_table(EVENTS))? else {
             return Ok(None);
         };
-        Ok(t.get(event_id)
+        Ok(t.get((project, event_id))
             .map_err(StoreError::storage)?
             .map(|v| v.value().to_vec()))
     }
 
     /// The issue a digested event belongs to.
-    pub fn sentry_event_issue(&self, event_id: &str) -> Result<Option<u64>, StoreError> {
+    pub fn sentry_event_issue(
+        &self,
+        project: u64,
+        event_id: &str,
+    ) -> Result<Option<u64>, StoreError> {
         let txn = self.read_txn()?;
         let Some(t) = missing_is_empty(txn.open_table(EVENT_ISSUE))? else {
             return Ok(None);
         };
-        Ok(t.get(event_id)
+        Ok(t.get((project, event_id))
             .map_err(StoreError::storage)?
             .map(|v| v.value()))
     }
 
-    /// Which of `ids` are already digested events, and which (issue, user) pairs are known.
+    /// Which of `ids` (project, event id) are already digested events, and which (issue, user)
+    /// pairs are known.
     #[allow(clippy::type_complexity)]
     pub fn sentry_known(
         &self,
-        ids: &[&str],
+        ids: &[(u64, &str)],
         users: &[(u64, &str)],
-    ) -> Result<(HashSet<String>, HashSet<(u64, String)>), StoreError> {
+    ) -> Result<(HashSet<(u64, String)>, HashSet<(u64, String)>), StoreError> {
         let txn = self.read_txn()?;
         let mut known_ids = HashSet::new();
         if let Some(t) = missing_is_empty(txn.open_table(EVENT_ISSUE))? {
-            for id in ids {
-                if t.get(*id).map_err(StoreError::storage)?.is_some() {
-                    known_ids.insert((*id).to_string());
+            for (project, id) in ids {
+                if t.get((*project, *id)).map_err(StoreError::storage)?.is_some() {
+                    known_ids.insert((*project, (*id).to_string()));
                 }
             }
         }
@@ -349,18 +365,22 @@ impl Store {
     }
 
     /// An event's attachments: (index, record).
-    pub fn sentry_attachments(&self, event_id: &str) -> Result<Vec<(u32, Vec<u8>)>, StoreError> {
+    pub fn sentry_attachments(
+        &self,
+        project: u64,
+        event_id: &str,
+    ) -> Result<Vec<(u32, Vec<u8>)>, StoreError> {
         let txn = self.read_txn()?;
         let Some(t) = missing_is_empty(txn.open_table(ATTACHMENTS))? else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for row in t
-            .range((event_id, 0u32)..=(event_id, u32::MAX))
+            .range((project, event_id, 0u32)..=(project, event_id, u32::MAX))
             .map_err(StoreError::storage)?
         {
             let (k, v) = row.map_err(StoreError::storage)?;
-            out.push((k.value().1, v.value().to_vec()));
+            out.push((k.value().2, v.value().to_vec()));
         }
         Ok(out)
     }
@@ -398,6 +418,7 @@ mod tests {
         store
             .write(vec![Write::Sentry(SentryWrite::Received(Box::new(
                 Received {
+                    project: 7,
                     inbox: vec![(1, b"a".to_vec()), (2, b"b".to_vec()), (3, b"c".to_vec())],
                     events: vec![("e1".into(), b"{}".to_vec()), ("e2".into(), b"{}".to_vec())],
                     attachments: vec![("e1".into(), 0, b"att".to_vec())],
@@ -409,15 +430,16 @@ mod tests {
         let first_two = store.sentry_inbox(2).expect("read");
         assert_eq!(first_two, vec![(1, b"a".to_vec()), (2, b"b".to_vec())]);
         let ev = |id: &str, ms: u64| EventRow {
+            project: 7,
             event_id: id.into(),
             issue: 9,
             received_ms: ms,
         };
         assert!(
-            store.sentry_event("e1").expect("get").is_some(),
+            store.sentry_event(7, "e1").expect("get").is_some(),
             "readable before the digest"
         );
-        assert_eq!(store.sentry_event_issue("e1").expect("get"), None);
+        assert_eq!(store.sentry_event_issue(7, "e1").expect("get"), None);
         store
             .write(vec![Write::Sentry(SentryWrite::Digest(Box::new(
                 DigestWrite {
@@ -449,12 +471,12 @@ mod tests {
             vec![(1000, "e1".to_string())]
         );
         let (ids, users) = store
-            .sentry_known(&["e1", "nope"], &[(9, "id:u"), (9, "id:v")])
+            .sentry_known(&[(7, "e1"), (7, "nope"), (8, "e1")], &[(9, "id:u"), (9, "id:v")])
             .expect("known");
-        assert!(ids.contains("e1") && !ids.contains("nope"));
+        assert!(ids.contains(&(7, "e1".to_string())) && ids.len() == 1, "{ids:?}");
         assert!(users.contains(&(9, "id:u".to_string())) && users.len() == 1);
-        assert_eq!(store.sentry_attachments("e1").expect("att").len(), 1);
-        assert_eq!(store.sentry_event_issue("e1").expect("get"), Some(9));
+        assert_eq!(store.sentry_attachments(7, "e1").expect("att").len(), 1);
+        assert_eq!(store.sentry_event_issue(7, "e1").expect("get"), Some(9));
         store
             .write(vec![Write::Sentry(SentryWrite::Digest(Box::new(
                 DigestWrite {
@@ -477,16 +499,54 @@ mod tests {
             .await
             .expect("prune");
         assert_eq!(removed, 1);
-        assert!(store.sentry_event("e1").expect("get").is_none());
-        assert_eq!(store.sentry_event_issue("e1").expect("get"), None);
-        assert!(store.sentry_event("e2").expect("get").is_some());
-        assert!(store.sentry_attachments("e1").expect("att").is_empty());
+        assert!(store.sentry_event(7, "e1").expect("get").is_none());
+        assert_eq!(store.sentry_event_issue(7, "e1").expect("get"), None);
+        assert!(store.sentry_event(7, "e2").expect("get").is_some());
+        assert!(store.sentry_attachments(7, "e1").expect("att").is_empty());
         assert_eq!(
             store
                 .sentry_issue_events(9, None, 10)
                 .expect("events")
                 .len(),
             1
+        );
+        store.close().await;
+    }
+
+    /// The same event id in two projects is two events: neither project's write reaches the
+    /// other's event or attachments.
+    #[tokio::test]
+    async fn an_event_id_belongs_to_its_project() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), StoreOptions::default(), StoreMetrics::default())
+            .expect("open");
+        let received = |project: u64, body: &[u8], att: &[u8]| {
+            Write::Sentry(SentryWrite::Received(Box::new(Received {
+                project,
+                inbox: Vec::new(),
+                events: vec![("same".into(), body.to_vec())],
+                attachments: vec![("same".into(), 0, att.to_vec())],
+            })))
+        };
+        store
+            .write(vec![received(7, b"seven", b"a7")])
+            .await
+            .expect("7");
+        store
+            .write(vec![received(8, b"eight", b"a8")])
+            .await
+            .expect("8");
+        assert_eq!(
+            store.sentry_event(7, "same").expect("get").as_deref(),
+            Some(&b"seven"[..])
+        );
+        assert_eq!(
+            store.sentry_event(8, "same").expect("get").as_deref(),
+            Some(&b"eight"[..])
+        );
+        assert_eq!(
+            store.sentry_attachments(7, "same").expect("att"),
+            vec![(0, b"a7".to_vec())]
         );
         store.close().await;
     }

@@ -19,10 +19,15 @@ fn options(user_agent: &str, h: &HttpCheck) -> ClientOptions {
             ca_file: h.ca_file.clone(),
             ca_only: false,
         },
-        redirects: if h.follow_redirects {
-            Redirects::Limited(10)
-        } else {
-            Redirects::None
+        // Custom headers and credentials are for this URL's host: a redirect to another host is
+        // not followed with them (reqwest drops `Authorization` itself, not `X-Api-Key`).
+        redirects: match (
+            h.follow_redirects,
+            h.headers.0.is_empty() && h.basic_auth.is_none() && h.bearer_token.is_none(),
+        ) {
+            (false, _) => Redirects::None,
+            (true, true) => Redirects::Limited(10),
+            (true, false) => Redirects::SameOrigin(10),
         },
         tls_info: true,
         ..ClientOptions::default()

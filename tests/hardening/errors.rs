@@ -1,0 +1,49 @@
+//! One error shape on every route: `{"error": {"code", "message"}}` with a listed code, also
+//! where axum itself answers (a path or query that does not parse, a missing method, a body
+//! over a limit).
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_axum_answers_have_our_shape() {
+    let s = Server::start(CONFIG);
+    assert_error_shape(
+        s.get("/api/v1/monitors/not-a-number").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    )
+    .await;
+    assert_error_shape(
+        s.get("/api/v1/exceptions/services/x/errors/k?minutes=soon")
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    )
+    .await;
+    assert_error_shape(
+        s.get("/api/v1/monitors?limit=-3").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    )
+    .await;
+    let resp = s
+        .http
+        .delete(s.url("/api/v1/monitors"))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("delete");
+    assert!(resp.headers().contains_key("allow"), "405 keeps Allow");
+    assert_error_shape(resp, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+    let resp = s
+        .http
+        .post(s.url("/push/periskop/billing/errors"))
+        .bearer_auth(PUSH_TOKEN)
+        .body(vec![b'x'; 64 * 1024])
+        .send()
+        .await
+        .expect("push");
+    assert_error_shape(resp, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+    let resp = s.http.put(s.url("/healthz")).send().await.expect("put");
+    assert_error_shape(resp, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+}

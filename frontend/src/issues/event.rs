@@ -15,6 +15,7 @@ use crate::components::{LevelBadge, RelativeTime, Table};
 pub fn EventView(e: EventDetail) -> impl IntoView {
     let EventDetail {
         event_id,
+        project,
         received,
         attachments,
         event,
@@ -85,7 +86,7 @@ pub fn EventView(e: EventDetail) -> impl IntoView {
                 <h3>"Attachments"</h3>
                 <ul>
                     {attachments.into_iter().map(|a| {
-                        let href = format!("{API_PREFIX}/events/{event_id}/attachments/{}", a.index);
+                        let href = format!("{API_PREFIX}/projects/{project}/events/{event_id}/attachments/{}", a.index);
                         view! { <li><a href=href download=a.filename.clone()>{a.filename.clone()}</a>
                             <span class="muted">{format!(" {} bytes", a.size)}</span></li> }
                     }).collect_view()}

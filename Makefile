@@ -21,6 +21,7 @@ lint:
 
 # Unit, integration and browser tests. The dashboard is built first so the binary under test
 # embeds it.
+test: export PANOPTES_EXPECT_DASHBOARD = 1
 test: frontend lint
 	cargo test --locked --all-features
 	scripts/fuzz.sh 30

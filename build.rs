@@ -3,7 +3,8 @@
 //!
 //! The front end is built separately for wasm32 (`scripts/build-frontend.sh`, run by `make`), so
 //! a plain `cargo build` needs no WASM toolchain: without a built dashboard, a placeholder page
-//! says how to build it.
+//! says how to build it. The placeholder carries `<meta name="panoptes-dashboard"
+//! content="placeholder">`, so tests can tell it from the dashboard (both are titled Panoptes).
 
 use std::fs;
 use std::io::Write;
@@ -63,7 +64,8 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 const PLACEHOLDER: &str = r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Panoptes</title></head>
+<html lang="en"><head><meta charset="utf-8"><title>Panoptes</title>
+<meta name="panoptes-dashboard" content="placeholder"></head>
 <body><h1>Panoptes</h1>
 <p>This binary was built without its dashboard. Build it with <code>make build</code>
 (or <code>scripts/build-frontend.sh</code> followed by <code>cargo build --release</code>).</p>

@@ -48,12 +48,16 @@ async fn fill(store: &Store, events: u64, issues: u64) {
     let mut n = 0;
     while n < events {
         // As ingest and digest write them: the event once, then its index rows.
-        let mut r = Received::default();
+        let mut r = Received {
+            project: 7,
+            ..Default::default()
+        };
         let mut w = DigestWrite::default();
         for _ in 0..batch.min(events - n) {
             let issue = n % issues + 1;
             r.events.push((format!("{n:032x}"), payload(n, issue)));
             w.events.push(EventRow {
+                project: 7,
                 event_id: format!("{n:032x}"),
                 issue,
                 received_ms: BASE_MS + n,
@@ -152,7 +156,7 @@ async fn run(events: u64, issues: u64) {
     });
     let get = mean(2000, |i| {
         let id = format!("{:032x}", i * 104_729 % events);
-        let e = store.sentry_event(&id).expect("get").expect("present");
+        let e = store.sentry_event(7, &id).expect("get").expect("present");
         let _: serde_json::Value =
             serde_json::from_slice(&e[e.iter().position(|b| *b == b'\n').unwrap_or(0) + 1..])
                 .expect("json");

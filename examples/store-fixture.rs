@@ -1,44 +1,331 @@
-//! Writes `fixtures/store/schema-vN.redb`: a data file at schema version N with three audit
-//! entries, as panoptes at that version would have left it. Run it before adding migration N+1:
+//! Writes `fixtures/store/schema-vN.redb`: a data file at schema version N with rows in every
+//! table that existed at version N, as a Panoptes data file that lived through versions 1..N
+//! would hold them:
 //!
 //!     cargo run --example store-fixture -- N
 //!
-//! The tables are spelled out here as they were at version 1 (the audit log has not changed
-//! since); a later fixture that needs different rows adds its own case.
+//! The file is created at version 1 and given version 1's rows, migrated to version 2 and given
+//! version 2's rows, and so on: each version's writer fills only the tables that version added,
+//! in the layout they had at that version (restated here, as `migrations/` does), and the
+//! migrations carry the older rows forward. The rows themselves are in `fixtures/store/rows.rs`,
+//! which `src/store/tests.rs` reads back after migrating each fixture; before writing, they are
+//! checked against today's domain types, so a fixture never holds bytes Panoptes never wrote.
+//!
+//! A new schema version adds: a `vN` writer below (a no-op if it only changes existing tables),
+//! its entry in `WRITERS`, its rows in `rows.rs` and its check in `src/store/tests.rs`; then
+//! `cargo run --example store-fixture -- N` commits the new fixture.
+
+#[path = "../fixtures/store/rows.rs"]
+mod rows;
 
 use std::path::PathBuf;
 
-use redb::TableDefinition;
+use redb::{TableDefinition, WriteTransaction};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-const AUDIT: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("audit");
-const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+type Error = Box<dyn std::error::Error>;
+type Writer = fn(&WriteTransaction) -> Result<(), redb::Error>;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// The writer of each version's new tables: `WRITERS[n - 1]` runs at version n.
+const WRITERS: &[Writer] = &[v1, v2, v3, v4, v5, v6];
+
+fn main() -> Result<(), Error> {
     let version: u32 = std::env::args()
         .nth(1)
         .ok_or("usage: store-fixture VERSION")?
         .parse()?;
+    if version == 0 || version as usize > WRITERS.len() {
+        return Err(format!(
+            "no rows for schema version {version}: this writer knows versions 1 to {} (add a writer for the new version)",
+            WRITERS.len()
+        )
+        .into());
+    }
+    check_rows()?;
     let out = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/store")
         .join(format!("schema-v{version}.redb"));
     if out.exists() {
         std::fs::remove_file(&out)?;
     }
-    panoptes::store::create_at_version(&out, version)?;
-    let db = redb::Database::open(&out)?;
-    let tx = db.begin_write()?;
-    {
-        let mut audit = tx.open_table(AUDIT)?;
-        for i in 0..3u64 {
-            let entry =
-                format!(r#"{{"actor":"fixture","action":"fixture.{i}","detail":"v{version}"}}"#);
-            audit.insert((1_700_000_000_000 + i, i + 1), entry.as_bytes())?;
-        }
-        let mut meta = tx.open_table(META)?;
-        meta.insert("audit_seq", 3)?;
+    for (v, write) in (1..=version).zip(WRITERS) {
+        panoptes::store::create_at_version(&out, v)?;
+        let db = redb::Database::open(&out)?;
+        let tx = db.begin_write()?;
+        write(&tx)?;
+        tx.commit()?;
     }
-    tx.commit()?;
-    drop(db);
     println!("wrote {}", out.display());
+    Ok(())
+}
+
+// ---- writers, one per schema version, with the tables as they were at that version ----------
+
+fn v1(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+    const AUDIT: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("audit");
+    let mut audit = tx.open_table(AUDIT)?;
+    for (ms, seq, record) in rows::AUDIT {
+        audit.insert((ms, seq), record.as_bytes())?;
+    }
+    tx.open_table(META)?.insert("audit_seq", rows::AUDIT_SEQ)?;
+    Ok(())
+}
+
+fn v2(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+    const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
+    const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
+    let user = user_record();
+    tx.open_table(USERS)?.insert(rows::USER, user.as_bytes())?;
+    tx.open_table(TOKENS)?
+        .insert(rows::TOKEN_HASH, rows::TOKEN_RECORD.as_bytes())?;
+    tx.open_table(SESSIONS)?
+        .insert(rows::SESSION_HASH, rows::SESSION_RECORD.as_bytes())?;
+    Ok(())
+}
+
+fn v3(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    const IDS: TableDefinition<&str, u32> = TableDefinition::new("probe_ids");
+    const RESULTS: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("probe_results");
+    const ROLLUPS: TableDefinition<(u32, u8, u64), &[u8]> = TableDefinition::new("probe_rollups");
+    const STATE: TableDefinition<u32, &[u8]> = TableDefinition::new("probe_state");
+    let mut ids = tx.open_table(IDS)?;
+    for (name, id) in rows::PROBE_IDS {
+        ids.insert(name, id)?;
+    }
+    let mut results = tx.open_table(RESULTS)?;
+    for (id, ms, bytes) in rows::PROBE_RESULTS {
+        results.insert((id, ms), bytes)?;
+    }
+    let mut rollups = tx.open_table(ROLLUPS)?;
+    for (id, resolution, bucket, bytes) in rows::PROBE_ROLLUPS {
+        rollups.insert((id, resolution, bucket), bytes)?;
+    }
+    let mut state = tx.open_table(STATE)?;
+    for (id, json) in rows::PROBE_STATE {
+        state.insert(id, json.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn v4(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    const KEYS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("periskop_keys");
+    const RATE: TableDefinition<(&str, &str, u64), u64> = TableDefinition::new("periskop_rate");
+    const INSTANCES: TableDefinition<(&str, &str), &[u8]> =
+        TableDefinition::new("periskop_instances");
+    const BASELINES: TableDefinition<(&str, &str, &str), u64> =
+        TableDefinition::new("periskop_baselines");
+    let mut keys = tx.open_table(KEYS)?;
+    for (service, key, json) in rows::PERISKOP_KEYS {
+        keys.insert((service, key), json.as_bytes())?;
+    }
+    let mut rate = tx.open_table(RATE)?;
+    for (service, key, minute, n) in rows::PERISKOP_RATE {
+        rate.insert((service, key, minute), n)?;
+    }
+    let mut instances = tx.open_table(INSTANCES)?;
+    for (service, instance, json) in rows::PERISKOP_INSTANCES {
+        instances.insert((service, instance), json.as_bytes())?;
+    }
+    let mut baselines = tx.open_table(BASELINES)?;
+    for (service, instance, key, n) in rows::PERISKOP_BASELINES {
+        baselines.insert((service, instance, key), n)?;
+    }
+    Ok(())
+}
+
+fn v5(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    const INBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("sentry_inbox");
+    const ISSUES: TableDefinition<u64, &[u8]> = TableDefinition::new("sentry_issues");
+    const GROUPS: TableDefinition<(u64, &str), u64> = TableDefinition::new("sentry_groups");
+    const EVENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("sentry_events");
+    const EVENT_ISSUE: TableDefinition<&str, u64> = TableDefinition::new("sentry_event_issue");
+    const ISSUE_EVENTS: TableDefinition<(u64, u64, &str), ()> =
+        TableDefinition::new("sentry_issue_events");
+    const EVENT_TIMES: TableDefinition<(u64, &str), u64> =
+        TableDefinition::new("sentry_event_times");
+    const ISSUE_USERS: TableDefinition<(u64, &str), ()> =
+        TableDefinition::new("sentry_issue_users");
+    const ATTACHMENTS: TableDefinition<(&str, u32), &[u8]> =
+        TableDefinition::new("sentry_attachments");
+    const COUNTS: TableDefinition<(u64, &str, &str), u64> = TableDefinition::new("sentry_counts");
+    let (issue, event, ms) = (
+        rows::SENTRY_ISSUE,
+        rows::SENTRY_EVENT,
+        rows::SENTRY_RECEIVED_MS,
+    );
+    let mut inbox = tx.open_table(INBOX)?;
+    for (seq, row) in rows::SENTRY_INBOX {
+        inbox.insert(seq, row)?;
+    }
+    let mut issues = tx.open_table(ISSUES)?;
+    for (id, json) in rows::SENTRY_ISSUES {
+        issues.insert(id, json.as_bytes())?;
+    }
+    tx.open_table(GROUPS)?
+        .insert((rows::SENTRY_PROJECT, rows::SENTRY_GROUP), issue)?;
+    tx.open_table(EVENTS)?
+        .insert(event, rows::SENTRY_EVENT_RECORD)?;
+    tx.open_table(EVENT_ISSUE)?.insert(event, issue)?;
+    tx.open_table(ISSUE_EVENTS)?
+        .insert((issue, ms, event), ())?;
+    tx.open_table(EVENT_TIMES)?.insert((ms, event), issue)?;
+    tx.open_table(ISSUE_USERS)?
+        .insert((issue, rows::SENTRY_USER), ())?;
+    tx.open_table(ATTACHMENTS)?
+        .insert((event, 0), rows::SENTRY_ATTACHMENT)?;
+    let mut counts = tx.open_table(COUNTS)?;
+    for (project, release, counter, n) in rows::SENTRY_COUNTS {
+        counts.insert((project, release, counter), n)?;
+    }
+    Ok(())
+}
+
+/// Version 6 keyed Sentry events, their issue, time index and attachments by project: it moved
+/// version 5's rows and added no table, so there is nothing new to write.
+fn v6(_: &WriteTransaction) -> Result<(), redb::Error> {
+    Ok(())
+}
+
+fn user_record() -> String {
+    format!(
+        r#"{{"password_hash":"{}","created_at_ms":{}}}"#,
+        rows::USER_HASH,
+        rows::USER_CREATED_MS
+    )
+}
+
+// ---- the rows are what Panoptes writes ------------------------------------------------------
+
+/// Every row decodes with today's domain type and encodes back to the same bytes.
+fn check_rows() -> Result<(), Error> {
+    use panoptes::store::{AuditRecord, SessionRecord, TokenRecord, UserRecord};
+    for (_, _, json) in rows::AUDIT {
+        same_json::<AuditRecord>("audit", json)?;
+    }
+    same_json::<UserRecord>("user", &user_record())?;
+    if !panoptes::auth::verify_password(rows::USER_HASH, rows::USER_PASSWORD) {
+        let fresh = panoptes::auth::hash_password(rows::USER_PASSWORD)?;
+        return Err(
+            format!("USER_HASH is not a hash of USER_PASSWORD; one that is: {fresh}").into(),
+        );
+    }
+    same_json::<TokenRecord>("token", rows::TOKEN_RECORD)?;
+    same_hash("token", rows::TOKEN_SECRET, rows::TOKEN_HASH)?;
+    same_json::<SessionRecord>("session", rows::SESSION_RECORD)?;
+    same_hash("session", rows::SESSION_SECRET, rows::SESSION_HASH)?;
+    check_probe_rows()?;
+    check_periskop_rows()?;
+    check_sentry_rows()
+}
+
+fn check_probe_rows() -> Result<(), Error> {
+    use panoptes::probe::rollup::{ResultRecord, Rollup};
+    for (id, ms, bytes) in rows::PROBE_RESULTS {
+        let r =
+            ResultRecord::decode(bytes).ok_or(format!("result ({id}, {ms}) does not decode"))?;
+        if r.encode() != bytes {
+            return Err(format!("result ({id}, {ms}) encodes as {:?}", r.encode()).into());
+        }
+    }
+    for (id, res, bucket, bytes) in rows::PROBE_ROLLUPS {
+        let r = Rollup::decode(bytes)
+            .ok_or(format!("roll-up ({id}, {res}, {bucket}) does not decode"))?;
+        if r.encode() != bytes {
+            return Err(format!(
+                "roll-up ({id}, {res}, {bucket}) encodes as {:?}",
+                r.encode()
+            )
+            .into());
+        }
+    }
+    for (id, json) in rows::PROBE_STATE {
+        // The snapshot type is private to the probe engine; its parts are not.
+        let v: serde_json::Value = serde_json::from_str(json)?;
+        let fields: Vec<&str> = v
+            .as_object()
+            .ok_or("a state snapshot is an object")?
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let want = [
+            "cert_expires_at_ms",
+            "last",
+            "last_push_ms",
+            "machine",
+            "state",
+        ];
+        if fields != want {
+            return Err(format!("state {id} has fields {fields:?}, not {want:?}").into());
+        }
+        same_json::<panoptes::probe::state::Machine>("machine", &v["machine"].to_string())?;
+        same_json::<panoptes::probe::LastCheck>("last check", &v["last"].to_string())?;
+        same_json::<panoptes::probe::state::State>("state", &v["state"].to_string())?;
+    }
+    Ok(())
+}
+
+fn check_periskop_rows() -> Result<(), Error> {
+    use panoptes::periskop::aggregate::{InstanceMeta, KeyState};
+    for (_, key, json) in rows::PERISKOP_KEYS {
+        same_json::<KeyState>(key, json)?;
+    }
+    for (_, instance, json) in rows::PERISKOP_INSTANCES {
+        same_json::<InstanceMeta>(instance, json)?;
+    }
+    Ok(())
+}
+
+fn check_sentry_rows() -> Result<(), Error> {
+    use panoptes::sentry::issues::IssueRecord;
+    use panoptes::sentry::record::{self, AttachmentHeader, EventHeader};
+    for (seq, row) in rows::SENTRY_INBOX {
+        let (h, payload) = record::decode_row(row).ok_or(format!("inbox row {seq}"))?;
+        if record::encode_row(&h, payload) != row {
+            return Err(format!("inbox row {seq} is not as Panoptes frames it").into());
+        }
+    }
+    for (id, json) in rows::SENTRY_ISSUES {
+        same_json::<IssueRecord>(&format!("issue {id}"), json)?;
+    }
+    let (h, payload) = record::split_record::<EventHeader>(rows::SENTRY_EVENT_RECORD)
+        .ok_or("the event record has no header line")?;
+    if record::with_header(&h, payload) != rows::SENTRY_EVENT_RECORD
+        || h.project != rows::SENTRY_PROJECT
+        || h.received_ms != rows::SENTRY_RECEIVED_MS
+    {
+        return Err("the event record is not as Panoptes frames it".into());
+    }
+    let event: serde_json::Value = serde_json::from_slice(payload)?;
+    if event["event_id"] != rows::SENTRY_EVENT {
+        return Err("the event record holds another event".into());
+    }
+    let (h, payload) = record::split_record::<AttachmentHeader>(rows::SENTRY_ATTACHMENT)
+        .ok_or("the attachment record has no header line")?;
+    if record::with_header(&h, payload) != rows::SENTRY_ATTACHMENT || h.size != payload.len() as u64
+    {
+        return Err("the attachment record is not as Panoptes frames it".into());
+    }
+    Ok(())
+}
+
+/// `json` decodes as `T`, and `T` encodes back to the same JSON (no field missing or extra).
+fn same_json<T: Serialize + DeserializeOwned>(what: &str, json: &str) -> Result<(), Error> {
+    let decoded: T = serde_json::from_str(json).map_err(|e| format!("{what}: {e} in {json}"))?;
+    let want: serde_json::Value = serde_json::from_str(json)?;
+    let got = serde_json::to_value(&decoded)?;
+    if got != want {
+        return Err(format!("{what}: encodes as {got}, the fixture has {want}").into());
+    }
+    Ok(())
+}
+
+fn same_hash(what: &str, secret: &str, hash: &str) -> Result<(), Error> {
+    let real = panoptes::auth::sha256_hex(secret);
+    if real != hash {
+        return Err(format!("{what}: the SHA-256 of the secret is {real}").into());
+    }
     Ok(())
 }

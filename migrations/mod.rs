@@ -18,6 +18,7 @@ mod v003_probes;
 mod v004_periskop;
 mod v005_sentry;
 mod v006_sentry_by_project;
+mod v007_alerts;
 
 pub struct Migration {
     pub version: u32,
@@ -55,5 +56,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 6,
         name: "sentry: events, their issue, time index and attachments keyed by project",
         up: v006_sentry_by_project::up,
+    },
+    Migration {
+        version: 7,
+        name: "alerts: alert states, history, groups, silences, notifications",
+        up: v007_alerts::up,
     },
 ];

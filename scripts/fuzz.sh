@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs each cargo-fuzz target of the ingest parsers for SECS seconds (default 30), seeded from
-# fuzz/corpus/ (real SDK payloads). New inputs go to a scratch directory, so the committed corpus
+# Runs each cargo-fuzz target for SECS seconds (default 30), seeded from fuzz/corpus/<target>/
+# (real data: SDK payloads, a Periskop client export, the conditions of the README and tests):
+# the Sentry envelope and store-body parsers, the Periskop export parser, and the Gatus
+# condition parser and evaluator. New inputs go to a scratch directory, so the committed corpus
 # only changes by hand. cargo-fuzz needs nightly flags: RUSTC_BOOTSTRAP lets the stable
 # toolchain accept them. A crash fails the run and leaves its input in fuzz/artifacts/.
 set -euo pipefail
@@ -11,7 +13,7 @@ if ! command -v cargo-fuzz >/dev/null; then
   echo "[fuzz] installing cargo-fuzz into .tools" >&2
   cargo install -q --locked cargo-fuzz --root .tools
 fi
-for target in envelope store_body; do
+for target in envelope store_body periskop_export condition; do
   scratch=$(mktemp -d)
   echo "[fuzz] $target for ${secs}s" >&2
   log="$scratch.log"

@@ -4,6 +4,8 @@
 #   - wasm-bindgen-cli at exactly the version of the `wasm-bindgen` crate in Cargo.lock
 #   - wasm-opt from the npm package `binaryen` (Debian's binaryen 108 emits broken modules)
 #   - chromium + chromium-driver (Debian) for the browser test
+#   - prometheus-alertmanager (Debian) for the alerting tests
+#   - Python (.tools/venv) and npm test clients
 # Tools land in .tools/ inside the repository, so nothing global is assumed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,6 +76,15 @@ if [ "$want_browser" = 1 ] && { ! command -v chromium >/dev/null || ! command -v
   [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+# --- Prometheus Alertmanager: the alerting tests push to a real one ----------------------------
+if ! command -v prometheus-alertmanager >/dev/null; then
+  log "installing prometheus-alertmanager (apt)"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  # The package's service is not wanted; the tests start their own Alertmanager.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq prometheus-alertmanager >/dev/null
 fi
 # --- real clients the integration tests drive ----------------------------------------------------
 # Python packages (sentry-sdk, periskop-client, ...) go into .tools/venv from every

@@ -88,6 +88,7 @@ pub fn open_store(c: &Config, metrics: &Metrics) -> Result<Store, StoreError> {
             max_batch: c.store.max_batch,
             queue_capacity: c.store.queue_capacity,
             cache_bytes: c.store.cache_bytes as usize,
+            write_timeout: Some(c.store.write_timeout.get()),
         },
         metrics.store.clone(),
     )
@@ -162,6 +163,9 @@ impl Server {
     ) -> Result<Server, StartError> {
         let metrics = Arc::new(Metrics::new());
         let bus = Bus::new(metrics.events.clone());
+        // Subscribers register before any domain publishes. Alerting's queue is deep: events
+        // arrive in bursts (a probe round of 50k monitors) and a dropped one is counted.
+        let alert_events = bus.subscribe("alerts", 65_536);
         let store = open_store(&config, &metrics)?;
         store.on_failure(bus.publisher(DomainEvent::Store));
         let auth = Auth::new(store.clone(), clock.clone(), config.auth.clone())
@@ -211,6 +215,31 @@ impl Server {
             events: bus.publisher(DomainEvent::Sentry),
             check_ins: Some(Arc::new(ProbeCheckIns(probes.clone()))),
         })?;
+        let alerts_settings = section(&root, |c| c.alerts.clone());
+        {
+            let c = root.borrow();
+            for w in crate::alerts::config::warnings(&c.alerts, &c.monitors, &c.projects) {
+                warn!("{w}");
+            }
+        }
+        let stats_metrics = metrics.clone();
+        let mut background = Vec::new();
+        let (alerts, alert_tasks) = crate::alerts::engine::start(crate::alerts::Deps {
+            store: store.clone(),
+            clock: clock.clone(),
+            metrics: metrics.alerts.clone(),
+            config: alerts_settings.clone(),
+            events: alert_events,
+            transport: crate::alerts::notify::Live::new(clients.clone(), clock.clone()),
+            stats: Arc::new(move || crate::alerts::eval::SelfStats {
+                backlog: stats_metrics.ingest.backlog.get().max(0) as u64,
+                quota_rejected_total: stats_metrics.ingest.quota_rejected.get(),
+                events_dropped_total: stats_metrics.events.dropped_all.get(),
+            }),
+            default_external_url: format!("http://{addr}"),
+            shutdown: shutdown.clone(),
+        })
+        .await?;
         let state = AppState {
             store: store.clone(),
             auth,
@@ -223,9 +252,9 @@ impl Server {
             probes: probes.clone(),
             periskop: exceptions.clone(),
             ingest: ingest.clone(),
+            alerts: alerts.clone(),
         };
-
-        let mut background = Vec::new();
+        background.extend(alert_tasks);
         background.push(tokio::spawn(crate::sentry::digest::run(
             ingest,
             shutdown.clone(),
@@ -248,6 +277,9 @@ impl Server {
             }),
             Arc::new(ProbePruner {
                 settings: section(&root, |c| c.probing.clone()),
+            }),
+            Arc::new(crate::alerts::retention::AlertPruner {
+                settings: alerts_settings,
             }),
         ];
         background.push(tokio::spawn(retention::run(

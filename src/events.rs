@@ -88,6 +88,7 @@ impl Bus {
             match s.tx.try_send(event.clone()) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
+                    self.metrics.dropped_all.inc();
                     self.metrics
                         .dropped
                         .get_or_create(&vec![("subscriber".into(), s.name.clone())])

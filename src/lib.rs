@@ -12,6 +12,7 @@
 //! - `app`: wires the parts together for `panoptes serve` (signals, reload, shutdown).
 //! - `telemetry`: logging setup.
 
+pub mod alerts;
 pub mod app;
 pub mod auth;
 pub mod clock;

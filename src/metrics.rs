@@ -154,6 +154,38 @@ pub struct IngestMetrics {
     pub backlog: Gauge,
     /// Requests refused before a project was known (bad auth, malformed), by reason.
     pub rejected: Family<Vec<(String, String)>, Counter>,
+    /// Events refused by a quota, over projects (read by alerting's `quota_rejections` rule;
+    /// exported per project as `ingest_events{outcome="rate_limited"}`).
+    pub quota_rejected: Counter,
+}
+
+/// Alerting (`crate::alerts`).
+#[derive(Clone)]
+pub struct AlertMetrics {
+    /// Alerts held, by rule and state (`pending`, `firing`); rules are bounded by the config.
+    pub alerts: Family<Vec<(String, String)>, Gauge>,
+    /// Deliveries by receiver and result (`delivered`, `retry`, `failed`, `dead`, `uncertain`).
+    pub notifications: Family<Vec<(String, String)>, Counter>,
+    pub outbox_depth: Gauge,
+    /// From queueing a notification to its delivery.
+    pub delivery_seconds: Histogram,
+    /// Time to evaluate one batch of domain events.
+    pub evaluation_seconds: Histogram,
+    /// New alerts refused because too many are held.
+    pub refused: Counter,
+}
+
+impl Default for AlertMetrics {
+    fn default() -> Self {
+        AlertMetrics {
+            alerts: Family::default(),
+            notifications: Family::default(),
+            outbox_depth: Gauge::default(),
+            delivery_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 20)),
+            evaluation_seconds: Histogram::new(exponential_buckets(0.00001, 2.0, 20)),
+            refused: Counter::default(),
+        }
+    }
 }
 
 /// The domain-event bus (`crate::events`).
@@ -161,6 +193,8 @@ pub struct IngestMetrics {
 pub struct EventMetrics {
     pub published: Family<Vec<(String, String)>, Counter>,
     pub dropped: Family<Vec<(String, String)>, Counter>,
+    /// All drops, over subscribers (read by alerting's `events_dropped` rule; not exported).
+    pub dropped_all: Counter,
 }
 
 #[derive(Clone)]
@@ -178,6 +212,7 @@ pub struct Metrics {
     pub login_failures: Counter,
     pub config_reloads: Family<Vec<(String, String)>, Counter>,
     pub events: EventMetrics,
+    pub alerts: AlertMetrics,
 }
 
 impl Default for Metrics {
@@ -355,7 +390,39 @@ impl Metrics {
             "Domain events a subscriber missed because its queue was full, by subscriber",
             events.dropped.clone(),
         );
+        let alerts = AlertMetrics::default();
+        registry.register(
+            "alerts",
+            "Alerts held, by rule and state (pending, firing)",
+            alerts.alerts.clone(),
+        );
+        registry.register(
+            "notifications",
+            "Notification deliveries by receiver and result (delivered, retry, failed, dead, uncertain)",
+            alerts.notifications.clone(),
+        );
+        registry.register(
+            "notification_outbox_depth",
+            "Notifications queued or being delivered",
+            alerts.outbox_depth.clone(),
+        );
+        registry.register(
+            "notification_delivery_seconds",
+            "Time from queueing a notification to its delivery",
+            alerts.delivery_seconds.clone(),
+        );
+        registry.register(
+            "alert_evaluation_seconds",
+            "Time to evaluate one batch of domain events against the alert rules",
+            alerts.evaluation_seconds.clone(),
+        );
+        registry.register(
+            "alerts_refused",
+            "New alerts refused because too many alerts are held",
+            alerts.refused.clone(),
+        );
         Metrics {
+            alerts,
             events,
             registry,
             store,

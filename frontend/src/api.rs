@@ -12,10 +12,11 @@ use std::rc::Rc;
 
 use gloo_net::http::{Method, RequestBuilder, Response};
 use panoptes_types::{
-    API_PREFIX, CSRF_HEADER, ErrorBody, ExceptionDetail, ExceptionService, ExceptionSummary,
-    IssueDetail, IssueStatus, IssueSummary, IssueUpdate, LoginRequest, MonitorDetail,
-    MonitorResults, MonitorRollups, MonitorSummary, Page, Principal, ProjectInfo, Resolution,
-    ServerStatus,
+    API_PREFIX, AlertHistoryEntry, AlertView, CSRF_HEADER, ErrorBody, ExceptionDetail,
+    ExceptionService, ExceptionSummary, IssueDetail, IssueStatus, IssueSummary, IssueUpdate,
+    LoginRequest, MonitorDetail, MonitorResults, MonitorRollups, MonitorSummary, NewSilence, Page,
+    Principal, ProjectInfo, ReceiverView, Resolution, ServerStatus, SilenceCreated, SilenceView,
+    TestDelivery,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -283,4 +284,36 @@ pub async fn resolve_exception(service: &str, key: &str) -> Result<ExceptionSumm
         segment(key)
     );
     post(&path, &NoBody {}).await
+}
+
+pub async fn alerts() -> Result<Vec<AlertView>, ApiError> {
+    list("/alerts").await
+}
+
+/// The 50 most recently resolved.
+pub async fn alert_history() -> Result<Vec<AlertHistoryEntry>, ApiError> {
+    get::<Page<AlertHistoryEntry>>("/alerts/history?limit=50")
+        .await
+        .map(|p| p.items)
+}
+
+pub async fn silences() -> Result<Vec<SilenceView>, ApiError> {
+    list("/silences").await
+}
+
+pub async fn create_silence(s: &NewSilence) -> Result<SilenceCreated, ApiError> {
+    post("/silences", s).await
+}
+
+pub async fn expire_silence(id: &str) -> Result<(), ApiError> {
+    delete(&format!("/silences/{}", segment(id))).await
+}
+
+pub async fn receivers() -> Result<Vec<ReceiverView>, ApiError> {
+    get("/receivers").await
+}
+
+/// Sends a test message over every channel of the receiver.
+pub async fn test_receiver(name: &str) -> Result<Vec<TestDelivery>, ApiError> {
+    post(&format!("/receivers/{}/test", segment(name)), &NoBody {}).await
 }

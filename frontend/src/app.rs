@@ -12,6 +12,7 @@ use leptos_router::location::Location;
 use leptos_router::{NavigateOptions, path};
 use panoptes_types::Principal;
 
+use crate::alerts::AlertsPage;
 use crate::api;
 use crate::components::{Empty, Loading, provide_now};
 use crate::exceptions::{ServiceList, ServicePage};
@@ -62,6 +63,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("issues/:id") view=IssuePage />
                     <Route path=path!("exceptions") view=ServiceList />
                     <Route path=path!("exceptions/:service") view=ServicePage />
+                    <Route path=path!("alerts") view=AlertsPage />
                     <Route path=path!("*any") view=NotFound />
                 </ParentRoute>
             </Routes>
@@ -142,6 +144,9 @@ fn Nav(principal: Principal) -> impl IntoView {
                 </A>
                 <A href="/exceptions" {..} id="nav-exceptions">
                     "Exceptions"
+                </A>
+                <A href="/alerts" {..} id="nav-alerts">
+                    "Alerts"
                 </A>
             </nav>
             <span class="who muted">

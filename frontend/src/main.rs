@@ -3,8 +3,9 @@
 //!
 //! Layout: `api` (the one fetch path), `poll` (data that refreshes itself), `components`
 //! (tables, badges, load states, times), `app` (session, routes, navigation bar), and one
-//! module per area: `overview`, `monitors`, `issues`, `exceptions`, `login`.
+//! module per area: `overview`, `monitors`, `issues`, `exceptions`, `alerts`, `login`.
 
+mod alerts;
 mod api;
 mod app;
 mod components;

@@ -15,11 +15,14 @@ fuzz_target!(|data: &[u8]| {
         let _ = event::normalize(text);
     }
     for coding in ["gzip", "deflate", "br"] {
-        if let Ok(out) = body::decode(Some(coding), bytes::Bytes::copy_from_slice(data), LIMIT) {
+        let mut charge = panoptes::sentry::Charge::standalone(4 * LIMIT as u64);
+        let raw = bytes::Bytes::copy_from_slice(data);
+        if let Ok(out) = body::decode(Some(coding), raw, LIMIT, &mut charge) {
             assert!(out.len() <= LIMIT);
         }
     }
-    if let Ok(json) = body::legacy_store(bytes::Bytes::copy_from_slice(data), LIMIT) {
+    let mut charge = panoptes::sentry::Charge::standalone(4 * LIMIT as u64);
+    if let Ok(json) = body::legacy_store(bytes::Bytes::copy_from_slice(data), LIMIT, &mut charge) {
         assert!(json.len() <= LIMIT);
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&json) {
             let _ = event::summarize(&v);

@@ -32,6 +32,9 @@ pub enum AuthError {
     InvalidCredentials,
     #[error("too many failed logins; try again in {retry_after_secs} s")]
     Throttled { retry_after_secs: u64 },
+    /// Every password-check slot stayed taken; the attempt was not counted against anyone.
+    #[error("too many logins are being checked right now; try again in {retry_after_secs} s")]
+    Busy { retry_after_secs: u64 },
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
@@ -197,6 +200,18 @@ pub async fn create_token(
     })
 }
 
+/// The throttle key of a client address: IPv4 as is, IPv6 by its /64 (what one subscriber or
+/// host is given; keyed per address, one network could mint unlimited fresh keys).
+fn ip_key(ip: std::net::IpAddr) -> String {
+    match ip.to_canonical() {
+        std::net::IpAddr::V4(v4) => format!("ip:{v4}"),
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("ip:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
+}
+
 pub fn audit(at_ms: u64, actor: &str, action: &str, detail: &str) -> Write {
     Write::Audit {
         at_ms,
@@ -263,7 +278,7 @@ impl Auth {
         // must not be stored); the client address is always one.
         let valid = validate_user_name(username).is_ok() && password.len() <= MAX_PASSWORD_LEN;
         let user_key = valid.then(|| format!("user:{}", username.to_ascii_lowercase()));
-        let ip_key = format!("ip:{client}");
+        let ip_key = ip_key(client);
         let keys: Vec<&str> = user_key
             .as_deref()
             .into_iter()
@@ -287,10 +302,13 @@ impl Auth {
         let pw = password.to_string();
         // argon2 costs ~50 ms of a core and 19 MiB: at most `MAX_VERIFYING` run at once, the rest
         // wait their turn (bounded), so a login storm cannot take every core and the memory.
+        // A login that never got its turn was not a guess: its reservation is given back, so a
+        // storm of logins cannot lock out the user and addresses it names.
         let Ok(Ok(_turn)) =
             tokio::time::timeout(VERIFY_WAIT, self.verifying.clone().acquire_owned()).await
         else {
-            return Err(AuthError::Throttled {
+            self.throttle.refund(&keys);
+            return Err(AuthError::Busy {
                 retry_after_secs: 1,
             });
         };
@@ -389,5 +407,58 @@ mod tests {
         assert!(validate_user_name("a b").is_err());
         assert!(validate_password("short").is_err());
         assert!(validate_password("long enough").is_ok());
+    }
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64() {
+        let key = |s: &str| ip_key(s.parse().expect("address"));
+        assert_eq!(
+            key("2001:db8:1:2::1"),
+            key("2001:db8:1:2:ffff:ffff:ffff:ffff")
+        );
+        assert_eq!(key("2001:db8:1:2::1"), "ip:2001:db8:1:2::/64");
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("192.0.2.7"), "ip:192.0.2.7");
+        assert_eq!(
+            key("::ffff:192.0.2.7"),
+            "ip:192.0.2.7",
+            "mapped IPv4 is IPv4"
+        );
+    }
+
+    /// A login that timed out waiting for a verification slot was never checked: it answers
+    /// "busy" and leaves no failure behind (it used to keep its reservation, so a burst of
+    /// logins locked the user out).
+    #[tokio::test(start_paused = true)]
+    async fn a_login_that_never_verified_is_not_counted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), Default::default(), Default::default()).expect("store");
+        let clock: SharedClock = Arc::new(crate::clock::SystemClock);
+        let config = AuthConfig {
+            login_free_failures: 1,
+            ..crate::config::section_default()
+        };
+        let auth = Auth::new(store.clone(), clock, config).expect("auth");
+        // Every verification slot is taken for the whole test.
+        let _slots = auth
+            .verifying
+            .clone()
+            .acquire_many_owned(MAX_VERIFYING as u32)
+            .await
+            .expect("slots");
+        let ip: std::net::IpAddr = [192, 0, 2, 1].into();
+        for _ in 0..5 {
+            match auth.login("alice", "password1", ip).await {
+                Err(AuthError::Busy { retry_after_secs }) => assert_eq!(retry_after_secs, 1),
+                other => panic!("expected busy, got {other:?}"),
+            }
+        }
+        assert_eq!(
+            auth.throttle
+                .wait(&["user:alice", "ip:192.0.2.1"], auth.clock.now_ms()),
+            None,
+            "nothing was counted"
+        );
+        store.close().await;
     }
 }

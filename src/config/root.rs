@@ -10,6 +10,7 @@ use std::path::Path;
 use super::decode::Decoder;
 use super::section_default;
 use super::{ConfigError, ConfigErrors};
+use crate::alerts::config::AlertsConfig;
 use crate::auth::config::AuthConfig;
 use crate::http::config::ServerConfig;
 use crate::periskop::config::{PeriskopConfig, ServiceConfig};
@@ -50,6 +51,8 @@ crate::config_section! {
         pub projects: Vec<ProjectConfig> = Vec::new(),
         /// Ingest limits, flood control and back-pressure shared by every project.
         pub ingest: IngestConfig = section_default(),
+        /// Alert rules, Alertmanager-style routing, receivers, inhibition and delivery.
+        pub alerts: AlertsConfig = section_default(),
     }
 }
 

@@ -12,6 +12,7 @@ use axum::Extension;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use panoptes_types::{
     AuditEntry, CreateToken, CreatedToken, Health, LoginRequest, Page, SESSION_COOKIE,
     ServerStatus, TokenInfo,
@@ -55,6 +56,9 @@ pub async fn metrics(
     )
         .into_response())
 }
+
+/// Largest login body: a user name and a password (at most 64 and 1024 bytes) in JSON.
+pub const LOGIN_MAX_BODY: usize = 16 * 1024;
 
 pub async fn not_found(uri: Uri) -> ApiError {
     ApiError::NotFound(format!("no API route {}", uri.path()))
@@ -219,6 +223,13 @@ pub async fn backup(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
 ) -> Result<Response, ApiError> {
+    // One backup of a data file at a time: each is a full copy on the same disk, so parallel
+    // calls would fill it. Held until the download ends (the copy's bytes live until then).
+    let flight = BackupFlight::take(state.store.path()).ok_or_else(|| {
+        ApiError::Conflict(
+            "a backup of this server is already in progress; retry when it has finished".into(),
+        )
+    })?;
     let dir = state
         .store
         .path()
@@ -251,7 +262,10 @@ pub async fn backup(
             &format!("{} tables, {} rows, {len} bytes", stats.tables, stats.rows),
         )])
         .await;
-    let stream = tokio_util::io::ReaderStream::new(file);
+    let stream = tokio_util::io::ReaderStream::new(file).map(move |chunk| {
+        let _held = &flight;
+        chunk
+    });
     let mut resp = axum::body::Body::from_stream(stream).into_response();
     let h = resp.headers_mut();
     h.insert(
@@ -266,4 +280,49 @@ pub async fn backup(
         h.insert(header::CONTENT_LENGTH, v);
     }
     Ok(resp)
+}
+
+/// Data files with a backup in flight (per file, so servers sharing a process do not interfere).
+static BACKUPS: std::sync::Mutex<std::collections::BTreeSet<std::path::PathBuf>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// The one backup of a data file in flight; dropping it lets the next one start.
+struct BackupFlight(std::path::PathBuf);
+
+impl BackupFlight {
+    fn take(file: &std::path::Path) -> Option<BackupFlight> {
+        let mut running = BACKUPS.lock().unwrap_or_else(|p| p.into_inner());
+        running
+            .insert(file.to_path_buf())
+            .then(|| BackupFlight(file.to_path_buf()))
+    }
+}
+
+impl Drop for BackupFlight {
+    fn drop(&mut self) {
+        BACKUPS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_backup_per_data_file_at_a_time() {
+        let a = std::path::Path::new("/tmp/backup-flight-test/a.redb");
+        let b = std::path::Path::new("/tmp/backup-flight-test/b.redb");
+        let first = BackupFlight::take(a).expect("first");
+        assert!(BackupFlight::take(a).is_none(), "a second one is refused");
+        let other = BackupFlight::take(b).expect("another file is independent");
+        drop(first);
+        assert!(
+            BackupFlight::take(a).is_some(),
+            "free again once the first ended"
+        );
+        drop(other);
+    }
 }

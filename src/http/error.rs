@@ -27,13 +27,15 @@ pub enum ErrorCode {
     InvalidCursor,
     PayloadTooLarge,
     TooManyRequests,
+    RequestTimeout,
+    Busy,
     StoreBusy,
     StoreUnavailable,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -45,6 +47,8 @@ impl ErrorCode {
         ErrorCode::InvalidCursor,
         ErrorCode::PayloadTooLarge,
         ErrorCode::TooManyRequests,
+        ErrorCode::RequestTimeout,
+        ErrorCode::Busy,
         ErrorCode::StoreBusy,
         ErrorCode::StoreUnavailable,
         ErrorCode::Internal,
@@ -63,6 +67,8 @@ impl ErrorCode {
             ErrorCode::InvalidCursor => "invalid_cursor",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::TooManyRequests => "too_many_requests",
+            ErrorCode::RequestTimeout => "request_timeout",
+            ErrorCode::Busy => "busy",
             ErrorCode::StoreBusy => "store_busy",
             ErrorCode::StoreUnavailable => "store_unavailable",
             ErrorCode::Internal => "internal",
@@ -82,6 +88,8 @@ impl ErrorCode {
             | ErrorCode::InvalidCursor => StatusCode::BAD_REQUEST,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::StoreBusy | ErrorCode::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -106,6 +114,8 @@ pub enum ApiError {
     PayloadTooLarge { message: String },
     #[error("too many attempts; retry in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
+    #[error("{0}")]
+    RequestTimeout(String),
     #[error("{message}")]
     Unavailable {
         code: ErrorCode,
@@ -140,6 +150,7 @@ impl ApiError {
             ApiError::BadRequest { code, .. } => *code,
             ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             ApiError::TooManyRequests { .. } => ErrorCode::TooManyRequests,
+            ApiError::RequestTimeout(_) => ErrorCode::RequestTimeout,
             ApiError::Unavailable { code, .. } => *code,
             ApiError::Internal(_) => ErrorCode::Internal,
         }
@@ -205,6 +216,11 @@ impl From<AuthError> for ApiError {
             AuthError::Throttled { retry_after_secs } => {
                 ApiError::TooManyRequests { retry_after_secs }
             }
+            AuthError::Busy { retry_after_secs } => ApiError::Unavailable {
+                code: ErrorCode::Busy,
+                message: e.to_string(),
+                retry_after_secs: Some(retry_after_secs),
+            },
             AuthError::Invalid(m) => ApiError::invalid(m),
             AuthError::Store(s) => s.into(),
             AuthError::Hash(h) => ApiError::Internal(h),
@@ -259,12 +275,17 @@ impl IntoResponse for crate::sentry::IngestError {
             E::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             E::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             E::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            E::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             E::Store(StoreError::Closed | StoreError::Failed(_)) => StatusCode::SERVICE_UNAVAILABLE,
-            E::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            E::Store(_) | E::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let detail = match &self {
             E::Store(e) if status == StatusCode::INTERNAL_SERVER_ERROR => {
                 error!(error = %e, "store error while ingesting");
+                "internal error".to_string()
+            }
+            E::Internal(e) => {
+                error!(error = %e, "internal error while ingesting");
                 "internal error".to_string()
             }
             other => other.to_string(),
@@ -272,19 +293,7 @@ impl IntoResponse for crate::sentry::IngestError {
         let mut resp =
             (status, axum::Json(serde_json::json!({ "detail": detail }))).into_response();
         let h = resp.headers_mut();
-        // Header values must be visible ASCII; the JSON body keeps the full text.
-        let clean: String = detail
-            .chars()
-            .map(|c| {
-                if c.is_ascii_graphic() || c == ' ' {
-                    c
-                } else {
-                    '?'
-                }
-            })
-            .take(200)
-            .collect();
-        if let Ok(v) = HeaderValue::from_str(&clean) {
+        if let Some(v) = x_sentry_error(&detail) {
             h.insert("x-sentry-error", v);
         }
         match &self {
@@ -308,6 +317,23 @@ impl IntoResponse for crate::sentry::IngestError {
     }
 }
 
+/// `X-Sentry-Error` for `detail`: header values must be visible ASCII; the JSON body keeps the
+/// full text.
+fn x_sentry_error(detail: &str) -> Option<HeaderValue> {
+    let clean: String = detail
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(200)
+        .collect();
+    HeaderValue::from_str(&clean).ok()
+}
+
 /// The code for a status that something other than our handlers answered (a path or query that
 /// does not parse, a method the route does not have, a body over a limit).
 fn code_for(status: StatusCode) -> ErrorCode {
@@ -316,6 +342,7 @@ fn code_for(status: StatusCode) -> ErrorCode {
         403 => ErrorCode::Forbidden,
         404 => ErrorCode::NotFound,
         405 => ErrorCode::MethodNotAllowed,
+        408 => ErrorCode::RequestTimeout,
         409 => ErrorCode::Conflict,
         413 => ErrorCode::PayloadTooLarge,
         415 => ErrorCode::UnsupportedMediaType,
@@ -328,11 +355,19 @@ fn code_for(status: StatusCode) -> ErrorCode {
 
 /// Makes every error answer the JSON shape: axum's own rejections (a path segment that is not a
 /// number, a bad query value, 405, 413) are plain text, and clients branch on `code`. The
-/// Periskop-compatible routes keep Periskop's own plain-text 404s.
+/// Periskop-compatible routes keep Periskop's own plain-text 404s; the Sentry ingest paths answer
+/// Relay's shape instead.
 pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let path = req.uri().path().to_string();
     let resp = next.run(req).await;
     let status = resp.status();
+    // SDKs read Relay's shape on the ingest paths, whoever answered (a 405, a deadline, an
+    // unknown `/api/{id}/...` route).
+    if super::sentry::is_ingest_path(&path)
+        && (status.is_client_error() || status.is_server_error())
+    {
+        return relay_shape(resp).await;
+    }
     let is_json = resp
         .headers()
         .get(header::CONTENT_TYPE)
@@ -367,6 +402,41 @@ pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Ne
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             out.headers_mut().insert(name.clone(), value.clone());
         }
+    }
+    out
+}
+
+/// An error on an ingest path that the ingest handlers did not answer, in Relay's shape:
+/// `{"detail": "..."}` plus `X-Sentry-Error`, keeping the status and headers (Allow,
+/// Retry-After). Answers that already are in that shape pass.
+async fn relay_shape(resp: Response) -> Response {
+    if resp.headers().contains_key("x-sentry-error") {
+        return resp;
+    }
+    let status = resp.status();
+    let (parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    // Our own API error shape carries its message inside; anything else is text.
+    let message = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| String::from_utf8_lossy(&bytes).trim().to_string());
+    let detail = if message.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("request failed")
+            .to_string()
+    } else {
+        message
+    };
+    let mut out = (status, axum::Json(serde_json::json!({ "detail": detail }))).into_response();
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    if let Some(v) = x_sentry_error(&detail) {
+        out.headers_mut().insert("x-sentry-error", v);
     }
     out
 }

@@ -5,6 +5,7 @@
 //! `metrics`, `clock`, and each domain's handle. Handlers stay thin: they parse, call into the
 //! domain that owns the work (its `query` module for reads), and map the result.
 
+mod alerts;
 mod api;
 mod assets;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod page;
 mod periskop;
 mod probes;
 mod sentry;
+mod serve;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -54,6 +56,7 @@ pub struct AppState {
     pub probes: crate::probe::ProbeEngine,
     pub periskop: crate::periskop::Periskop,
     pub ingest: crate::sentry::Ingest,
+    pub alerts: crate::alerts::Alerts,
 }
 
 impl AppState {
@@ -76,12 +79,17 @@ pub fn router(state: AppState) -> Router {
         .merge(probes::routes())
         .merge(periskop::api_routes())
         .merge(issues::routes())
+        .merge(alerts::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_principal,
         ))
-        // Login is the one API route that takes no credential: it hands one out.
-        .route("/session", post(api::login))
+        // Login is the one API route that takes no credential: it hands one out. Its body is a
+        // name and a password, so it gets a small limit of its own, not the API's.
+        .route(
+            "/session",
+            post(api::login).layer(DefaultBodyLimit::max(api::LOGIN_MAX_BODY)),
+        )
         .merge(probes::public_routes())
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(max_body));
@@ -93,6 +101,10 @@ pub fn router(state: AppState) -> Router {
         .merge(periskop::routes())
         .merge(sentry::ingest_routes())
         .fallback(assets::serve)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            serve::request_deadline,
+        ))
         .layer(middleware::from_fn(error::json_errors))
         .layer(middleware::from_fn(error::security_headers))
         .layer(middleware::from_fn_with_state(
@@ -103,20 +115,17 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
+/// Connections are bounded by the `server:` section (see `serve.rs`).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let server = state.server.clone();
     // Path folding must happen before routing, so it wraps the router rather than being one
     // of its layers.
     let app = tower::util::MapRequestLayer::new(sentry::normalize_path).layer(router(state));
-    axum::serve(
-        listener,
-        axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve::run(listener, app, server, shutdown).await
 }
 
 /// The method as a metric label: the standard ones by name, anything a client invents as

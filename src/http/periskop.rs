@@ -215,7 +215,7 @@ async fn push(
             ApiError::invalid(format!("could not read the body: {e}"))
         }
     })?;
-    match state.periskop.push(&service, &body).await {
+    match state.periskop.push(&service, body).await {
         Ok(o) => Ok((
             StatusCode::OK,
             axum::Json(serde_json::json!({"keys": o.keys, "increase": o.increase})),

@@ -1,9 +1,14 @@
 //! Monitor API: list, detail, raw results, roll-ups, and the public push endpoint. Translation
 //! only: the answers come from `probe::query`.
 
+use std::time::Duration;
+
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, header};
 use axum::routing::get;
+use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -171,13 +176,34 @@ struct PushParams {
     latency: Option<f64>,
 }
 
+/// Largest push body: a status, a message (kept to 512 characters) and a latency.
+const PUSH_MAX_BODY: usize = 4 * 1024;
+/// How long a push body may take to arrive (never more than `server.request_timeout`).
+const PUSH_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// `POST|GET /api/v1/push/{token}?status=up|down&msg=...&latency=ms` (JSON body also accepted).
 async fn push(
     State(state): State<AppState>,
     Path(token): Path<String>,
     Query(q): Query<PushParams>,
-    body: axum::body::Bytes,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<axum::Json<Value>, ApiError> {
+    // The token is the credential: an unknown one is refused before any body is read.
+    if !state.probes.has_push_token(&token) {
+        return Err(ApiError::NotFound("no push monitor with this token".into()));
+    }
+    let wait = PUSH_BODY_TIMEOUT.min(state.server().request_timeout.get());
+    let body =
+        match tokio::time::timeout(wait, read_small_body(&headers, body, PUSH_MAX_BODY)).await {
+            Ok(read) => read?,
+            Err(_) => {
+                return Err(ApiError::RequestTimeout(format!(
+                    "the push body did not arrive within {}",
+                    crate::config::Duration(wait)
+                )));
+            }
+        };
     let from_body: PushParams = if body.is_empty() {
         PushParams::default()
     } else {
@@ -206,6 +232,7 @@ async fn push(
         .or(from_body.latency)
         .or(from_body.ping)
         .filter(|l| l.is_finite() && *l >= 0.0)
+        // A saturating cast; the engine clamps to a sane maximum.
         .map(|l| l as u64);
     // Answered after the heartbeat is durable (503 when the store cannot take it).
     let state_now = state
@@ -216,4 +243,34 @@ async fn push(
     Ok(axum::Json(
         json!({ "ok": true, "state": state_now.as_str() }),
     ))
+}
+
+/// Reads a body of at most `limit` bytes: refused at once when its declared length is larger,
+/// and as soon as more than `limit` bytes have arrived otherwise.
+async fn read_small_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let too_large = || ApiError::PayloadTooLarge {
+        message: format!("the body is larger than {limit} bytes"),
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut out = Vec::new();
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::invalid(format!("could not read the body: {e}")))?;
+        if out.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
 }

@@ -9,17 +9,19 @@
 use std::collections::HashMap;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use bytes::BytesMut;
+use futures_util::StreamExt;
 use serde_json::json;
 
 use super::AppState;
 use super::credentials::{self, Credential};
-use crate::sentry::{Accepted, IngestError, SentryAuth, auth, body, minidump};
+use crate::sentry::{Accepted, IngestError, RawBody, SentryAuth, auth};
 
 /// The ingest endpoints (outside `/api/v1`; the DSN key is the credential).
 pub fn ingest_routes() -> Router<AppState> {
@@ -69,6 +71,17 @@ pub fn normalize_path(mut req: Request) -> Request {
         }
     }
     req
+}
+
+/// Whether `path` (folded) is in the ingest routes' space: everything under `/api/` but our own
+/// API. Errors there answer Relay's shape, whoever answered them.
+pub fn is_ingest_path(path: &str) -> bool {
+    let ours = panoptes_types::API_PREFIX;
+    path.starts_with("/api/")
+        && path != ours
+        && !path
+            .strip_prefix(ours)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 const ALLOW_HEADERS: &str = "x-sentry-auth, x-requested-with, content-type, content-encoding, authorization, sentry-trace, baggage, origin, accept";
@@ -133,41 +146,67 @@ fn project_id(raw: &str) -> Result<u64, IngestError> {
     })
 }
 
-/// Reads the body as sent (bounded), then undoes its `Content-Encoding` (bounded) on the
-/// blocking pool, so a decompression bomb never holds an async worker. At most
-/// `ingest.max_concurrent_bodies` bodies are read at once.
+/// Reads the body as sent: at most `limit` bytes, within `ingest.body_read_timeout` (then 408),
+/// each chunk charged to the request's share of `ingest.max_inflight_bytes` as it arrives (503
+/// when the budget is spent), holding a place among the bodies read at once. `key_checked`:
+/// the request's key was checked before the read; otherwise (an envelope whose only credential
+/// is its own `dsn`) the place comes from a small pool of its own, so senders without a key
+/// cannot take the places of those with one. Decoding and parsing come later, on the blocking
+/// pool, still holding the place and the charge.
 async fn read_body(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
     limit: u64,
     decompressed_limit: u64,
-) -> Result<Bytes, IngestError> {
-    let _reading = state.ingest.body_permit()?;
-    if let Some(len) = header_str(headers, "content-length").and_then(|l| l.parse::<u64>().ok())
+    key_checked: bool,
+) -> Result<RawBody, IngestError> {
+    let reading = state.ingest.body_permit(key_checked)?;
+    let declared = header_str(headers, "content-length").and_then(|l| l.parse::<u64>().ok());
+    if let Some(len) = declared
         && len > limit
     {
         return Err(IngestError::TooLarge(format!(
             "request body of {len} bytes is larger than {limit} bytes"
         )));
     }
-    let raw = axum::body::to_bytes(body, limit as usize)
-        .await
-        .map_err(|e| {
-            // The only error with a limit set and a healthy connection is the limit itself.
-            let text = e.to_string();
-            if text.contains("length limit") {
-                IngestError::TooLarge(format!("request body is larger than {limit} bytes"))
-            } else {
-                IngestError::InvalidEnvelope(format!("could not read the body: {text}"))
+    let deadline = state.ingest.settings().ingest.body_read_timeout.get();
+    let mut charge = state.ingest.charge();
+    let read = async {
+        // The announced length is the client's word: it only sizes the first allocation.
+        let first = declared.unwrap_or(0).min(limit).min(64 * 1024) as usize;
+        let mut buf = BytesMut::with_capacity(first);
+        let mut stream = body.into_data_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| {
+                IngestError::InvalidEnvelope(format!("could not read the body: {e}"))
+            })?;
+            if (buf.len() + chunk.len()) as u64 > limit {
+                return Err(IngestError::TooLarge(format!(
+                    "request body is larger than {limit} bytes"
+                )));
             }
-        })?;
-    let encoding = header_str(headers, "content-encoding").map(str::to_string);
-    tokio::task::spawn_blocking(move || {
-        body::decode(encoding.as_deref(), raw, decompressed_limit as usize)
+            charge.add(chunk.len())?;
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
+    };
+    let bytes = match tokio::time::timeout(deadline, read).await {
+        Ok(read) => read?,
+        Err(_) => {
+            return Err(IngestError::Timeout(format!(
+                "the request body did not arrive within {} (ingest.body_read_timeout)",
+                crate::config::Duration(deadline)
+            )));
+        }
+    };
+    Ok(RawBody {
+        bytes,
+        encoding: header_str(headers, "content-encoding").map(str::to_string),
+        decompressed_limit,
+        charge,
+        reading: Some(reading),
     })
-    .await
-    .map_err(|e| IngestError::BadEncoding(format!("decoding failed: {e}")))?
 }
 
 /// The one place an ingest outcome becomes a response: 200 `{"id": ...}` (or `{}`), 429 with
@@ -229,15 +268,17 @@ async fn envelope(
                 )
             }
         };
-        let body = read_body(&state, &headers, body, limit, decompressed)
+        let key_checked = auth.is_some();
+        let hint = |e: IngestError| match e {
+            IngestError::TooLarge(m) if !key_checked => IngestError::TooLarge(format!(
+                "{m}: without the key in X-Sentry-Auth or ?sentry_key=, an envelope may be at most {limit} bytes (ingest.max_unauthenticated_bytes)"
+            )),
+            e => e,
+        };
+        let body = read_body(&state, &headers, body, limit, decompressed, key_checked)
             .await
-            .map_err(|e| match (e, &auth) {
-                (IngestError::TooLarge(m), None) => IngestError::TooLarge(format!(
-                    "{m}: without the key in X-Sentry-Auth or ?sentry_key=, an envelope may be at most {limit} bytes (ingest.max_unauthenticated_bytes)"
-                )),
-                (e, _) => e,
-            })?;
-        state.ingest.envelope(pid, auth, body).await
+            .map_err(hint)?;
+        state.ingest.envelope(pid, auth, body).await.map_err(hint)
     }
     .await;
     respond(&state, pid, result)
@@ -285,6 +326,7 @@ async fn store_inner(
         body,
         cfg.ingest.max_store_bytes,
         cfg.ingest.max_event_bytes,
+        true,
     )
     .await?;
     state.ingest.store_event(pid, auth, body).await
@@ -310,11 +352,13 @@ async fn security(
             body,
             cfg.ingest.max_store_bytes,
             cfg.ingest.max_event_bytes,
+            true,
         )
         .await?;
+        let user_agent = header_str(&headers, "user-agent").map(str::to_string);
         state
             .ingest
-            .security(pid, auth, &query, header_str(&headers, "user-agent"), body)
+            .security(pid, auth, query, user_agent, body)
             .await
     }
     .await;
@@ -334,19 +378,19 @@ async fn minidump(
         let pid = project_id(&project)?;
         let auth = request_auth(&headers, &uri)?;
         state.ingest.authorize(Some(pid), auth.as_ref())?;
-        // Crashpad may gzip the whole form: undo that before reading the parts.
         let body = read_body(
             &state,
             &headers,
             body,
             cfg.ingest.max_envelope_bytes,
             cfg.ingest.max_decompressed_bytes,
+            true,
         )
         .await?;
-        let content_type = header_str(&headers, "content-type").unwrap_or("");
-        let (event, files) =
-            minidump::parse_form(body, content_type, cfg.ingest.max_attachment_bytes).await?;
-        state.ingest.minidump(pid, auth, event, files).await
+        let content_type = header_str(&headers, "content-type")
+            .unwrap_or("")
+            .to_string();
+        state.ingest.minidump(pid, auth, content_type, body).await
     }
     .await;
     // Crashpad and Breakpad read the event id as plain text.
@@ -384,5 +428,16 @@ mod tests {
         assert_eq!(norm("/api/v1/monitors/"), "/api/v1/monitors/");
         assert_eq!(norm("/services/"), "/services/");
         assert_eq!(norm("//api/store/"), "/api/store");
+    }
+
+    #[test]
+    fn ingest_paths_are_everything_under_api_but_ours() {
+        assert!(is_ingest_path("/api/7/envelope"));
+        assert!(is_ingest_path("/api/store"));
+        assert!(is_ingest_path("/api/7/nothing/here"));
+        assert!(!is_ingest_path("/api/v1"));
+        assert!(!is_ingest_path("/api/v1/monitors"));
+        assert!(!is_ingest_path("/healthz"));
+        assert!(is_ingest_path("/api/v12/envelope"));
     }
 }

@@ -114,7 +114,9 @@ impl Delta {
     }
 }
 
-#[derive(Debug, Default)]
+/// One service's aggregate. Writers change a clone and [`adopt`](ServiceAgg::adopt) it once the
+/// store has the change, so readers never see totals the store does not have.
+#[derive(Debug, Default, Clone)]
 pub struct ServiceAgg {
     pub keys: HashMap<String, KeyState>,
     pub instances: HashMap<String, Instance>,
@@ -124,6 +126,8 @@ pub struct ServiceAgg {
     pub targets: BTreeMap<String, TargetHealth>,
     /// Configured in `services:` (else it exists only through pushes or stored data).
     pub scraped: bool,
+    /// Why target discovery is not current, per discovery source (memory only).
+    pub discovery_errors: BTreeMap<String, String>,
 }
 
 /// The instance identity for a report: `target_uuid`, else the address.
@@ -214,18 +218,51 @@ impl ServiceAgg {
                     key.regressed_at_ms = Some(now_ms);
                 }
                 merge_occurrences(key, agg, instance, now_ms, limits.max_occurrences);
-                *delta
+                // Counts are the clients' numbers, summed across instances: saturating.
+                let sum = delta
                     .increases
                     .entry(agg.aggregation_key.clone())
-                    .or_insert(0) += increase;
+                    .or_insert(0);
+                *sum = sum.saturating_add(increase);
                 changed = true;
             }
             if changed {
                 delta.keys.insert(agg.aggregation_key.clone(), key.clone());
             }
         }
-        self.dropped_keys += dropped;
+        self.dropped_keys = self.dropped_keys.saturating_add(dropped);
         dropped
+    }
+
+    /// Takes the stored state of a copy this aggregate was cloned into and changed: keys,
+    /// instances, dropped keys. Target health and `scraped` stay (others keep them current).
+    pub fn adopt(&mut self, work: ServiceAgg) {
+        self.keys = work.keys;
+        self.instances = work.instances;
+        self.dropped_keys = work.dropped_keys;
+    }
+
+    /// Keeps at most `max` pushed instances, forgetting the ones heard from longest ago (never
+    /// `keep`, the one pushing now). A cron job that reports with a fresh `target_uuid` on every
+    /// run would otherwise add an instance, with baselines, per run for `push_instance_ttl`.
+    pub fn evict_pushed_beyond(&mut self, max: usize, keep: &str, delta: &mut Delta) {
+        let mut pushed: Vec<(u64, &String)> = self
+            .instances
+            .iter()
+            .filter(|(id, i)| i.meta.pushed && id.as_str() != keep)
+            .map(|(id, i)| (i.meta.last_seen_ms, id))
+            .collect();
+        let allowed = max.saturating_sub(usize::from(self.instances.contains_key(keep)));
+        if pushed.len() <= allowed {
+            return;
+        }
+        pushed.sort_unstable();
+        let excess = pushed.len() - allowed;
+        let gone: std::collections::HashSet<String> = pushed[..excess]
+            .iter()
+            .map(|(_, id)| (*id).clone())
+            .collect();
+        self.prune_instances(|id, _| !gone.contains(id), delta);
     }
 
     /// Drops instances for which `keep` is false, with their baselines.
@@ -485,5 +522,70 @@ mod tests {
         assert_eq!(d.removed_instances, vec!["u1".to_string()]);
         // The key's total stays: pruning forgets instances, not history.
         assert_eq!(a.keys["K"].total, 1);
+    }
+
+    #[test]
+    fn pushed_instances_beyond_the_cap_are_evicted_oldest_first() {
+        let mut a = ServiceAgg::default();
+        let mut d = Delta::default();
+        for (i, seen) in [(1, 30), (2, 10), (3, 20)] {
+            let meta = InstanceMeta {
+                address: "push".into(),
+                pushed: true,
+                last_seen_ms: seen,
+            };
+            a.apply(
+                &format!("push:{i}"),
+                meta,
+                &payload("", &[("K", 1)]),
+                seen,
+                LIMITS,
+                &mut d,
+            );
+        }
+        a.instances.insert(
+            "scraped".into(),
+            Instance {
+                meta: meta("a:1"),
+                counts: HashMap::new(),
+            },
+        );
+        a.evict_pushed_beyond(2, "push:3", &mut d);
+        let mut left: Vec<&str> = a.instances.keys().map(String::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(
+            left,
+            ["push:1", "push:3", "scraped"],
+            "push:2 was heard from longest ago"
+        );
+        assert_eq!(d.removed_instances, ["push:2"]);
+        // The instance pushing now is never the one evicted, even when it is the oldest.
+        a.evict_pushed_beyond(1, "push:3", &mut d);
+        assert!(a.instances.contains_key("push:3"));
+        assert!(!a.instances.contains_key("push:1"));
+    }
+
+    #[test]
+    fn increases_summed_across_instances_saturate() {
+        let mut a = ServiceAgg::default();
+        let mut d = Delta::default();
+        for uuid in ["u1", "u2"] {
+            a.apply(
+                uuid,
+                meta(uuid),
+                &payload(uuid, &[("K", 0)]),
+                1,
+                LIMITS,
+                &mut d,
+            );
+        }
+        let mut d = Delta::default();
+        for uuid in ["u1", "u2"] {
+            let mut p = payload(uuid, &[("K", 0)]);
+            p.aggregated_errors[0].total_count = u64::MAX;
+            a.apply(uuid, meta(uuid), &p, 2, LIMITS, &mut d);
+        }
+        assert_eq!(d.increases["K"], u64::MAX);
+        assert_eq!(a.keys["K"].total, u64::MAX);
     }
 }

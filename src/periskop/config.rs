@@ -288,6 +288,9 @@ crate::config_section! {
         pub push_instance_ttl: Duration = Duration::secs(3600),
         /// Most services the push gateway creates.
         pub max_push_services: usize = 100,
+        /// Most pushing instances (distinct `target_uuid`s) kept per service; beyond, the one
+        /// heard from longest ago is forgotten.
+        pub max_push_instances_per_service: usize = 1000,
         /// How long per-minute rates are kept (trimmed whenever a key's count grows).
         pub rate_retention: Duration = Duration::secs(30 * 86_400),
     }
@@ -368,6 +371,12 @@ pub fn validate(services: &[ServiceConfig], global: &PeriskopConfig, d: &mut Dec
     }
     if global.max_keys_per_service == 0 {
         d.error_at("periskop.max_keys_per_service", "must be at least 1");
+    }
+    if global.max_push_instances_per_service == 0 {
+        d.error_at(
+            "periskop.max_push_instances_per_service",
+            "must be at least 1",
+        );
     }
     if global.max_body_bytes < 1024 {
         d.error_at("periskop.max_body_bytes", "must be at least 1024");

@@ -85,6 +85,8 @@ pub(super) async fn scrape_cycle(
     };
 
     // From changing the aggregate to committing the change, this service's other writers wait.
+    // The change is made on a copy, adopted only once the store has it: readers never see
+    // totals the store does not have, and a failed write leaves nothing to undo.
     let writer = p.writer(name);
     let _w = writer.lock().await;
     let now = p.now_ms();
@@ -92,8 +94,10 @@ pub(super) async fn scrape_cycle(
     let mut delta = Delta::default();
     let mut failures = Vec::new();
     let mut health = Vec::new();
+    let mut dropped_keys = 0;
+    let mut work = lock(agg).clone();
     {
-        let mut a = lock(agg);
+        let a = &mut work;
         // address -> identity now (None: unknown, keep whatever instance lives there)
         let mut identity: HashMap<String, Option<String>> = HashMap::new();
         for t in &targets {
@@ -118,8 +122,7 @@ pub(super) async fn scrape_cycle(
                         pushed: false,
                         last_seen_ms: now,
                     };
-                    let dropped = a.apply(&id, meta, &payload, now, limits, &mut delta);
-                    metrics.dropped_keys.inc_by(dropped);
+                    dropped_keys += a.apply(&id, meta, &payload, now, limits, &mut delta);
                     identity.insert(t.address.clone(), Some(id));
                     let h = a.targets.entry(t.address.clone()).or_default();
                     h.up = Some(true);
@@ -193,9 +196,20 @@ pub(super) async fn scrape_cycle(
             now,
         );
     }
-    if let Err(e) = p.persist(name, delta, now).await {
-        warn!(service = %name, error = %e, "could not persist exception aggregates; reloading them");
-        p.reload(name);
+    // Target health lives in memory only: it is taken whether or not the write succeeds.
+    let targets = std::mem::take(&mut work.targets);
+    match p.persist(name, delta, now).await {
+        Ok(()) => {
+            metrics.dropped_keys.inc_by(dropped_keys);
+            let mut a = lock(agg);
+            a.targets = targets;
+            a.adopt(work);
+        }
+        Err(e) => {
+            warn!(service = %name, error = %e, "could not persist exception aggregates; this cycle's counts are not taken");
+            lock(agg).targets = targets;
+            p.reload(name).await;
+        }
     }
     // Health lives in memory only; it is published as observed.
     for e in health {

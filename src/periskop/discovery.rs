@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
+use futures_util::StreamExt;
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
@@ -25,6 +26,11 @@ use crate::config::yaml::{self, Node, Value};
 pub const MAX_TARGETS_PER_SOURCE: usize = 10_000;
 /// Largest file_sd file read.
 pub const MAX_SD_FILE_BYTES: u64 = 4 * 1024 * 1024;
+/// Longest one refresh of a `dns_sd_configs` entry may take (every name and every SRV target's
+/// addresses); past it the refresh fails, and the previous targets stay.
+pub const DNS_REFRESH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+/// SRV targets whose addresses are looked up at once.
+const CONCURRENT_LOOKUPS: usize = 8;
 
 /// One instance to scrape.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -81,11 +87,33 @@ pub fn resolver(
         .map_err(|e| format!("cannot build the DNS resolver: {e}"))
 }
 
-/// Resolves every name of one `dns_sd_configs` entry.
+/// Resolves every name of one `dns_sd_configs` entry, within [`DNS_REFRESH_DEADLINE`].
 pub async fn dns_targets(
     resolver: &TokioResolver,
     cfg: &DnsSdConfig,
 ) -> Result<Vec<Target>, String> {
+    dns_targets_within(resolver, cfg, DNS_REFRESH_DEADLINE).await
+}
+
+/// [`dns_targets`] with its deadline as a parameter. A resolver that answers slowly (each
+/// lookup may take its timeout times its attempts) would otherwise hold a refresh for as long as
+/// there are names and SRV targets.
+pub async fn dns_targets_within(
+    resolver: &TokioResolver,
+    cfg: &DnsSdConfig,
+    deadline: std::time::Duration,
+) -> Result<Vec<Target>, String> {
+    tokio::time::timeout(deadline, resolve_entry(resolver, cfg))
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "DNS discovery did not finish within {}",
+                crate::config::Duration(deadline)
+            ))
+        })
+}
+
+async fn resolve_entry(resolver: &TokioResolver, cfg: &DnsSdConfig) -> Result<Vec<Target>, String> {
     let mut out = Vec::new();
     for name in &cfg.names {
         let source = format!("dns:{name}");
@@ -119,17 +147,31 @@ async fn srv(resolver: &TokioResolver, name: &str) -> Result<Vec<SocketAddr>, St
         Err(e) if e.is_no_records_found() || e.is_nx_domain() => return Ok(Vec::new()),
         Err(e) => return Err(format!("SRV lookup of {name} failed: {e}")),
     };
+    let records: Vec<(String, u16)> = lookup
+        .answers()
+        .iter()
+        .filter_map(|record| match &record.data {
+            RData::SRV(srv) => Some((srv.target.to_utf8(), srv.port)),
+            _ => None,
+        })
+        .take(MAX_TARGETS_PER_SOURCE)
+        .collect();
+    // SRV targets are host names; resolve them through the same nameserver, since the scraper's
+    // HTTP client would otherwise use the system's. A and AAAA together, a few targets at once.
+    let mut lookups = futures_util::stream::iter(records)
+        .map(|(target, port)| async move {
+            let (v4, v6) = tokio::join!(
+                ips(resolver, &target, DnsRecordType::A),
+                ips(resolver, &target, DnsRecordType::Aaaa)
+            );
+            let mut found = v4?;
+            found.extend(v6?);
+            Ok::<_, String>(found.into_iter().map(move |ip| SocketAddr::new(ip, port)))
+        })
+        .buffer_unordered(CONCURRENT_LOOKUPS);
     let mut out = Vec::new();
-    for record in lookup.answers() {
-        let RData::SRV(srv) = &record.data else {
-            continue;
-        };
-        let target = srv.target.to_utf8();
-        // SRV targets are host names; resolve them through the same nameserver, since the
-        // scraper's HTTP client would otherwise use the system's.
-        let mut found = ips(resolver, &target, DnsRecordType::A).await?;
-        found.extend(ips(resolver, &target, DnsRecordType::Aaaa).await?);
-        out.extend(found.into_iter().map(|ip| SocketAddr::new(ip, srv.port)));
+    while let Some(found) = lookups.next().await {
+        out.extend(found?);
         if out.len() > MAX_TARGETS_PER_SOURCE {
             break;
         }
@@ -314,5 +356,39 @@ mod tests {
         std::fs::write(&p, "- target: [\"ok:1\"]\n").expect("write");
         let err = read_sd_file(&p).expect_err("typo");
         assert!(err.contains("unknown field `target`"), "{err}");
+    }
+
+    /// A nameserver that never answers must not hold a refresh past its deadline (each lookup
+    /// alone may take the resolver's timeout times its attempts).
+    #[tokio::test]
+    async fn a_silent_nameserver_fails_the_refresh_at_its_deadline() {
+        let silent = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = silent.local_addr().expect("addr");
+        // The same port over TCP accepts and never answers either.
+        let _tcp = std::net::TcpListener::bind(addr).ok();
+        let r =
+            resolver(Some(Nameserver(addr)), std::time::Duration::from_secs(30)).expect("resolver");
+        let cfg = DnsSdConfig {
+            names: vec![
+                "_periskop._tcp.example.test".into(),
+                "other.example.test".into(),
+            ],
+            record_type: DnsRecordType::Srv,
+            port: None,
+            refresh_interval: crate::config::Duration::secs(30),
+            nameserver: None,
+        };
+        let started = std::time::Instant::now();
+        let err = dns_targets_within(&r, &cfg, std::time::Duration::from_millis(300))
+            .await
+            .expect_err("no answer");
+        assert!(err.contains("did not finish within"), "{err}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

@@ -14,6 +14,22 @@ use crate::clock::rfc3339;
 const MAX_KEYS: usize = 1000;
 /// Occurrences kept per key, as Periskop clients do.
 const MAX_LATEST: usize = 10;
+/// Longest message kept, in bytes. Error texts quote their input (a JSON error can quote a whole
+/// 16 MiB string; a target's error text is the target's), and they end up in the export, in
+/// target health, in events and in logs.
+pub const MAX_MESSAGE: usize = 1024;
+/// The scope of errors about services that do not exist (yet): a name in a URL must not be able
+/// to mint keys of its own.
+pub const UNKNOWN_SERVICE: &str = "(unknown service)";
+
+/// `s` cut to [`MAX_MESSAGE`] bytes on a character boundary, with a mark when cut.
+pub fn bounded(mut s: String) -> String {
+    if s.len() > MAX_MESSAGE {
+        super::model::truncate(&mut s, MAX_MESSAGE);
+        s.push('…');
+    }
+    s
+}
 
 struct Agg {
     severity: String,
@@ -46,6 +62,8 @@ impl InternalErrors {
         http: Option<PeriskopHttpContext>,
         now_ms: u64,
     ) {
+        let message = bounded(message);
+        let scope = bounded(scope.to_string());
         let mut h = Sha256::new();
         h.update(class.as_bytes());
         h.update([0]);
@@ -129,5 +147,22 @@ mod tests {
         let json = serde_json::to_vec(&p).expect("json");
         let back = super::super::model::parse_payload(&json).expect("our export parses");
         assert_eq!(back, p);
+    }
+
+    #[test]
+    fn messages_are_cut_to_a_kibibyte_on_a_character_boundary() {
+        let e = InternalErrors::new("me".into());
+        let huge = format!("invalid type: string \"{}\"", "é".repeat(1 << 20));
+        e.report("PushRejected", "billing", huge, None, 1);
+        let p = e.export();
+        let msg = &p.aggregated_errors[0].latest_errors[0].error.message;
+        assert!(
+            msg.len() <= MAX_MESSAGE + '…'.len_utf8(),
+            "{} bytes",
+            msg.len()
+        );
+        assert!(msg.starts_with("invalid type: string"));
+        assert!(msg.ends_with('…'));
+        assert_eq!(bounded("short".into()), "short");
     }
 }

@@ -59,6 +59,9 @@ struct Inner {
     events: Publisher<PeriskopEvent>,
     /// Per service: see [`Periskop::writer`].
     writers: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Held by a push that may create a service, from the `max_push_services` check until the
+    /// service exists (after its first write committed), so concurrent pushes cannot all pass.
+    creating: tokio::sync::Mutex<()>,
 }
 
 /// What the exception scraper is given.
@@ -124,6 +127,7 @@ impl Periskop {
                 settings,
                 events,
                 writers: Mutex::new(HashMap::new()),
+                creating: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -137,22 +141,27 @@ impl Periskop {
             .clone()
     }
 
-    /// Puts a service's aggregate back as the store has it, after a change to it could not be
-    /// stored: memory never stays ahead of the store.
-    pub(crate) fn reload(&self, service: &str) {
+    /// Puts a service's stored state (keys, instances) back as the store has it, after a write
+    /// of it failed. Writers change a copy and adopt it only after the commit, so memory is
+    /// never ahead of the store; but a write that timed out may still land, and then memory
+    /// would be behind it (and count those increases again). Reads that one service on the
+    /// blocking pool; callers hold the service's writer lock.
+    pub(crate) async fn reload(&self, service: &str) {
         let Some(agg) = self.service(service) else {
             return;
         };
-        match load(&self.inner.store, self.now_ms()) {
-            Ok(mut all) => {
-                let fresh = all.remove(service).unwrap_or_default();
+        let name = service.to_string();
+        let snap = self
+            .inner
+            .store
+            .read(move |s| s.periskop_service_snapshot(&name))
+            .await;
+        match snap {
+            Ok(snap) => {
+                let fresh = build(snap, None).remove(service).unwrap_or_default();
                 let mut a = lock(&agg);
-                let (scraped, dropped) = (a.scraped, a.dropped_keys);
-                let targets = std::mem::take(&mut a.targets);
-                *a = fresh;
-                a.scraped = scraped;
-                a.dropped_keys = dropped;
-                a.targets = targets;
+                a.keys = fresh.keys;
+                a.instances = fresh.instances;
             }
             Err(e) => warn!(%service, error = %e, "cannot reload exceptions from the store"),
         }
@@ -232,7 +241,15 @@ impl Periskop {
 /// Every service's aggregate as stored. Undecodable rows are skipped with a warning (a newer
 /// field layout must not stop the server).
 fn load(store: &Store, now: u64) -> Result<BTreeMap<String, ServiceAgg>, StoreError> {
-    let snap = store.periskop_snapshot()?;
+    Ok(build(store.periskop_snapshot()?, Some(now)))
+}
+
+/// Aggregates from stored rows. With `started_ms` (start-up), pushed jobs' age restarts then: the
+/// process could not hear them meanwhile.
+fn build(
+    snap: crate::store::periskop::PeriskopSnapshot,
+    started_ms: Option<u64>,
+) -> BTreeMap<String, ServiceAgg> {
     let mut services: BTreeMap<String, ServiceAgg> = BTreeMap::new();
     for (svc, key, bytes) in snap.keys {
         match serde_json::from_slice::<KeyState>(&bytes) {
@@ -240,15 +257,17 @@ fn load(store: &Store, now: u64) -> Result<BTreeMap<String, ServiceAgg>, StoreEr
                 services.entry(svc).or_default().keys.insert(key, k);
             }
             Err(e) => {
-                warn!(service = %svc, key = %key, error = %e, "skipping undecodable exception key")
+                // The key is client text: logged quoted, so a newline cannot forge a log line.
+                warn!(service = %svc, key = ?key, error = %e, "skipping undecodable exception key")
             }
         }
     }
     for (svc, id, bytes) in snap.instances {
         match serde_json::from_slice::<InstanceMeta>(&bytes) {
             Ok(mut meta) => {
-                // Pushed jobs' age restarts with the process: it could not hear them meanwhile.
-                if meta.pushed {
+                if let Some(now) = started_ms
+                    && meta.pushed
+                {
                     meta.last_seen_ms = now;
                 }
                 services.entry(svc).or_default().instances.insert(
@@ -270,5 +289,8 @@ fn load(store: &Store, now: u64) -> Result<BTreeMap<String, ServiceAgg>, StoreEr
             i.counts.insert(key, count);
         }
     }
-    Ok(services)
+    services
 }
+
+#[cfg(test)]
+mod tests;

@@ -128,9 +128,20 @@ impl Periskop {
                     targets_total: a.targets.len() as u64,
                     open_errors: a.keys.len() as u64 - resolved,
                     resolved_errors: resolved,
-                    total_count: a.keys.values().map(|k| k.total).sum(),
+                    // Totals are the clients' numbers: summed saturating.
+                    total_count: a
+                        .keys
+                        .values()
+                        .fold(0u64, |sum, k| sum.saturating_add(k.total)),
                     last_seen: a.keys.values().map(|k| k.last_seen_ms).max().map(rfc3339),
                     dropped_keys: a.dropped_keys,
+                    last_error: (!a.discovery_errors.is_empty()).then(|| {
+                        a.discovery_errors
+                            .values()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    }),
                 }
             })
             .collect()

@@ -16,6 +16,7 @@ use super::cycle::scrape_cycle;
 use super::discovery::{self, Target};
 use super::scrape::RequestSpec;
 use super::{Periskop, lock};
+use crate::metrics::{PeriskopLabels, PeriskopTargetLabels};
 use crate::outbound::{ClientOptions, Redirects, SharedClients, Tls};
 use crate::tasks::{self, Shutdown};
 
@@ -43,7 +44,11 @@ pub async fn run(
         let mut loops = JoinSet::new();
         for (name, agg) in periskop.services() {
             let configured = current.services.iter().any(|s| s.name.0 == name);
-            lock(&agg).scraped = configured;
+            let mut a = lock(&agg);
+            a.scraped = configured;
+            if !configured {
+                forget_scraping(&periskop, &name, &mut a);
+            }
         }
         for s in &current.services {
             loops.spawn(run_service(
@@ -74,6 +79,42 @@ pub async fn run(
                 loops.shutdown().await;
                 return;
             }
+        }
+    }
+}
+
+/// A service no longer scraped (removed by a reload) loses its target health and its metric
+/// series: they would otherwise be exported, frozen, until the process restarts.
+fn forget_scraping(p: &Periskop, service: &str, a: &mut super::aggregate::ServiceAgg) {
+    let metrics = &p.inner.metrics.periskop;
+    for target in std::mem::take(&mut a.targets).into_keys() {
+        metrics.target_up.remove(&PeriskopTargetLabels {
+            service: service.to_string(),
+            target,
+        });
+    }
+    for result in ["ok", "error"] {
+        metrics.scrapes.remove(&PeriskopLabels {
+            service: service.to_string(),
+            result: result.to_string(),
+        });
+    }
+    a.discovery_errors.clear();
+}
+
+/// Records (or clears) why one discovery source of `service` is not current; the API shows it
+/// as the service's `last_error`.
+fn discovery_status(p: &Periskop, service: &str, source: &str, error: Option<String>) {
+    let Some(agg) = p.service(service) else {
+        return;
+    };
+    let mut a = lock(&agg);
+    match error {
+        Some(e) => {
+            a.discovery_errors.insert(source.to_string(), e);
+        }
+        None => {
+            a.discovery_errors.remove(source);
         }
     }
 }
@@ -113,6 +154,8 @@ async fn run_service(
 ) {
     let name = cfg.name.0.clone();
     let agg = p.service_entry(&name, true);
+    // Errors of the sources this configuration had; its own report afresh.
+    lock(&agg).discovery_errors.clear();
     let mut discovery = JoinSet::new();
     let mut sources: Vec<SourceRx> = Vec::new();
     for (i, d) in cfg.dns_sd_configs.iter().enumerate() {
@@ -242,14 +285,23 @@ async fn run_dns(
             return;
         }
     };
-    let (resolver, cfg, tx, p, service) = (&resolver, &cfg, &tx, &p, &service);
+    let source = format!("dns_sd_configs[{index}]");
+    let (resolver, cfg, tx, p, service, source) = (&resolver, &cfg, &tx, &p, &service, &source);
     tasks::every(shutdown, || every, move || async move {
         match discovery::dns_targets(resolver, cfg).await {
             Ok(list) => {
                 tx.send_replace(Some(list));
+                discovery_status(p, service, source, None);
             }
             Err(e) => {
+                let kept = tx.borrow().as_ref().map_or(0, Vec::len);
                 warn!(%service, dns_sd_config = index, error = %e, "DNS discovery failed; keeping the previous targets");
+                discovery_status(
+                    p,
+                    service,
+                    source,
+                    Some(format!("{source}: {e}; keeping the {kept} previous target(s)")),
+                );
                 p.inner
                     .internal
                     .report("DiscoveryError", service, e, None, p.now_ms());

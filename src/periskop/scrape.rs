@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::config::ServiceConfig;
 
+use super::internal::bounded;
 use super::model::{self, Payload};
 
 /// Builds the HTTP client used for one service. A parameter of the scraper so tests and
@@ -141,7 +142,7 @@ async fn fetch(spec: &RequestSpec, url: &str) -> Result<Payload, ScrapeError> {
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await
-        .map_err(|e| ScrapeError::Request(error_chain(&e)))?;
+        .map_err(|e| ScrapeError::Request(bounded(error_chain(&e))))?;
     if !resp.status().is_success() {
         return Err(ScrapeError::Status(resp.status().as_u16()));
     }
@@ -154,14 +155,24 @@ async fn fetch(spec: &RequestSpec, url: &str) -> Result<Payload, ScrapeError> {
     while let Some(chunk) = resp
         .chunk()
         .await
-        .map_err(|e| ScrapeError::Request(error_chain(&e)))?
+        .map_err(|e| ScrapeError::Request(bounded(error_chain(&e))))?
     {
         if (body.len() + chunk.len()) as u64 > spec.max_body {
             return Err(ScrapeError::TooLarge(spec.max_body));
         }
         body.extend_from_slice(&chunk);
     }
-    model::parse_payload(&body).map_err(|e| ScrapeError::Parse(e.to_string()))
+    parse(body).await
+}
+
+/// Parses an export off the async workers: up to `max_body_bytes` (16 MiB by default) of JSON
+/// is milliseconds of CPU, which would stall every task sharing the worker. The error text is
+/// bounded: it can quote the target's input, and it goes to target health, events and logs.
+pub async fn parse(body: Vec<u8>) -> Result<Payload, ScrapeError> {
+    match tokio::task::spawn_blocking(move || model::parse_payload(&body)).await {
+        Ok(parsed) => parsed.map_err(|e| ScrapeError::Parse(bounded(e.to_string()))),
+        Err(e) => Err(ScrapeError::Parse(format!("the parse task failed: {e}"))),
+    }
 }
 
 /// reqwest's top-level message is vague ("error sending request"); the causes say what failed.
@@ -174,4 +185,30 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_parse_error_quoting_a_huge_value_is_bounded() {
+        // serde quotes the whole offending string in its message.
+        let body = format!(
+            "{{\"aggregated_errors\": [{{\"aggregation_key\": \"k\", \"total_count\": \"{}\"}}]}}",
+            "a".repeat(1 << 20)
+        )
+        .into_bytes();
+        let Err(ScrapeError::Parse(msg)) = parse(body).await else {
+            panic!("not a parse error");
+        };
+        assert!(
+            msg.len() <= super::super::internal::MAX_MESSAGE + 3,
+            "{} bytes",
+            msg.len()
+        );
+        let long_string = format!("{{\"target_uuid\": \"{}\"}}", "b".repeat(1 << 20));
+        let ok = parse(long_string.into_bytes()).await.expect("valid export");
+        assert_eq!(ok.target_uuid.len(), 128, "still bounded by the model");
+    }
 }

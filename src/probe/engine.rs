@@ -26,6 +26,16 @@ pub struct AfterCommit {
     event: ProbeEvent,
 }
 
+/// A result judged on a copy of the runtime, waiting for the store before it becomes current.
+struct Judgement {
+    rt: Runtime,
+    write: Write,
+    event: ProbeEvent,
+    retry: bool,
+    ok: bool,
+    latency_ms: u64,
+}
+
 /// Results whose commit is awaited before their event goes out; beyond, events are dropped
 /// (and counted by the bus as if a subscriber were slow), never the results.
 const AFTER_COMMIT_QUEUE: usize = 65_536;
@@ -132,6 +142,7 @@ impl ProbeEngine {
                 name: Arc::from(cfg.name.as_str()),
                 group: cfg.group.as_deref().map(Arc::from),
                 rt: Mutex::new(self.restore(*id)),
+                writing: tokio::sync::Mutex::new(()),
                 pushed: Notify::new(),
             });
             current.insert(*id, monitor.clone());
@@ -224,29 +235,28 @@ impl ProbeEngine {
         &self.inner.metrics
     }
 
-    /// Judges an outcome, counts it, and returns the write that stores it, its event once
-    /// durable, and whether to retry early.
-    fn judge_result(&self, m: &Monitor, outcome: Outcome) -> (Write, ProbeEvent, bool) {
+    /// Judges an outcome at `now` on a copy of the monitor's runtime (with `last_push_ms` set
+    /// when it is a heartbeat). Nothing in memory changes here: the caller stores the result
+    /// first and then [`ProbeEngine::apply_judged`]s it, so a result the store refused never
+    /// shows (and is never persisted later with another result's snapshot). Callers hold
+    /// `m.writing`, so no other result of this monitor is judged meanwhile.
+    fn judge_result(
+        &self,
+        m: &Monitor,
+        outcome: Outcome,
+        now: u64,
+        push_at: Option<u64>,
+    ) -> Judgement {
         let cfg = &m.config;
-        let now = self.inner.clock.now_ms();
         let windows = read(&self.inner.maintenance).clone();
         let maint = maintenance::active(&windows, &cfg.name, cfg.group.as_deref(), now as i64)
             .map(str::to_string);
         let in_maintenance = maint.is_some();
-        let j: Judged = {
-            let mut rt = lock(&m.rt);
-            judge(cfg, outcome, maint, now, &mut rt)
-        };
-        let (cert_expires_at_ms, uptime) = (self.cert_expires(m), self.uptime_24h(m));
-        super::query::observe_metrics(
-            &self.inner.metrics,
-            cfg,
-            j.transition.state,
-            j.ok,
-            j.latency_ms,
-            cert_expires_at_ms.map(|at| (at - now as i64) as f64 / 86_400_000.0),
-            uptime,
-        );
+        let mut rt = lock(&m.rt).clone();
+        if push_at.is_some() {
+            rt.last_push_ms = push_at;
+        }
+        let j: Judged = judge(cfg, outcome, maint, now, &mut rt);
         let event = ProbeEvent::Checked(Checked {
             monitor_id: m.id,
             name: m.name.clone(),
@@ -259,7 +269,7 @@ impl ProbeEngine {
             latency_ms: j.latency_ms,
             status: j.record.status,
             error: j.record.error.clone(),
-            cert_expires_at_ms,
+            cert_expires_at_ms: rt.cert_expires_at_ms,
             maintenance: in_maintenance,
             apdex_t_ms: cfg.apdex_t.get().as_millis() as u64,
         });
@@ -270,48 +280,88 @@ impl ProbeEngine {
             rollups: j.rollups,
             snapshot: j.snapshot,
         });
-        (write, event, j.transition.retry)
+        Judgement {
+            rt,
+            write,
+            event,
+            retry: j.transition.retry,
+            ok: j.ok,
+            latency_ms: j.latency_ms,
+        }
+    }
+
+    /// Makes a stored (or queued) result current: its runtime replaces the monitor's, and the
+    /// per-monitor gauges follow. Returns the new state.
+    fn apply_judged(&self, m: &Monitor, rt: Runtime, ok: bool, latency_ms: u64) -> super::State {
+        let now = self.inner.clock.now_ms();
+        let state = rt.state;
+        let cert_days = rt
+            .cert_expires_at_ms
+            .map(|at| (at - now as i64) as f64 / 86_400_000.0);
+        let uptime = super::query::uptime_of(&rt, now);
+        *lock(&m.rt) = rt;
+        super::query::observe_metrics(
+            &self.inner.metrics,
+            &m.config,
+            state,
+            ok,
+            latency_ms,
+            cert_days,
+            uptime,
+        );
+        state
     }
 
     /// Records a scheduled check's result. Queued, not awaited: nobody is waiting on it, the
     /// writer's group commit makes it durable within one commit, and a monitor's schedule never
     /// waits on disk. Its event follows the commit (in order) through the after-commit queue.
-    /// Returns whether to retry early.
+    /// A result the store refuses (busy, failed) changes nothing in memory. Returns whether to
+    /// retry early.
     pub(super) async fn record(&self, m: &Monitor, outcome: Outcome) -> bool {
-        let (write, event, retry) = self.judge_result(m, outcome);
-        match self.inner.store.enqueue(vec![write]) {
+        let _writing = m.writing.lock().await;
+        let now = self.inner.clock.now_ms();
+        let j = self.judge_result(m, outcome, now, None);
+        match self.inner.store.enqueue(vec![j.write]) {
             Ok(ack) => {
+                self.apply_judged(m, j.rt, j.ok, j.latency_ms);
                 if self
                     .inner
                     .after_commit
-                    .try_send(AfterCommit { ack, event })
+                    .try_send(AfterCommit {
+                        ack,
+                        event: j.event,
+                    })
                     .is_err()
                 {
                     warn!(monitor = %m.config.name, "result event dropped: the after-commit queue is full");
                 }
+                j.retry
             }
             Err(e) => {
                 self.inner.metrics.results_dropped.inc();
                 warn!(monitor = %m.config.name, error = %e, "result not stored");
+                false
             }
         }
-        retry
     }
 
-    /// Records a result somebody is waiting for (a pushed heartbeat): resolves once it is
-    /// durable, so a 2xx to the pusher means stored.
+    /// Records a result somebody is waiting for (a pushed heartbeat at `now`): resolves, with
+    /// the monitor's new state, once it is durable, so a 2xx to the pusher means stored. On a
+    /// store error nothing changed in memory, not even the time of the last push.
     pub(super) async fn record_durably(
         &self,
         m: &Monitor,
         outcome: Outcome,
-    ) -> Result<(), StoreError> {
-        let (write, event, _) = self.judge_result(m, outcome);
-        if let Err(e) = self.inner.store.write(vec![write]).await {
+        now: u64,
+    ) -> Result<super::State, StoreError> {
+        let j = self.judge_result(m, outcome, now, Some(now));
+        if let Err(e) = self.inner.store.write(vec![j.write]).await {
             self.inner.metrics.results_dropped.inc();
             return Err(e);
         }
-        self.inner.events.publish(event);
-        Ok(())
+        let state = self.apply_judged(m, j.rt, j.ok, j.latency_ms);
+        self.inner.events.publish(j.event);
+        Ok(state)
     }
 
     /// Publishes that a push monitor's heartbeat is overdue.

@@ -107,7 +107,8 @@ pub fn judge(
         latency_ms,
         ok,
         status: outcome.obs.status,
-        error: outcome.error.clone(),
+        // Check-in and push text is the client's: kept as short as a stored result's error.
+        error: outcome.error.as_deref().map(|e| clip(e, MAX_LAST_ERROR)),
         conditions: results,
         maintenance,
     });
@@ -151,10 +152,36 @@ pub fn fresh_runtime(now_ms: u64) -> Runtime {
     }
 }
 
+/// Longest error kept in a monitor's last check (as in a stored result).
+const MAX_LAST_ERROR: usize = 512;
+
+fn clip(s: &str, max: usize) -> String {
+    let mut cut = s.len().min(max);
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    s[..cut].to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::probe::condition::Observation;
+
+    #[test]
+    fn the_last_checks_error_is_bounded() {
+        let m = monitor();
+        let mut rt = fresh_runtime(1_800_000_000_000);
+        let mut o = outcome(500);
+        o.error = Some("é".repeat(10_000));
+        judge(&m, o, None, 1_800_000_000_000, &mut rt);
+        let e = rt.last.and_then(|l| l.error).expect("an error");
+        assert!(
+            e.len() <= MAX_LAST_ERROR && e.starts_with('é'),
+            "{}",
+            e.len()
+        );
+    }
 
     fn monitor() -> MonitorConfig {
         let c = crate::config::parse(

@@ -72,7 +72,9 @@ struct Snapshot {
     last_push_ms: Option<u64>,
 }
 
-/// A monitor's state between checks.
+/// A monitor's state between checks. A result is judged on a copy, which replaces this only
+/// once the store has taken the result (see `engine.rs`).
+#[derive(Clone)]
 pub struct Runtime {
     pub machine: Machine,
     pub state: State,
@@ -92,8 +94,15 @@ pub struct Monitor {
     name: Arc<str>,
     group: Option<Arc<str>>,
     rt: Mutex<Runtime>,
+    /// Held from judging a result to swapping its runtime in, so results of one monitor (a
+    /// push, a missed deadline, a scheduled check) are applied one at a time, in order.
+    writing: tokio::sync::Mutex<()>,
     pushed: Notify,
 }
+
+/// Largest latency a heartbeat may report (one day); beyond is clamped, so a client-supplied
+/// number cannot overflow roll-up sums or skew every percentile.
+pub const MAX_PUSH_LATENCY_MS: u64 = 86_400_000;
 
 /// A monitor's current state for listings.
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@ use super::check::Outcome;
 use super::condition::Observation;
 use super::config::CheckKind;
 use super::state::State;
-use super::{ProbeEngine, lock, read};
+use super::{MAX_PUSH_LATENCY_MS, ProbeEngine, lock, read};
 use crate::store::StoreError;
 
 impl ProbeEngine {
@@ -53,6 +53,11 @@ impl ProbeEngine {
         }
     }
 
+    /// Whether a push monitor has this token (checked before a push body is read).
+    pub fn has_push_token(&self, token: &str) -> bool {
+        read(&self.inner.push_tokens).contains_key(token)
+    }
+
     async fn heartbeat(
         &self,
         id: u32,
@@ -63,20 +68,32 @@ impl ProbeEngine {
         let Some(m) = read(&self.inner.monitors).get(&id).cloned() else {
             return Ok(None);
         };
+        // One heartbeat of a monitor at a time, in arrival order; its state changes only once
+        // it is stored (see `record_durably`).
+        let _writing = m.writing.lock().await;
         let now = self.inner.clock.now_ms();
-        lock(&m.rt).last_push_ms = Some(now);
+        // Each result of a monitor is stamped at least 1 ms after the previous one (see
+        // `judge`), so more than a thousand heartbeats a second would move its time into the
+        // future. A heartbeat in the same millisecond as the previous one is merged into it:
+        // answered as a success with the state that one left, and not stored again.
+        {
+            let rt = lock(&m.rt);
+            if rt.last_push_ms == Some(now) {
+                return Ok(Some(rt.state));
+            }
+        }
         let outcome = Outcome {
             obs: Observation {
                 status: Some(if up { 200 } else { 500 }),
-                response_time_ms: latency_ms.unwrap_or(0),
+                response_time_ms: latency_ms.unwrap_or(0).min(MAX_PUSH_LATENCY_MS),
                 body: msg.clone(),
                 connected: true,
                 ..Default::default()
             },
             error: (!up).then(|| msg.unwrap_or_else(|| "push reported down".into())),
         };
-        self.record_durably(&m, outcome).await?;
+        let state = self.record_durably(&m, outcome, now).await?;
         m.pushed.notify_one();
-        Ok(Some(lock(&m.rt).state))
+        Ok(Some(state))
     }
 }

@@ -10,7 +10,7 @@ use panoptes_types::{
 use super::config::MonitorConfig;
 use super::rollup::{Resolution, ResultRecord, Rollup};
 use super::state::State;
-use super::{Monitor, MonitorView, ProbeEngine, lock, read};
+use super::{Monitor, MonitorView, ProbeEngine, Runtime, lock, read};
 use crate::clock::{SharedClock, rfc3339};
 use crate::metrics::{MonitorLabels, ProbeMetrics};
 use crate::store::{Store, StoreError};
@@ -25,21 +25,8 @@ pub struct MonitorFilter {
 }
 
 impl ProbeEngine {
-    pub(super) fn cert_expires(&self, m: &Monitor) -> Option<i64> {
-        lock(&m.rt).cert_expires_at_ms
-    }
-
     pub(super) fn uptime_24h(&self, m: &Monitor) -> Option<f64> {
-        let since = self.inner.clock.now_ms().saturating_sub(24 * 3_600_000);
-        let rt = lock(&m.rt);
-        let (counted, down) = rt
-            .hours
-            .iter()
-            .filter(|(b, _, _)| b + 3_600_000 > since)
-            .fold((0u64, 0u64), |(c, d), (_, hc, hd)| {
-                (c + u64::from(*hc), d + u64::from(*hd))
-            });
-        (counted > 0).then(|| (counted - down) as f64 / counted as f64)
+        uptime_of(&lock(&m.rt), self.inner.clock.now_ms())
     }
 
     fn view(&self, m: &Monitor) -> MonitorView {
@@ -182,6 +169,19 @@ impl ProbeEngine {
             last_status: v.last.as_ref().and_then(|l| l.status),
         }
     }
+}
+
+/// Uptime over the last 24 hours from a runtime's hour buckets (no store read).
+pub(super) fn uptime_of(rt: &Runtime, now_ms: u64) -> Option<f64> {
+    let since = now_ms.saturating_sub(24 * 3_600_000);
+    let (counted, down) = rt
+        .hours
+        .iter()
+        .filter(|(b, _, _)| b + 3_600_000 > since)
+        .fold((0u64, 0u64), |(c, d), (_, hc, hd)| {
+            (c + u64::from(*hc), d + u64::from(*hd))
+        });
+    (counted > 0).then(|| counted.saturating_sub(down) as f64 / counted as f64)
 }
 
 /// Raw results of a monitor in `[from, to)`, oldest first, at most `limit`, each with the

@@ -78,15 +78,16 @@ impl Rollup {
     /// Adds one result. Maintenance results are counted but left out of availability, latency
     /// and Apdex; failures count as frustrated.
     pub fn add(&mut self, state: State, ok: bool, latency_ms: u64, apdex_t_ms: u64) {
+        let one = |n: &mut u32| *n = n.saturating_add(1);
         match state {
-            State::Up => self.up += 1,
-            State::Degraded => self.degraded += 1,
-            State::Down => self.down += 1,
+            State::Up => one(&mut self.up),
+            State::Degraded => one(&mut self.degraded),
+            State::Down => one(&mut self.down),
             State::Maintenance => {
-                self.maintenance += 1;
+                one(&mut self.maintenance);
                 return;
             }
-            State::Pending => self.pending += 1,
+            State::Pending => one(&mut self.pending),
             State::Unknown => return,
         }
         self.latency_sum_ms = self.latency_sum_ms.saturating_add(latency_ms);
@@ -94,49 +95,54 @@ impl Rollup {
             .iter()
             .position(|b| latency_ms <= u64::from(*b))
             .unwrap_or(NB - 1);
-        self.histogram[i] += 1;
+        one(&mut self.histogram[i]);
         if !ok {
-            self.frustrated += 1;
+            one(&mut self.frustrated);
         } else if latency_ms <= apdex_t_ms {
-            self.satisfied += 1;
-        } else if latency_ms <= 4 * apdex_t_ms {
-            self.tolerating += 1;
+            one(&mut self.satisfied);
+        } else if latency_ms <= apdex_t_ms.saturating_mul(4) {
+            one(&mut self.tolerating);
         } else {
-            self.frustrated += 1;
+            one(&mut self.frustrated);
         }
     }
 
+    /// Adds `o` into this one. Saturating: latencies come from clients (a pushed heartbeat
+    /// names its own), and stored rows are merged over long ranges.
     pub fn merge(&mut self, o: &Rollup) {
-        self.up += o.up;
-        self.degraded += o.degraded;
-        self.down += o.down;
-        self.maintenance += o.maintenance;
-        self.pending += o.pending;
-        self.satisfied += o.satisfied;
-        self.tolerating += o.tolerating;
-        self.frustrated += o.frustrated;
-        self.latency_sum_ms += o.latency_sum_ms;
+        let add = |a: &mut u32, b: u32| *a = a.saturating_add(b);
+        add(&mut self.up, o.up);
+        add(&mut self.degraded, o.degraded);
+        add(&mut self.down, o.down);
+        add(&mut self.maintenance, o.maintenance);
+        add(&mut self.pending, o.pending);
+        add(&mut self.satisfied, o.satisfied);
+        add(&mut self.tolerating, o.tolerating);
+        add(&mut self.frustrated, o.frustrated);
+        self.latency_sum_ms = self.latency_sum_ms.saturating_add(o.latency_sum_ms);
         for (a, b) in self.histogram.iter_mut().zip(o.histogram.iter()) {
-            *a += b;
+            add(a, *b);
         }
     }
 
     /// Checks that count toward availability (maintenance excluded).
     pub fn counted(&self) -> u32 {
-        self.up + self.degraded + self.down + self.pending
+        self.up
+            .saturating_add(self.degraded)
+            .saturating_add(self.down)
+            .saturating_add(self.pending)
     }
 
     /// Share of counted checks that were not DOWN (PENDING is a suspected, not a declared,
     /// failure). `None` when nothing was counted.
     pub fn availability(&self) -> Option<f64> {
         let n = self.counted();
-        (n > 0).then(|| f64::from(n - self.down) / f64::from(n))
+        (n > 0).then(|| f64::from(n.saturating_sub(self.down)) / f64::from(n))
     }
 
     pub fn apdex(&self) -> Option<f64> {
-        let n = self.satisfied + self.tolerating + self.frustrated;
-        (n > 0)
-            .then(|| (f64::from(self.satisfied) + f64::from(self.tolerating) / 2.0) / f64::from(n))
+        let n = u64::from(self.satisfied) + u64::from(self.tolerating) + u64::from(self.frustrated);
+        (n > 0).then(|| (f64::from(self.satisfied) + f64::from(self.tolerating) / 2.0) / n as f64)
     }
 
     /// Latency percentile (0..=1) in ms, interpolated linearly inside the bucket.
@@ -397,5 +403,26 @@ mod tests {
         assert_eq!(Resolution::Minute.bucket(61_234), 60_000);
         assert_eq!(Resolution::Hour.bucket(3_600_001), 3_600_000);
         assert_eq!(Resolution::Day.bucket(86_399_999), 0);
+    }
+
+    /// Counts and sums come partly from clients (a pushed latency) and are merged over long
+    /// ranges: they saturate rather than overflow (a panic in debug builds, a wrap in release).
+    #[test]
+    fn merging_saturates_instead_of_overflowing() {
+        let mut a = Rollup {
+            up: u32::MAX,
+            satisfied: u32::MAX,
+            latency_sum_ms: u64::MAX,
+            ..Default::default()
+        };
+        a.histogram[0] = u32::MAX;
+        let b = a.clone();
+        a.merge(&b);
+        a.add(State::Up, true, u64::MAX, u64::MAX);
+        assert_eq!((a.up, a.histogram[0]), (u32::MAX, u32::MAX));
+        assert_eq!(a.latency_sum_ms, u64::MAX);
+        assert_eq!(a.counted(), u32::MAX);
+        assert_eq!(a.availability(), Some(1.0));
+        assert!(a.apdex().is_some());
     }
 }

@@ -20,7 +20,12 @@ fn parse(yaml: &str) -> config::Config {
 async fn engine(yaml: &str) -> (tempfile::TempDir, ProbeEngine, u32) {
     let c = parse(yaml);
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path(), Default::default(), Default::default()).expect("store");
+    // No write deadline: on the paused clock it would fire while the writer thread commits.
+    let options = crate::store::StoreOptions {
+        write_timeout: None,
+        ..Default::default()
+    };
+    let store = Store::open(dir.path(), options, Default::default()).expect("store");
     let clock: SharedClock = TokioClock::new(BASE_MS);
     let e = ProbeEngine::start(
         ProbeDeps {
@@ -380,10 +385,12 @@ async fn results_are_published_after_their_commit() {
     let store = Store::open(dir.path(), Default::default(), Default::default()).expect("store");
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = seen.clone();
+    // Heartbeats in one millisecond are merged; these three are a second apart.
+    let clock = crate::clock::ManualClock::new(BASE_MS);
     let e = ProbeEngine::start(
         ProbeDeps {
             store: store.clone(),
-            clock: Arc::new(crate::clock::SystemClock),
+            clock: clock.clone(),
             metrics: ProbeMetrics::default(),
             clients: crate::outbound::default_clients(),
             events: Publisher::from_fn(move |ev| sink.lock().expect("lock").push(ev)),
@@ -403,6 +410,7 @@ async fn results_are_published_after_their_commit() {
         e.push("backup-token-1", up, msg, latency)
             .await
             .expect("stored");
+        clock.advance(1000);
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while seen.lock().expect("lock").len() < 3 {
@@ -434,4 +442,89 @@ async fn results_are_published_after_their_commit() {
     assert_eq!(rows.len(), 3);
     e.stop();
     store.close().await;
+}
+
+/// A heartbeat the store refuses changes nothing: not the state, not the last result, not the
+/// time of the last push (which a later result's snapshot would otherwise persist).
+#[tokio::test(start_paused = true)]
+async fn a_heartbeat_the_store_refuses_leaves_no_trace_in_memory() {
+    let (_dir, e, id) = engine(PUSH).await;
+    e.store().close().await;
+    let refused = without_time_passing(e.push("backup-token-1", true, None, Some(5))).await;
+    assert!(refused.is_err(), "the store is closed");
+    let v = e.get(id).expect("monitor");
+    assert_eq!(v.state, State::Unknown);
+    assert!(v.last.is_none(), "{:?}", v.last);
+    let m = read(&e.inner.monitors).get(&id).cloned().expect("monitor");
+    assert_eq!(lock(&m.rt).last_push_ms, None);
+    assert_eq!(
+        lock(&m.rt).current[0].1,
+        Rollup::default(),
+        "no roll-up counted"
+    );
+}
+
+/// Likewise a scheduled result (here a missed push deadline) that cannot be queued.
+#[tokio::test(start_paused = true)]
+async fn a_scheduled_result_the_store_refuses_changes_no_state() {
+    let (_dir, e, id) = engine(PUSH).await;
+    e.store().close().await;
+    tokio::time::advance(Duration::from_secs(91)).await;
+    settle().await;
+    let v = e.get(id).expect("monitor");
+    assert_eq!(
+        v.state,
+        State::Unknown,
+        "the missed deadline was not stored"
+    );
+    assert!(v.last.is_none());
+}
+
+/// More than a thousand heartbeats a second must not move a monitor's time into the future:
+/// heartbeats in the millisecond of the previous one are merged into it.
+#[tokio::test(start_paused = true)]
+async fn a_burst_of_heartbeats_in_one_millisecond_is_merged() {
+    let (_dir, e, id) = engine(PUSH).await;
+    let now = e.clock().now_ms();
+    for _ in 0..1000 {
+        let s = without_time_passing(e.push("backup-token-1", true, None, None))
+            .await
+            .expect("stored");
+        assert_eq!(s, Some(State::Up));
+    }
+    let last = e.get(id).expect("monitor").last.expect("last");
+    assert_eq!(last.at_ms, now, "no result is stamped in the future");
+    without_time_passing(e.store().write(vec![]))
+        .await
+        .expect("barrier");
+    let rows = e
+        .store()
+        .probe_results(id, 0, u64::MAX, 10)
+        .expect("results");
+    assert_eq!(rows.len(), 1, "one stored result for the burst");
+    // The next millisecond takes a heartbeat again.
+    tokio::time::advance(Duration::from_millis(1)).await;
+    let s = without_time_passing(e.push("backup-token-1", false, Some("boom".into()), None))
+        .await
+        .expect("stored");
+    assert_eq!(s, Some(State::Pending));
+}
+
+/// A pushed latency is the client's number: a huge one is clamped, never overflowing a sum.
+#[tokio::test(start_paused = true)]
+async fn a_huge_pushed_latency_is_clamped() {
+    let (_dir, e, id) = engine(PUSH).await;
+    for _ in 0..3 {
+        without_time_passing(e.push("backup-token-1", true, None, Some(u64::MAX)))
+            .await
+            .expect("stored");
+        tokio::time::advance(Duration::from_millis(5)).await;
+    }
+    let last = e.get(id).expect("monitor").last.expect("last");
+    assert_eq!(last.latency_ms, MAX_PUSH_LATENCY_MS);
+    without_time_passing(e.store().write(vec![]))
+        .await
+        .expect("barrier");
+    let merged = query::merged(e.store(), id, Resolution::Minute, 0, u64::MAX).expect("rollups");
+    assert_eq!(merged.latency_sum_ms, 3 * MAX_PUSH_LATENCY_MS);
 }

@@ -1,36 +1,48 @@
 //! Request bodies: `Content-Encoding` (gzip, deflate, br, none) undone with a hard limit on the
-//! decompressed size, and the legacy store format (base64 of zlib of JSON).
+//! decompressed size, and the legacy store format (base64 of zlib of JSON). Every decompressed
+//! chunk is charged to the request's share of `ingest.max_inflight_bytes` before it is kept.
 
 use std::io::Read;
 
 use super::IngestError;
+use super::budget::Charge;
+
+/// Bytes decompressed per step (and charged per step).
+const CHUNK: usize = 64 * 1024;
 
 /// Undoes `content_encoding` (a comma-separated list, applied in order, so undone in reverse),
-/// reading at most `limit` decompressed bytes: more is `TooLarge`, never an allocation.
+/// reading at most `limit` decompressed bytes: more is `TooLarge`, never an allocation. Each
+/// decompressed chunk is charged to `charge` first (`Busy` when the budget is spent).
 pub fn decode(
     content_encoding: Option<&str>,
     body: bytes::Bytes,
     limit: usize,
+    charge: &mut Charge,
 ) -> Result<bytes::Bytes, IngestError> {
     let codings: Vec<String> = content_encoding
         .unwrap_or("")
         .split(',')
         .map(|c| c.trim().to_ascii_lowercase())
         .filter(|c| !c.is_empty())
+        .take(8)
         .collect();
     let mut data = body;
     for coding in codings.iter().rev() {
         data = match coding.as_str() {
             // Seen from real clients: an empty value or a charset where a coding belongs.
             "identity" | "utf-8" | "utf8" => data,
-            "gzip" | "x-gzip" => {
-                read_limited(flate2::read::MultiGzDecoder::new(&data[..]), limit, coding)?
-            }
-            "deflate" => inflate(&data, limit)?,
+            "gzip" | "x-gzip" => read_limited(
+                flate2::read::MultiGzDecoder::new(&data[..]),
+                limit,
+                coding,
+                charge,
+            )?,
+            "deflate" => inflate(&data, limit, charge)?,
             "br" => read_limited(
                 brotli_decompressor::Decompressor::new(&data[..], 4096),
                 limit,
                 coding,
+                charge,
             )?,
             other => {
                 return Err(IngestError::BadEncoding(format!(
@@ -49,38 +61,71 @@ pub fn decode(
 }
 
 /// `deflate` is zlib by the HTTP spec, but some clients send a raw deflate stream.
-fn inflate(data: &[u8], limit: usize) -> Result<bytes::Bytes, IngestError> {
-    match read_limited(flate2::read::ZlibDecoder::new(data), limit, "deflate") {
+fn inflate(data: &[u8], limit: usize, charge: &mut Charge) -> Result<bytes::Bytes, IngestError> {
+    // The zlib attempt's output is given back before the raw attempt charges its own.
+    let before = charge.held_kib() * 1024;
+    match read_limited(
+        flate2::read::ZlibDecoder::new(data),
+        limit,
+        "deflate",
+        charge,
+    ) {
         Ok(b) => Ok(b),
         Err(IngestError::BadEncoding(_)) => {
-            read_limited(flate2::read::DeflateDecoder::new(data), limit, "deflate")
+            charge.resize(before)?;
+            read_limited(
+                flate2::read::DeflateDecoder::new(data),
+                limit,
+                "deflate",
+                charge,
+            )
         }
         Err(e) => Err(e),
     }
 }
 
-fn read_limited(r: impl Read, limit: usize, coding: &str) -> Result<bytes::Bytes, IngestError> {
+fn read_limited(
+    mut r: impl Read,
+    limit: usize,
+    coding: &str,
+    charge: &mut Charge,
+) -> Result<bytes::Bytes, IngestError> {
     let mut out = Vec::new();
-    // One byte past the limit tells "exactly at the limit" from "over it".
-    let n = r
-        .take(limit as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| IngestError::BadEncoding(format!("body is not valid {coding}: {e}")))?;
-    if n > limit {
-        return Err(IngestError::TooLarge(format!(
-            "body decompresses to more than {limit} bytes"
-        )));
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(IngestError::BadEncoding(format!(
+                    "body is not valid {coding}: {e}"
+                )));
+            }
+        };
+        if out.len() + n > limit {
+            return Err(IngestError::TooLarge(format!(
+                "body decompresses to more than {limit} bytes"
+            )));
+        }
+        charge.add(n)?;
+        out.extend_from_slice(&buf[..n]);
     }
     Ok(bytes::Bytes::from(out))
 }
 
 /// A legacy `/store/` body: JSON, or base64(zlib(JSON)) when it does not start with `{`.
-pub fn legacy_store(data: bytes::Bytes, limit: usize) -> Result<bytes::Bytes, IngestError> {
+pub fn legacy_store(
+    data: bytes::Bytes,
+    limit: usize,
+    charge: &mut Charge,
+) -> Result<bytes::Bytes, IngestError> {
     let first = data.iter().find(|b| !b.is_ascii_whitespace());
     if first.is_none_or(|b| *b == b'{') {
         return Ok(data);
     }
     use base64::Engine;
+    charge.add(data.len())?;
     let text: Vec<u8> = data
         .iter()
         .copied()
@@ -90,13 +135,27 @@ pub fn legacy_store(data: bytes::Bytes, limit: usize) -> Result<bytes::Bytes, In
         .decode(&text)
         .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(&text))
         .map_err(|_| IngestError::InvalidEvent("store body is neither JSON nor base64".into()))?;
-    inflate(&raw, limit)
+    inflate(&raw, limit, charge)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;
+    use std::sync::Arc;
+
+    /// A budget much larger than anything these tests decode.
+    fn budget() -> Charge {
+        Charge::new(Arc::new(tokio::sync::Semaphore::new(1 << 20)), 1 << 20)
+    }
+
+    fn decode(
+        coding: Option<&str>,
+        body: bytes::Bytes,
+        limit: usize,
+    ) -> Result<bytes::Bytes, IngestError> {
+        super::decode(coding, body, limit, &mut budget())
+    }
 
     fn gzip(data: &[u8]) -> Vec<u8> {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
@@ -223,11 +282,32 @@ mod tests {
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
         z.write_all(json).expect("write");
         let b64 = base64::engine::general_purpose::STANDARD.encode(z.finish().expect("finish"));
-        assert_eq!(&legacy_store(b64.into(), 1000).expect("b64")[..], json);
         assert_eq!(
-            &legacy_store(json.to_vec().into(), 1000).expect("json")[..],
+            &legacy_store(b64.into(), 1000, &mut budget()).expect("b64")[..],
             json
         );
-        assert!(legacy_store(b"%%%".to_vec().into(), 1000).is_err());
+        assert_eq!(
+            &legacy_store(json.to_vec().into(), 1000, &mut budget()).expect("json")[..],
+            json
+        );
+        assert!(legacy_store(b"%%%".to_vec().into(), 1000, &mut budget()).is_err());
+    }
+
+    /// A bomb under the size limit still stops where the inflight budget ends: the decoded
+    /// bytes are charged as they are produced, not once the body is whole.
+    #[test]
+    fn decompression_stops_at_the_inflight_budget() {
+        let pool = Arc::new(tokio::sync::Semaphore::new(1024));
+        let mut charge = Charge::new(pool.clone(), 1024);
+        let bomb = gzip(&vec![b'a'; 8 * 1024 * 1024]);
+        let r = super::decode(Some("gzip"), bomb.into(), 100 << 20, &mut charge);
+        assert!(
+            matches!(r, Err(IngestError::Busy(_))),
+            "{:?}",
+            r.map(|b| b.len())
+        );
+        assert!(charge.held_kib() <= 1024);
+        drop(charge);
+        assert_eq!(pool.available_permits(), 1024, "everything given back");
     }
 }

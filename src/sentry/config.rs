@@ -50,9 +50,17 @@ crate::config_section! {
         /// envelope whose only credential is the `dsn` in its own header (a tunnel). Requests
         /// that carry their key in a header or the query are checked before the body is read.
         pub max_unauthenticated_bytes: u64 = 1024 * 1024,
-        /// Request bodies read at once across all ingest requests; beyond, 503 + Retry-After
-        /// (bounds the memory and sockets that clients sending slowly can hold).
+        /// Request bodies read at once across ingest requests that carry their key in a header
+        /// or the query; beyond, 503 + Retry-After (bounds the memory and sockets that clients
+        /// sending slowly can hold). Applies on restart.
         pub max_concurrent_bodies: usize = 256,
+        /// Envelope bodies read at once whose only credential is the `dsn` inside them; beyond,
+        /// 503 + Retry-After. A pool of its own, so that senders without a key cannot take the
+        /// places of those with one. Applies on restart.
+        pub max_concurrent_unauthenticated_bodies: usize = 16,
+        /// How long an ingest request body may take to arrive; then 408 (a client trickling
+        /// its body cannot hold a place among the bodies read at once).
+        pub body_read_timeout: Duration = Duration::secs(30),
         /// Largest legacy `/store/` or `/security/` body as sent.
         pub max_store_bytes: u64 = 1024 * 1024,
         /// Largest single event (or transaction, session, check-in) item, decompressed.
@@ -63,7 +71,9 @@ crate::config_section! {
         pub flood_max_events: u32 = 10,
         /// The window for `flood_max_events`.
         pub flood_window: Duration = Duration::secs(1),
-        /// Decompressed bytes held by requests waiting for the store; beyond, 503 + Retry-After.
+        /// Bytes held by ingest requests, charged as they are read and decompressed and kept
+        /// until their commit; beyond, 503 + Retry-After. At least `max_envelope_bytes` +
+        /// `max_decompressed_bytes`, so one body at both limits fits.
         pub max_inflight_bytes: u64 = 256 * 1024 * 1024,
         /// Items received but not yet grouped into issues; beyond, 503 + Retry-After.
         pub max_backlog: u64 = 1_000_000,
@@ -137,16 +147,33 @@ pub fn validate(projects: &[ProjectConfig], ingest: &IngestConfig, d: &mut Decod
     if ingest.max_concurrent_bodies == 0 {
         d.error_at("ingest.max_concurrent_bodies", "must be at least 1");
     }
+    if ingest.max_concurrent_unauthenticated_bodies == 0 {
+        d.error_at(
+            "ingest.max_concurrent_unauthenticated_bodies",
+            "must be at least 1",
+        );
+    }
+    if ingest.body_read_timeout.get().is_zero() {
+        d.error_at("ingest.body_read_timeout", "must be positive");
+    }
     if ingest.flood_window.get().is_zero() {
         d.error_at("ingest.flood_window", "must be positive");
     }
     if ingest.digest_batch == 0 {
         d.error_at("ingest.digest_batch", "must be at least 1");
     }
-    if ingest.max_inflight_bytes < ingest.max_event_bytes {
+    // A body is charged as sent and as decompressed while it is decoded: one at both limits
+    // must fit, or it would be refused as busy for ever.
+    let one_body = ingest
+        .max_envelope_bytes
+        .saturating_add(ingest.max_decompressed_bytes)
+        .max(ingest.max_event_bytes);
+    if ingest.max_inflight_bytes < one_body {
         d.error_at(
             "ingest.max_inflight_bytes",
-            "must be at least ingest.max_event_bytes",
+            format!(
+                "must be at least ingest.max_envelope_bytes + ingest.max_decompressed_bytes ({one_body})"
+            ),
         );
     }
     if let Some(u) = &ingest.public_url

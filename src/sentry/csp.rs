@@ -1,11 +1,12 @@
 //! Browser CSP reports (`/security/`, `/csp-report/`): the classic `{"csp-report": {...}}` body
-//! or a Reporting API list, each report becoming an event.
+//! or a Reporting API list, each report becoming an event; one commit per request.
 
 use std::collections::HashMap;
 
-use bytes::Bytes;
 use serde_json::Value;
 
+use super::budget::RawBody;
+use super::plan::{Plan, blocking, decode};
 use super::{Accepted, Ingest, IngestError, SentryAuth};
 
 /// Most reports read from one request.
@@ -13,48 +14,65 @@ const MAX_REPORTS: usize = 100;
 
 impl Ingest {
     /// `POST /api/{project}/security/` (and `/csp-report/`): a browser CSP report (the classic
-    /// `{"csp-report": {...}}` or a Reporting API list) becomes an event.
+    /// `{"csp-report": {...}}` or a Reporting API list) becomes an event. Every report of one
+    /// request is planned into one plan and committed once: all of them are stored or none,
+    /// so a retry after an error duplicates nothing.
     pub async fn security(
         &self,
         path_project: u64,
         auth: Option<SentryAuth>,
-        query: &HashMap<String, String>,
-        user_agent: Option<&str>,
-        body: Bytes,
+        query: HashMap<String, String>,
+        user_agent: Option<String>,
+        body: RawBody,
     ) -> Result<Accepted, IngestError> {
-        let cfg = self.settings();
-        let project = self.project(&cfg, Some(path_project), auth.as_ref())?;
-        let v: Value = serde_json::from_slice(&body)
-            .map_err(|e| IngestError::InvalidEvent(format!("report is not JSON: {e}")))?;
-        let reports: Vec<Value> = match v {
-            Value::Array(list) => list
-                .into_iter()
-                .filter(|r| {
-                    r.get("type")
-                        .and_then(Value::as_str)
-                        .is_some_and(|t| t == "csp-violation")
-                })
-                .filter_map(|r| r.get("body").cloned())
-                .map(reporting_api_to_classic)
-                .collect(),
-            Value::Object(mut o) => match o.remove("csp-report") {
-                Some(r) => vec![r],
-                None => {
-                    return Err(IngestError::InvalidEvent(
-                        "expected {\"csp-report\": {...}} or a Reporting API list".into(),
-                    ));
-                }
-            },
-            _ => return Err(IngestError::InvalidEvent("report must be an object".into())),
-        };
-        let mut last = Accepted::default();
-        for r in reports.into_iter().take(MAX_REPORTS) {
-            self.count_item(project.id, "security");
-            let event = csp_event(&r, query, user_agent);
-            last = self.single_event(&project, event, None).await?;
-        }
-        Ok(last)
+        let this = self.clone();
+        let (plan, charge) = blocking(move || {
+            let cfg = this.settings();
+            let project = this.project(&cfg, Some(path_project), auth.as_ref())?;
+            let (data, charge) = decode(body)?;
+            let v: Value = serde_json::from_slice(&data)
+                .map_err(|e| IngestError::InvalidEvent(format!("report is not JSON: {e}")))?;
+            drop(data);
+            let reports = reports(v)?;
+            let now = this.inner.clock.now_ms();
+            let mut plan = Plan::new(&this, project.id);
+            for r in reports.into_iter().take(MAX_REPORTS) {
+                this.count_item(project.id, "security");
+                let event = csp_event(&r, &query, user_agent.as_deref());
+                this.plan_made_event(&mut plan, &project, &event, now)?;
+            }
+            Ok((plan, charge))
+        })
+        .await?;
+        self.commit(plan, charge).await
     }
+}
+
+/// The reports of a body: the classic `{"csp-report": {...}}`, or the `csp-violation` entries of
+/// a Reporting API list.
+fn reports(v: Value) -> Result<Vec<Value>, IngestError> {
+    Ok(match v {
+        Value::Array(list) => list
+            .into_iter()
+            .filter(|r| {
+                r.get("type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t == "csp-violation")
+            })
+            .take(MAX_REPORTS)
+            .filter_map(|r| r.get("body").cloned())
+            .map(reporting_api_to_classic)
+            .collect(),
+        Value::Object(mut o) => match o.remove("csp-report") {
+            Some(r) => vec![r],
+            None => {
+                return Err(IngestError::InvalidEvent(
+                    "expected {\"csp-report\": {...}} or a Reporting API list".into(),
+                ));
+            }
+        },
+        _ => return Err(IngestError::InvalidEvent("report must be an object".into())),
+    })
 }
 
 /// A Reporting API `csp-violation` body uses camelCase names; the classic report uses kebab-case.

@@ -13,10 +13,11 @@ use std::time::Duration;
 use serde_json::Value;
 use tracing::{debug, warn};
 
+use super::counts::{Count, release_label, session_counts};
 use super::events::{IssueFacts, SentryEvent};
 use super::issues::{IssueRecord, OVERFLOW_GROUP, Status};
 use super::record::decode_row;
-use super::{InboxHeader, Ingest, Kind, lock};
+use super::{CheckIns, InboxHeader, Ingest, Kind, lock};
 use crate::store::sentry::{DigestWrite, EventRow, SentryWrite};
 use crate::store::{StoreError, Write};
 use crate::tasks::Shutdown;
@@ -56,12 +57,59 @@ struct Row {
     payload: Vec<u8>,
 }
 
+#[derive(Debug)]
 struct CheckIn {
     project: u64,
     slug: String,
     up: bool,
     msg: String,
     latency_ms: Option<u64>,
+}
+
+/// Longest environment name kept in a check-in's message.
+const MAX_ENV: usize = 64;
+
+/// The check-ins of a batch as heartbeats: only the last one per (project, slug) counts (a
+/// monitor's state is its latest check-in; a thousand of them must not be a thousand durable
+/// writes while the digest holds its lock), and those are sent together, so the store commits
+/// them in one transaction. A heartbeat the store refused fails the batch, which is retried.
+async fn apply_check_ins(sink: &dyn CheckIns, rows: &[Row]) -> Result<(), StoreError> {
+    let mut latest: Vec<CheckIn> = Vec::new();
+    let mut at: HashMap<(u64, String), usize> = HashMap::new();
+    for c in rows
+        .iter()
+        .filter(|r| r.header.kind == Kind::CheckIn)
+        .filter_map(|r| {
+            let v = serde_json::from_slice::<Value>(&r.payload).ok()?;
+            check_in(r.header.project, &v)
+        })
+    {
+        match at.get(&(c.project, c.slug.clone())) {
+            Some(i) => latest[*i] = c,
+            None => {
+                at.insert((c.project, c.slug.clone()), latest.len());
+                latest.push(c);
+            }
+        }
+    }
+    let sent = latest.into_iter().map(|c| async move {
+        let CheckIn {
+            project,
+            slug,
+            up,
+            msg,
+            latency_ms,
+        } = c;
+        let found = sink.check_in(project, &slug, up, msg, latency_ms).await;
+        (project, slug, found)
+    });
+    for (project, slug, found) in futures_util::future::join_all(sent).await {
+        if !found? {
+            // `?`: the slug is client text and may hold anything, newlines included.
+            debug!(project, monitor = ?slug, "check-in for no push monitor of that name");
+        }
+    }
+    Ok(())
 }
 
 /// Digests up to `limit` inbox rows; returns how many were consumed.
@@ -92,19 +140,35 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
     // inbox rows: a crash in between applies a check-in twice (a repeated heartbeat), never
     // loses it; a heartbeat the store refused leaves the batch for the next try.
     if let Some(sink) = &inner.check_ins {
-        for c in rows
-            .iter()
-            .filter(|r| r.header.kind == Kind::CheckIn)
-            .filter_map(|r| {
-                let v = serde_json::from_slice::<Value>(&r.payload).ok()?;
-                check_in(r.header.project, &v)
-            })
-        {
-            if !sink
-                .check_in(c.project, &c.slug, c.up, c.msg, c.latency_ms)
-                .await?
-            {
-                debug!(project = c.project, monitor = %c.slug, "check-in for no push monitor of that name");
+        apply_check_ins(sink.as_ref(), &rows).await?;
+    }
+
+    // Session and client-report counters, with the release each is kept under. Releases new to
+    // a project are remembered only once this batch is durable.
+    let max_releases = ingest.settings().ingest.max_releases_per_project;
+    let per_row: Vec<(u64, Vec<Count>)> = rows
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.header.kind,
+                Kind::Session | Kind::Sessions | Kind::ClientReport
+            )
+        })
+        .filter_map(|r| {
+            let v = serde_json::from_slice::<Value>(&r.payload).ok()?;
+            Some((r.header.project, session_counts(r.header.kind, &v)))
+        })
+        .collect();
+    let mut counts: HashMap<(u64, String, String), u64> = HashMap::new();
+    let mut new_releases: HashMap<u64, HashSet<String>> = HashMap::new();
+    {
+        let known = lock(&inner.releases);
+        for (project, row) in per_row {
+            for (release, name, n) in row {
+                let release =
+                    release_label(&known, &mut new_releases, project, release, max_releases);
+                let c = counts.entry((project, release, name)).or_default();
+                *c = c.saturating_add(n);
             }
         }
     }
@@ -143,7 +207,6 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
     let mut duplicates: HashMap<u64, u64> = HashMap::new();
     let mut batch: HashMap<u64, BatchFacts> = HashMap::new();
     let mut regressed: BTreeSet<u64> = BTreeSet::new();
-    let mut counts: HashMap<(u64, String, String), u64> = HashMap::new();
     let ack = {
         let st = lock(&inner.issues);
         let mut touched: HashMap<u64, IssueRecord> = HashMap::new();
@@ -155,7 +218,6 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
         let settings = ingest.settings();
         let max_issues = settings.ingest.max_issues_per_project;
         let max_users = settings.ingest.max_users_per_issue;
-        let max_releases = settings.ingest.max_releases_per_project;
         for r in &rows {
             let h = &r.header;
             match h.kind {
@@ -166,7 +228,8 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
                         && (known_ids.contains(&(h.project, eid.clone()))
                             || !seen_ids.insert((h.project, eid.clone())))
                     {
-                        *duplicates.entry(h.project).or_default() += 1;
+                        let d = duplicates.entry(h.project).or_default();
+                        *d = d.saturating_add(1);
                         continue;
                     }
                     let mut key = (h.project, summary.group.clone());
@@ -174,7 +237,7 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
                     let issue_id = match known(&key) {
                         Some(id) => id,
                         None => {
-                            let have = st.per_project.get(&h.project).copied().unwrap_or(0)
+                            let have = st.issue_count(h.project)
                                 + new_per_project.get(&h.project).copied().unwrap_or(0);
                             let overflow = have >= max_issues;
                             if overflow {
@@ -250,17 +313,8 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
                         });
                     }
                 }
-                Kind::Session | Kind::Sessions | Kind::ClientReport => {
-                    let Ok(v) = serde_json::from_slice::<Value>(&r.payload) else {
-                        continue;
-                    };
-                    for (release, name, n) in session_counts(h.kind, &v) {
-                        let release = ingest.release_label(h.project, release, max_releases);
-                        *counts.entry((h.project, release, name)).or_default() += n;
-                    }
-                }
-                // Applied before the batch (above).
-                Kind::CheckIn => {}
+                // Counted, and applied, before the batch (above).
+                Kind::Session | Kind::Sessions | Kind::ClientReport | Kind::CheckIn => {}
             }
         }
         w.issues = touched
@@ -280,19 +334,24 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
         let ack = inner
             .store
             .enqueue(vec![Write::Sentry(SentryWrite::Digest(Box::new(w)))])?;
-        (ack, events, (touched, new_groups, next_id, new_per_project))
+        (ack, events, (touched, new_groups, next_id))
     };
-    let (ack, events, (touched, new_groups, next_id, new_per_project)) = ack;
+    let (ack, events, (touched, new_groups, next_id)) = ack;
     ack.await.unwrap_or(Err(StoreError::Closed))?;
     // Memory follows the store: the batch is applied only once it is durable. Nothing else
     // changed issues meanwhile (`writes` is held).
     {
         let mut st = lock(&inner.issues);
-        st.by_id.extend(touched);
+        for (_, rec) in touched {
+            st.upsert(rec);
+        }
         st.groups.extend(new_groups);
         st.next_id = next_id;
-        for (p, n) in new_per_project {
-            *st.per_project.entry(p).or_default() += n;
+    }
+    {
+        let mut known = lock(&inner.releases);
+        for (p, r) in new_releases {
+            known.entry(p).or_default().extend(r);
         }
     }
     // Durable now: tell whoever listens.
@@ -354,12 +413,16 @@ fn batch_events(
         if created.contains(id) {
             out.push(SentryEvent::IssueCreated {
                 issue: facts(rec),
+                environments: b.environments.iter().cloned().collect(),
+                releases: b.releases.iter().cloned().collect(),
                 at_ms: b.at_ms,
             });
         }
         if regressed.contains(id) {
             out.push(SentryEvent::IssueRegressed {
                 issue: facts(rec),
+                environments: b.environments.iter().cloned().collect(),
+                releases: b.releases.iter().cloned().collect(),
                 at_ms: b.at_ms,
             });
         }
@@ -375,84 +438,6 @@ fn batch_events(
     out
 }
 
-/// Short counter names from client-sent strings, so a client cannot invent unbounded keys.
-fn label(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .take(48)
-        .collect::<String>()
-        .to_ascii_lowercase()
-}
-
-fn release_of(v: &Value) -> String {
-    v.pointer("/attrs/release")
-        .and_then(Value::as_str)
-        .map(|r| super::auth::truncate(r, 200).to_string())
-        .unwrap_or_default()
-}
-
-/// Counters from a session update, a session aggregate or a client report.
-fn session_counts(kind: Kind, v: &Value) -> Vec<(String, String, u64)> {
-    let mut out = Vec::new();
-    match kind {
-        Kind::Session => {
-            let release = release_of(v);
-            if v.get("init").and_then(Value::as_bool) == Some(true) {
-                out.push((release.clone(), "sessions.started".into(), 1));
-            }
-            if let Some(status) = v.get("status").and_then(Value::as_str)
-                && matches!(status, "exited" | "crashed" | "abnormal" | "errored")
-            {
-                out.push((release, format!("sessions.{status}"), 1));
-            }
-        }
-        Kind::Sessions => {
-            let release = release_of(v);
-            for agg in v
-                .get("aggregates")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .take(1000)
-            {
-                let mut started = 0;
-                for status in ["exited", "errored", "abnormal", "crashed"] {
-                    let n = agg.get(status).and_then(Value::as_u64).unwrap_or(0);
-                    if n > 0 {
-                        started += n;
-                        out.push((release.clone(), format!("sessions.{status}"), n));
-                    }
-                }
-                if started > 0 {
-                    out.push((release.clone(), "sessions.started".into(), started));
-                }
-            }
-        }
-        Kind::ClientReport => {
-            for d in v
-                .get("discarded_events")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .take(100)
-            {
-                let reason = label(d.get("reason").and_then(Value::as_str).unwrap_or("unknown"));
-                let category = label(
-                    d.get("category")
-                        .and_then(Value::as_str)
-                        .unwrap_or("unknown"),
-                );
-                let n = d.get("quantity").and_then(Value::as_u64).unwrap_or(0);
-                if n > 0 {
-                    out.push((String::new(), format!("discarded.{reason}.{category}"), n));
-                }
-            }
-        }
-        _ => {}
-    }
-    out
-}
-
 /// A cron check-in: `ok` and `error` are heartbeats of the push monitor named by the slug;
 /// `in_progress` only says a run started.
 fn check_in(project: u64, v: &Value) -> Option<CheckIn> {
@@ -464,10 +449,11 @@ fn check_in(project: u64, v: &Value) -> Option<CheckIn> {
         _ => return None,
     };
     let duration = v.get("duration").and_then(Value::as_f64);
+    // Client text that lands in the monitor's last check: kept short, like an environment.
     let env = v
         .get("environment")
         .and_then(Value::as_str)
-        .unwrap_or("default");
+        .map_or("default", |e| super::auth::truncate(e, MAX_ENV));
     Some(CheckIn {
         project,
         slug: super::auth::truncate(slug, 128).to_string(),
@@ -485,35 +471,6 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn session_updates_aggregates_and_client_reports_count() {
-        let s = session_counts(
-            Kind::Session,
-            &json!({"init": true, "status": "exited", "attrs": {"release": "r1"}}),
-        );
-        assert_eq!(
-            s,
-            vec![
-                ("r1".to_string(), "sessions.started".to_string(), 1),
-                ("r1".to_string(), "sessions.exited".to_string(), 1)
-            ]
-        );
-        let a = session_counts(
-            Kind::Sessions,
-            &json!({"aggregates": [{"started": "x", "exited": 3, "crashed": 1}], "attrs": {"release": "r2"}}),
-        );
-        assert!(a.contains(&("r2".into(), "sessions.started".into(), 4)));
-        assert!(a.contains(&("r2".into(), "sessions.crashed".into(), 1)));
-        let c = session_counts(
-            Kind::ClientReport,
-            &json!({"discarded_events": [{"reason": "queue_overflow", "category": "error", "quantity": 23}, {"reason": "x;DROP", "category": "e", "quantity": 0}]}),
-        );
-        assert_eq!(
-            c,
-            vec![(String::new(), "discarded.queue_overflow.error".into(), 23)]
-        );
-    }
-
-    #[test]
     fn check_ins() {
         let c = check_in(
             7,
@@ -528,5 +485,79 @@ mod tests {
                 .up
         );
         assert!(check_in(7, &json!({"monitor_slug": "n", "status": "in_progress"})).is_none());
+    }
+
+    /// A client-chosen environment does not make the monitor's message long.
+    #[test]
+    fn check_in_messages_are_bounded() {
+        let env = "e\n".repeat(100_000);
+        let c = check_in(
+            7,
+            &json!({"monitor_slug": "n", "status": "error", "environment": env}),
+        )
+        .expect("e");
+        assert!(c.msg.len() <= 40 + MAX_ENV, "{}", c.msg.len());
+    }
+
+    /// Records the heartbeats it is given.
+    #[derive(Default)]
+    struct Sink(std::sync::Mutex<Vec<(u64, String, bool)>>);
+
+    impl CheckIns for Sink {
+        fn check_in<'a>(
+            &'a self,
+            project: u64,
+            slug: &'a str,
+            up: bool,
+            _message: String,
+            _latency_ms: Option<u64>,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<bool, StoreError>> + Send + 'a>,
+        > {
+            lock(&self.0).push((project, slug.to_string(), up));
+            Box::pin(async { Ok(true) })
+        }
+    }
+
+    fn row(project: u64, v: Value) -> Row {
+        Row {
+            header: InboxHeader {
+                kind: Kind::CheckIn,
+                project,
+                received_ms: 0,
+                event_id: None,
+                summary: None,
+                filename: None,
+                content_type: None,
+                attachment_type: None,
+            },
+            payload: v.to_string().into_bytes(),
+        }
+    }
+
+    /// A thousand check-ins of one monitor in a batch are one heartbeat, its last; other
+    /// monitors and projects keep theirs.
+    #[tokio::test]
+    async fn only_the_last_check_in_per_monitor_of_a_batch_is_applied() {
+        let mut rows: Vec<Row> = (0..1000)
+            .map(|i| {
+                let status = if i == 999 { "error" } else { "ok" };
+                row(7, json!({"monitor_slug": "nightly", "status": status}))
+            })
+            .collect();
+        rows.push(row(7, json!({"monitor_slug": "hourly", "status": "ok"})));
+        rows.push(row(8, json!({"monitor_slug": "nightly", "status": "ok"})));
+        let sink = Sink::default();
+        apply_check_ins(&sink, &rows).await.expect("applied");
+        let mut got = lock(&sink.0).clone();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                (7, "hourly".to_string(), true),
+                (7, "nightly".to_string(), false),
+                (8, "nightly".to_string(), true),
+            ]
+        );
     }
 }

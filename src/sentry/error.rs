@@ -33,8 +33,14 @@ pub enum IngestError {
     },
     #[error("ingest is busy: {0}")]
     Busy(String),
+    /// The body did not arrive within `ingest.body_read_timeout`.
+    #[error("{0}")]
+    Timeout(String),
     #[error(transparent)]
     Store(StoreError),
+    /// A bug, not the client's doing (a parsing task that panicked); the detail is for the log.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl IngestError {
@@ -52,7 +58,9 @@ impl IngestError {
             IngestError::InvalidEnvelope(_) | IngestError::InvalidEvent(_) => "invalid",
             IngestError::RateLimited { .. } => "rate_limited",
             IngestError::Busy(_) => "busy",
+            IngestError::Timeout(_) => "timeout",
             IngestError::Store(_) => "store",
+            IngestError::Internal(_) => "internal",
         }
     }
 }

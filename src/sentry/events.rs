@@ -13,10 +13,20 @@ pub struct IssueFacts {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SentryEvent {
-    /// A new issue was opened.
-    IssueCreated { issue: IssueFacts, at_ms: u64 },
+    /// A new issue was opened. `environments` and `releases` are those of the batch's events.
+    IssueCreated {
+        issue: IssueFacts,
+        environments: Vec<String>,
+        releases: Vec<String>,
+        at_ms: u64,
+    },
     /// A resolved issue got an event again.
-    IssueRegressed { issue: IssueFacts, at_ms: u64 },
+    IssueRegressed {
+        issue: IssueFacts,
+        environments: Vec<String>,
+        releases: Vec<String>,
+        at_ms: u64,
+    },
     /// Events grouped into an issue by one digest batch (count-only flood copies included).
     EventsAccepted {
         issue: IssueFacts,

@@ -1,8 +1,10 @@
-//! Issues in memory: every issue's record and the (project, grouping hash) index, rebuilt from the
-//! store at start-up and kept in step by the digest and status changes. Lists, filters and sorts
-//! run here, so listing issues never touches the events (fast at millions of events).
+//! Issues in memory: every issue's record, the (project, grouping hash) index and the issues of
+//! each project, rebuilt from the store at start-up and kept in step by the digest and status
+//! changes. Lists, filters and sorts run here, so listing issues never touches the events (fast
+//! at millions of events), and listing one project never looks at another's issues (the digest
+//! waits for the same lock).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -223,11 +225,12 @@ impl Sort {
 
 #[derive(Debug, Default)]
 pub struct Issues {
+    /// Every issue; change it through [`Issues::upsert`], which keeps the index in step.
     pub by_id: HashMap<u64, IssueRecord>,
     pub groups: HashMap<(u64, String), u64>,
     pub next_id: u64,
-    /// Issues per project, for `ingest.max_issues_per_project`.
-    pub per_project: HashMap<u64, u64>,
+    /// The issues of each project (also what `ingest.max_issues_per_project` counts).
+    by_project: HashMap<u64, HashSet<u64>>,
 }
 
 /// Which issues a list asks for.
@@ -246,31 +249,55 @@ pub struct Filter {
 
 impl Issues {
     pub fn load(records: Vec<IssueRecord>, groups: Vec<(u64, String, u64)>) -> Issues {
-        let next_id = records.iter().map(|r| r.id).max().unwrap_or(0) + 1;
-        let mut per_project: HashMap<u64, u64> = HashMap::new();
-        for r in &records {
-            *per_project.entry(r.project).or_default() += 1;
-        }
-        Issues {
-            by_id: records.into_iter().map(|r| (r.id, r)).collect(),
+        let mut issues = Issues {
+            next_id: records.iter().map(|r| r.id).max().unwrap_or(0) + 1,
             groups: groups.into_iter().map(|(p, h, id)| ((p, h), id)).collect(),
-            next_id,
-            per_project,
+            ..Default::default()
+        };
+        for r in records {
+            issues.upsert(r);
         }
+        issues
+    }
+
+    /// Adds or replaces an issue.
+    pub fn upsert(&mut self, rec: IssueRecord) {
+        let (id, project) = (rec.id, rec.project);
+        // An issue never changes project; the index is kept exact all the same.
+        if let Some(old) = self.by_id.insert(id, rec)
+            && old.project != project
+            && let Some(ids) = self.by_project.get_mut(&old.project)
+        {
+            ids.remove(&id);
+        }
+        self.by_project.entry(project).or_default().insert(id);
+    }
+
+    /// How many issues `project` has.
+    pub fn issue_count(&self, project: u64) -> u64 {
+        self.by_project
+            .get(&project)
+            .map_or(0, |ids| ids.len() as u64)
+    }
+
+    fn of_project(&self, project: u64) -> impl Iterator<Item = &IssueRecord> {
+        self.by_project
+            .get(&project)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.by_id.get(id))
     }
 
     /// One page, newest / largest first; returns the issues and the cursor of the next page.
     pub fn list(&self, f: &Filter) -> (Vec<&IssueRecord>, Option<(u64, u64)>) {
         let q = f.query.as_ref().map(|q| q.to_lowercase());
         let mut hits: Vec<&IssueRecord> = self
-            .by_id
-            .values()
-            .filter(|i| i.project == f.project)
+            .of_project(f.project)
             .filter(|i| f.status.is_none_or(|s| i.status == s))
             .filter(|i| {
                 q.as_ref().is_none_or(|q| {
-                    i.title.to_lowercase().contains(q)
-                        || i.culprit.to_lowercase().contains(q)
+                    contains_ignoring_case(&i.title, q)
+                        || contains_ignoring_case(&i.culprit, q)
                         || i.level == *q
                 })
             })
@@ -291,14 +318,24 @@ impl Issues {
     }
 
     pub fn counts(&self, project: u64) -> (u64, u64) {
-        let mut all = 0;
-        let mut open = 0;
-        for i in self.by_id.values().filter(|i| i.project == project) {
-            all += 1;
-            open += u64::from(i.status == Status::Unresolved);
-        }
-        (all, open)
+        let open = self
+            .of_project(project)
+            .filter(|i| i.status == Status::Unresolved)
+            .count() as u64;
+        (self.issue_count(project), open)
     }
+}
+
+/// Whether `hay` contains `lower` (already lower-case) ignoring case, without a lower-case copy
+/// of `hay` when `lower` is ASCII (the usual search term).
+fn contains_ignoring_case(hay: &str, lower: &str) -> bool {
+    if !lower.is_ascii() {
+        return hay.to_lowercase().contains(lower);
+    }
+    let (h, n) = (hay.as_bytes(), lower.as_bytes());
+    n.is_empty()
+        || h.windows(n.len())
+            .any(|w| w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
 }
 
 #[cfg(test)]
@@ -376,5 +413,37 @@ mod tests {
         f.query = Some("t G3".into());
         assert_eq!(issues.list(&f).0.len(), 1);
         assert_eq!(issues.counts(7), (5, 4));
+    }
+
+    /// Listing and counting go through the per-project index, which follows every insert.
+    #[test]
+    fn the_project_index_follows_inserts() {
+        let mut issues = Issues::load(vec![IssueRecord::new(1, 7, &summary("a"), 0)], vec![]);
+        for id in 2..=4 {
+            issues.upsert(IssueRecord::new(id, 8, &summary("b"), 0));
+        }
+        let mut again = IssueRecord::new(1, 7, &summary("a"), 5);
+        again.status = Status::Resolved;
+        issues.upsert(again);
+        assert_eq!(issues.issue_count(7), 1);
+        assert_eq!(issues.issue_count(8), 3);
+        assert_eq!(issues.counts(7), (1, 0));
+        let f = Filter {
+            project: 8,
+            status: None,
+            query: Some("t B".to_lowercase()),
+            sort: Sort::LastSeen,
+            after: None,
+            limit: 10,
+        };
+        assert_eq!(issues.list(&f).0.len(), 3);
+    }
+
+    #[test]
+    fn search_ignores_case_without_copying() {
+        assert!(contains_ignoring_case("KeyError: User 42", "user 4"));
+        assert!(contains_ignoring_case("ÄRGER in Köln", "köln"));
+        assert!(contains_ignoring_case("x", ""));
+        assert!(!contains_ignoring_case("KeyError", "keyerrors"));
     }
 }

@@ -1,25 +1,55 @@
 //! Native crash uploads (`/minidump/`): the dump is stored as an attachment of an event built
 //! from the form's `sentry` JSON (or `sentry[...]` fields), or of a bare native crash event.
+//! The form is parsed on the blocking pool; its fields other than files are bounded together by
+//! `ingest.max_event_bytes` (they become the event), each file by `ingest.max_attachment_bytes`.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 
-use super::ingest::{Plan, event_id_of};
+use super::budget::RawBody;
+use super::config::ProjectConfig;
+use super::plan::{Plan, blocking, decode};
 use super::record::{AttachmentHeader, with_header};
 use super::{Accepted, Ingest, IngestError, SentryAuth, event};
 
 impl Ingest {
     /// `POST /api/{project}/minidump/`: the minidump is stored as an attachment of an event made
     /// from the form's `sentry` JSON (or `sentry[...]` fields), or of a bare native crash event.
+    /// Crashpad may gzip the whole form: that is undone first.
     pub async fn minidump(
         &self,
         path_project: u64,
         auth: Option<SentryAuth>,
+        content_type: String,
+        body: RawBody,
+    ) -> Result<Accepted, IngestError> {
+        let this = self.clone();
+        let (plan, charge) = blocking(move || {
+            let cfg = this.settings();
+            let project = this.project(&cfg, Some(path_project), auth.as_ref())?;
+            let (data, mut charge) = decode(body)?;
+            // The form is whole in memory, so parsing it never waits: it only needs an executor.
+            let (event, files) = tokio::runtime::Handle::current().block_on(parse_form(
+                data,
+                &content_type,
+                cfg.ingest.max_attachment_bytes,
+                cfg.ingest.max_event_bytes,
+            ))?;
+            charge.add(files.iter().map(|f| f.2.len()).sum())?;
+            let plan = this.plan_minidump(&project, event, files)?;
+            Ok((plan, charge))
+        })
+        .await?;
+        self.commit(plan, charge).await
+    }
+
+    fn plan_minidump(
+        &self,
+        project: &ProjectConfig,
         mut event: Value,
         files: Vec<FormFile>,
-    ) -> Result<Accepted, IngestError> {
+    ) -> Result<Plan, IngestError> {
         let cfg = self.settings();
-        let project = self.project(&cfg, Some(path_project), auth.as_ref())?;
         if !files.iter().any(|f| f.3 == "event.minidump") {
             return Err(IngestError::InvalidEvent(
                 "no `upload_file_minidump` file in the form".into(),
@@ -51,17 +81,15 @@ impl Ingest {
         }
         self.count_item(project.id, "event");
         let now = self.inner.clock.now_ms();
-        let id = event_id_of(&event);
-        let payload = serde_json::to_vec(&event).unwrap_or_default();
-        let mut plan = Plan::default();
-        // The dump follows its event: kept only when the event is stored in full.
-        let taken =
-            self.plan_event(&mut plan, &project, id.clone(), &event, &payload, now) == Some(true);
-        let mut size = payload.len();
-        // The dump follows its event: not stored when the quota refused the event.
-        for (name, content_type, data, attachment_type) in files.into_iter().filter(|_| taken) {
+        let mut plan = Plan::new(self, project.id);
+        // The dump follows its event: kept only when the event is stored in full (not when the
+        // quota refused it, nor for a flood copy).
+        let taken = self.plan_made_event(&mut plan, project, &event, now)? == Some(true);
+        let Some(id) = plan.id.clone().filter(|_| taken) else {
+            return Ok(plan);
+        };
+        for (name, content_type, data, attachment_type) in files {
             self.count_item(project.id, "attachment");
-            size += data.len();
             let header = AttachmentHeader {
                 filename: name,
                 content_type,
@@ -71,7 +99,7 @@ impl Ingest {
             plan.attachments
                 .push((id.clone(), with_header(&header, &data)));
         }
-        self.commit(project.id, plan, size).await
+        Ok(plan)
     }
 }
 
@@ -83,11 +111,13 @@ pub type FormFile = (String, Option<String>, Bytes, String);
 
 /// Reads a Crashpad/Breakpad upload form: the `sentry` JSON field or `sentry[...]` fields make
 /// the event; `upload_file_minidump` is the dump; other files are attachments. Each file is
-/// bounded by `max_file` (a 20 MiB dump is ordinary; axum's extractor would stop at 2 MiB).
+/// bounded by `max_file` (a 20 MiB dump is ordinary; axum's extractor would stop at 2 MiB); the
+/// fields that are not files, which make the event, by `max_fields` together.
 pub async fn parse_form(
     body: Bytes,
     content_type: &str,
     max_file: u64,
+    max_fields: u64,
 ) -> Result<(Value, Vec<FormFile>), IngestError> {
     let boundary = multer::parse_boundary(content_type)
         .map_err(|e| IngestError::InvalidEvent(format!("not a multipart form: {e}")))?;
@@ -101,13 +131,18 @@ pub async fn parse_form(
     let mut event = Value::Object(Default::default());
     let mut files = Vec::new();
     let mut fields = 0;
+    let mut field_bytes: u64 = 0;
     let field_error = |name: &str, e: multer::Error| match e {
         multer::Error::FieldSizeExceeded { .. } => IngestError::TooLarge(format!(
-            "form field `{name}` is larger than {max_file} bytes"
+            "form field `{}` is larger than {max_file} bytes",
+            super::auth::truncate(name, 100)
         )),
-        e => IngestError::InvalidEvent(format!("bad form field `{name}`: {e}")),
+        e => IngestError::InvalidEvent(format!(
+            "bad form field `{}`: {e}",
+            super::auth::truncate(name, 100)
+        )),
     };
-    while let Some(field) = form
+    while let Some(mut field) = form
         .next_field()
         .await
         .map_err(|e| IngestError::InvalidEvent(format!("bad form: {e}")))?
@@ -121,7 +156,23 @@ pub async fn parse_form(
         let name = field.name().unwrap_or("").to_string();
         let filename = field.file_name().map(str::to_string);
         let content_type = field.content_type().map(|m| m.to_string());
-        let data = field.bytes().await.map_err(|e| field_error(&name, e))?;
+        let is_file = filename.is_some() || name == "upload_file_minidump";
+        let data = if is_file {
+            field.bytes().await.map_err(|e| field_error(&name, e))?
+        } else {
+            // The event is made of these: bounded like an event, all of them together.
+            let mut buf = BytesMut::new();
+            while let Some(chunk) = field.chunk().await.map_err(|e| field_error(&name, e))? {
+                field_bytes += chunk.len() as u64;
+                if field_bytes > max_fields {
+                    return Err(IngestError::TooLarge(format!(
+                        "the form's fields other than files are larger than {max_fields} bytes together (ingest.max_event_bytes)"
+                    )));
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            buf.freeze()
+        };
         if name == "upload_file_minidump" {
             files.push((
                 filename.unwrap_or_else(|| "minidump.dmp".into()),
@@ -129,11 +180,11 @@ pub async fn parse_form(
                 data,
                 "event.minidump".to_string(),
             ));
-        } else if name == "sentry" {
+        } else if name == "sentry" && !is_file {
             event = serde_json::from_slice(&data).map_err(|e| {
                 IngestError::InvalidEvent(format!("form field `sentry` is not JSON: {e}"))
             })?;
-        } else if let Some(path) = bracket_path(&name) {
+        } else if let Some(path) = bracket_path(&name).filter(|_| !is_file) {
             set_path(
                 &mut event,
                 &path,
@@ -227,17 +278,48 @@ mod tests {
             ("sentry[release]", None, b"r1"),
             ("upload_file_minidump", Some("crash.dmp"), &dump),
         ]);
-        let (event, files) = parse_form(body.clone(), &ct, 20 * 1024 * 1024)
+        let (event, files) = parse_form(body.clone(), &ct, 20 * 1024 * 1024, 1024 * 1024)
             .await
             .expect("read");
         assert_eq!(event, json!({"release": "r1"}));
         assert_eq!(files.len(), 1);
         assert_eq!(files[0].2.len(), dump.len());
         assert_eq!(files[0].3, "event.minidump");
-        let refused = parse_form(body, &ct, 1024 * 1024).await;
+        let refused = parse_form(body, &ct, 1024 * 1024, 1024 * 1024).await;
         assert!(
             matches!(refused, Err(IngestError::TooLarge(_))),
             "{refused:?}"
         );
+    }
+
+    /// The fields that make the event are bounded like an event: one `sentry` field, or many
+    /// `sentry[...]` fields, each under the file limit but together over the event limit.
+    #[tokio::test]
+    async fn the_fields_that_make_the_event_are_bounded_together() {
+        let dump: &[u8] = b"MDMP";
+        let big = vec![b'x'; 600 * 1024];
+        let json = format!("{{\"message\":\"{}\"}}", "y".repeat(1100 * 1024));
+        let (body, ct) = form(&[
+            ("sentry", None, json.as_bytes()),
+            ("upload_file_minidump", Some("crash.dmp"), dump),
+        ]);
+        let r = parse_form(body, &ct, 20 << 20, 1 << 20).await;
+        assert!(matches!(r, Err(IngestError::TooLarge(_))), "{r:?}");
+        let (body, ct) = form(&[
+            ("sentry[extra][a]", None, &big),
+            ("sentry[extra][b]", None, &big),
+            ("upload_file_minidump", Some("crash.dmp"), dump),
+        ]);
+        let r = parse_form(body, &ct, 20 << 20, 1 << 20).await;
+        assert!(matches!(r, Err(IngestError::TooLarge(_))), "{r:?}");
+        let (body, ct) = form(&[
+            ("sentry[extra][a]", None, &big),
+            ("upload_file_minidump", Some("crash.dmp"), dump),
+        ]);
+        let (event, files) = parse_form(body, &ct, 20 << 20, 1 << 20)
+            .await
+            .expect("fits");
+        assert_eq!(event["extra"]["a"].as_str().map(str::len), Some(big.len()));
+        assert_eq!(files.len(), 1);
     }
 }

@@ -1,6 +1,7 @@
 //! What the API and the dashboard ask of ingest: projects with their DSNs, issues, an issue's
 //! events, one event as stored with its attachments. Issues come from memory; events from the
-//! store (call these off the async workers).
+//! store (call these off the async workers). An attachment is read by its key alone; listing an
+//! event's attachments copies none of their payloads.
 
 use panoptes_types::{EventSummary, IssueSummary, ProjectInfo};
 use serde_json::{Value, json};
@@ -123,15 +124,14 @@ impl Ingest {
         let (h, payload) = split_record::<EventHeader>(&bytes)
             .ok_or_else(|| StoreError::Decode(format!("stored event {id} is damaged")))?;
         let event: Value = serde_json::from_slice(payload).unwrap_or(Value::Null);
-        let attachments: Vec<Value> = store
-            .sentry_attachments(project, &id)?
-            .into_iter()
-            .filter_map(|(idx, b)| {
-                let (a, _) = split_record::<AttachmentHeader>(&b)?;
-                Some(json!({"index": idx, "filename": a.filename, "size": a.size,
-                    "content_type": a.content_type, "attachment_type": a.attachment_type}))
-            })
-            .collect();
+        // Only each attachment's header line is decoded; no payload is copied.
+        let mut attachments: Vec<Value> = Vec::new();
+        store.sentry_attachments_each(project, &id, |idx, row| {
+            if let Some((a, _)) = split_record::<AttachmentHeader>(row) {
+                attachments.push(json!({"index": idx, "filename": a.filename, "size": a.size,
+                    "content_type": a.content_type, "attachment_type": a.attachment_type}));
+            }
+        })?;
         Ok(Some(json!({
             "event_id": id,
             // null until the digest has grouped it (a moment after the SDK got its 200).
@@ -153,12 +153,7 @@ impl Ingest {
         let Some(id) = normalize_event_id(event_id) else {
             return Ok(None);
         };
-        let Some((_, row)) = self
-            .store()
-            .sentry_attachments(project, &id)?
-            .into_iter()
-            .find(|(i, _)| *i == index)
-        else {
+        let Some(row) = self.store().sentry_attachment(project, &id, index)? else {
             return Ok(None);
         };
         let (h, data) = split_record::<AttachmentHeader>(&row)

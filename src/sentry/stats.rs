@@ -57,6 +57,9 @@ impl Ingest {
                 outcome: outcome.to_string(),
             })
             .inc_by(n);
+        if outcome == "rate_limited" {
+            self.inner.metrics.ingest.quota_rejected.inc_by(n);
+        }
         *lock(&self.inner.counters)
             .entry(project)
             .or_default()

@@ -39,7 +39,7 @@ impl Ingest {
                 serde_json::to_vec(&rec).unwrap_or_default(),
             ))])
             .await?;
-        lock(&self.inner.issues).by_id.insert(id, rec.clone());
+        lock(&self.inner.issues).upsert(rec.clone());
         Ok(Some(rec))
     }
 }

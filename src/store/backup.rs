@@ -14,7 +14,7 @@ use redb::{
 };
 
 use super::{Store, StoreError, missing_is_empty, open_database};
-use super::{periskop, probes, sentry, tables};
+use super::{alerts, periskop, probes, sentry, tables};
 
 /// What a backup copied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -70,6 +70,11 @@ fn copy_all(from: &ReadTransaction, to: &WriteTransaction) -> Result<BackupStats
     copy(from, to, sentry::ISSUE_USERS, &mut s)?;
     copy(from, to, sentry::ATTACHMENTS, &mut s)?;
     copy(from, to, sentry::COUNTS, &mut s)?;
+    copy(from, to, alerts::INSTANCES, &mut s)?;
+    copy(from, to, alerts::HISTORY, &mut s)?;
+    copy(from, to, alerts::GROUPS, &mut s)?;
+    copy(from, to, alerts::SILENCES, &mut s)?;
+    copy(from, to, alerts::NOTIFICATIONS, &mut s)?;
     Ok(s)
 }
 
@@ -142,7 +147,14 @@ mod tests {
         let store = Store::open(dir.path(), StoreOptions::default(), StoreMetrics::default())
             .expect("open");
         store
-            .write(vec![crate::auth::audit(1, "t", "backup.test", "x")])
+            .write(vec![Write::Audit {
+                at_ms: 1,
+                record: crate::store::AuditRecord {
+                    actor: "t".into(),
+                    action: "backup.test".into(),
+                    detail: "x".into(),
+                },
+            }])
             .await
             .expect("write");
         store

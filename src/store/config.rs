@@ -17,6 +17,9 @@ crate::config_section! {
         pub queue_capacity: usize = 65_536,
         /// Memory for the storage engine's page cache (bounds the process's resident size).
         pub cache_bytes: u64 = 256 * 1024 * 1024,
+        /// How long a request waits for its write to commit before it is answered 503 (the
+        /// write stays queued and may still land).
+        pub write_timeout: Duration = Duration::secs(30),
     }
 }
 
@@ -33,5 +36,8 @@ pub fn validate(c: &StoreConfig, d: &mut Decoder) {
     }
     if c.retention_interval.get().is_zero() {
         d.error_at("store.retention_interval", "must be positive");
+    }
+    if c.write_timeout.get().is_zero() {
+        d.error_at("store.write_timeout", "must be positive");
     }
 }

@@ -8,6 +8,7 @@
 //! with `Durability::Immediate` (fsynced). Producers are never held hostage by a long batch: the
 //! writer takes at most `max_batch` write requests per transaction and never waits to fill one.
 
+pub mod alerts;
 pub mod backup;
 pub mod config;
 pub mod events;
@@ -61,7 +62,7 @@ pub enum StoreError {
         version: u32,
         detail: String,
     },
-    #[error("the store is busy: its write queue is full")]
+    #[error("the store is busy: its write queue is full, or a commit is overdue")]
     Busy,
     #[error("the store is shut down")]
     Closed,
@@ -121,6 +122,8 @@ pub enum Write {
     Periskop(periskop::PeriskopWrite),
     /// Sentry-compatible ingest: inbox, digest, issues (`sentry.rs`).
     Sentry(sentry::SentryWrite),
+    /// Alert states, groups, silences, notifications (`alerts.rs`).
+    Alerts(alerts::AlertsWrite),
     /// Cannot be applied (tests of the writer's per-request failure).
     #[cfg(test)]
     Refuse,
@@ -137,6 +140,10 @@ pub struct StoreOptions {
     pub queue_capacity: usize,
     /// Memory redb may use to cache pages (its own default is 1 GiB).
     pub cache_bytes: usize,
+    /// How long `write` waits for its commit before answering `Busy`; `None` waits as long as
+    /// it takes (tests on tokio's paused clock, which would otherwise jump to the deadline while
+    /// the writer thread, which tokio cannot see, commits).
+    pub write_timeout: Option<std::time::Duration>,
 }
 
 impl Default for StoreOptions {
@@ -145,6 +152,7 @@ impl Default for StoreOptions {
             max_batch: 4096,
             queue_capacity: 65_536,
             cache_bytes: 256 * 1024 * 1024,
+            write_timeout: Some(std::time::Duration::from_secs(30)),
         }
     }
 }
@@ -154,6 +162,7 @@ struct Inner {
     path: PathBuf,
     schema_version: u32,
     requests: mpsc::Sender<Request>,
+    write_timeout: Option<std::time::Duration>,
     metrics: StoreMetrics,
     /// Set when a commit failed; redb then refuses further writes until the file is reopened.
     failure: Arc<Mutex<Option<String>>>,
@@ -205,6 +214,7 @@ impl Store {
                 path,
                 schema_version,
                 requests: tx,
+                write_timeout: options.write_timeout,
                 metrics,
                 failure,
                 hook,
@@ -215,9 +225,23 @@ impl Store {
 
     /// Applies `writes` atomically; resolves once they are durable. Returns the number of rows
     /// removed by prune writes.
+    ///
+    /// Waits at most `write_timeout` for the commit, then answers `Busy` (503 at the edge): a
+    /// stalled fsync must not hold every request, and the permits and memory each holds, for
+    /// ever. The write stays queued, so it may still land after the caller heard `Busy`;
+    /// callers treat `Busy` as "not known to be stored", never as "known not to be stored".
     pub async fn write(&self, writes: Vec<Write>) -> Result<u64, StoreError> {
         let ack = self.enqueue(writes)?;
-        ack.await.unwrap_or(Err(StoreError::Closed))
+        let Some(limit) = self.inner.write_timeout else {
+            return ack.await.unwrap_or(Err(StoreError::Closed));
+        };
+        match tokio::time::timeout(limit, ack).await {
+            Ok(done) => done.unwrap_or(Err(StoreError::Closed)),
+            Err(_) => {
+                self.inner.metrics.rejected_busy.inc();
+                Err(StoreError::Busy)
+            }
+        }
     }
 
     /// Queues `writes` without waiting for the commit: for producers that pipeline.
@@ -461,3 +485,44 @@ fn map_open_error(path: &str, e: redb::DatabaseError) -> StoreError {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod write_deadline {
+    use super::*;
+
+    /// A commit that does not come (here: another write transaction holds redb's single write
+    /// lock, as a stalled fsync would) is answered `Busy` after `write_timeout`, not awaited
+    /// for ever; the write itself stays queued and lands once the writer moves again.
+    #[tokio::test]
+    async fn a_stalled_commit_answers_busy_after_the_deadline() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = StoreOptions {
+            write_timeout: Some(std::time::Duration::from_millis(200)),
+            ..StoreOptions::default()
+        };
+        let store = Store::open(dir.path(), options, StoreMetrics::default()).expect("open");
+        let stall = store.inner.db.begin_write().expect("hold the write lock");
+        let write = vec![Write::PutToken {
+            hash: "h".into(),
+            record: TokenRecord {
+                name: "late".into(),
+                created_at_ms: 1,
+            },
+        }];
+        let started = std::time::Instant::now();
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(10), store.write(write))
+            .await
+            .expect("the write answers within its deadline");
+        assert_eq!(answer, Err(StoreError::Busy));
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        drop(stall);
+        store.write(vec![]).await.expect("the writer moves again");
+        let late = store.token("h").expect("read");
+        assert_eq!(
+            late.map(|t| t.name).as_deref(),
+            Some("late"),
+            "it landed after all"
+        );
+        store.close().await;
+    }
+}

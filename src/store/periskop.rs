@@ -149,6 +149,47 @@ impl Store {
         Ok(out)
     }
 
+    /// One service's keys, instances and baselines (to re-read it after a failed write).
+    pub fn periskop_service_snapshot(&self, service: &str) -> Result<PeriskopSnapshot, StoreError> {
+        let txn = self.read_txn()?;
+        let mut out = PeriskopSnapshot::default();
+        let svc = service.to_string();
+        if let Some(t) = missing_is_empty(txn.open_table(KEYS))? {
+            for row in t.range((service, "")..).map_err(StoreError::storage)? {
+                let (k, v) = row.map_err(StoreError::storage)?;
+                let (s, key) = k.value();
+                if s != service {
+                    break;
+                }
+                out.keys
+                    .push((svc.clone(), key.to_string(), v.value().to_vec()));
+            }
+        }
+        if let Some(t) = missing_is_empty(txn.open_table(INSTANCES))? {
+            for row in t.range((service, "")..).map_err(StoreError::storage)? {
+                let (k, v) = row.map_err(StoreError::storage)?;
+                let (s, i) = k.value();
+                if s != service {
+                    break;
+                }
+                out.instances
+                    .push((svc.clone(), i.to_string(), v.value().to_vec()));
+            }
+        }
+        if let Some(t) = missing_is_empty(txn.open_table(BASELINES))? {
+            for row in t.range((service, "", "")..).map_err(StoreError::storage)? {
+                let (k, v) = row.map_err(StoreError::storage)?;
+                let (s, i, key) = k.value();
+                if s != service {
+                    break;
+                }
+                out.baselines
+                    .push((svc.clone(), i.to_string(), key.to_string(), v.value()));
+            }
+        }
+        Ok(out)
+    }
+
     /// Per-minute increases of one key since `from_ms`, oldest first: (minute_ms, count).
     pub fn periskop_rate(
         &self,
@@ -239,6 +280,35 @@ mod tests {
         assert!(snap.instances.is_empty());
         assert!(snap.baselines.is_empty());
         assert_eq!(snap.keys.len(), 1, "key history stays");
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn one_service_is_read_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), StoreOptions::default(), StoreMetrics::default())
+            .expect("open");
+        let mut other = write(60_000, 0, 1);
+        if let Write::Periskop(w) = &mut other {
+            w.service = "svc-b".into();
+        }
+        store
+            .write(vec![write(60_000, 0, 2), other])
+            .await
+            .expect("w");
+        let snap = store.periskop_service_snapshot("svc").expect("snapshot");
+        assert_eq!(
+            (snap.keys.len(), snap.instances.len(), snap.baselines.len()),
+            (1, 1, 2)
+        );
+        assert!(snap.keys.iter().all(|(s, _, _)| s == "svc"));
+        assert!(
+            store
+                .periskop_service_snapshot("sv")
+                .expect("snapshot")
+                .keys
+                .is_empty()
+        );
         store.close().await;
     }
 }

@@ -99,16 +99,31 @@ pub(super) fn apply(tx: &WriteTransaction, w: &SentryWrite) -> Result<u64, Store
                 t.insert(*seq, bytes.as_slice())
                     .map_err(StoreError::storage)?;
             }
+            // An event id the project already has stored is an SDK's retry: the first body and
+            // its attachments stay, and the retry's are not added (in the same transaction, so
+            // two copies racing cannot both write).
+            let mut resent: HashSet<&str> = HashSet::new();
             if !r.events.is_empty() {
                 let mut t = tx.open_table(EVENTS).map_err(StoreError::storage)?;
                 for (id, bytes) in &r.events {
-                    t.insert((r.project, id.as_str()), bytes.as_slice())
+                    let key = (r.project, id.as_str());
+                    if t.get(key).map_err(StoreError::storage)?.is_some() {
+                        resent.insert(id.as_str());
+                        continue;
+                    }
+                    t.insert(key, bytes.as_slice())
                         .map_err(StoreError::storage)?;
                 }
             }
-            if !r.attachments.is_empty() {
+            if r.attachments
+                .iter()
+                .any(|(e, _, _)| !resent.contains(e.as_str()))
+            {
                 let mut t = tx.open_table(ATTACHMENTS).map_err(StoreError::storage)?;
                 for (event, idx, bytes) in &r.attachments {
+                    if resent.contains(event.as_str()) {
+                        continue;
+                    }
                     t.insert((r.project, event.as_str(), *idx), bytes.as_slice())
                         .map_err(StoreError::storage)?;
                 }
@@ -283,7 +298,11 @@ impl Store {
         Ok((issues, groups))
     }
 
-    pub fn sentry_event(&self, project: u64, event_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    pub fn sentry_event(
+        &self,
+        project: u64,
+        event_id: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.read_txn()?;
         let Some(t) = missing_is_empty(txn.open_table(EVENTS))? else {
             return Ok(None);
@@ -320,7 +339,10 @@ impl Store {
         let mut known_ids = HashSet::new();
         if let Some(t) = missing_is_empty(txn.open_table(EVENT_ISSUE))? {
             for (project, id) in ids {
-                if t.get((*project, *id)).map_err(StoreError::storage)?.is_some() {
+                if t.get((*project, *id))
+                    .map_err(StoreError::storage)?
+                    .is_some()
+                {
                     known_ids.insert((*project, (*id).to_string()));
                 }
             }
@@ -385,6 +407,66 @@ impl Store {
         Ok(out)
     }
 
+    /// One attachment of an event, read by its key (no other attachment is read).
+    pub fn sentry_attachment(
+        &self,
+        project: u64,
+        event_id: &str,
+        index: u32,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.read_txn()?;
+        let Some(t) = missing_is_empty(txn.open_table(ATTACHMENTS))? else {
+            return Ok(None);
+        };
+        Ok(t.get((project, event_id, index))
+            .map_err(StoreError::storage)?
+            .map(|v| v.value().to_vec()))
+    }
+
+    /// Visits an event's attachments in index order with each record borrowed from the store,
+    /// so a caller that needs only their headers copies no payload.
+    pub fn sentry_attachments_each(
+        &self,
+        project: u64,
+        event_id: &str,
+        mut f: impl FnMut(u32, &[u8]),
+    ) -> Result<(), StoreError> {
+        let txn = self.read_txn()?;
+        let Some(t) = missing_is_empty(txn.open_table(ATTACHMENTS))? else {
+            return Ok(());
+        };
+        for row in t
+            .range((project, event_id, 0u32)..=(project, event_id, u32::MAX))
+            .map_err(StoreError::storage)?
+        {
+            let (k, v) = row.map_err(StoreError::storage)?;
+            f(k.value().2, v.value());
+        }
+        Ok(())
+    }
+
+    /// Every (project, release) that has counters (read once when ingest opens; bounded by
+    /// `ingest.max_releases_per_project` per project).
+    pub fn sentry_releases(&self) -> Result<Vec<(u64, String)>, StoreError> {
+        let txn = self.read_txn()?;
+        let Some(t) = missing_is_empty(txn.open_table(COUNTS))? else {
+            return Ok(Vec::new());
+        };
+        let mut out: Vec<(u64, String)> = Vec::new();
+        for row in t.iter().map_err(StoreError::storage)? {
+            let (k, _) = row.map_err(StoreError::storage)?;
+            let (project, release, _) = k.value();
+            // Rows are ordered by (project, release, counter): one entry per release.
+            if out
+                .last()
+                .is_none_or(|(p, r)| *p != project || r != release)
+            {
+                out.push((project, release.to_string()));
+            }
+        }
+        Ok(out)
+    }
+
     /// A project's session and client-report counters: (release, counter, n).
     pub fn sentry_counts(&self, project: u64) -> Result<Vec<(String, String, u64)>, StoreError> {
         let txn = self.read_txn()?;
@@ -405,149 +487,5 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::metrics::StoreMetrics;
-    use crate::store::{StoreOptions, Write};
-
-    #[tokio::test]
-    async fn digest_consumes_the_inbox_atomically_and_retention_prunes_events() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(dir.path(), StoreOptions::default(), StoreMetrics::default())
-            .expect("open");
-        store
-            .write(vec![Write::Sentry(SentryWrite::Received(Box::new(
-                Received {
-                    project: 7,
-                    inbox: vec![(1, b"a".to_vec()), (2, b"b".to_vec()), (3, b"c".to_vec())],
-                    events: vec![("e1".into(), b"{}".to_vec()), ("e2".into(), b"{}".to_vec())],
-                    attachments: vec![("e1".into(), 0, b"att".to_vec())],
-                },
-            )))])
-            .await
-            .expect("received");
-        assert_eq!(store.sentry_inbox_stats().expect("stats"), (3, Some(3)));
-        let first_two = store.sentry_inbox(2).expect("read");
-        assert_eq!(first_two, vec![(1, b"a".to_vec()), (2, b"b".to_vec())]);
-        let ev = |id: &str, ms: u64| EventRow {
-            project: 7,
-            event_id: id.into(),
-            issue: 9,
-            received_ms: ms,
-        };
-        assert!(
-            store.sentry_event(7, "e1").expect("get").is_some(),
-            "readable before the digest"
-        );
-        assert_eq!(store.sentry_event_issue(7, "e1").expect("get"), None);
-        store
-            .write(vec![Write::Sentry(SentryWrite::Digest(Box::new(
-                DigestWrite {
-                    consumed: vec![1, 2],
-                    issues: vec![(9, b"{\"id\":9}".to_vec())],
-                    groups: vec![(7, "h".into(), 9)],
-                    events: vec![ev("e1", 1000), ev("e2", 2000)],
-                    users: vec![(9, "id:u".into())],
-                    counts: vec![(7, "r1".into(), "sessions.ok".into(), 2)],
-                },
-            )))])
-            .await
-            .expect("digest");
-        assert_eq!(
-            store.sentry_inbox(10).expect("read"),
-            vec![(3, b"c".to_vec())]
-        );
-        let (issues, groups) = store.sentry_issues().expect("issues");
-        assert_eq!(issues.len(), 1);
-        assert_eq!(groups, vec![(7, "h".to_string(), 9)]);
-        assert_eq!(
-            store.sentry_issue_events(9, None, 10).expect("events"),
-            vec![(2000, "e2".to_string()), (1000, "e1".to_string())]
-        );
-        assert_eq!(
-            store
-                .sentry_issue_events(9, Some((2000, "e2".into())), 10)
-                .expect("page 2"),
-            vec![(1000, "e1".to_string())]
-        );
-        let (ids, users) = store
-            .sentry_known(&[(7, "e1"), (7, "nope"), (8, "e1")], &[(9, "id:u"), (9, "id:v")])
-            .expect("known");
-        assert!(ids.contains(&(7, "e1".to_string())) && ids.len() == 1, "{ids:?}");
-        assert!(users.contains(&(9, "id:u".to_string())) && users.len() == 1);
-        assert_eq!(store.sentry_attachments(7, "e1").expect("att").len(), 1);
-        assert_eq!(store.sentry_event_issue(7, "e1").expect("get"), Some(9));
-        store
-            .write(vec![Write::Sentry(SentryWrite::Digest(Box::new(
-                DigestWrite {
-                    consumed: vec![3],
-                    counts: vec![(7, "r1".into(), "sessions.ok".into(), 3)],
-                    ..Default::default()
-                },
-            )))])
-            .await
-            .expect("digest 2");
-        assert_eq!(
-            store.sentry_counts(7).expect("counts"),
-            vec![("r1".to_string(), "sessions.ok".to_string(), 5)]
-        );
-        let removed = store
-            .write(vec![Write::Sentry(SentryWrite::PruneEvents {
-                before_ms: 1500,
-                limit: 10,
-            })])
-            .await
-            .expect("prune");
-        assert_eq!(removed, 1);
-        assert!(store.sentry_event(7, "e1").expect("get").is_none());
-        assert_eq!(store.sentry_event_issue(7, "e1").expect("get"), None);
-        assert!(store.sentry_event(7, "e2").expect("get").is_some());
-        assert!(store.sentry_attachments(7, "e1").expect("att").is_empty());
-        assert_eq!(
-            store
-                .sentry_issue_events(9, None, 10)
-                .expect("events")
-                .len(),
-            1
-        );
-        store.close().await;
-    }
-
-    /// The same event id in two projects is two events: neither project's write reaches the
-    /// other's event or attachments.
-    #[tokio::test]
-    async fn an_event_id_belongs_to_its_project() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(dir.path(), StoreOptions::default(), StoreMetrics::default())
-            .expect("open");
-        let received = |project: u64, body: &[u8], att: &[u8]| {
-            Write::Sentry(SentryWrite::Received(Box::new(Received {
-                project,
-                inbox: Vec::new(),
-                events: vec![("same".into(), body.to_vec())],
-                attachments: vec![("same".into(), 0, att.to_vec())],
-            })))
-        };
-        store
-            .write(vec![received(7, b"seven", b"a7")])
-            .await
-            .expect("7");
-        store
-            .write(vec![received(8, b"eight", b"a8")])
-            .await
-            .expect("8");
-        assert_eq!(
-            store.sentry_event(7, "same").expect("get").as_deref(),
-            Some(&b"seven"[..])
-        );
-        assert_eq!(
-            store.sentry_event(8, "same").expect("get").as_deref(),
-            Some(&b"eight"[..])
-        );
-        assert_eq!(
-            store.sentry_attachments(7, "same").expect("att"),
-            vec![(0, b"a7".to_vec())]
-        );
-        store.close().await;
-    }
-}
+#[path = "sentry_tests.rs"]
+mod tests;

@@ -158,3 +158,58 @@ async fn a_three_mebibyte_minidump_is_accepted() {
     let event = s.json(&format!("/api/v1/projects/7/events/{id}")).await;
     assert_eq!(event["attachments"][0]["size"], dump.len() as u64);
 }
+
+/// Whoever answers an error on an ingest path (axum's 405, an unknown `/api/{id}/...` route),
+/// SDKs get Relay's shape: `{"detail": ...}` and `X-Sentry-Error`. Our own API keeps its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_on_ingest_paths_answer_in_relays_shape() {
+    let s = Server::start(CONFIG);
+    for (method, path, status) in [
+        (
+            reqwest::Method::GET,
+            "/api/7/envelope/",
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/store/",
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/7/nothing/",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/7/envelope/extra",
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let resp = s
+            .http
+            .request(method.clone(), s.url(path))
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(resp.status(), status, "{method} {path}");
+        let header = resp
+            .headers()
+            .get("x-sentry-error")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        assert!(!header.is_empty(), "{method} {path}: no X-Sentry-Error");
+        let body: Value = resp.json().await.expect("json");
+        assert!(
+            body["detail"].as_str().is_some_and(|d| !d.is_empty()) && body.get("error").is_none(),
+            "{method} {path}: {body}"
+        );
+    }
+    assert_error_shape(
+        s.get("/api/v1/nothing").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+}

@@ -1,5 +1,6 @@
-//! Metric labels a client cannot multiply, and a login throttle that holds when attempts come
-//! all at once.
+//! Metric labels a client cannot multiply, a login throttle that holds when attempts come all
+//! at once, and ingest bodies that cannot hold the server: a read deadline, a pool of their own
+//! for envelopes whose key is inside them, bytes charged to the inflight budget as they arrive.
 
 use super::*;
 
@@ -88,4 +89,163 @@ async fn thirty_wrong_passwords_at_once_get_at_most_six_verifications() {
         "{}",
         resp.status()
     );
+}
+
+/// Opens a connection, sends a request head announcing `content_length` bytes and `prefix` of
+/// them, and leaves it open: a client that sends its body slowly.
+async fn slow_sender(
+    addr: std::net::SocketAddr,
+    head: &str,
+    content_length: u64,
+    prefix: &[u8],
+) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut sock = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!(
+        "{head}\r\nHost: {addr}\r\nContent-Length: {content_length}\r\nConnection: close\r\n\r\n"
+    );
+    sock.write_all(request.as_bytes()).await.expect("head");
+    sock.write_all(prefix).await.expect("prefix");
+    sock
+}
+
+/// The answer on `sock` (status, lower-cased head, body), waiting at most `within`.
+async fn answer(
+    sock: &mut tokio::net::TcpStream,
+    within: Duration,
+) -> Option<(u16, String, String)> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(within, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match sock.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+            let text = String::from_utf8_lossy(&got).to_string();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len = head
+                    .to_ascii_lowercase()
+                    .lines()
+                    .find_map(|l| {
+                        l.strip_prefix("content-length:")
+                            .map(|v| v.trim().to_string())
+                    })
+                    .and_then(|v| v.parse::<usize>().ok());
+                if len.is_some_and(|l| body.len() >= l) {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    let text = String::from_utf8_lossy(&got).to_string();
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    if read.is_err() && body.is_empty() {
+        return None;
+    }
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, head.to_ascii_lowercase(), body.to_string()))
+}
+
+fn event_envelope(message: &str) -> String {
+    format!("{{}}\n{{\"type\":\"event\"}}\n{{\"message\":\"{message}\"}}\n")
+}
+
+/// Envelopes without a key in a header or the query (their only credential is inside them)
+/// read from a small pool of their own: slow ones cannot take the places of senders with a key.
+/// And a body that does not arrive within `ingest.body_read_timeout` is answered 408, in
+/// Relay's shape, freeing its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_keyless_bodies_time_out_and_cannot_starve_senders_with_a_key() {
+    let config = format!(
+        "{CONFIG}ingest:\n  body_read_timeout: 2s\n  max_concurrent_bodies: 4\n  max_concurrent_unauthenticated_bodies: 2\n"
+    );
+    let s = Server::start(&config);
+    let head = "POST /api/7/envelope/ HTTP/1.1";
+    let mut slow = Vec::new();
+    for _ in 0..2 {
+        slow.push(slow_sender(s.run.addr, head, 1000, b"{\"dsn\":").await);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The keyless pool is full: more keyless senders are told to come back later.
+    assert_eq!(status_before_body(s.run.addr, head, 1000, b"{").await, 503);
+    // Senders with a key are not affected by the keyless ones.
+    for i in 0..3 {
+        let (st, body) = s
+            .envelope(7, KEY7, event_envelope(&format!("keyed {i}")))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+    }
+    // The slow ones get 408 once their time is up, in the shape SDKs read.
+    for mut sock in slow {
+        let (status, head, body) = answer(&mut sock, Duration::from_secs(20))
+            .await
+            .expect("an answer while the body was still owed");
+        assert_eq!(status, 408, "{head}\n{body}");
+        assert!(head.contains("x-sentry-error:"), "{head}");
+        let v: Value = serde_json::from_str(&body).expect("json");
+        assert!(
+            v["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("body_read_timeout")),
+            "{v}"
+        );
+    }
+    // Their places are free again.
+    let (st, _) = s.envelope(7, KEY7, event_envelope("after")).await;
+    assert_eq!(st, StatusCode::OK);
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(data).expect("write");
+    e.finish().expect("finish")
+}
+
+/// Bytes still arriving, and bytes being decompressed, count against `ingest.max_inflight_bytes`
+/// as they come: with most of the budget held by two bodies in transit, a small gzip body that
+/// inflates past what is left is refused (503) while inflating, not buffered whole. Once the
+/// slow senders go, the same body is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_are_charged_to_the_inflight_budget_as_they_arrive() {
+    let config = format!(
+        "{CONFIG}ingest:\n  max_envelope_bytes: 1048576\n  max_decompressed_bytes: 1048576\n  max_inflight_bytes: 2097152\n"
+    );
+    let s = Server::start(&config);
+    let head = format!("POST /api/7/envelope/?sentry_key={KEY7} HTTP/1.1");
+    let mut slow = Vec::new();
+    for _ in 0..2 {
+        slow.push(slow_sender(s.run.addr, &head, 1_000_000, &vec![b' '; 700 * 1024]).await);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let attachment = "a".repeat(990_000);
+    let plain = format!(
+        "{{}}\n{{\"type\":\"event\"}}\n{{\"message\":\"inflated\"}}\n{{\"type\":\"attachment\",\"length\":{},\"filename\":\"a.txt\"}}\n{attachment}\n",
+        attachment.len()
+    );
+    let bomb = gzip(plain.as_bytes());
+    assert!(bomb.len() < 16 * 1024, "{}", bomb.len());
+    let send = || {
+        s.http
+            .post(s.url(&format!("/api/7/envelope/?sentry_key={KEY7}")))
+            .header("content-encoding", "gzip")
+            .body(bomb.clone())
+            .send()
+    };
+    let resp = send().await.expect("answer");
+    assert_eq!(
+        resp.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+    drop(slow);
+    eventually("the budget to be given back", || async {
+        let r = send().await.ok()?;
+        (r.status() == StatusCode::OK).then_some(())
+    })
+    .await;
 }

@@ -11,6 +11,9 @@ mod errors;
 mod ingest;
 mod limits;
 mod outbound;
+mod periskop;
+mod probes;
+mod server;
 
 use std::time::{Duration, Instant};
 

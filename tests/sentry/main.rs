@@ -45,6 +45,7 @@ monitors:
     type: push
     token: tok-nightly
     interval: 1h
+    check_in_projects: [7]
 "#;
 
 struct Server {

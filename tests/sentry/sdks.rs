@@ -11,6 +11,20 @@ async fn python_sdk_events_are_grouped_with_their_fields_in_every_compression() 
         let v = run_client(clean_env(
             Command::new(PYTHON).args([PY_SDK, &dsn, algo, algo]),
         ));
+        // What went over the wire, as the client's transport sent it: without the `brotli`
+        // module the SDK sends gzip when asked for br, and this is where that would show.
+        let want = if algo == "none" {
+            Value::Null
+        } else {
+            json!(algo)
+        };
+        let sent = v["sent"].as_array().expect("the requests sent");
+        assert!(!sent.is_empty(), "{algo}: nothing sent: {v}");
+        for r in sent {
+            assert_eq!(r["content_encoding"], want, "{algo}: {v}");
+            assert_eq!(r["decodes"], true, "{algo}: the body is not {algo}: {v}");
+            assert_eq!(r["status"], 200, "{algo}: {v}");
+        }
         ids.push((algo, v));
     }
     // Three runs of the same code: one issue for the exception, one for the message.

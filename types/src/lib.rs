@@ -8,12 +8,14 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub mod alerts;
 pub mod any;
 pub mod event;
 pub mod periskop;
 pub mod probes;
 pub mod sentry;
 
+pub use alerts::*;
 pub use any::{AnyValue, Pairs};
 pub use event::{
     Breadcrumb, ExceptionValue, Frame, LogEntry, Mechanism, RequestInfo, SdkInfo, SentryEvent,

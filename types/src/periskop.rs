@@ -55,6 +55,10 @@ pub struct ExceptionService {
     pub last_seen: Option<String>,
     /// New keys dropped because the service hit `periskop.max_keys_per_service`.
     pub dropped_keys: u64,
+    /// Why target discovery is not current (e.g. a DNS refresh past its deadline; the previous
+    /// targets are kept meanwhile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 /// One aggregation key of a service (`GET /api/v1/exceptions/services/{name}/errors`).

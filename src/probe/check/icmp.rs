@@ -120,12 +120,35 @@ pub async fn check(i: &IcmpCheck, timeout: Duration) -> Outcome {
 
 #[cfg(test)]
 mod tests {
+    use super::checksum;
+
     #[test]
     fn checksum_matches_rfc1071_example() {
-        // An echo request with zero checksum field; the checksum of the result must verify to 0.
-        let mut p = vec![8u8, 0, 0, 0, 0x12, 0x34, 0, 1, b'a', b'b', b'c'];
-        let c = super::checksum(&p);
-        p[2..4].copy_from_slice(&c.to_be_bytes());
-        assert_eq!(super::checksum(&p), 0);
+        // RFC 1071, section 3: the one's-complement sum of these bytes is 0xddf2.
+        assert_eq!(
+            checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
+            0x220d
+        );
+    }
+
+    #[test]
+    fn checksum_of_a_real_echo_request() {
+        // Windows `ping`'s first echo request (id 1, seq 1, its 32-byte alphabet payload),
+        // as every capture of it shows: checksum 0x4d5a.
+        let mut p = vec![8u8, 0, 0, 0, 0x00, 0x01, 0x00, 0x01];
+        p.extend_from_slice(b"abcdefghijklmnopqrstuvwabcdefghi");
+        assert_eq!(checksum(&p), 0x4d5a);
+        // With the checksum in place the packet sums to zero, which is what the receiver checks.
+        p[2..4].copy_from_slice(&0x4d5au16.to_be_bytes());
+        assert_eq!(checksum(&p), 0);
+    }
+
+    #[test]
+    fn an_odd_length_is_padded_with_a_zero_byte() {
+        assert_eq!(checksum(&[8, 0, 0, 0, 0, 1, 0, 1, 0xab]), 0x4cfd);
+        assert_eq!(
+            checksum(&[8, 0, 0, 0, 0, 1, 0, 1, 0xab]),
+            checksum(&[8, 0, 0, 0, 0, 1, 0, 1, 0xab, 0])
+        );
     }
 }

@@ -246,24 +246,51 @@ fn host_of(uri: &str) -> &str {
     rest.split(['/', '?', '#']).next().unwrap_or(rest)
 }
 
-fn fingerprint(event: &Value, platform: &str) -> Option<Vec<String>> {
-    let parts = event.get("fingerprint")?.as_array()?;
+/// Most fingerprint entries read, and the longest entry kept; Sentry's SDKs send a handful of
+/// short ones. Beyond, entries are ignored or clipped, so one event cannot make grouping cost
+/// more than its own size (each `{{ default }}` once re-ran the default grouping).
+const MAX_FINGERPRINT_ENTRIES: usize = 32;
+const MAX_FINGERPRINT_ENTRY: usize = 1024;
+
+/// `{{ default }}` with any spaces, checked without copying the entry.
+fn is_default_marker(s: &str) -> bool {
+    s.len() <= 64 && s.chars().filter(|c| *c != ' ').eq("{{default}}".chars())
+}
+
+/// Feeds the grouping components to `h`: each followed by a zero byte.
+fn hash_component(h: &mut Sha256, c: &str) {
+    h.update(c.as_bytes());
+    h.update([0u8]);
+}
+
+/// Hashes the explicit `fingerprint`, if the event has one; `{{ default }}` stands for the
+/// default components, computed at most once.
+fn hash_fingerprint(event: &Value, platform: &str, h: &mut Sha256) -> bool {
+    let Some(parts) = event.get("fingerprint").and_then(Value::as_array) else {
+        return false;
+    };
     if parts.is_empty() {
-        return None;
+        return false;
     }
-    let mut out = Vec::new();
-    for p in parts {
+    let mut default: Option<Vec<String>> = None;
+    for p in parts.iter().take(MAX_FINGERPRINT_ENTRIES) {
         match p {
-            Value::String(s) if matches!(s.replace(' ', "").as_str(), "{{default}}") => {
-                out.extend(default_components(event, platform));
+            Value::String(s) if is_default_marker(s) => {
+                let d = default.get_or_insert_with(|| default_components(event, platform));
+                for c in d.iter() {
+                    hash_component(h, c);
+                }
             }
-            Value::String(s) => out.push(format!("fp:{s}")),
-            Value::Number(n) => out.push(format!("fp:{n}")),
-            Value::Bool(b) => out.push(format!("fp:{b}")),
+            Value::String(s) => {
+                h.update(b"fp:");
+                hash_component(h, super::auth::truncate(s, MAX_FINGERPRINT_ENTRY));
+            }
+            Value::Number(n) => hash_component(h, &format!("fp:{n}")),
+            Value::Bool(b) => hash_component(h, &format!("fp:{b}")),
             _ => {}
         }
     }
-    Some(out)
+    true
 }
 
 fn culprit(event: &Value, platform: &str) -> String {
@@ -324,12 +351,11 @@ fn title(event: &Value) -> String {
 /// Reads everything Panoptes needs from an event. `default_level` is what a missing level means.
 pub fn summarize(event: &Value) -> Summary {
     let platform = s(event, "platform").unwrap_or("other").to_ascii_lowercase();
-    let components =
-        fingerprint(event, &platform).unwrap_or_else(|| default_components(event, &platform));
     let mut h = Sha256::new();
-    for c in &components {
-        h.update(c.as_bytes());
-        h.update([0u8]);
+    if !hash_fingerprint(event, &platform, &mut h) {
+        for c in default_components(event, &platform) {
+            hash_component(&mut h, &c);
+        }
     }
     let digest = h.finalize();
     let group = hex::encode(&digest[..16]);

@@ -136,3 +136,29 @@ fn csp_reports() {
     let s = summarize(&e);
     assert_eq!(s.title, "Blocked 'script' from 'evil.example'");
 }
+
+/// Fingerprints are bounded: entries past the 32nd are ignored, long ones clipped, and many
+/// `{{ default }}` entries cost one default grouping (35k of them with a long function name
+/// once took gigabytes).
+#[test]
+fn fingerprints_are_bounded() {
+    let entries: Vec<String> = (0..40).map(|i| format!("part-{i}")).collect();
+    let mut many = json!({"message": "m"});
+    many["fingerprint"] = json!(entries);
+    let mut first = json!({"message": "m"});
+    first["fingerprint"] = json!(entries[..32]);
+    assert_eq!(summarize(&many).group, summarize(&first).group);
+    let long = |tail: &str| json!({"message": "m", "fingerprint": [format!("{}{tail}", "x".repeat(2000))]});
+    assert_eq!(summarize(&long("a")).group, summarize(&long("b")).group);
+    let mut e = py_exc("x", "return a / b");
+    e["exception"]["values"][0]["stacktrace"]["frames"][1]["function"] = json!("f".repeat(500_000));
+    e["fingerprint"] = json!(vec!["{{ default }}"; 35_000]);
+    let started = std::time::Instant::now();
+    let s = summarize(&e);
+    assert_eq!(s.group.len(), 32);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -1,0 +1,88 @@
+//! Alertmanager's webhook (exactly its `version: "4"` payload, or a body template) and pushing
+//! alerts to a real Alertmanager's `POST /api/v2/alerts` the way Prometheus does.
+
+use serde_json::{Value, json};
+
+use super::{am_time, post_json, template_data, truncated};
+use crate::alerts::config::{AlertmanagerConfig, WebhookConfig};
+use crate::alerts::model::{AlertStatus, Delivery, Notification};
+use crate::alerts::template::Template;
+use crate::clock::rfc3339;
+
+/// Alertmanager's webhook message.
+pub fn payload(n: &Notification) -> Value {
+    json!({
+        "version": "4",
+        "groupKey": n.group_key,
+        "truncatedAlerts": n.truncated_alerts,
+        "status": n.status.as_str(),
+        "receiver": n.receiver,
+        "groupLabels": n.group_labels,
+        "commonLabels": n.common_labels,
+        "commonAnnotations": n.common_annotations,
+        "externalURL": n.external_url,
+        "alerts": n.alerts.iter().map(|a| json!({
+            "status": a.status.as_str(),
+            "labels": a.labels,
+            "annotations": a.annotations,
+            "startsAt": rfc3339(a.starts_at_ms),
+            "endsAt": am_time(a.ends_at_ms),
+            "generatorURL": a.generator_url,
+            "fingerprint": a.fingerprint,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+pub fn webhook(c: &WebhookConfig, n: &Notification) -> Result<Vec<Delivery>, String> {
+    let n = truncated(n, c.max_alerts);
+    let mut req = post_json(&c.url, &payload(&n), &c.http_config);
+    if let Some(t) = &c.template {
+        let body = Template::parse(t)
+            .map(|t| t.render(&template_data(&n)))
+            .map_err(|e| format!("template: {e}"))?;
+        req.body = body.into_bytes();
+        // A template may write anything; say JSON only when it looks like it.
+        if !req.body.first().is_some_and(|b| *b == b'{' || *b == b'[') {
+            for h in &mut req.headers {
+                if h.0 == "content-type" {
+                    h.1 = "text/plain; charset=utf-8".into();
+                }
+            }
+        }
+    }
+    Ok(vec![Delivery::Http(req)])
+}
+
+/// How long a pushed firing alert stays firing in Alertmanager without being pushed again
+/// (Prometheus uses four times its resend delay); Panoptes pushes again every minute.
+pub const RESEND_MS: u64 = 60_000;
+
+pub fn alertmanager(
+    c: &AlertmanagerConfig,
+    n: &Notification,
+    now: u64,
+) -> Result<Vec<Delivery>, String> {
+    let alerts: Vec<Value> = n
+        .alerts
+        .iter()
+        .map(|a| {
+            let ends = match a.status {
+                AlertStatus::Firing => now + 4 * RESEND_MS,
+                AlertStatus::Resolved => a.ends_at_ms.unwrap_or(now),
+            };
+            json!({
+                "labels": a.labels,
+                "annotations": a.annotations,
+                "startsAt": rfc3339(a.starts_at_ms),
+                "endsAt": rfc3339(ends),
+                "generatorURL": a.generator_url,
+            })
+        })
+        .collect();
+    let url = format!("{}/api/v2/alerts", c.url.trim_end_matches('/'));
+    Ok(vec![Delivery::Http(post_json(
+        &url,
+        &Value::Array(alerts),
+        &c.http_config,
+    ))])
+}

@@ -1,0 +1,305 @@
+//! The engine on paused tokio time: `for`, `keep_firing_for`, group wait, interval and repeat,
+//! silences, and state that survives a restart, to the millisecond. Deliveries go to a
+//! recording transport (the real channels are driven end to end in `tests/alerts/`).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+use super::engine::{self, Alerts};
+use super::eval::SelfStats;
+use super::model::{AlertStatus, Verdict};
+use super::outbox::{Outcome, Record, Transport};
+use crate::clock::{SharedClock, TokioClock};
+use crate::events::{DomainEvent, Event, ProbeEvent};
+use crate::probe::events::Checked;
+use crate::probe::state::State;
+use crate::store::{Store, StoreOptions};
+use crate::tasks::Shutdown;
+
+/// 2026-11-23T00:00:00Z.
+const BASE_MS: u64 = 1_795_392_000_000;
+
+#[derive(Default)]
+struct Recorder {
+    sent: Mutex<Vec<(u64, String, AlertStatus, usize)>>,
+    clock: Mutex<Option<SharedClock>>,
+}
+
+impl Transport for Recorder {
+    fn send<'a>(
+        &'a self,
+        _cfg: &'a super::config::AlertsConfig,
+        r: &'a Record,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send + 'a>> {
+        let now = self
+            .clock
+            .lock()
+            .expect("lock")
+            .as_ref()
+            .map_or(0, |c| c.now_ms());
+        self.sent.lock().expect("lock").push((
+            now - BASE_MS,
+            r.channel.clone(),
+            r.notification.status,
+            r.notification.alerts.len(),
+        ));
+        Box::pin(async {
+            Outcome {
+                verdict: Verdict::Delivered,
+                status: Some(200),
+                latency_ms: 0,
+            }
+        })
+    }
+}
+
+struct Rig {
+    alerts: Alerts,
+    events: mpsc::Sender<Event>,
+    sent: Arc<Recorder>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+const CONFIG: &str = r#"
+monitors:
+  - {name: api, type: push, token: api-token-0123456789, interval: 1h}
+alerts:
+  rules:
+    - name: ApiDown
+      monitor: {state: down, monitors: [api]}
+      for: 1m
+      keep_firing_for: 2m
+  route: {receiver: web, group_by: [alertname], group_wait: 30s, group_interval: 5m, repeat_interval: 1h}
+  receivers:
+    - name: web
+      webhook_configs: [{url: "http://127.0.0.1:9/hook"}]
+"#;
+
+async fn rig(dir: &std::path::Path) -> Rig {
+    let c = crate::config::parse(CONFIG, "test.yaml", &|_| None).unwrap_or_else(|e| panic!("{e}"));
+    // No write deadline: on the paused clock it would fire while the writer thread commits.
+    let options = StoreOptions {
+        write_timeout: None,
+        ..Default::default()
+    };
+    let store = Store::open(dir, options, Default::default()).expect("store");
+    let clock: SharedClock = TokioClock::new(BASE_MS);
+    let sent = Arc::new(Recorder::default());
+    *sent.clock.lock().expect("lock") = Some(clock.clone());
+    let (tx, rx) = mpsc::channel(1024);
+    let (stop, stop_rx) = watch::channel(false);
+    let (_cfg_tx, cfg_rx) = watch::channel(Arc::new(c.alerts.clone()));
+    // Keep the config sender alive for the rig's life (a closed watch stops the engine).
+    std::mem::forget(_cfg_tx);
+    let (alerts, tasks) = engine::start(engine::Deps {
+        store,
+        clock,
+        metrics: Default::default(),
+        config: cfg_rx,
+        events: rx,
+        transport: sent.clone(),
+        stats: Arc::new(SelfStats::default),
+        default_external_url: "http://panoptes.test".into(),
+        shutdown: Shutdown::new(stop_rx),
+    })
+    .await
+    .expect("engine");
+    Rig {
+        alerts,
+        events: tx,
+        sent,
+        stop,
+        tasks,
+    }
+}
+
+impl Rig {
+    async fn checked(&self, state: State) {
+        let now = self.alerts.clock.now_ms();
+        let e = DomainEvent::Probe(ProbeEvent::Checked(Checked {
+            monitor_id: 1,
+            name: "api".into(),
+            group: None,
+            kind: "push",
+            at_ms: now,
+            previous: State::Up,
+            state,
+            ok: state != State::Down,
+            latency_ms: 5,
+            status: None,
+            error: None,
+            cert_expires_at_ms: None,
+            maintenance: false,
+            apdex_t_ms: 500,
+        }));
+        self.events.send(Arc::new(e)).await.expect("send");
+        settle().await;
+    }
+
+    fn states(&self) -> Vec<String> {
+        let (a, _) = self.alerts.alerts(&Default::default(), None, 100);
+        a.iter().map(|a| a.state.as_str().to_string()).collect()
+    }
+
+    fn sent(&self) -> Vec<(u64, String, AlertStatus, usize)> {
+        self.sent.sent.lock().expect("lock").clone()
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.alerts.store.close().await;
+    }
+}
+
+/// Awaits `f` (which waits for the store's writer thread) without letting paused time jump.
+async fn without_time_passing<F: std::future::Future>(f: F) -> F::Output {
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let work = async {
+        let r = f.await;
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        r
+    };
+    let spin = async {
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            tokio::task::yield_now().await;
+        }
+    };
+    let (r, ()) = tokio::join!(work, spin);
+    r
+}
+
+/// Lets the engine finish what it is doing without paused time jumping: the store's writer is a
+/// thread tokio cannot see, so an idle runtime would auto-advance to the next timer meanwhile.
+async fn settle() {
+    for _ in 0..200 {
+        tokio::task::yield_now().await;
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+async fn at(secs: u64, rig: &Rig) {
+    let now = rig.alerts.clock.now_ms() - BASE_MS;
+    let target = secs * 1000;
+    assert!(target >= now, "time moves forward: {now} -> {target}");
+    tokio::time::advance(Duration::from_millis(target - now)).await;
+    settle().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn for_group_wait_keep_firing_for_and_group_interval_to_the_second() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rig = rig(dir.path()).await;
+    rig.checked(State::Down).await;
+    assert_eq!(rig.states(), ["pending"]);
+    at(59, &rig).await;
+    assert_eq!(rig.states(), ["pending"], "`for: 1m` holds it pending");
+    at(60, &rig).await;
+    assert_eq!(rig.states(), ["firing"]);
+    at(89, &rig).await;
+    assert!(rig.sent().is_empty(), "group_wait: 30s");
+    at(90, &rig).await;
+    assert_eq!(
+        rig.sent(),
+        [(90_000, "webhook_configs[0]".into(), AlertStatus::Firing, 1)]
+    );
+    // Recovers at 100 s; keep_firing_for holds it firing for 2 m.
+    at(100, &rig).await;
+    rig.checked(State::Up).await;
+    at(219, &rig).await;
+    assert_eq!(rig.states(), ["firing"]);
+    at(220, &rig).await;
+    assert!(rig.states().is_empty(), "resolved after keep_firing_for");
+    // The resolution waits for the group's next interval: 90 s + 5 m.
+    at(389, &rig).await;
+    assert_eq!(rig.sent().len(), 1);
+    at(390, &rig).await;
+    let sent = rig.sent();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(
+        sent[1],
+        (
+            390_000,
+            "webhook_configs[0]".into(),
+            AlertStatus::Resolved,
+            1
+        )
+    );
+    let (history, _) = without_time_passing(super::query::history(&rig.alerts.store, None, 10))
+        .await
+        .expect("history");
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].rule, "ApiDown");
+    rig.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn repeats_after_repeat_interval_and_silences_hold_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rig = rig(dir.path()).await;
+    rig.checked(State::Down).await;
+    at(60, &rig).await;
+    at(90, &rig).await;
+    assert_eq!(rig.sent().len(), 1);
+    // Flushes every 5 m change nothing until the repeat interval (1 h) passed.
+    at(90 + 3300, &rig).await;
+    assert_eq!(rig.sent().len(), 1);
+    at(90 + 3600, &rig).await;
+    assert_eq!(rig.sent().len(), 2, "{:?}", rig.sent());
+    // A silence from now on: the next repeat is held back.
+    let now = jiff::Timestamp::from_millisecond(rig.alerts.clock.now_ms() as i64).expect("ts");
+    let s = without_time_passing(rig.alerts.put_silence(panoptes_types::NewSilence {
+        id: None,
+        matchers: vec![panoptes_types::SilenceMatcher {
+            name: "alertname".into(),
+            value: "ApiDown".into(),
+            is_regex: false,
+            is_equal: true,
+        }],
+        starts_at: now.to_string(),
+        ends_at: (now + jiff::SignedDuration::from_hours(2)).to_string(),
+        created_by: "ana".into(),
+        comment: "known".into(),
+    }))
+    .await
+    .expect("silence");
+    at(90 + 7200, &rig).await;
+    assert_eq!(rig.sent().len(), 2, "silenced");
+    without_time_passing(rig.alerts.expire_silence(s.id))
+        .await
+        .expect("expire");
+    // Unmuted, it is news again at the next flush.
+    at(90 + 7200 + 300, &rig).await;
+    assert_eq!(rig.sent().len(), 3, "{:?}", rig.sent());
+    rig.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restart_resumes_firing_alerts_without_firing_them_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rig1 = rig(dir.path()).await;
+    rig1.checked(State::Down).await;
+    at(60, &rig1).await;
+    at(90, &rig1).await;
+    assert_eq!(rig1.sent().len(), 1);
+    rig1.stop().await;
+    let rig2 = rig(dir.path()).await;
+    assert_eq!(
+        rig2.states(),
+        ["firing"],
+        "the alert came back from the store"
+    );
+    rig2.checked(State::Down).await;
+    at(400, &rig2).await;
+    assert!(
+        rig2.sent().is_empty(),
+        "not notified again: {:?}",
+        rig2.sent()
+    );
+    rig2.stop().await;
+}

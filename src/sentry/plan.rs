@@ -1,0 +1,310 @@
+//! The CPU half of the fast path, run on the blocking pool: undo the body's encoding, frame and
+//! parse it, and decide per event (quota, flood control) what one request will store. The result
+//! is a [`Plan`], which `ingest.rs` commits in one store write.
+//!
+//! Owns: what a request's items become (inbox rows, stored events, attachments) and the
+//! reservations its decisions took. Depends on: `envelope`, `body`, `event`, `limits`,
+//! `budget`.
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::budget::{Charge, RawBody};
+use super::config::ProjectConfig;
+use super::limits::Reservation;
+use super::record::{AttachmentHeader, EventHeader, InboxHeader, Kind, with_header};
+use super::{Ingest, IngestError, SentryAuth, auth, body, envelope, event};
+
+/// What one request stores, decided before anything is written.
+pub(super) struct Plan {
+    pub(super) project: u64,
+    pub(super) rows: Vec<(InboxHeader, Vec<u8>)>,
+    /// (event id, record) of events stored in full.
+    pub(super) events: Vec<(String, Vec<u8>)>,
+    /// (event id, record); indexes are assigned at commit.
+    pub(super) attachments: Vec<(String, Vec<u8>)>,
+    pub(super) id: Option<String>,
+    pub(super) full: u64,
+    pub(super) sampled: u64,
+    pub(super) limited: u64,
+    pub(super) rate_limited: Option<(u64, String)>,
+    /// Quota and flood slots taken by the decisions above; given back unless committed.
+    pub(super) held: Reservation,
+}
+
+impl Plan {
+    pub(super) fn new(ingest: &Ingest, project: u64) -> Plan {
+        Plan {
+            project,
+            rows: Vec::new(),
+            events: Vec::new(),
+            attachments: Vec::new(),
+            id: None,
+            full: 0,
+            sampled: 0,
+            limited: 0,
+            rate_limited: None,
+            held: Reservation::new(ingest.inner.limits.clone()),
+        }
+    }
+
+    /// Bytes the plan holds in memory (what stays charged until its commit).
+    pub(super) fn bytes(&self) -> u64 {
+        let rows: usize = self.rows.iter().map(|(_, p)| p.len() + 256).sum();
+        let events: usize = self.events.iter().map(|(_, r)| r.len()).sum();
+        let attachments: usize = self.attachments.iter().map(|(_, r)| r.len()).sum();
+        (rows + events + attachments) as u64
+    }
+}
+
+/// Runs CPU-bound ingest work (decompression, parsing, grouping facts) on the blocking pool,
+/// so a large body never holds an async worker.
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, IngestError> + Send + 'static,
+) -> Result<T, IngestError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| IngestError::Internal(format!("ingest task failed: {e}")))?
+}
+
+/// Undoes the body's `Content-Encoding`, charging what it decompresses to; the compressed bytes
+/// are given back once decoded.
+pub(super) fn decode(body: RawBody) -> Result<(Bytes, Charge), IngestError> {
+    let RawBody {
+        bytes,
+        encoding,
+        decompressed_limit,
+        mut charge,
+        reading: _reading,
+    } = body;
+    let limit = usize::try_from(decompressed_limit).unwrap_or(usize::MAX);
+    let data = body::decode(encoding.as_deref(), bytes, limit, &mut charge)?;
+    charge.resize(data.len() as u64)?;
+    Ok((data, charge))
+}
+
+impl Ingest {
+    /// `POST /api/{project}/envelope/`, up to its commit: decode, frame, authenticate by the
+    /// envelope's `dsn` when the request carried no key, and plan every item.
+    pub(super) fn plan_envelope(
+        &self,
+        path_project: u64,
+        request_auth: Option<SentryAuth>,
+        body: RawBody,
+    ) -> Result<(Plan, Charge), IngestError> {
+        let (data, charge) = decode(body)?;
+        let cfg = self.settings();
+        let env = envelope::parse(&data)?;
+        let dsn = env.header.dsn.as_deref().map(auth::parse_dsn).transpose()?;
+        let auth = match (request_auth, dsn) {
+            (Some(a), Some((key, pid))) => {
+                if a.key != key || pid != path_project {
+                    return Err(IngestError::DsnMismatch);
+                }
+                Some(a)
+            }
+            (Some(a), None) => Some(a),
+            (None, Some((key, _))) => Some(SentryAuth {
+                key,
+                ..Default::default()
+            }),
+            (None, None) => None,
+        };
+        let project = self.project(&cfg, Some(path_project), auth.as_ref())?;
+        let header_id = match env.header.event_id.as_deref() {
+            Some(id) => Some(envelope::normalize_event_id(id).ok_or_else(|| {
+                IngestError::InvalidEnvelope(format!(
+                    "envelope event_id `{}` is not a UUID",
+                    auth::truncate(id, 64)
+                ))
+            })?),
+            None => None,
+        };
+        let now = self.inner.clock.now_ms();
+        let limits = &cfg.ingest;
+        let mut plan = Plan::new(self, project.id);
+        // The event this envelope stored in full, if any: its attachments are kept with it.
+        // Attachments of a counted-only (flood) copy, of an event the quota refused, or of no
+        // event at all are counted, not stored: they would have nothing to expire with.
+        let mut stored_event: Option<String> = None;
+        let mut attachments: Vec<Vec<u8>> = Vec::new();
+        for item in &env.items {
+            let ty = item.header.ty.as_str();
+            self.count_item(project.id, ty);
+            let len = item.payload.len() as u64;
+            match ty {
+                "event" => {
+                    if len > limits.max_event_bytes {
+                        return Err(IngestError::TooLarge(format!(
+                            "event item is larger than {} bytes",
+                            limits.max_event_bytes
+                        )));
+                    }
+                    let value = parse_event(item.payload)?;
+                    let id = header_id.clone().unwrap_or_else(|| event_id_of(&value));
+                    let fate =
+                        self.plan_event(&mut plan, &project, id.clone(), &value, item.payload, now);
+                    stored_event = (fate == Some(true)).then_some(id);
+                }
+                "attachment" => {
+                    if len > limits.max_attachment_bytes {
+                        return Err(IngestError::TooLarge(format!(
+                            "attachment is larger than {} bytes",
+                            limits.max_attachment_bytes
+                        )));
+                    }
+                    // Kept only if the envelope's event is stored in full (decided below,
+                    // whatever the order of the items).
+                    attachments.push(with_header(
+                        &AttachmentHeader {
+                            filename: item
+                                .header
+                                .filename
+                                .clone()
+                                .unwrap_or_else(|| "attachment".into()),
+                            content_type: item.header.content_type.clone(),
+                            attachment_type: item.header.attachment_type.clone(),
+                            size: len,
+                        },
+                        item.payload,
+                    ));
+                }
+                "session" | "sessions" | "client_report" | "check_in" => {
+                    if len > limits.max_event_bytes {
+                        return Err(IngestError::TooLarge(format!(
+                            "{ty} item is larger than {} bytes",
+                            limits.max_event_bytes
+                        )));
+                    }
+                    serde_json::from_slice::<serde::de::IgnoredAny>(item.payload).map_err(|e| {
+                        IngestError::InvalidEnvelope(format!("{ty} item is not JSON: {e}"))
+                    })?;
+                    let kind = match ty {
+                        "session" => Kind::Session,
+                        "sessions" => Kind::Sessions,
+                        "client_report" => Kind::ClientReport,
+                        _ => Kind::CheckIn,
+                    };
+                    plan.rows.push((
+                        InboxHeader {
+                            kind,
+                            project: project.id,
+                            received_ms: now,
+                            event_id: None,
+                            summary: None,
+                            filename: None,
+                            content_type: None,
+                            attachment_type: None,
+                        },
+                        item.payload.to_vec(),
+                    ));
+                }
+                // Transactions, spans, profiles, replays, logs, feedback and types not yet
+                // invented: counted above, not stored.
+                _ => {}
+            }
+        }
+        match &stored_event {
+            Some(eid) => plan
+                .attachments
+                .extend(attachments.into_iter().map(|a| (eid.clone(), a))),
+            None => self.count(project.id, "attachment_dropped", attachments.len() as u64),
+        }
+        if plan.id.is_none() {
+            plan.id = header_id;
+        }
+        Ok((plan, charge))
+    }
+
+    /// Quota and flood decisions for one event; adds its rows to `plan`. `None` when the
+    /// project's quota refused it, else whether it is stored in full (`false`: a flood copy,
+    /// counted only).
+    pub(super) fn plan_event(
+        &self,
+        plan: &mut Plan,
+        project: &ProjectConfig,
+        id: String,
+        value: &Value,
+        payload: &[u8],
+        now: u64,
+    ) -> Option<bool> {
+        if let Err(refusal) = plan.held.quota(project.id, project.events_per_minute, now) {
+            plan.rate_limited = Some(refusal);
+            plan.limited += 1;
+            return None;
+        }
+        let summary = event::summarize(value);
+        let settings = self.settings();
+        let max = project
+            .flood_max_events
+            .unwrap_or(settings.ingest.flood_max_events);
+        let window = settings.ingest.flood_window.get().as_millis() as u64;
+        let full = plan
+            .held
+            .store_in_full(project.id, &summary.group, max, window, now);
+        let header = InboxHeader {
+            kind: if full { Kind::Event } else { Kind::Sampled },
+            project: project.id,
+            received_ms: now,
+            event_id: Some(id.clone()),
+            summary: Some(summary),
+            filename: None,
+            content_type: None,
+            attachment_type: None,
+        };
+        plan.rows.push((header, Vec::new()));
+        if full {
+            let stored = EventHeader {
+                project: project.id,
+                received_ms: now,
+            };
+            plan.events
+                .push((id.clone(), with_header(&stored, payload)));
+            plan.full += 1;
+        } else {
+            plan.sampled += 1;
+        }
+        plan.id = Some(id);
+        Some(full)
+    }
+
+    /// An event made by Panoptes from something else (a CSP report, a minidump's form fields),
+    /// serialised and bounded by `ingest.max_event_bytes` like an event an SDK sent.
+    pub(super) fn plan_made_event(
+        &self,
+        plan: &mut Plan,
+        project: &ProjectConfig,
+        value: &Value,
+        now: u64,
+    ) -> Result<Option<bool>, IngestError> {
+        let max = self.settings().ingest.max_event_bytes;
+        let payload = serde_json::to_vec(value)
+            .map_err(|e| IngestError::InvalidEvent(format!("event cannot be stored: {e}")))?;
+        if payload.len() as u64 > max {
+            return Err(IngestError::TooLarge(format!(
+                "the event made from this request is larger than {max} bytes (ingest.max_event_bytes)"
+            )));
+        }
+        Ok(self.plan_event(plan, project, event_id_of(value), value, &payload, now))
+    }
+}
+
+pub(super) fn parse_event(payload: &[u8]) -> Result<Value, IngestError> {
+    // serde_json refuses nesting deeper than 128 levels with an error, never a stack overflow.
+    let v: Value = serde_json::from_slice(payload)
+        .map_err(|e| IngestError::InvalidEvent(format!("event is not valid JSON: {e}")))?;
+    if !v.is_object() {
+        return Err(IngestError::InvalidEvent(
+            "event must be a JSON object".into(),
+        ));
+    }
+    Ok(v)
+}
+
+/// The payload's `event_id` when valid, else a new one.
+pub(super) fn event_id_of(v: &Value) -> String {
+    v.get("event_id")
+        .and_then(Value::as_str)
+        .and_then(envelope::normalize_event_id)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+}

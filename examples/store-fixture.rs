@@ -28,7 +28,7 @@ type Error = Box<dyn std::error::Error>;
 type Writer = fn(&WriteTransaction) -> Result<(), redb::Error>;
 
 /// The writer of each version's new tables: `WRITERS[n - 1]` runs at version n.
-const WRITERS: &[Writer] = &[v1, v2, v3, v4, v5, v6];
+const WRITERS: &[Writer] = &[v1, v2, v3, v4, v5, v6, v7];
 
 fn main() -> Result<(), Error> {
     let version: u32 = std::env::args()
@@ -189,6 +189,35 @@ fn v6(_: &WriteTransaction) -> Result<(), redb::Error> {
     Ok(())
 }
 
+fn v7(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    const INSTANCES: TableDefinition<&str, &[u8]> = TableDefinition::new("alerts_instances");
+    const HISTORY: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("alerts_history");
+    const GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("alerts_groups");
+    const SILENCES: TableDefinition<&str, &[u8]> = TableDefinition::new("alerts_silences");
+    const NOTIFICATIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("alerts_notifications");
+    let mut instances = tx.open_table(INSTANCES)?;
+    for (fingerprint, json) in rows::ALERTS_INSTANCES {
+        instances.insert(fingerprint, json.as_bytes())?;
+    }
+    let mut history = tx.open_table(HISTORY)?;
+    for (ms, fingerprint, json) in rows::ALERTS_HISTORY {
+        history.insert((ms, fingerprint), json.as_bytes())?;
+    }
+    let mut groups = tx.open_table(GROUPS)?;
+    for (key, json) in rows::ALERTS_GROUPS {
+        groups.insert(key, json.as_bytes())?;
+    }
+    let mut silences = tx.open_table(SILENCES)?;
+    for (id, json) in rows::ALERTS_SILENCES {
+        silences.insert(id, json.as_bytes())?;
+    }
+    let mut notifications = tx.open_table(NOTIFICATIONS)?;
+    for (id, json) in rows::ALERTS_NOTIFICATIONS {
+        notifications.insert(id, json.as_bytes())?;
+    }
+    Ok(())
+}
+
 fn user_record() -> String {
     format!(
         r#"{{"password_hash":"{}","created_at_ms":{}}}"#,
@@ -218,7 +247,8 @@ fn check_rows() -> Result<(), Error> {
     same_hash("session", rows::SESSION_SECRET, rows::SESSION_HASH)?;
     check_probe_rows()?;
     check_periskop_rows()?;
-    check_sentry_rows()
+    check_sentry_rows()?;
+    check_alert_rows()
 }
 
 fn check_probe_rows() -> Result<(), Error> {
@@ -309,6 +339,66 @@ fn check_sentry_rows() -> Result<(), Error> {
         return Err("the attachment record is not as Panoptes frames it".into());
     }
     Ok(())
+}
+
+/// Alerting stores `serde_json::to_vec` of its records, so these rows are checked byte for byte,
+/// and their keys against what the engine keys them by.
+fn check_alert_rows() -> Result<(), Error> {
+    use panoptes::alerts::book::Resolved;
+    use panoptes::alerts::groups::Group;
+    use panoptes::alerts::outbox::Record;
+    use panoptes::alerts::silences::Silence;
+    use panoptes::alerts::state::{Instance, fingerprint};
+    for (fp, json) in rows::ALERTS_INSTANCES {
+        let i: Instance = same_bytes("alert instance", json)?;
+        if i.fingerprint != fp || fingerprint(&i.labels) != fp {
+            return Err(format!(
+                "alert instance {fp}: its labels' fingerprint is {}",
+                fingerprint(&i.labels)
+            )
+            .into());
+        }
+    }
+    for (ms, fp, json) in rows::ALERTS_HISTORY {
+        let r: Resolved = same_bytes("alert history", json)?;
+        if r.resolved_at_ms != ms || r.fingerprint != fp || fingerprint(&r.labels) != fp {
+            return Err(format!("alert history ({ms}, {fp}) is keyed by another alert").into());
+        }
+    }
+    for (key, json) in rows::ALERTS_GROUPS {
+        let g: Group = same_bytes("alert group", json)?;
+        if g.key != key {
+            return Err(format!("alert group {key} holds group {}", g.key).into());
+        }
+        for (fp, a) in &g.alerts {
+            if a.fingerprint != *fp || fingerprint(&a.labels) != *fp {
+                return Err(format!("alert group {key}: alert {fp} is keyed wrongly").into());
+            }
+        }
+    }
+    for (id, json) in rows::ALERTS_SILENCES {
+        let s: Silence = same_bytes("silence", json)?;
+        if s.id != id {
+            return Err(format!("silence {id} holds silence {}", s.id).into());
+        }
+    }
+    for (id, json) in rows::ALERTS_NOTIFICATIONS {
+        let r: Record = same_bytes("notification", json)?;
+        if r.id != id {
+            return Err(format!("notification {id} holds notification {}", r.id).into());
+        }
+    }
+    Ok(())
+}
+
+/// `json` decodes as `T`, and `T` encodes back to exactly these bytes (field order included).
+fn same_bytes<T: Serialize + DeserializeOwned>(what: &str, json: &str) -> Result<T, Error> {
+    let decoded: T = serde_json::from_str(json).map_err(|e| format!("{what}: {e} in {json}"))?;
+    let got = serde_json::to_string(&decoded)?;
+    if got != json {
+        return Err(format!("{what}: encodes as {got}, the fixture has {json}").into());
+    }
+    Ok(decoded)
 }
 
 /// `json` decodes as `T`, and `T` encodes back to the same JSON (no field missing or extra).

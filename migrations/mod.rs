@@ -19,6 +19,7 @@ mod v004_periskop;
 mod v005_sentry;
 mod v006_sentry_by_project;
 mod v007_alerts;
+mod v008_oncall;
 
 pub struct Migration {
     pub version: u32,
@@ -61,5 +62,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 7,
         name: "alerts: alert states, history, groups, silences, notifications",
         up: v007_alerts::up,
+    },
+    Migration {
+        version: 8,
+        name: "oncall: pages, overrides, link-signing key",
+        up: v008_oncall::up,
     },
 ];

@@ -142,6 +142,35 @@ impl CheckIns for ProbeCheckIns {
     }
 }
 
+/// Alert groups whose route names an escalation policy reach on-call through the alert outbox:
+/// its `oncall[0]` channel is delivered here (alerts never call on-call; on-call's messages go
+/// out through the same transport as alerts).
+struct Paging {
+    live: Arc<crate::alerts::notify::Live>,
+    oncall: crate::oncall::Oncall,
+}
+
+impl crate::alerts::outbox::Transport for Paging {
+    fn send<'a>(
+        &'a self,
+        cfg: &'a crate::alerts::config::AlertsConfig,
+        r: &'a crate::alerts::outbox::Record,
+    ) -> Pin<Box<dyn Future<Output = crate::alerts::outbox::Outcome> + Send + 'a>> {
+        if r.channel != crate::alerts::channels::PAGE_CHANNEL {
+            return self.live.send(cfg, r);
+        }
+        Box::pin(async move {
+            let started = Instant::now();
+            let verdict = self.oncall.hand_off(r.clone()).await;
+            crate::alerts::outbox::Outcome {
+                verdict,
+                status: None,
+                latency_ms: started.elapsed().as_millis() as u64,
+            }
+        })
+    }
+}
+
 /// A running server.
 pub struct Server {
     pub addr: SocketAddr,
@@ -222,15 +251,35 @@ impl Server {
                 warn!("{w}");
             }
         }
+        let oncall_settings = section(&root, |c| crate::oncall::Settings {
+            oncall: c.oncall.clone(),
+            alerts: c.alerts.clone(),
+        });
+        for w in crate::oncall::config::warnings(&root.borrow().oncall) {
+            warn!("{w}");
+        }
+        let live = crate::alerts::notify::Live::new(clients.clone(), clock.clone());
+        let (oncall, oncall_task) = crate::oncall::engine::start(crate::oncall::Deps {
+            store: store.clone(),
+            clock: clock.clone(),
+            config: oncall_settings.clone(),
+            transport: live.clone(),
+            default_external_url: format!("http://{addr}"),
+            shutdown: shutdown.clone(),
+        })
+        .await?;
         let stats_metrics = metrics.clone();
-        let mut background = Vec::new();
+        let mut background = vec![oncall_task];
         let (alerts, alert_tasks) = crate::alerts::engine::start(crate::alerts::Deps {
             store: store.clone(),
             clock: clock.clone(),
             metrics: metrics.alerts.clone(),
             config: alerts_settings.clone(),
             events: alert_events,
-            transport: crate::alerts::notify::Live::new(clients.clone(), clock.clone()),
+            transport: Arc::new(Paging {
+                live,
+                oncall: oncall.clone(),
+            }),
             stats: Arc::new(move || crate::alerts::eval::SelfStats {
                 backlog: stats_metrics.ingest.backlog.get().max(0) as u64,
                 quota_rejected_total: stats_metrics.ingest.quota_rejected.get(),
@@ -253,6 +302,7 @@ impl Server {
             periskop: exceptions.clone(),
             ingest: ingest.clone(),
             alerts: alerts.clone(),
+            oncall,
         };
         background.extend(alert_tasks);
         background.push(tokio::spawn(crate::sentry::digest::run(
@@ -280,6 +330,9 @@ impl Server {
             }),
             Arc::new(crate::alerts::retention::AlertPruner {
                 settings: alerts_settings,
+            }),
+            Arc::new(crate::oncall::retention::PagePruner {
+                settings: oncall_settings,
             }),
         ];
         background.push(tokio::spawn(retention::run(
@@ -390,6 +443,7 @@ impl Server {
         {
             warnings.push(e);
         }
+        warnings.extend(crate::oncall::config::warnings(&new.oncall));
         for w in &warnings {
             warn!("{w}");
         }

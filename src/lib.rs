@@ -8,6 +8,8 @@
 //! - `probe`: monitors, checks, conditions, scheduling, states, roll-ups.
 //! - `metrics`: the Prometheus registry.
 //! - `periskop`: Periskop-compatible exception discovery, scraping, aggregation, push gateway.
+//! - `alerts`: rules, Alertmanager-style routing, silences, notification channels.
+//! - `oncall`: schedules, overrides, escalation policies, pages and acknowledge links.
 //! - `clock`: time as a parameter.
 //! - `app`: wires the parts together for `panoptes serve` (signals, reload, shutdown).
 //! - `telemetry`: logging setup.
@@ -20,6 +22,7 @@ pub mod config;
 pub mod events;
 pub mod http;
 pub mod metrics;
+pub mod oncall;
 pub mod outbound;
 pub mod periskop;
 pub mod probe;

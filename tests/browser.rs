@@ -274,6 +274,32 @@ impl Driver {
     }
 }
 
+/// A push monitor with an alert rule, and a receiver whose webhook nobody listens to (the Test
+/// button shows the refusal); its route pages the `platform` schedule, where ana is always on
+/// call (contacts nobody listens to either: the page's timeline says so).
+const ALERTS: &str = r#"  - {name: cron, type: push, token: cron-token-0123456789, interval: 1h, retries: 0}
+alerts:
+  rules:
+    - {name: CronDown, monitor: {state: down, monitors: [cron]}, annotations: {summary: "cron failed"}}
+  route: {receiver: web, group_wait: 1s, group_interval: 1s, escalation_policy: platform}
+  receivers:
+    - {name: web, webhook_configs: [{url: "http://127.0.0.1:9/hook"}]}
+oncall:
+  contacts:
+    ana: [{webhook: {url: "http://127.0.0.1:9/ana"}}]
+    ben: [{webhook: {url: "http://127.0.0.1:9/ben"}}]
+  schedules:
+    - name: platform
+      time_zone: Europe/Berlin
+      layers:
+        - {users: [ana], rotation: weekly, handoff: {day: monday, time: "09:00"}, start: 2026-01-05}
+  escalation_policies:
+    - name: platform
+      steps:
+        - {delay: 0s, targets: [{schedule: platform}]}
+        - {delay: 30m, targets: [{user: ben}]}
+"#;
+
 #[tokio::test]
 async fn logging_in_shows_what_only_the_running_wasm_could_fetch() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -289,7 +315,7 @@ async fn logging_in_shows_what_only_the_running_wasm_could_fetch() {
     std::fs::write(
         &cfg,
         format!(
-            "{project}monitors:\n  - name: panoptes\n    type: http\n    url: http://{}/healthz\n    interval: 2s\n    conditions: [\"[STATUS] == 200\", \"[BODY].status == ok\"]\n",
+            "{project}monitors:\n  - name: panoptes\n    type: http\n    url: http://{}/healthz\n    interval: 2s\n    conditions: [\"[STATUS] == 200\", \"[BODY].status == ok\"]\n{ALERTS}",
             s.addr
         ),
     )
@@ -437,6 +463,85 @@ async fn logging_in_shows_what_only_the_running_wasm_could_fetch() {
     d.click("a#nav-exceptions").await;
     d.wait_url(&s.url("/exceptions")).await;
     d.wait_text("#exceptions", "No Periskop services").await;
+
+    // The alert the failed cron job raised; silencing it from its row, then expiring the
+    // silence; the receiver's Test button shows each channel's answer.
+    let r = client()
+        .post(s.url("/api/v1/push/cron-token-0123456789?status=down"))
+        .send()
+        .await
+        .expect("push");
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    d.click("a#nav-alerts").await;
+    d.wait_url(&s.url("/alerts")).await;
+    let alerts = d.wait_text("#alerts", "CronDown").await;
+    assert!(alerts.contains("cron failed"), "{alerts}");
+    d.click("tr.alert-row[data-state='firing'] .silence-alert")
+        .await;
+    d.wait_text("#alerts", "silenced").await;
+    let silences = d.wait_text("#silences", "alertname=\"CronDown\"").await;
+    assert!(
+        silences.contains("alice"),
+        "the silence names its author: {silences}"
+    );
+    d.click(".expire-silence").await;
+    d.wait_text("tr.silence-row", "expired").await;
+    d.click(".test-receiver").await;
+    let test = d.wait_text("#receivers", "webhook_configs[0]").await;
+    d.find("li[data-channel='webhook_configs[0]'][data-delivered='false']")
+        .await;
+    assert!(test.contains("web"), "{test}");
+    d.screenshot("dashboard-alerts.png").await;
+
+    // On call: the alert paged ana, the one on call; acknowledging the page from its row stops
+    // the escalation and names who did; its link opens the timeline. An override added with
+    // the form puts ben on call now, in the schedule and on the overview; deleting it puts ana
+    // back.
+    d.click("a#nav-oncall").await;
+    d.wait_url(&s.url("/oncall")).await;
+    d.wait_text("tr.schedule-row[data-schedule='platform'] .on-call", "ana")
+        .await;
+    d.find("tr.shift-row[data-schedule='platform'][data-user='ana']")
+        .await;
+    d.wait_text("#policies", "user:ben").await;
+    let page = d
+        .wait_text("tr.page-row[data-status='triggered']", "CronDown")
+        .await;
+    assert!(
+        page.contains("platform"),
+        "the page names its policy: {page}"
+    );
+    d.click("tr.page-row[data-status='triggered'] button.ack")
+        .await;
+    let acked = d
+        .wait_text(
+            "tr.page-row[data-status='acknowledged']",
+            "acknowledged by alice",
+        )
+        .await;
+    assert!(!acked.contains("Acknowledge"), "{acked}");
+    d.click("tr.page-row .page-title").await;
+    let timeline = d.wait_text("#page-detail .timeline", "acknowledged").await;
+    assert!(timeline.contains("triggered"), "{timeline}");
+    assert!(d.url().await.contains("/oncall?page="), "{}", d.url().await);
+    d.type_into("#override-form input[name='user']", "ben")
+        .await;
+    d.click("#override-form button[type='submit']").await;
+    d.wait_text("tr.override-row[data-user='ben']", "alice")
+        .await;
+    d.wait_text("tr.schedule-row[data-schedule='platform'] .on-call", "ben")
+        .await;
+    d.find("tr.shift-row[data-user='ben']").await;
+    d.screenshot("dashboard-oncall.png").await;
+    d.click("a#nav-overview").await;
+    d.wait_text("#glance-oncall", "platform: ben").await;
+    d.click("a#nav-oncall").await;
+    d.click("tr.override-row[data-user='ben'] .delete-override")
+        .await;
+    d.wait_text("tr.schedule-row[data-schedule='platform'] .on-call", "ana")
+        .await;
+    d.click("tr.page-row button.resolve").await;
+    d.find("tr.page-row[data-status='resolved']").await;
 
     // An address no view claims says so, inside the app.
     d.goto(&s.url("/no/such/view")).await;

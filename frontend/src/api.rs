@@ -14,8 +14,9 @@ use gloo_net::http::{Method, RequestBuilder, Response};
 use panoptes_types::{
     API_PREFIX, AlertHistoryEntry, AlertView, CSRF_HEADER, ErrorBody, ExceptionDetail,
     ExceptionService, ExceptionSummary, IssueDetail, IssueStatus, IssueSummary, IssueUpdate,
-    LoginRequest, MonitorDetail, MonitorResults, MonitorRollups, MonitorSummary, NewSilence, Page,
-    Principal, ProjectInfo, ReceiverView, Resolution, ServerStatus, SilenceCreated, SilenceView,
+    LoginRequest, MonitorDetail, MonitorResults, MonitorRollups, MonitorSummary, NewOverride,
+    NewSilence, OnCallNow, OverrideView, Page, PageView, PolicyView, Principal, ProjectInfo,
+    ReceiverView, Resolution, ScheduleView, ServerStatus, Shifts, SilenceCreated, SilenceView,
     TestDelivery,
 };
 use serde::Serialize;
@@ -316,4 +317,55 @@ pub async fn receivers() -> Result<Vec<ReceiverView>, ApiError> {
 /// Sends a test message over every channel of the receiver.
 pub async fn test_receiver(name: &str) -> Result<Vec<TestDelivery>, ApiError> {
     post(&format!("/receivers/{}/test", segment(name)), &NoBody {}).await
+}
+
+// ---- on-call --------------------------------------------------------------------------------
+
+/// Who is on call now in every schedule.
+pub async fn on_call_now() -> Result<Vec<OnCallNow>, ApiError> {
+    get("/oncall").await
+}
+
+pub async fn schedules() -> Result<Vec<ScheduleView>, ApiError> {
+    get("/oncall/schedules").await
+}
+
+/// The schedule's shifts over the next 14 days (the server's default range).
+pub async fn shifts(schedule: &str) -> Result<Shifts, ApiError> {
+    get(&format!("/oncall/schedules/{}/shifts", segment(schedule))).await
+}
+
+pub async fn overrides() -> Result<Vec<OverrideView>, ApiError> {
+    get("/oncall/overrides").await
+}
+
+pub async fn create_override(o: &NewOverride) -> Result<OverrideView, ApiError> {
+    post("/oncall/overrides", o).await
+}
+
+pub async fn delete_override(id: u64) -> Result<(), ApiError> {
+    delete(&format!("/oncall/overrides/{id}")).await
+}
+
+pub async fn policies() -> Result<Vec<PolicyView>, ApiError> {
+    get("/oncall/policies").await
+}
+
+/// The 50 newest pages.
+pub async fn pages() -> Result<Vec<PageView>, ApiError> {
+    get::<Page<PageView>>("/pages?limit=50")
+        .await
+        .map(|p| p.items)
+}
+
+pub async fn page(id: u64) -> Result<PageView, ApiError> {
+    get(&format!("/pages/{id}")).await
+}
+
+pub async fn acknowledge_page(id: u64) -> Result<PageView, ApiError> {
+    post(&format!("/pages/{id}/acknowledge"), &NoBody {}).await
+}
+
+pub async fn resolve_page(id: u64) -> Result<PageView, ApiError> {
+    post(&format!("/pages/{id}/resolve"), &NoBody {}).await
 }

@@ -19,6 +19,7 @@ use crate::exceptions::{ServiceList, ServicePage};
 use crate::issues::{IssueList, IssuePage};
 use crate::login::Login;
 use crate::monitors::{MonitorList, MonitorPage};
+use crate::oncall::OnCallPage;
 use crate::overview::Overview;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -64,6 +65,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("exceptions") view=ServiceList />
                     <Route path=path!("exceptions/:service") view=ServicePage />
                     <Route path=path!("alerts") view=AlertsPage />
+                    <Route path=path!("oncall") view=OnCallPage />
                     <Route path=path!("*any") view=NotFound />
                 </ParentRoute>
             </Routes>
@@ -147,6 +149,9 @@ fn Nav(principal: Principal) -> impl IntoView {
                 </A>
                 <A href="/alerts" {..} id="nav-alerts">
                     "Alerts"
+                </A>
+                <A href="/oncall" {..} id="nav-oncall">
+                    "On call"
                 </A>
             </nav>
             <span class="who muted">

@@ -3,7 +3,7 @@
 //!
 //! Layout: `api` (the one fetch path), `poll` (data that refreshes itself), `components`
 //! (tables, badges, load states, times), `app` (session, routes, navigation bar), and one
-//! module per area: `overview`, `monitors`, `issues`, `exceptions`, `alerts`, `login`.
+//! module per area: `overview`, `monitors`, `issues`, `exceptions`, `alerts`, `oncall`, `login`.
 
 mod alerts;
 mod api;
@@ -13,6 +13,7 @@ mod exceptions;
 mod issues;
 mod login;
 mod monitors;
+mod oncall;
 mod overview;
 mod poll;
 

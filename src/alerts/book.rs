@@ -409,7 +409,10 @@ impl Book {
                 repeat_interval_ms: super::routing::REPEAT_INTERVAL_MS,
             });
             let escalation_policy = route.and_then(|r| r.escalation_policy.clone());
-            let channels = self.receivers.get(&g.receiver).cloned().unwrap_or_default();
+            let mut channels = self.receivers.get(&g.receiver).cloned().unwrap_or_default();
+            if escalation_policy.is_some() {
+                channels.push(super::channels::page_channel());
+            }
             let silences = &self.silences;
             let inhibitions = &self.inhibitions;
             let muted = |a: &Alert| {

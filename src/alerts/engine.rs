@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
-use super::book::{Book, Dirty, ReceiverChannels};
-use super::config::{AlertsConfig, ReceiverConfig};
+use super::book::{Book, Dirty};
+use super::channels::receiver_channels;
+use super::config::AlertsConfig;
 use super::eval::{Evaluator, SelfStats};
-use super::groups::{Channel, Group};
+use super::groups::Group;
 use super::model::Labels;
 use super::outbox::{self, DeliveryState, Outbox, Record, Transport};
 use super::rules::RuleConfig;
@@ -24,85 +25,13 @@ use super::state::{Instance, Phase};
 use crate::clock::SharedClock;
 use crate::events::Event;
 use crate::metrics::AlertMetrics;
+use crate::probe::rollup::{Resolution, Rollup};
 use crate::store::alerts::AlertsWrite;
 use crate::store::{Store, StoreError, Write};
 use crate::tasks::Shutdown;
 
 /// Events handled per store write at most.
 const MAX_BATCH: usize = 1024;
-
-/// The channels of every receiver, with their ids (`webhook_configs[0]`) and `send_resolved`.
-pub fn receiver_channels(receivers: &[ReceiverConfig]) -> ReceiverChannels {
-    receivers
-        .iter()
-        .map(|r| (r.name.clone(), channels(r)))
-        .collect()
-}
-
-/// The channels of one receiver.
-pub fn channels(r: &ReceiverConfig) -> Vec<Channel> {
-    let mut out = Vec::new();
-    let mut add = |kind: &str, flags: Vec<bool>| {
-        for (i, send_resolved) in flags.into_iter().enumerate() {
-            out.push(Channel {
-                id: format!("{kind}[{i}]"),
-                send_resolved,
-                resend_ms: (kind == "alertmanager_configs")
-                    .then_some(super::notify::ALERTMANAGER_RESEND_MS),
-            });
-        }
-    };
-    add(
-        "webhook_configs",
-        r.webhook_configs.iter().map(|c| c.send_resolved).collect(),
-    );
-    add(
-        "email_configs",
-        r.email_configs.iter().map(|c| c.send_resolved).collect(),
-    );
-    add(
-        "slack_configs",
-        r.slack_configs.iter().map(|c| c.send_resolved).collect(),
-    );
-    add(
-        "msteamsv2_configs",
-        r.msteamsv2_configs
-            .iter()
-            .map(|c| c.send_resolved)
-            .collect(),
-    );
-    add(
-        "discord_configs",
-        r.discord_configs.iter().map(|c| c.send_resolved).collect(),
-    );
-    add(
-        "telegram_configs",
-        r.telegram_configs.iter().map(|c| c.send_resolved).collect(),
-    );
-    add(
-        "pagerduty_configs",
-        r.pagerduty_configs
-            .iter()
-            .map(|c| c.send_resolved)
-            .collect(),
-    );
-    add(
-        "opsgenie_configs",
-        r.opsgenie_configs.iter().map(|c| c.send_resolved).collect(),
-    );
-    add(
-        "ntfy_configs",
-        r.ntfy_configs.iter().map(|c| c.send_resolved).collect(),
-    );
-    add(
-        "alertmanager_configs",
-        r.alertmanager_configs
-            .iter()
-            .map(|c| c.send_resolved)
-            .collect(),
-    );
-    out
-}
 
 /// Renders a rule's annotation templates over an observation's context. A template that fails
 /// renders as its error, so the page still goes out and says what is wrong.
@@ -265,8 +194,10 @@ pub async fn start(d: Deps) -> Result<(Alerts, Vec<tokio::task::JoinHandle<()>>)
         config: d.config.clone(),
         transport: d.transport.clone(),
     };
+    let mut eval = Evaluator::new(cfg.rules.clone());
+    seed(&mut eval, &d.store, d.clock.now_ms()).await;
     let engine = Engine {
-        eval: Evaluator::new(cfg.rules.clone()),
+        eval,
         book,
         store: d.store,
         clock: d.clock,
@@ -284,6 +215,52 @@ pub async fn start(d: Deps) -> Result<(Alerts, Vec<tokio::task::JoinHandle<()>>)
     ));
     Ok((handle, tasks))
 }
+
+/// Seeds an evaluator's minute and hour windows from the probes' stored roll-ups (read off the
+/// async workers), so availability, latency and trend rules see the past at once after a
+/// restart or a reload instead of waiting for their windows to fill.
+async fn seed(eval: &mut Evaluator, store: &Store, now: u64) {
+    let (minute_span, hour_span) = eval.window_spans();
+    if minute_span == 0 && hour_span == 0 {
+        return;
+    }
+    let store = store.clone();
+    let read = tokio::task::spawn_blocking(move || -> Result<Vec<Seed>, StoreError> {
+        let rows =
+            |id: u32, res: Resolution, span: u64| -> Result<Vec<(u64, Rollup)>, StoreError> {
+                if span == 0 {
+                    return Ok(Vec::new());
+                }
+                let from = res.bucket(now.saturating_sub(span));
+                Ok(store
+                    .probe_rollups(id, res as u8, from, now + 1)?
+                    .into_iter()
+                    .filter_map(|(b, bytes)| Rollup::decode(&bytes).map(|r| (b, r)))
+                    .collect())
+            };
+        let mut out = Vec::new();
+        for id in store.probe_ids()?.into_values() {
+            out.push((
+                id,
+                rows(id, Resolution::Minute, minute_span)?,
+                rows(id, Resolution::Hour, hour_span)?,
+            ));
+        }
+        Ok(out)
+    })
+    .await;
+    match read {
+        Ok(Ok(seeds)) => {
+            for (id, minutes, hours) in seeds {
+                eval.seed(id, minutes, hours);
+            }
+        }
+        Ok(Err(e)) => warn!(error = %e, "alert windows start empty: roll-ups unreadable"),
+        Err(e) => warn!(error = %e, "alert windows start empty"),
+    }
+}
+
+type Seed = (u32, Vec<(u64, Rollup)>, Vec<(u64, Rollup)>);
 
 fn gauge(m: &AlertMetrics, rule: &str, phase: Phase) -> prometheus_client::metrics::gauge::Gauge {
     let state = match phase {
@@ -345,7 +322,7 @@ impl Engine {
                     if changed.is_err() {
                         return;
                     }
-                    self.reconfigure();
+                    self.reconfigure().await;
                 }
                 Some(c) = commands.recv() => self.command(c).await,
                 Some(d) = dead.recv() => {
@@ -400,9 +377,10 @@ impl Engine {
         }
     }
 
-    fn reconfigure(&mut self) {
+    async fn reconfigure(&mut self) {
         let cfg = self.config.borrow_and_update().clone();
         self.eval = Evaluator::new(cfg.rules.clone());
+        seed(&mut self.eval, &self.store, self.clock.now_ms()).await;
         let ext = external_url(&cfg, &self.default_external_url);
         lock_write(&self.book).configure(&cfg, receiver_channels(&cfg.receivers), ext);
         debug!("alerting configuration reloaded");

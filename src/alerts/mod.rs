@@ -7,6 +7,7 @@
 //! `outbound` (every channel's HTTP), `events` (it subscribes; it never calls a domain), `tasks`.
 
 pub mod book;
+pub mod channels;
 pub mod config;
 pub mod engine;
 pub mod eval;
@@ -25,6 +26,8 @@ pub mod template;
 pub mod test_message;
 pub mod windows;
 
+#[cfg(test)]
+mod fixture_tests;
 #[cfg(test)]
 mod tests;
 

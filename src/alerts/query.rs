@@ -8,7 +8,8 @@ use panoptes_types::{
 };
 
 use super::book::Resolved;
-use super::engine::{Alerts, channels, lock_read};
+use super::channels::channels;
+use super::engine::{Alerts, lock_read};
 use super::matcher::{Matcher, all_match};
 use super::outbox::{DeliveryState, Record};
 use super::state::Phase;

@@ -3,7 +3,8 @@
 
 use panoptes_types::TestDelivery;
 
-use super::engine::{Alerts, channels};
+use super::channels::channels;
+use super::engine::Alerts;
 use super::model::{Alert, AlertStatus, Labels, Notification, Verdict};
 use super::outbox::{DeliveryState, Record};
 

@@ -79,13 +79,23 @@ alerts:
 "#;
 
 async fn rig(dir: &std::path::Path) -> Rig {
-    let c = crate::config::parse(CONFIG, "test.yaml", &|_| None).unwrap_or_else(|e| panic!("{e}"));
+    rig_with(dir, CONFIG, Vec::new()).await
+}
+
+/// A rig on `config` over a store that first took `writes` (say, a probe's past roll-ups).
+async fn rig_with(dir: &std::path::Path, config: &str, writes: Vec<crate::store::Write>) -> Rig {
+    let c = crate::config::parse(config, "test.yaml", &|_| None).unwrap_or_else(|e| panic!("{e}"));
     // No write deadline: on the paused clock it would fire while the writer thread commits.
     let options = StoreOptions {
         write_timeout: None,
         ..Default::default()
     };
     let store = Store::open(dir, options, Default::default()).expect("store");
+    if !writes.is_empty() {
+        without_time_passing(store.write(writes))
+            .await
+            .expect("seed writes");
+    }
     let clock: SharedClock = TokioClock::new(BASE_MS);
     let sent = Arc::new(Recorder::default());
     *sent.clock.lock().expect("lock") = Some(clock.clone());
@@ -302,4 +312,64 @@ async fn a_restart_resumes_firing_alerts_without_firing_them_again() {
         rig2.sent()
     );
     rig2.stop().await;
+}
+
+const AVAILABILITY: &str = r#"
+monitors:
+  - {name: api, type: push, token: api-token-0123456789, interval: 1h}
+alerts:
+  rules:
+    - name: ApiFlaky
+      monitor: {state: availability, monitors: [api], window: 10m, below: 99}
+  route: {receiver: web, group_by: [alertname], group_wait: 0s}
+  receivers:
+    - name: web
+      webhook_configs: [{url: "http://127.0.0.1:9/hook"}]
+"#;
+
+/// The minutes before a (re)start, as the probe engine stored them: `down` of every 10 results
+/// down.
+fn past_minutes(down: u32) -> Vec<crate::store::Write> {
+    use crate::probe::rollup::{Resolution, Rollup};
+    use crate::store::probes::ProbeWrite;
+    let mut writes = vec![crate::store::Write::Probe(ProbeWrite::AssignIds(vec![(
+        "api".into(),
+        1,
+    )]))];
+    for m in 1..=5u64 {
+        let mut r = Rollup::default();
+        for i in 0..10 {
+            let state = if i < down { State::Down } else { State::Up };
+            r.add(state, state == State::Up, 5, 500);
+        }
+        let at = BASE_MS - m * 60_000;
+        writes.push(crate::store::Write::Probe(ProbeWrite::Result {
+            id: 1,
+            at_ms: at,
+            record: Vec::new(),
+            rollups: vec![(Resolution::Minute as u8, at, r.encode())],
+            snapshot: Vec::new(),
+        }));
+    }
+    writes
+}
+
+#[tokio::test(start_paused = true)]
+async fn windows_start_from_stored_rollups_after_a_restart() {
+    // 30 % of the last five minutes were down: one more good result must not hide it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rig = rig_with(dir.path(), AVAILABILITY, past_minutes(3)).await;
+    rig.checked(State::Up).await;
+    assert_eq!(
+        rig.states(),
+        ["firing"],
+        "availability counts the stored minutes"
+    );
+    rig.stop().await;
+    // The same with a clean past: one good result, nothing fires.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rig = rig_with(dir.path(), AVAILABILITY, past_minutes(0)).await;
+    rig.checked(State::Up).await;
+    assert!(rig.states().is_empty(), "{:?}", rig.states());
+    rig.stop().await;
 }

@@ -13,6 +13,7 @@ use super::{ConfigError, ConfigErrors};
 use crate::alerts::config::AlertsConfig;
 use crate::auth::config::AuthConfig;
 use crate::http::config::ServerConfig;
+use crate::oncall::config::OncallConfig;
 use crate::periskop::config::{PeriskopConfig, ServiceConfig};
 use crate::probe::config::{MonitorConfig, ProbingConfig};
 use crate::probe::maintenance::MaintenanceConfig;
@@ -53,6 +54,8 @@ crate::config_section! {
         pub ingest: IngestConfig = section_default(),
         /// Alert rules, Alertmanager-style routing, receivers, inhibition and delivery.
         pub alerts: AlertsConfig = section_default(),
+        /// On-call: contacts, schedules, escalation policies (alert routes name a policy).
+        pub oncall: OncallConfig = section_default(),
     }
 }
 
@@ -71,6 +74,7 @@ impl Config {
         crate::probe::config::validate(&self.probing, &self.monitors, &self.maintenance, d);
         crate::periskop::config::validate(&self.services, &self.periskop, d);
         crate::sentry::config::validate(&self.projects, &self.ingest, d);
+        crate::oncall::config::validate(&self.oncall, &self.alerts, d);
     }
 }
 

@@ -374,7 +374,17 @@ pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Ne
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/json"));
     let periskop_compat = path.starts_with("/services/") || path.starts_with("/targets/");
-    if !(status.is_client_error() || status.is_server_error()) || is_json || periskop_compat {
+    // A handler that answered a page for people (an acknowledge link on a phone) meant it.
+    let is_html = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/html"));
+    if !(status.is_client_error() || status.is_server_error())
+        || is_json
+        || is_html
+        || periskop_compat
+    {
         return resp;
     }
     let (parts, body) = resp.into_parts();

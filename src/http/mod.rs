@@ -12,6 +12,7 @@ pub mod config;
 pub mod credentials;
 pub mod error;
 mod issues;
+mod oncall;
 pub mod page;
 mod periskop;
 mod probes;
@@ -57,6 +58,7 @@ pub struct AppState {
     pub periskop: crate::periskop::Periskop,
     pub ingest: crate::sentry::Ingest,
     pub alerts: crate::alerts::Alerts,
+    pub oncall: crate::oncall::Oncall,
 }
 
 impl AppState {
@@ -80,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .merge(periskop::api_routes())
         .merge(issues::routes())
         .merge(alerts::routes())
+        .merge(oncall::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_principal,
@@ -100,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .nest(panoptes_types::API_PREFIX, api)
         .merge(periskop::routes())
         .merge(sentry::ingest_routes())
+        .merge(oncall::public_routes())
         .fallback(assets::serve)
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -14,7 +14,7 @@ use redb::{
 };
 
 use super::{Store, StoreError, missing_is_empty, open_database};
-use super::{alerts, periskop, probes, sentry, tables};
+use super::{alerts, oncall, periskop, probes, sentry, tables};
 
 /// What a backup copied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -75,6 +75,9 @@ fn copy_all(from: &ReadTransaction, to: &WriteTransaction) -> Result<BackupStats
     copy(from, to, alerts::GROUPS, &mut s)?;
     copy(from, to, alerts::SILENCES, &mut s)?;
     copy(from, to, alerts::NOTIFICATIONS, &mut s)?;
+    copy(from, to, oncall::PAGES, &mut s)?;
+    copy(from, to, oncall::OVERRIDES, &mut s)?;
+    copy(from, to, oncall::META, &mut s)?;
     Ok(s)
 }
 

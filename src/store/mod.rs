@@ -13,6 +13,7 @@ pub mod backup;
 pub mod config;
 pub mod events;
 mod migrate;
+pub mod oncall;
 pub mod periskop;
 pub mod probes;
 pub mod records;
@@ -124,6 +125,8 @@ pub enum Write {
     Sentry(sentry::SentryWrite),
     /// Alert states, groups, silences, notifications (`alerts.rs`).
     Alerts(alerts::AlertsWrite),
+    /// Pages, overrides, the link-signing key (`oncall.rs`).
+    Oncall(oncall::OncallWrite),
     /// Cannot be applied (tests of the writer's per-request failure).
     #[cfg(test)]
     Refuse,

@@ -258,7 +258,9 @@ mod rows;
 type Check = fn(&Store, u32);
 
 /// `CHECKS[n - 1]` checks the tables version n added.
-const CHECKS: &[Check] = &[check_v1, check_v2, check_v3, check_v4, check_v5, check_v6];
+const CHECKS: &[Check] = &[
+    check_v1, check_v2, check_v3, check_v4, check_v5, check_v6, check_v7,
+];
 
 /// Every committed fixture (one per schema version; the newest version's may wait until the
 /// next one is added) opens with this build, migrates to the latest version, and every row of
@@ -521,6 +523,94 @@ fn check_v6(store: &Store, v: u32) {
     assert!(store.sentry_attachments(other, id).expect("att").is_empty());
     let (known, _) = store.sentry_known(&[(other, id)], &[]).expect("known");
     assert!(known.is_empty(), "fixture v{v}: {known:?}");
+}
+
+/// Version 7 added alerting: the engine's start-up snapshot (with its own test of which
+/// notifications are still open), the history and the notifications read back every row byte
+/// for byte. (That each still decodes as the alerting record it is, the store cannot know:
+/// `alerts::fixture_tests` checks it.)
+fn check_v7(store: &Store, v: u32) {
+    // A delivery record is open while queued or sending (`alerts::outbox::DeliveryState`).
+    fn is_open(bytes: &[u8]) -> bool {
+        let record: serde_json::Value = serde_json::from_slice(bytes).expect("a JSON record");
+        matches!(record["state"].as_str(), Some("queued" | "sending"))
+    }
+    let bytes = |json: &str| json.as_bytes().to_vec();
+    // As `alerts::engine::start` reads it.
+    let snap = store.alerts_snapshot(is_open).expect("alerts snapshot");
+    let instances: Vec<Vec<u8>> = rows::ALERTS_INSTANCES.iter().map(|r| bytes(r.1)).collect();
+    assert_eq!(snap.instances, instances, "fixture v{v}: alert instances");
+    let groups: Vec<(String, Vec<u8>)> = rows::ALERTS_GROUPS
+        .iter()
+        .map(|(k, j)| (k.to_string(), bytes(j)))
+        .collect();
+    assert_eq!(snap.groups, groups, "fixture v{v}: alert groups");
+    let silences: Vec<Vec<u8>> = rows::ALERTS_SILENCES.iter().map(|r| bytes(r.1)).collect();
+    assert_eq!(snap.silences, silences, "fixture v{v}: silences");
+    let notifications: Vec<(u64, Vec<u8>)> = rows::ALERTS_NOTIFICATIONS
+        .iter()
+        .map(|(id, j)| (*id, bytes(j)))
+        .collect();
+    assert_eq!(
+        snap.notifications, notifications,
+        "fixture v{v}: open notifications"
+    );
+    assert_eq!(snap.max_notification_id, rows::NOTIFICATION_ID);
+
+    // Finished notifications are left out of the snapshot; the highest id is still known.
+    let closed = store.alerts_snapshot(|_| false).expect("alerts snapshot");
+    assert!(closed.notifications.is_empty(), "fixture v{v}");
+    assert_eq!(closed.max_notification_id, rows::NOTIFICATION_ID);
+
+    let history: Vec<super::alerts::HistoryRow> = rows::ALERTS_HISTORY
+        .iter()
+        .map(|(ms, fp, j)| ((*ms, fp.to_string()), bytes(j)))
+        .collect();
+    assert_eq!(
+        store.alerts_history(None, 10).expect("history"),
+        history,
+        "fixture v{v}: alert history"
+    );
+    assert!(
+        store
+            .alerts_history(Some(history[0].0.clone()), 10)
+            .expect("history")
+            .is_empty(),
+        "fixture v{v}: nothing older"
+    );
+
+    assert_eq!(
+        store.alerts_notifications(None, 10).expect("notifications"),
+        notifications,
+        "fixture v{v}: notifications"
+    );
+    assert!(
+        store
+            .alerts_notifications(Some(rows::NOTIFICATION_ID), 10)
+            .expect("notifications")
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .alerts_notification(rows::NOTIFICATION_ID)
+            .expect("notification"),
+        Some(notifications[0].1.clone()),
+        "fixture v{v}"
+    );
+    assert_eq!(
+        store
+            .alerts_notification(rows::NOTIFICATION_ID + 1)
+            .expect("notification"),
+        None
+    );
+    // Retention's read: the queued notification is not finished, so not expired.
+    assert!(
+        store
+            .alerts_expired_notifications(10, |b| !is_open(b))
+            .expect("expired")
+            .is_empty(),
+        "fixture v{v}"
+    );
 }
 
 /// A write that cannot be applied fails alone; the writes batched with it commit, and the store

@@ -12,10 +12,10 @@ use super::Server;
 const PYTHON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.tools/venv/bin/python");
 const SINK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/smtp_sink.py");
 
-struct Sink {
+pub struct Sink {
     child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
 }
 
 impl Drop for Sink {
@@ -25,7 +25,7 @@ impl Drop for Sink {
     }
 }
 
-fn start_sink() -> Sink {
+pub fn start_sink() -> Sink {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
@@ -46,7 +46,7 @@ fn start_sink() -> Sink {
     Sink { child, port, dir }
 }
 
-fn wait_mail(sink: &Sink, n: usize) -> Value {
+pub fn wait_mail(sink: &Sink, n: usize) -> Value {
     let path = sink.dir.path().join(format!("{n}.json"));
     let deadline = Instant::now() + Duration::from_secs(30);
     while !path.exists() {

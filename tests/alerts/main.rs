@@ -13,6 +13,7 @@ mod alertmanager;
 mod channels;
 mod delivery;
 mod email;
+mod oncall;
 mod receiver;
 mod silences;
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 pub mod alerts;
 pub mod any;
 pub mod event;
+pub mod oncall;
 pub mod periskop;
 pub mod probes;
 pub mod sentry;
@@ -21,6 +22,7 @@ pub use event::{
     Breadcrumb, ExceptionValue, Frame, LogEntry, Mechanism, RequestInfo, SdkInfo, SentryEvent,
     Stacktrace, Thread, Timestamp, User,
 };
+pub use oncall::*;
 pub use periskop::*;
 pub use probes::*;
 pub use sentry::*;

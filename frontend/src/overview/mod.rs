@@ -50,11 +50,14 @@ struct Glance {
     states: Vec<(MonitorState, usize)>,
     unresolved: u64,
     projects: usize,
+    /// `platform: ana · db: ben`; empty without schedules.
+    on_call: String,
 }
 
 async fn glance() -> Result<Glance, ApiError> {
     let monitors = api::monitors().await?;
     let projects = api::projects().await?;
+    let on_call = crate::oncall::now_text(&crate::oncall::on_call_now().await?);
     let states = MonitorState::ALL
         .into_iter()
         .map(|st| {
@@ -67,6 +70,7 @@ async fn glance() -> Result<Glance, ApiError> {
         states,
         unresolved: projects.iter().map(|p| p.unresolved).sum(),
         projects: projects.len(),
+        on_call,
     })
 }
 
@@ -90,6 +94,10 @@ fn Glance(g: Glance) -> impl IntoView {
             <dd id="glance-issues">
                 {format!("{} unresolved in {} project(s)", g.unresolved, g.projects)}
             </dd>
+            {(!g.on_call.is_empty()).then(|| view! {
+                <dt><A href="/oncall">"On call now"</A></dt>
+                <dd id="glance-oncall">{g.on_call}</dd>
+            })}
         </dl>
     }
 }

@@ -46,8 +46,22 @@ fn html(n: &Notification) -> String {
             html_escape(&a.generator_url),
         ));
     }
+    // A page's message leads with its one-click acknowledge link.
+    let mut links = String::new();
+    if let Some(u) = n.common_annotations.get("ack_url") {
+        links.push_str(&format!(
+            "<p><a href=\"{}\"><b>Acknowledge</b></a></p>",
+            html_escape(u)
+        ));
+    }
+    if let Some(u) = n.common_annotations.get("page_url") {
+        links.push_str(&format!(
+            "<p><a href=\"{}\">Open the page</a></p>",
+            html_escape(u)
+        ));
+    }
     format!(
-        "<!doctype html><html><body><h2>{}</h2><table cellpadding=\"6\">{rows}</table>\
+        "<!doctype html><html><body><h2>{}</h2>{links}<table cellpadding=\"6\">{rows}</table>\
          <p><a href=\"{}/alerts\">Open Panoptes</a></p></body></html>",
         html_escape(&n.title()),
         html_escape(&n.external_url)

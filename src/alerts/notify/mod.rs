@@ -99,6 +99,13 @@ pub fn default_text(n: &Notification) -> String {
     if n.truncated_alerts > 0 {
         out.push_str(&format!("… and {} more\n", n.truncated_alerts));
     }
+    // On-call pages carry their links as common annotations.
+    if let Some(u) = n.common_annotations.get("ack_url") {
+        out.push_str(&format!("Acknowledge: {u}\n"));
+    }
+    if let Some(u) = n.common_annotations.get("page_url") {
+        out.push_str(&format!("Page: {u}\n"));
+    }
     out
 }
 

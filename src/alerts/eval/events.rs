@@ -1,0 +1,337 @@
+//! Issue, exception and Panoptes' own rules: Sentry and Periskop events and self figures.
+
+use serde_json::json;
+
+use super::{Evaluator, MAX_SOURCES_PER_RULE, Observation, SelfStats, labels};
+use crate::alerts::model::Labels;
+use crate::alerts::rules::{ExceptionCondition, IssueCondition, IssueRule, SelfCondition};
+use crate::alerts::windows::MINUTE;
+use crate::events::{PeriskopEvent, SentryEvent};
+use crate::sentry::events::IssueFacts;
+
+fn issue_matches(
+    r: &IssueRule,
+    i: &IssueFacts,
+    environments: &[String],
+    releases: &[String],
+) -> bool {
+    (r.projects.is_empty() || r.projects.contains(&i.project))
+        && (r.levels.is_empty() || r.levels.iter().any(|l| l.eq_ignore_ascii_case(&i.level)))
+        && r.title.as_ref().is_none_or(|p| p.0.is_match(&i.title))
+        && r.culprit.as_ref().is_none_or(|p| p.0.is_match(&i.culprit))
+        && r.environment
+            .as_ref()
+            .is_none_or(|e| environments.iter().any(|x| x == e))
+        && r.release
+            .as_ref()
+            .is_none_or(|p| releases.iter().any(|x| p.0.is_match(x)))
+}
+
+impl Evaluator {
+    pub(super) fn sentry(&mut self, e: &SentryEvent, now: u64) -> Vec<Observation> {
+        let mut out = Vec::new();
+        let ctx = |i: &IssueFacts, value: &str| {
+            json!({"Project": i.project, "Issue": i.issue_id, "Title": i.title,
+                "Culprit": i.culprit, "Level": i.level, "Platform": i.platform, "Value": value})
+        };
+        let source = |i: &IssueFacts| {
+            labels(&[
+                ("project", i.project.to_string()),
+                ("issue", i.issue_id.to_string()),
+            ])
+        };
+        for (idx, r) in self.rules.iter().enumerate() {
+            let Some(rule) = &r.issue else { continue };
+            let window = rule.window.get().as_millis() as u64;
+            let obs = match (rule.event, e) {
+                (
+                    IssueCondition::New,
+                    SentryEvent::IssueCreated {
+                        issue,
+                        environments,
+                        releases,
+                        ..
+                    },
+                )
+                | (
+                    IssueCondition::Regression,
+                    SentryEvent::IssueRegressed {
+                        issue,
+                        environments,
+                        releases,
+                        ..
+                    },
+                ) => issue_matches(rule, issue, environments, releases).then(|| {
+                    let what = if rule.event == IssueCondition::New {
+                        "new issue"
+                    } else {
+                        "regression"
+                    };
+                    (issue.clone(), true, true, what.to_string())
+                }),
+                (
+                    IssueCondition::Frequency | IssueCondition::Users,
+                    SentryEvent::EventsAccepted {
+                        issue,
+                        count,
+                        new_users,
+                        environments,
+                        releases,
+                        ..
+                    },
+                ) if issue_matches(rule, issue, environments, releases) => {
+                    let key = (idx, format!("issue:{}", issue.issue_id));
+                    if !self.series.contains_key(&key) && self.series.len() >= MAX_SOURCES_PER_RULE
+                    {
+                        continue;
+                    }
+                    let s = self.series.entry(key).or_default();
+                    let (n, limit, what) = if rule.event == IssueCondition::Frequency {
+                        (*count, rule.count.unwrap_or(0), "events")
+                    } else {
+                        (*new_users, rule.users.unwrap_or(0), "users")
+                    };
+                    s.add(now, n, window);
+                    let sum = s.sum(now, window);
+                    Some((
+                        issue.clone(),
+                        sum > limit,
+                        false,
+                        format!(
+                            "{sum} {what} in {}",
+                            crate::config::Duration(rule.window.get())
+                        ),
+                    ))
+                }
+                (
+                    IssueCondition::Rate,
+                    SentryEvent::EventsAccepted {
+                        issue,
+                        count,
+                        environments,
+                        releases,
+                        ..
+                    },
+                ) if issue_matches(rule, issue, environments, releases) => {
+                    let s = self
+                        .series
+                        .entry((idx, format!("project:{}", issue.project)))
+                        .or_default();
+                    s.add(now, *count, window);
+                    let per_minute = s.sum(now, window) * MINUTE / window.max(MINUTE);
+                    let active = per_minute > rule.per_minute.unwrap_or(u64::MAX);
+                    let mut src = labels(&[("project", issue.project.to_string())]);
+                    src.remove("issue");
+                    out.push(Observation {
+                        rule: idx,
+                        source: src,
+                        active,
+                        momentary: false,
+                        value: format!("{per_minute} events/min"),
+                        context: json!({"Project": issue.project, "Value": format!("{per_minute} events/min")}),
+                        link: "/issues".into(),
+                    });
+                    None
+                }
+                _ => None,
+            };
+            if let Some((issue, active, momentary, value)) = obs {
+                out.push(Observation {
+                    rule: idx,
+                    source: source(&issue),
+                    active,
+                    momentary,
+                    context: ctx(&issue, &value),
+                    value,
+                    link: format!("/issues/{}", issue.issue_id),
+                });
+            }
+        }
+        out
+    }
+
+    pub(super) fn periskop(&mut self, e: &PeriskopEvent, now: u64) -> Vec<Observation> {
+        let mut out = Vec::new();
+        for (idx, r) in self.rules.iter().enumerate() {
+            let Some(rule) = &r.exception else { continue };
+            let service_ok =
+                |s: &str| rule.services.is_empty() || rule.services.iter().any(|x| x == s);
+            let key_ok = |k: &str| rule.keys.as_ref().is_none_or(|p| p.0.is_match(k));
+            let window = rule.window.get().as_millis() as u64;
+            let mut push = |source: Labels,
+                            active: bool,
+                            momentary: bool,
+                            value: String,
+                            service: &str,
+                            key: &str| {
+                out.push(Observation {
+                    rule: idx,
+                    context: json!({"Service": service, "Key": key, "Value": value}),
+                    source,
+                    active,
+                    momentary,
+                    value,
+                    link: format!("/exceptions/{service}"),
+                });
+            };
+            match (rule.event, e) {
+                (
+                    ExceptionCondition::New,
+                    PeriskopEvent::KeyCreated {
+                        service,
+                        key,
+                        total,
+                        ..
+                    },
+                ) if service_ok(service) && key_ok(key) => {
+                    let src = labels(&[("service", service.clone()), ("key", key.clone())]);
+                    push(
+                        src,
+                        true,
+                        true,
+                        format!("new key, {total} so far"),
+                        service,
+                        key,
+                    );
+                }
+                (
+                    ExceptionCondition::Regressed,
+                    PeriskopEvent::KeyRegressed {
+                        service,
+                        key,
+                        total,
+                        ..
+                    },
+                ) if service_ok(service) && key_ok(key) => {
+                    let src = labels(&[("service", service.clone()), ("key", key.clone())]);
+                    push(
+                        src,
+                        true,
+                        true,
+                        format!("regressed, {total} in all"),
+                        service,
+                        key,
+                    );
+                }
+                (
+                    ExceptionCondition::Increase,
+                    PeriskopEvent::CountIncreased {
+                        service,
+                        key,
+                        increase,
+                        ..
+                    },
+                ) if service_ok(service) && key_ok(key) => {
+                    let per_service = rule.per == "service";
+                    let skey = if per_service {
+                        format!("s:{service}")
+                    } else {
+                        format!("k:{service}\u{0}{key}")
+                    };
+                    let k = (idx, skey);
+                    if !self.series.contains_key(&k) && self.series.len() >= MAX_SOURCES_PER_RULE {
+                        continue;
+                    }
+                    let s = self.series.entry(k).or_default();
+                    s.add(now, *increase, window);
+                    let sum = s.sum(now, window);
+                    let src = if per_service {
+                        labels(&[("service", service.clone())])
+                    } else {
+                        labels(&[("service", service.clone()), ("key", key.clone())])
+                    };
+                    let active = sum > rule.increase.unwrap_or(u64::MAX);
+                    push(
+                        src,
+                        active,
+                        false,
+                        format!("+{sum} in {}", crate::config::Duration(rule.window.get())),
+                        service,
+                        key,
+                    );
+                }
+                (
+                    ExceptionCondition::TargetsDown,
+                    PeriskopEvent::TargetHealth {
+                        service,
+                        target,
+                        up,
+                        error,
+                        ..
+                    },
+                ) if service_ok(service) => {
+                    let src = labels(&[("service", service.clone()), ("target", target.clone())]);
+                    let value = if *up {
+                        "up".to_string()
+                    } else {
+                        format!("down: {}", error.clone().unwrap_or_default())
+                    };
+                    push(src, !*up, false, value, service, "");
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Panoptes' own conditions; `stats` is `None` when only the store's state changed.
+    pub(super) fn self_rules(&mut self, stats: Option<SelfStats>, now: u64) -> Vec<Observation> {
+        let deltas = match (stats, self.last_stats) {
+            (Some(s), Some(p)) => Some((
+                s.quota_rejected_total
+                    .saturating_sub(p.quota_rejected_total),
+                s.events_dropped_total
+                    .saturating_sub(p.events_dropped_total),
+            )),
+            _ => None,
+        };
+        if let Some(s) = stats {
+            self.last_stats = Some(s);
+        }
+        let mut out = Vec::new();
+        for (idx, r) in self.rules.iter().enumerate() {
+            let Some(rule) = &r.panoptes else { continue };
+            let window = rule.window.get().as_millis() as u64;
+            let (active, value) = match rule.event {
+                SelfCondition::StoreFailed => match &self.store_failed {
+                    Some(why) => (true, why.clone()),
+                    None if stats.is_some() => (false, "ok".into()),
+                    None => continue,
+                },
+                SelfCondition::Backlog => match stats {
+                    Some(s) => (s.backlog > rule.above, format!("{} items", s.backlog)),
+                    None => continue,
+                },
+                SelfCondition::QuotaRejections | SelfCondition::EventsDropped => {
+                    let Some((quota, dropped)) = deltas else {
+                        continue;
+                    };
+                    let n = if rule.event == SelfCondition::QuotaRejections {
+                        quota
+                    } else {
+                        dropped
+                    };
+                    let s = self.series.entry((idx, String::new())).or_default();
+                    s.add(now, n, window);
+                    let sum = s.sum(now, window);
+                    (
+                        sum > rule.above,
+                        format!("{sum} in {}", crate::config::Duration(rule.window.get())),
+                    )
+                }
+                // Reported by the outbox through `notification_dead`.
+                SelfCondition::NotificationDead => continue,
+            };
+            out.push(Observation {
+                rule: idx,
+                source: Labels::new(),
+                active,
+                momentary: false,
+                context: json!({"Value": value}),
+                value,
+                link: "/".into(),
+            });
+        }
+        out
+    }
+}

@@ -1,0 +1,409 @@
+//! On-call API: who is on call, schedules and shifts, overrides, policies, people, pages with
+//! acknowledge and resolve; and the two public routes a phone or a calendar reaches without a
+//! login: the signed acknowledge link and the secret calendar feed. Translation only: answers
+//! come from `oncall::query` and the engine's handle.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+
+use panoptes_types::{
+    NewOverride, OnCallNow, OnCallUser, OverrideView, Page, PageView, PolicyView, ScheduleView,
+    Shifts,
+};
+
+use super::AppState;
+use super::error::{ApiError, Json as JsonBody};
+use super::page::PageParams;
+use crate::auth::Principal;
+use crate::clock::rfc3339;
+use crate::oncall::ack::{AckError, MAX_TOKEN, verify_ack};
+use crate::oncall::engine::{self, OncallError};
+use crate::oncall::query::override_view;
+
+/// Routes under the API prefix (a login or token needed).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/oncall", get(who))
+        .route("/oncall/schedules", get(schedules))
+        .route("/oncall/schedules/{name}/shifts", get(shifts))
+        .route("/oncall/overrides", get(overrides).post(put_override))
+        .route("/oncall/overrides/{id}", delete(delete_override))
+        .route("/oncall/policies", get(policies))
+        .route("/oncall/users", get(users))
+        .route("/pages", get(pages))
+        .route("/pages/{id}", get(page))
+        .route("/pages/{id}/acknowledge", post(acknowledge))
+        .route("/pages/{id}/resolve", post(resolve))
+}
+
+/// Routes outside the API: the signed link is the credential.
+pub fn public_routes() -> Router<AppState> {
+    Router::new()
+        .route("/oncall/ack/{token}", get(ack_form).post(ack_link))
+        .route("/oncall/calendar/{file}", get(calendar))
+}
+
+fn time(field: &str, s: &str) -> Result<u64, ApiError> {
+    s.parse::<jiff::Timestamp>()
+        .ok()
+        .and_then(|t| u64::try_from(t.as_millisecond()).ok())
+        .ok_or_else(|| {
+            ApiError::invalid(format!(
+                "{field}: expected an RFC 3339 time (2026-12-07T09:00:00Z), found `{}`",
+                s.chars().take(40).collect::<String>()
+            ))
+        })
+}
+
+fn oncall_error(e: OncallError) -> ApiError {
+    match e {
+        OncallError::NotFound(id) => ApiError::NotFound(format!("no page {id}")),
+        OncallError::Invalid(m) => ApiError::invalid(m),
+        OncallError::TooMany(what) => ApiError::Conflict(format!("too many {what}")),
+        OncallError::Stopped => ApiError::Internal("on-call is shutting down".into()),
+        OncallError::Store(s) => s.into(),
+    }
+}
+
+#[derive(Deserialize)]
+struct WhoQuery {
+    schedule: Option<String>,
+    at: Option<String>,
+}
+
+/// One schedule's answer when `schedule` is named; every schedule's otherwise.
+async fn who(
+    State(state): State<AppState>,
+    Query(q): Query<WhoQuery>,
+) -> Result<Response, ApiError> {
+    let at = match q.at.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => time("at", s)?,
+        None => state.clock.now_ms(),
+    };
+    let oncall = &state.oncall;
+    match q.schedule.as_deref().filter(|s| !s.is_empty()) {
+        Some(name) => {
+            let now: OnCallNow = oncall
+                .who(name, at)
+                .ok_or_else(|| ApiError::NotFound(format!("no schedule named `{name}`")))?;
+            Ok(Json(now).into_response())
+        }
+        None => {
+            let names: Vec<String> = oncall
+                .settings()
+                .oncall
+                .schedules
+                .iter()
+                .map(|s| s.name.clone())
+                .collect();
+            let all: Vec<OnCallNow> = names.iter().filter_map(|n| oncall.who(n, at)).collect();
+            Ok(Json(all).into_response())
+        }
+    }
+}
+
+async fn schedules(State(state): State<AppState>) -> Json<Vec<ScheduleView>> {
+    Json(state.oncall.schedules(state.clock.now_ms()))
+}
+
+#[derive(Deserialize)]
+struct RangeQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+async fn shifts(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<RangeQuery>,
+) -> Result<Json<Shifts>, ApiError> {
+    let now = state.clock.now_ms();
+    let from = match q.from.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => time("from", s)?,
+        None => now,
+    };
+    let to = match q.to.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => time("to", s)?,
+        None => from + 14 * 86_400_000,
+    };
+    if to <= from {
+        return Err(ApiError::invalid("to: must be after from"));
+    }
+    if to - from > crate::oncall::rotation::MAX_RANGE_MS {
+        return Err(ApiError::invalid("to: a range spans at most 366 days"));
+    }
+    let shifts = state
+        .oncall
+        .shifts(&name, from, to)
+        .ok_or_else(|| ApiError::NotFound(format!("no schedule named `{name}`")))?;
+    Ok(Json(Shifts {
+        schedule: name,
+        from: rfc3339(from),
+        to: rfc3339(to),
+        shifts,
+    }))
+}
+
+async fn overrides(State(state): State<AppState>) -> Json<Vec<OverrideView>> {
+    Json(state.oncall.override_views())
+}
+
+async fn put_override(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    JsonBody(o): JsonBody<NewOverride>,
+) -> Result<(StatusCode, Json<OverrideView>), ApiError> {
+    let new = engine::NewOverride {
+        start_ms: time("start", &o.start)?,
+        end_ms: time("end", &o.end)?,
+        schedule: o.schedule,
+        user: o.user,
+    };
+    let saved = state
+        .oncall
+        .put_override(new, p.name())
+        .await
+        .map_err(oncall_error)?;
+    Ok((StatusCode::CREATED, Json(override_view(&saved))))
+}
+
+async fn delete_override(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<u64>,
+) -> Result<Json<OverrideView>, ApiError> {
+    let gone = state
+        .oncall
+        .delete_override(id, p.name())
+        .await
+        .map_err(|e| match e {
+            OncallError::Invalid(m) => ApiError::NotFound(m),
+            e => oncall_error(e),
+        })?;
+    Ok(Json(override_view(&gone)))
+}
+
+async fn policies(State(state): State<AppState>) -> Json<Vec<PolicyView>> {
+    Json(state.oncall.policies())
+}
+
+async fn users(State(state): State<AppState>) -> Json<Vec<OnCallUser>> {
+    Json(state.oncall.users())
+}
+
+#[derive(Deserialize)]
+struct PagesQuery {
+    status: Option<String>,
+}
+
+async fn pages(
+    State(state): State<AppState>,
+    Query(q): Query<PagesQuery>,
+    params: PageParams,
+) -> Result<Json<Page<PageView>>, ApiError> {
+    let status = match q.status.as_deref() {
+        None | Some("") => None,
+        Some(s @ ("triggered" | "acknowledged" | "resolved")) => Some(s),
+        Some(s) => {
+            return Err(ApiError::invalid(format!(
+                "status: `{}` is not triggered, acknowledged or resolved",
+                s.chars().take(20).collect::<String>()
+            )));
+        }
+    };
+    let (items, next) = state
+        .oncall
+        .pages(status, params.after::<u64>()?, params.limit)
+        .await?;
+    Ok(Json(Page {
+        items,
+        next_cursor: next.map(|n| super::page::cursor(&n)),
+    }))
+}
+
+async fn page(
+    State(state): State<AppState>,
+    Path(id): Path<u64>,
+) -> Result<Json<PageView>, ApiError> {
+    state
+        .oncall
+        .page(id)?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no page {id}")))
+}
+
+async fn acknowledge(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<u64>,
+) -> Result<Json<PageView>, ApiError> {
+    let (page, _) = state
+        .oncall
+        .acknowledge(id, p.name(), "dashboard")
+        .await
+        .map_err(oncall_error)?;
+    Ok(Json(crate::oncall::query::page_view(&page)))
+}
+
+async fn resolve(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<u64>,
+) -> Result<Json<PageView>, ApiError> {
+    let (page, _) = state
+        .oncall
+        .resolve(id, p.name())
+        .await
+        .map_err(oncall_error)?;
+    Ok(Json(crate::oncall::query::page_view(&page)))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A small page that works without JavaScript, on any phone.
+fn html(status: StatusCode, title: &str, body: &str) -> Response {
+    let doc = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"referrer\" content=\"no-referrer\">\
+         <title>{t}</title></head><body><h1>{t}</h1>{body}</body></html>",
+        t = escape(title)
+    );
+    let mut r = (status, Html(doc)).into_response();
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    r
+}
+
+fn link_error(e: AckError) -> Response {
+    let status = match e {
+        AckError::Expired => StatusCode::GONE,
+        AckError::Malformed | AckError::BadSignature => StatusCode::FORBIDDEN,
+    };
+    html(
+        status,
+        "Link not valid",
+        &format!("<p>{}.</p>", escape(&e.to_string())),
+    )
+}
+
+/// GET shows what the link acknowledges and a button: link previews and mail scanners fetch
+/// links, and must not acknowledge a page on someone's behalf.
+async fn ack_form(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    let now = state.clock.now_ms();
+    let claim = match verify_ack(state.oncall.key(), &token, now) {
+        Ok(c) => c,
+        Err(e) => return link_error(e),
+    };
+    let Ok(Some(p)) = state.oncall.page(claim.page) else {
+        return html(
+            StatusCode::NOT_FOUND,
+            "Page not found",
+            "<p>This page no longer exists.</p>",
+        );
+    };
+    let what = format!(
+        "<p><strong>{}</strong></p><p>Page {} is {}.</p>",
+        escape(&p.title),
+        p.id,
+        p.status
+    );
+    if p.status != "triggered" {
+        let by = p
+            .acknowledged_by
+            .as_deref()
+            .or(p.resolved_by.as_deref())
+            .unwrap_or("");
+        return html(
+            StatusCode::OK,
+            "Nothing to acknowledge",
+            &format!("{what}<p>{}</p>", escape(by)),
+        );
+    }
+    html(
+        StatusCode::OK,
+        "Acknowledge this page?",
+        &format!(
+            "{what}<form method=\"post\"><button type=\"submit\">Acknowledge as {}</button></form>",
+            escape(&claim.user)
+        ),
+    )
+}
+
+async fn ack_link(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    let now = state.clock.now_ms();
+    let claim = match verify_ack(state.oncall.key(), &token, now) {
+        Ok(c) => c,
+        Err(e) => return link_error(e),
+    };
+    match state
+        .oncall
+        .acknowledge(claim.page, &claim.user, "link")
+        .await
+    {
+        Ok((p, acknowledged)) => {
+            let by = p.acknowledged_by.clone().unwrap_or_default();
+            let body = format!(
+                "<p><strong>{}</strong></p><p>Page {} is {}{}.</p>",
+                escape(&p.title),
+                p.id,
+                p.status.as_str(),
+                if by.is_empty() {
+                    String::new()
+                } else {
+                    format!(" by {}", escape(&by))
+                }
+            );
+            let title = if acknowledged {
+                "Acknowledged"
+            } else {
+                "Already handled"
+            };
+            html(StatusCode::OK, title, &body)
+        }
+        Err(OncallError::NotFound(_)) => html(
+            StatusCode::NOT_FOUND,
+            "Page not found",
+            "<p>This page no longer exists.</p>",
+        ),
+        Err(e) => html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Try again",
+            &format!("<p>{}</p>", escape(&e.to_string())),
+        ),
+    }
+}
+
+async fn calendar(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+) -> Result<Response, ApiError> {
+    let not_found = || ApiError::NotFound("no such calendar".into());
+    let token = file.strip_suffix(".ics").ok_or_else(not_found)?;
+    if token.len() > MAX_TOKEN {
+        return Err(not_found());
+    }
+    let body = state
+        .oncall
+        .calendar(token, state.clock.now_ms())
+        .ok_or_else(not_found)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response())
+}

@@ -1,0 +1,95 @@
+//! The on-call handle: what handlers and the alert outbox ask of the task (hand-offs,
+//! acknowledgements, resolutions, overrides), and the settings it reads.
+
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+
+use super::engine::{Command, NewOverride, Oncall, OncallError, Settings, read};
+use super::page::Page;
+use super::rotation::Override;
+use crate::alerts::model::Verdict;
+use crate::alerts::outbox::Record;
+
+pub(super) fn external_url(s: &Settings, default: &str) -> String {
+    s.alerts
+        .external_url
+        .clone()
+        .unwrap_or_else(|| default.to_string())
+        .trim_end_matches('/')
+        .to_string()
+}
+
+impl Oncall {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, OncallError>>) -> Command,
+    ) -> Result<T, OncallError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(make(tx))
+            .await
+            .map_err(|_| OncallError::Stopped)?;
+        rx.await.map_err(|_| OncallError::Stopped)?
+    }
+
+    /// Hands an alert group's notification to on-call; delivered once the page is durable.
+    pub async fn hand_off(&self, r: Record) -> Verdict {
+        let stopped = || Verdict::Retry {
+            after_ms: None,
+            reason: "on-call is shutting down".into(),
+        };
+        let (tx, rx) = oneshot::channel();
+        if self
+            .commands
+            .send(Command::Page(Box::new(r), tx))
+            .await
+            .is_err()
+        {
+            return stopped();
+        }
+        rx.await.unwrap_or_else(|_| stopped())
+    }
+
+    /// The page, and whether this call acknowledged it (false: it was not triggered).
+    pub async fn acknowledge(
+        &self,
+        id: u64,
+        by: &str,
+        via: &str,
+    ) -> Result<(Page, bool), OncallError> {
+        let (by, via) = (by.to_string(), via.to_string());
+        self.ask(|tx| Command::Ack(id, by, via, tx)).await
+    }
+
+    pub async fn resolve(&self, id: u64, by: &str) -> Result<(Page, bool), OncallError> {
+        let by = by.to_string();
+        self.ask(|tx| Command::Resolve(id, by, tx)).await
+    }
+
+    pub async fn put_override(&self, o: NewOverride, by: &str) -> Result<Override, OncallError> {
+        let by = by.to_string();
+        self.ask(|tx| Command::PutOverride(o, by, tx)).await
+    }
+
+    pub async fn delete_override(&self, id: u64, by: &str) -> Result<Override, OncallError> {
+        let by = by.to_string();
+        self.ask(|tx| Command::DeleteOverride(id, by, tx)).await
+    }
+
+    pub fn settings(&self) -> Arc<Settings> {
+        self.config.borrow().clone()
+    }
+
+    pub fn overrides(&self) -> Vec<Override> {
+        read(&self.shared).overrides.clone()
+    }
+
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    pub fn external_url(&self) -> String {
+        external_url(&self.settings(), &self.default_external_url)
+    }
+}

@@ -10,10 +10,8 @@ use crate::alerts::outbox::{DeliveryState, Record};
 use crate::alerts::silences::Silence;
 use crate::alerts::state::{Instance, Phase};
 use crate::metrics::StoreMetrics;
+use crate::store::tests::rows;
 use crate::store::{DATA_FILE, Store, StoreOptions};
-
-#[path = "../../fixtures/store/rows.rs"]
-mod rows;
 
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> T {
     serde_json::from_slice(bytes).expect("an alerting record")

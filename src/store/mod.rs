@@ -487,7 +487,7 @@ fn map_open_error(path: &str, e: redb::DatabaseError) -> StoreError {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 #[cfg(test)]
 mod write_deadline {

@@ -252,7 +252,7 @@ fn a_file_from_a_newer_panoptes_is_refused() {
 
 /// What each fixture holds (also what `examples/store-fixture.rs` writes).
 #[path = "../../fixtures/store/rows.rs"]
-mod rows;
+pub(crate) mod rows;
 
 /// Reads back the rows a fixture got at one schema version, through the store's read functions.
 type Check = fn(&Store, u32);

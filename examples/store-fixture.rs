@@ -28,7 +28,7 @@ type Error = Box<dyn std::error::Error>;
 type Writer = fn(&WriteTransaction) -> Result<(), redb::Error>;
 
 /// The writer of each version's new tables: `WRITERS[n - 1]` runs at version n.
-const WRITERS: &[Writer] = &[v1, v2, v3, v4, v5, v6, v7];
+const WRITERS: &[Writer] = &[v1, v2, v3, v4, v5, v6, v7, v8];
 
 fn main() -> Result<(), Error> {
     let version: u32 = std::env::args()
@@ -218,6 +218,23 @@ fn v7(tx: &WriteTransaction) -> Result<(), redb::Error> {
     Ok(())
 }
 
+fn v8(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    const PAGES: TableDefinition<u64, &[u8]> = TableDefinition::new("oncall_pages");
+    const OVERRIDES: TableDefinition<u64, &[u8]> = TableDefinition::new("oncall_overrides");
+    const META: TableDefinition<&str, &[u8]> = TableDefinition::new("oncall_meta");
+    let mut pages = tx.open_table(PAGES)?;
+    for (id, json) in rows::ONCALL_PAGES {
+        pages.insert(id, json.as_bytes())?;
+    }
+    let mut overrides = tx.open_table(OVERRIDES)?;
+    for (id, json) in rows::ONCALL_OVERRIDES {
+        overrides.insert(id, json.as_bytes())?;
+    }
+    let mut meta = tx.open_table(META)?;
+    meta.insert("link_key", rows::ONCALL_LINK_KEY.as_slice())?;
+    Ok(())
+}
+
 fn user_record() -> String {
     format!(
         r#"{{"password_hash":"{}","created_at_ms":{}}}"#,
@@ -248,7 +265,8 @@ fn check_rows() -> Result<(), Error> {
     check_probe_rows()?;
     check_periskop_rows()?;
     check_sentry_rows()?;
-    check_alert_rows()
+    check_alert_rows()?;
+    check_oncall_rows()
 }
 
 fn check_probe_rows() -> Result<(), Error> {
@@ -337,6 +355,25 @@ fn check_sentry_rows() -> Result<(), Error> {
     if record::with_header(&h, payload) != rows::SENTRY_ATTACHMENT || h.size != payload.len() as u64
     {
         return Err("the attachment record is not as Panoptes frames it".into());
+    }
+    Ok(())
+}
+
+/// On-call stores `serde_json::to_vec` of its pages and overrides: byte for byte.
+fn check_oncall_rows() -> Result<(), Error> {
+    use panoptes::oncall::page::Page;
+    use panoptes::oncall::rotation::Override;
+    for (id, json) in rows::ONCALL_PAGES {
+        let p: Page = same_bytes("page", json)?;
+        if p.id != id {
+            return Err(format!("page {id}: its record says {}", p.id).into());
+        }
+    }
+    for (id, json) in rows::ONCALL_OVERRIDES {
+        let o: Override = same_bytes("override", json)?;
+        if o.id != id {
+            return Err(format!("override {id}: its record says {}", o.id).into());
+        }
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ mod v005_sentry;
 mod v006_sentry_by_project;
 mod v007_alerts;
 mod v008_oncall;
+mod v009_status_pages;
 
 pub struct Migration {
     pub version: u32,
@@ -67,5 +68,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 8,
         name: "oncall: pages, overrides, link-signing key",
         up: v008_oncall::up,
+    },
+    Migration {
+        version: 9,
+        name: "status pages: incidents and scheduled maintenance",
+        up: v009_status_pages::up,
     },
 ];

@@ -171,6 +171,40 @@ impl crate::alerts::outbox::Transport for Paging {
     }
 }
 
+/// What the status pages read of probing: states, last errors and roll-ups, by monitor name.
+struct StatusMonitors(ProbeEngine);
+
+impl crate::statuspage::Monitors for StatusMonitors {
+    fn state(&self, name: &str) -> Option<crate::probe::state::State> {
+        self.0.by_name(name).map(|v| v.state)
+    }
+
+    fn last_error(&self, name: &str) -> Option<String> {
+        self.0.by_name(name)?.last?.error
+    }
+
+    fn rollups(
+        &self,
+        name: &str,
+        res: crate::probe::rollup::Resolution,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> Vec<(u64, crate::probe::rollup::Rollup)> {
+        let Some(v) = self.0.by_name(name) else {
+            return Vec::new();
+        };
+        self.0
+            .store()
+            .probe_rollups(v.id, res as u8, res.bucket(from_ms), to_ms)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(start, bytes)| {
+                crate::probe::rollup::Rollup::decode(&bytes).map(|r| (start, r))
+            })
+            .collect()
+    }
+}
+
 /// A running server.
 pub struct Server {
     pub addr: SocketAddr,
@@ -195,6 +229,9 @@ impl Server {
         // Subscribers register before any domain publishes. Alerting's queue is deep: events
         // arrive in bursts (a probe round of 50k monitors) and a dropped one is counted.
         let alert_events = bus.subscribe("alerts", 65_536);
+        // The status pages only need to hear of state changes; a dropped one waits for the
+        // next 30 s refresh.
+        let status_events = bus.subscribe("status", 4_096);
         let store = open_store(&config, &metrics)?;
         store.on_failure(bus.publisher(DomainEvent::Store));
         let auth = Auth::new(store.clone(), clock.clone(), config.auth.clone())
@@ -289,6 +326,21 @@ impl Server {
             shutdown: shutdown.clone(),
         })
         .await?;
+        let (status, status_task) = crate::statuspage::engine::start(crate::statuspage::Deps {
+            store: store.clone(),
+            clock: clock.clone(),
+            settings: section(&root, |c| crate::statuspage::Settings {
+                pages: c.status_pages.clone(),
+                monitors: c.monitors.clone(),
+                external_url: c.alerts.external_url.clone(),
+            }),
+            monitors: Arc::new(StatusMonitors(probes.clone())),
+            events: status_events,
+            default_external_url: format!("http://{addr}"),
+            shutdown: shutdown.clone(),
+        })
+        .await?;
+        background.push(status_task);
         let state = AppState {
             store: store.clone(),
             auth,
@@ -303,6 +355,7 @@ impl Server {
             ingest: ingest.clone(),
             alerts: alerts.clone(),
             oncall,
+            status,
         };
         background.extend(alert_tasks);
         background.push(tokio::spawn(crate::sentry::digest::run(

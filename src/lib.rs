@@ -27,6 +27,7 @@ pub mod outbound;
 pub mod periskop;
 pub mod probe;
 pub mod sentry;
+pub mod statuspage;
 pub mod store;
 pub mod tasks;
 pub mod telemetry;

@@ -43,6 +43,11 @@ fn which(cmd: &str) -> String {
 
 impl Driver {
     async fn start() -> Driver {
+        Driver::start_with(&["--window-size=1200,900"]).await
+    }
+
+    /// A browser with extra Chromium switches (a phone's window, JavaScript off).
+    async fn start_with(extra: &[&str]) -> Driver {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -70,18 +75,24 @@ impl Driver {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let profile = tempfile::tempdir().expect("profile dir");
+        let mut args: Vec<String> = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .map(String::from)
+        .collect();
+        args.push(format!("--user-data-dir={}", profile.path().display()));
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": which("chromium"),
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    "--window-size=1200,900",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ]
-            }
+            "goog:chromeOptions": {"binary": which("chromium"), "args": args}
         }}});
         let v: Value = http
             .post(format!("{base}/session"))
@@ -564,5 +575,92 @@ async fn logging_in_shows_what_only_the_running_wasm_could_fetch() {
     d.wait_url(&monitor_url).await;
     d.wait_text("#monitor-detail", "[STATUS] (200) == 200")
         .await;
+    d.call(reqwest::Method::DELETE, "", json!({})).await;
+}
+
+/// The public status page in a real browser: a phone-sized window with JavaScript off reads the
+/// whole page (components, bars, uptimes, the open incident); with JavaScript on, focusing a
+/// day's bar shows its date and uptime (CSS only, from the bar's label).
+#[tokio::test]
+async fn the_status_page_reads_on_a_phone_without_javascript() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = create_token(dir.path(), "test");
+    let cfg = dir.path().join("panoptes.yaml");
+    std::fs::write(
+        &cfg,
+        r#"monitors:
+  - {name: api, type: push, token: api-token-0123456789, interval: 1h, retries: 0}
+  - {name: web, type: push, token: web-token-0123456789, interval: 1h, retries: 0}
+status_pages:
+  - slug: public
+    title: Example Inc. status
+    components:
+      - {name: API, monitor: api, description: The public API}
+      - {name: Website, monitor: web}
+"#,
+    )
+    .expect("config");
+    let s = start(dir.path(), &["--config", cfg.to_str().expect("utf8")]);
+    for (t, up) in [("api", true), ("web", false)] {
+        let r = client()
+            .post(s.url(&format!(
+                "/api/v1/push/{t}-token-0123456789?status={}",
+                if up { "up" } else { "down" }
+            )))
+            .send()
+            .await
+            .expect("push");
+        assert_eq!(r.status(), reqwest::StatusCode::OK);
+    }
+    let r = client()
+        .post(s.url("/api/v1/status-pages/public/incidents"))
+        .bearer_auth(&token)
+        .json(
+            &json!({"name": "Website unreachable", "status": "investigating", "impact": "major",
+            "body": "We are **looking into it**.", "components": {"Website": "major_outage"}}),
+        )
+        .send()
+        .await
+        .expect("incident");
+    assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+
+    let d = Driver::start_with(&[
+        "--window-size=390,844",
+        "--blink-settings=scriptEnabled=false",
+    ])
+    .await;
+    d.goto(&s.url("/status/public")).await;
+    let banner = d.wait_text("#status", "Outage").await;
+    assert!(banner.contains("Partial System Outage"), "{banner}");
+    d.wait_text("li.component[data-status='major_outage']", "Website")
+        .await;
+    d.wait_text("li.component[data-status='operational']", "The public API")
+        .await;
+    let incident = d.wait_text("#incidents", "Website unreachable").await;
+    assert!(incident.contains("looking into it"), "{incident}");
+    d.find("ol.bars li[aria-label]").await;
+    let uptime = d.text("li.component dl.uptime").await;
+    assert!(uptime.contains("90 days"), "{uptime}");
+    d.screenshot("status-page-phone.png").await;
+    d.call(reqwest::Method::DELETE, "", json!({})).await;
+
+    let d = Driver::start().await;
+    d.goto(&s.url("/status/public")).await;
+    d.find("ol.bars li:last-child").await;
+    let tip = d
+        .call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            json!({"script": "const b = document.querySelector('ol.bars li:last-child'); b.focus(); return [document.activeElement === b, getComputedStyle(b, '::after').content, b.getAttribute('aria-label')];", "args": []}),
+        )
+        .await;
+    assert_eq!(tip["value"][0], true, "{tip}");
+    let label = tip["value"][2].as_str().expect("label").to_string();
+    assert!(label.contains('%'), "today's bar has an uptime: {label}");
+    assert!(
+        tip["value"][1].as_str().is_some_and(|c| c.contains(&label)),
+        "the focused bar shows its label: {tip}"
+    );
+    d.screenshot("status-page.png").await;
     d.call(reqwest::Method::DELETE, "", json!({})).await;
 }

@@ -18,6 +18,7 @@ use crate::periskop::config::{PeriskopConfig, ServiceConfig};
 use crate::probe::config::{MonitorConfig, ProbingConfig};
 use crate::probe::maintenance::MaintenanceConfig;
 use crate::sentry::config::{IngestConfig, ProjectConfig};
+use crate::statuspage::config::StatusPageConfig;
 use crate::store::config::StoreConfig;
 use crate::telemetry::LogConfig;
 
@@ -56,6 +57,8 @@ crate::config_section! {
         pub alerts: AlertsConfig = section_default(),
         /// On-call: contacts, schedules, escalation policies (alert routes name a policy).
         pub oncall: OncallConfig = section_default(),
+        /// Public status pages: components from monitors, incidents, feeds, Statuspage JSON.
+        pub status_pages: Vec<StatusPageConfig> = Vec::new(),
     }
 }
 
@@ -75,6 +78,7 @@ impl Config {
         crate::periskop::config::validate(&self.services, &self.periskop, d);
         crate::sentry::config::validate(&self.projects, &self.ingest, d);
         crate::oncall::config::validate(&self.oncall, &self.alerts, d);
+        crate::statuspage::config::validate(&self.status_pages, &self.monitors, d);
     }
 }
 

@@ -118,6 +118,26 @@ impl<'a> IntoIterator for &'a Headers {
     }
 }
 
+/// An IANA time zone name, resolved once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Zone(pub jiff::tz::TimeZone);
+
+impl Decode for Zone {
+    fn decode(node: &Node, path: &str, d: &mut Decoder) -> Option<Self> {
+        d.parse_with(node, path, "an IANA time zone (Europe/Berlin, UTC)", |s| {
+            jiff::tz::TimeZone::get(s)
+                .map(Zone)
+                .map_err(|_| "unknown time zone".to_string())
+        })
+    }
+}
+
+impl Zone {
+    pub fn name(&self) -> String {
+        self.0.iana_name().unwrap_or("UTC").to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

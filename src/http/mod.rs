@@ -18,6 +18,7 @@ mod periskop;
 mod probes;
 mod sentry;
 mod serve;
+mod status;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -59,6 +60,7 @@ pub struct AppState {
     pub ingest: crate::sentry::Ingest,
     pub alerts: crate::alerts::Alerts,
     pub oncall: crate::oncall::Oncall,
+    pub status: crate::statuspage::StatusPages,
 }
 
 impl AppState {
@@ -83,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .merge(issues::routes())
         .merge(alerts::routes())
         .merge(oncall::routes())
+        .merge(status::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_principal,
@@ -104,7 +107,12 @@ pub fn router(state: AppState) -> Router {
         .merge(periskop::routes())
         .merge(sentry::ingest_routes())
         .merge(oncall::public_routes())
+        .merge(status::public_routes())
         .fallback(assets::serve)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            status::custom_domain,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             serve::request_deadline,

@@ -14,7 +14,7 @@ use redb::{
 };
 
 use super::{Store, StoreError, missing_is_empty, open_database};
-use super::{alerts, oncall, periskop, probes, sentry, tables};
+use super::{alerts, oncall, periskop, probes, sentry, statuspage, tables};
 
 /// What a backup copied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -78,6 +78,7 @@ fn copy_all(from: &ReadTransaction, to: &WriteTransaction) -> Result<BackupStats
     copy(from, to, oncall::PAGES, &mut s)?;
     copy(from, to, oncall::OVERRIDES, &mut s)?;
     copy(from, to, oncall::META, &mut s)?;
+    copy(from, to, statuspage::INCIDENTS, &mut s)?;
     Ok(s)
 }
 

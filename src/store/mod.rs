@@ -19,6 +19,7 @@ pub mod probes;
 pub mod records;
 pub mod retention;
 pub mod sentry;
+pub mod statuspage;
 mod tables;
 mod writer;
 
@@ -127,6 +128,8 @@ pub enum Write {
     Alerts(alerts::AlertsWrite),
     /// Pages, overrides, the link-signing key (`oncall.rs`).
     Oncall(oncall::OncallWrite),
+    /// Status page incidents (`statuspage.rs`).
+    Status(statuspage::StatusWrite),
     /// Cannot be applied (tests of the writer's per-request failure).
     #[cfg(test)]
     Refuse,

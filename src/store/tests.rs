@@ -259,7 +259,7 @@ type Check = fn(&Store, u32);
 
 /// `CHECKS[n - 1]` checks the tables version n added.
 const CHECKS: &[Check] = &[
-    check_v1, check_v2, check_v3, check_v4, check_v5, check_v6, check_v7,
+    check_v1, check_v2, check_v3, check_v4, check_v5, check_v6, check_v7, check_v8,
 ];
 
 /// Every committed fixture (one per schema version; the newest version's may wait until the
@@ -607,6 +607,48 @@ fn check_v7(store: &Store, v: u32) {
     assert!(
         store
             .alerts_expired_notifications(10, |b| !is_open(b))
+            .expect("expired")
+            .is_empty(),
+        "fixture v{v}"
+    );
+}
+
+/// Version 8 added on-call: the start-up snapshot holds the open (acknowledged) page and the
+/// override, the page reads back by id and in the list, and the link key is the one written.
+fn check_v8(store: &Store, v: u32) {
+    let bytes = |json: &str| json.as_bytes().to_vec();
+    // As `oncall::engine::start` reads it: a page is open unless resolved.
+    let open = |b: &[u8]| {
+        let page: serde_json::Value = serde_json::from_slice(b).expect("a JSON page");
+        page["status"] != "resolved"
+    };
+    let snap = store.oncall_snapshot(open).expect("oncall snapshot");
+    let pages: Vec<Vec<u8>> = rows::ONCALL_PAGES.iter().map(|r| bytes(r.1)).collect();
+    assert_eq!(snap.open_pages, pages, "fixture v{v}: open pages");
+    assert_eq!(snap.max_page_id, 1);
+    let overrides: Vec<Vec<u8>> = rows::ONCALL_OVERRIDES.iter().map(|r| bytes(r.1)).collect();
+    assert_eq!(snap.overrides, overrides, "fixture v{v}: overrides");
+    assert_eq!(snap.max_override_id, 1);
+    assert_eq!(
+        store.oncall_page(1).expect("page"),
+        Some(pages[0].clone()),
+        "fixture v{v}"
+    );
+    assert_eq!(store.oncall_page(2).expect("page"), None);
+    assert_eq!(
+        store.oncall_pages(None, 10).expect("pages"),
+        vec![(1, pages[0].clone())],
+        "fixture v{v}: the page list"
+    );
+    assert_eq!(
+        store.oncall_meta("link_key").expect("meta"),
+        Some(rows::ONCALL_LINK_KEY.to_vec()),
+        "fixture v{v}: the link key"
+    );
+    // Retention's read: the page is not resolved, so not expired.
+    assert!(
+        store
+            .oncall_expired_pages(10, |b| !open(b))
             .expect("expired")
             .is_empty(),
         "fixture v{v}"

@@ -311,6 +311,7 @@ fn apply_one(tx: &WriteTransaction, t: &mut Tables<'_>, w: &Write) -> Result<u64
         Write::Sentry(s) => return super::sentry::apply(tx, s),
         Write::Alerts(a) => return super::alerts::apply(tx, a),
         Write::Oncall(o) => return super::oncall::apply(tx, o),
+        Write::Status(w) => return super::statuspage::apply(tx, w),
         #[cfg(test)]
         Write::Refuse => return Err(StoreError::Storage("refused for the test".into())),
         #[cfg(test)]

@@ -16,6 +16,7 @@ mod email;
 mod oncall;
 mod receiver;
 mod silences;
+mod status;
 
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,392 @@
+//! The cache of rendered pages and the task that keeps it fresh.
+//!
+//! A page is re-rendered (HTML, every JSON file, both feeds; each compressed with gzip and
+//! brotli once, with an ETag) when a monitor changes state, when an incident changes, when the
+//! configuration is reloaded, and every 30 s (days roll over, bars fill in) — at most once a
+//! second whatever the rate of changes. Requests only read the cache.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{Notify, mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::warn;
+
+use super::model::{self, Change, ComponentRef, Context, Incident};
+use super::view::{self, PageView};
+use super::{Monitors, Settings, feed, html, json};
+use crate::clock::SharedClock;
+use crate::events::{DomainEvent, Event, ProbeEvent};
+use crate::store::statuspage::StatusWrite;
+use crate::store::{Store, StoreError, Write};
+use crate::tasks::Shutdown;
+
+/// Re-renders at most this often.
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// ... and at least this often.
+const REFRESH: Duration = Duration::from_secs(30);
+
+/// One response body, ready in every encoding.
+#[derive(Debug)]
+pub struct Asset {
+    pub body: Bytes,
+    pub gzip: Bytes,
+    pub br: Bytes,
+    /// A strong validator: a hash of `body`, quoted.
+    pub etag: String,
+    pub content_type: &'static str,
+}
+
+impl Asset {
+    pub fn new(body: Vec<u8>, content_type: &'static str) -> Asset {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in &body {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let gzip = gz
+            .write_all(&body)
+            .and_then(|()| gz.finish())
+            .unwrap_or_default();
+        let mut br = Vec::new();
+        let ok = {
+            let mut w = brotli::CompressorWriter::new(&mut br, 4096, 9, 22);
+            w.write_all(&body).is_ok()
+        };
+        if !ok {
+            // Served uncompressed or gzipped instead.
+            br.clear();
+        }
+        Asset {
+            etag: format!("\"{h:016x}-{}\"", body.len()),
+            body: Bytes::from(body),
+            gzip: Bytes::from(gzip),
+            br: Bytes::from(br),
+            content_type,
+        }
+    }
+}
+
+/// Everything one page serves, and the view it was rendered from.
+#[derive(Debug)]
+pub struct Rendered {
+    pub html: Asset,
+    /// `summary.json`, ..., `history.atom`, `history.rss`.
+    pub files: HashMap<&'static str, Asset>,
+    pub view: PageView,
+}
+
+fn render(view: PageView) -> Rendered {
+    let mut files = HashMap::new();
+    for name in json::FILES {
+        if let Some(v) = json::file(name, &view) {
+            let body = serde_json::to_vec(&v).unwrap_or_default();
+            files.insert(name, Asset::new(body, "application/json"));
+        }
+    }
+    files.insert(
+        "history.atom",
+        Asset::new(
+            feed::atom(&view).into_bytes(),
+            "application/atom+xml; charset=utf-8",
+        ),
+    );
+    files.insert(
+        "history.rss",
+        Asset::new(
+            feed::rss(&view).into_bytes(),
+            "application/rss+xml; charset=utf-8",
+        ),
+    );
+    Rendered {
+        html: Asset::new(html::page(&view).into_bytes(), "text/html; charset=utf-8"),
+        files,
+        view,
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct Deps {
+    pub store: Store,
+    pub clock: SharedClock,
+    pub settings: watch::Receiver<Arc<Settings>>,
+    pub monitors: Arc<dyn Monitors>,
+    pub events: mpsc::Receiver<Event>,
+    /// Base of absolute links when `alerts.external_url` is not set.
+    pub default_external_url: String,
+    pub shutdown: Shutdown,
+}
+
+struct Inner {
+    store: Store,
+    clock: SharedClock,
+    settings: watch::Receiver<Arc<Settings>>,
+    monitors: Arc<dyn Monitors>,
+    default_url: String,
+    incidents: RwLock<BTreeMap<u64, Incident>>,
+    next_id: AtomicU64,
+    cache: RwLock<HashMap<String, Arc<Rendered>>>,
+    /// One incident change at a time (ids, and the component statuses an update starts from).
+    changes: tokio::sync::Mutex<()>,
+    /// One render at a time, each reading its inputs once it holds this: two overlapping
+    /// renders could otherwise finish out of order and leave the older one in the cache (an
+    /// incident just opened, missing from the page until the next refresh).
+    rendering: std::sync::Mutex<()>,
+    dirty: Notify,
+}
+
+/// The handle the HTTP layer holds.
+#[derive(Clone)]
+pub struct StatusPages {
+    inner: Arc<Inner>,
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Loads the incidents, renders every page, and starts the refresh task.
+pub async fn start(deps: Deps) -> Result<(StatusPages, JoinHandle<()>), StoreError> {
+    let store = deps.store.clone();
+    let rows = tokio::task::spawn_blocking(move || store.status_incidents())
+        .await
+        .map_err(|e| StoreError::Storage(format!("status page load failed: {e}")))??;
+    let mut incidents = BTreeMap::new();
+    let mut max_id = 0;
+    for (id, bytes) in rows {
+        max_id = max_id.max(id);
+        match serde_json::from_slice::<Incident>(&bytes) {
+            Ok(i) => {
+                incidents.insert(id, i);
+            }
+            Err(e) => warn!(id, error = %e, "status page incident cannot be read; left out"),
+        }
+    }
+    let pages = StatusPages {
+        inner: Arc::new(Inner {
+            store: deps.store,
+            clock: deps.clock,
+            settings: deps.settings,
+            monitors: deps.monitors,
+            default_url: deps.default_external_url,
+            incidents: RwLock::new(incidents),
+            next_id: AtomicU64::new(max_id + 1),
+            cache: RwLock::new(HashMap::new()),
+            changes: tokio::sync::Mutex::new(()),
+            rendering: std::sync::Mutex::new(()),
+            dirty: Notify::new(),
+        }),
+    };
+    pages.render_all().await;
+    let task = tokio::spawn(run(pages.clone(), deps.events, deps.shutdown));
+    Ok((pages, task))
+}
+
+async fn run(pages: StatusPages, mut events: mpsc::Receiver<Event>, mut shutdown: Shutdown) {
+    let mut settings = pages.inner.settings.clone();
+    let mut tick = tokio::time::interval(REFRESH);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.wait() => return,
+            ev = events.recv() => match ev {
+                Some(ev) => {
+                    // Only a change of state changes what a page shows before the next tick.
+                    let DomainEvent::Probe(ProbeEvent::Checked(c)) = ev.as_ref() else { continue };
+                    if !c.is_transition() {
+                        continue;
+                    }
+                }
+                None => return,
+            },
+            r = settings.changed() => if r.is_err() { return },
+            _ = pages.inner.dirty.notified() => {}
+            _ = tick.tick() => {}
+        }
+        pages.render_all().await;
+        tokio::select! {
+            _ = shutdown.wait() => return,
+            _ = tokio::time::sleep(MIN_INTERVAL) => {}
+        }
+    }
+}
+
+impl StatusPages {
+    fn base_url(&self, s: &Settings) -> String {
+        s.external_url
+            .clone()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| self.inner.default_url.clone())
+    }
+
+    /// Renders every configured page (off the async workers: it reads roll-ups) and drops
+    /// pages no longer configured.
+    pub async fn render_all(&self) {
+        let this = self.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let _one = this
+                .inner
+                .rendering
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let s = this.inner.settings.borrow().clone();
+            let now = this.inner.clock.now_ms();
+            let base = this.base_url(&s);
+            let incidents = read(&this.inner.incidents).clone();
+            let mut fresh = HashMap::new();
+            for p in &s.pages {
+                let v = view::gather(p, &s, &base, this.inner.monitors.as_ref(), &incidents, now);
+                fresh.insert(p.slug.clone(), Arc::new(render(v)));
+            }
+            *write(&this.inner.cache) = fresh;
+        })
+        .await;
+    }
+
+    #[cfg(test)]
+    pub(super) fn incident_count(&self) -> usize {
+        read(&self.inner.incidents).len()
+    }
+
+    /// The rendered page `slug`.
+    pub fn get(&self, slug: &str) -> Option<Arc<Rendered>> {
+        read(&self.inner.cache).get(slug).cloned()
+    }
+
+    /// The one page, when exactly one is configured.
+    pub fn only(&self) -> Option<Arc<Rendered>> {
+        let cache = read(&self.inner.cache);
+        if cache.len() == 1 {
+            cache.values().next().cloned()
+        } else {
+            None
+        }
+    }
+
+    /// The page whose `domain` is `host` (port and case ignored).
+    pub fn by_domain(&self, host: &str) -> Option<Arc<Rendered>> {
+        let host = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
+        read(&self.inner.cache)
+            .values()
+            .find(|r| {
+                r.view
+                    .config
+                    .domain
+                    .as_deref()
+                    .is_some_and(|d| d.eq_ignore_ascii_case(&host))
+            })
+            .cloned()
+    }
+
+    /// Slugs and titles of every page.
+    pub fn pages(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = read(&self.inner.cache)
+            .values()
+            .map(|r| (r.view.config.slug.clone(), r.view.config.title.clone()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Opens an incident (`id` none) or adds an update to one; durable before it returns, and
+    /// on the page when it returns.
+    pub async fn change(
+        &self,
+        slug: &str,
+        id: Option<u64>,
+        change: &Change,
+        by: &str,
+    ) -> Result<(Incident, Arc<Rendered>), StatusError> {
+        let guard = self.inner.changes.lock().await;
+        let rendered = self
+            .get(slug)
+            .ok_or_else(|| StatusError::NotFound(format!("no status page `{slug}`")))?;
+        let existing = match id {
+            Some(id) => Some(
+                read(&self.inner.incidents)
+                    .get(&id)
+                    .filter(|i| i.page == slug)
+                    .cloned()
+                    .ok_or_else(|| {
+                        StatusError::NotFound(format!("no incident {id} on `{slug}`"))
+                    })?,
+            ),
+            None => None,
+        };
+        let components: Vec<ComponentRef<'_>> = rendered
+            .view
+            .all()
+            .map(|c| ComponentRef {
+                id: &c.id,
+                name: &c.name,
+                status: c.status,
+            })
+            .collect();
+        let now = self.inner.clock.now_ms();
+        let seq = self.inner.next_id.load(Ordering::SeqCst);
+        let cx = Context {
+            page: slug,
+            components: &components,
+            now_ms: now,
+            by,
+            incident_id: seq,
+            update_id: now,
+        };
+        let parse_time = |s: &str| {
+            s.parse::<jiff::Timestamp>()
+                .ok()
+                .and_then(|t| u64::try_from(t.as_millisecond()).ok())
+        };
+        let next = model::apply(existing.as_ref(), change, &cx, parse_time)
+            .map_err(StatusError::Invalid)?;
+        let bytes = serde_json::to_vec(&next)
+            .map_err(|e| StatusError::Invalid(format!("incident cannot be stored: {e}")))?;
+        self.inner
+            .store
+            .write(vec![Write::Status(StatusWrite {
+                incidents: vec![(next.id, bytes)],
+                removed: Vec::new(),
+            })])
+            .await?;
+        if existing.is_none() {
+            self.inner.next_id.store(seq + 1, Ordering::SeqCst);
+        }
+        write(&self.inner.incidents).insert(next.id, next.clone());
+        drop(guard);
+        self.render_all().await;
+        let fresh = self.get(slug).unwrap_or(rendered);
+        Ok((next, fresh))
+    }
+
+    /// The page's incidents, newest first.
+    pub fn incidents(&self, slug: &str) -> Option<Vec<Incident>> {
+        self.get(slug).map(|r| r.view.incidents.clone())
+    }
+
+    /// Asks the task to re-render soon (after a reload, say).
+    pub fn refresh(&self) {
+        self.inner.dirty.notify_one();
+    }
+}
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

@@ -1,0 +1,337 @@
+//! The public page as HTML, rendered by `maud` (compiled templates that escape every value):
+//! semantic markup, inline CSS, no script and no outside requests (except a configured logo),
+//! readable on a phone and with a screen reader. The 90 day bars show their date, uptime and
+//! incidents on hover and on keyboard focus from the bar's `aria-label`.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use super::model::{ComponentStatus, Impact, Incident};
+use super::view::{ComponentView, PageView};
+
+const CSS: &str = include_str!("page.css");
+
+/// `Dec 4, 2026 14:05 CET` in the page's zone.
+pub fn when(ms: u64, tz: &TimeZone) -> String {
+    Timestamp::from_millisecond(ms as i64)
+        .map(|t| {
+            t.to_zoned(tz.clone())
+                .strftime("%b %-d, %Y %H:%M %Z")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+fn day(ms: u64, tz: &TimeZone) -> String {
+    Timestamp::from_millisecond(ms as i64)
+        .map(|t| t.to_zoned(tz.clone()).strftime("%b %-d, %Y").to_string())
+        .unwrap_or_default()
+}
+
+/// Markdown to HTML with raw HTML shown as text: an update's body can never inject markup.
+pub fn markdown(src: &str) -> String {
+    use pulldown_cmark::{Event, Parser};
+    let events = Parser::new(src).map(|e| match e {
+        Event::Html(s) | Event::InlineHtml(s) => Event::Text(s),
+        e => e,
+    });
+    let mut out = String::new();
+    pulldown_cmark::html::push_html(&mut out, events);
+    out
+}
+
+fn status_class(s: ComponentStatus) -> &'static str {
+    match s {
+        ComponentStatus::Operational => "ok",
+        ComponentStatus::UnderMaintenance => "maint",
+        ComponentStatus::DegradedPerformance => "minor",
+        ComponentStatus::PartialOutage => "major",
+        ComponentStatus::MajorOutage => "critical",
+    }
+}
+
+fn impact_class(i: Impact) -> &'static str {
+    match i {
+        Impact::None => "ok",
+        Impact::Maintenance => "maint",
+        Impact::Minor => "minor",
+        Impact::Major => "major",
+        Impact::Critical => "critical",
+    }
+}
+
+/// Colour of a day's bar by its availability.
+fn bar_class(a: Option<f64>) -> &'static str {
+    match a {
+        None => "none",
+        Some(a) if a >= 0.999 => "ok",
+        Some(a) if a >= 0.99 => "minor",
+        Some(a) if a >= 0.95 => "major",
+        Some(_) => "critical",
+    }
+}
+
+pub fn pct(a: Option<f64>) -> String {
+    match a {
+        Some(a) => format!("{:.2}%", a * 100.0),
+        None => "no data".into(),
+    }
+}
+
+/// A response-time line as an inline SVG (`role="img"` with the range in words).
+fn chart(points: &[Option<f64>], label: &str) -> Markup {
+    let max = points.iter().flatten().copied().fold(0.0_f64, f64::max);
+    if max <= 0.0 {
+        return html! { p.muted { "No response times yet." } };
+    }
+    let (w, h) = (300.0, 60.0);
+    let step = w / (points.len().max(2) - 1) as f64;
+    let mut path = String::new();
+    let mut pen_up = true;
+    for (i, p) in points.iter().enumerate() {
+        match p {
+            Some(v) => {
+                let x = i as f64 * step;
+                let y = h - (v / max) * (h - 4.0) - 2.0;
+                path.push_str(&format!("{}{x:.1},{y:.1} ", if pen_up { "M" } else { "L" }));
+                pen_up = false;
+            }
+            None => pen_up = true,
+        }
+    }
+    let known: Vec<f64> = points.iter().flatten().copied().collect();
+    let mean = known.iter().sum::<f64>() / known.len() as f64;
+    let words = format!("{label}: mean {mean:.0} ms, peak {max:.0} ms");
+    html! {
+        svg.chart viewBox="0 0 300 60" preserveAspectRatio="none" role="img" aria-label=(words) {
+            path d=(path.trim_end()) {}
+        }
+        p.muted.small { (words) }
+    }
+}
+
+fn component(c: &ComponentView, p: &PageView) -> Markup {
+    let tz = &p.config.time_zone.0;
+    html! {
+        li.component id=(format!("c-{}", c.id)) data-status=(c.status.as_str()) {
+            div.row {
+                h3 { (c.name) }
+                span.status.(status_class(c.status)) { (c.status.label()) }
+            }
+            @if !c.description.is_empty() { p.muted { (c.description) } }
+            ol.bars aria-label=(format!("{} uptime, last 90 days", c.name)) {
+                @for d in &c.days {
+                    @let tip = if d.incidents.is_empty() {
+                        format!("{}: {}", day(d.start_ms, tz), pct(d.availability))
+                    } else {
+                        format!("{}: {}; {}", day(d.start_ms, tz), pct(d.availability), d.incidents.join("; "))
+                    };
+                    li.(bar_class(d.availability)) tabindex="0" aria-label=(tip) {}
+                }
+            }
+            dl.uptime {
+                @for (label, u) in ["24 hours", "7 days", "30 days", "90 days"].iter().zip(c.uptime.iter()) {
+                    div { dt { (label) } dd { (pct(*u)) } }
+                }
+            }
+            (chart(&c.hourly_ms, "Response time, last 24 hours"))
+            details {
+                summary { "Response time, last 90 days" }
+                (chart(&c.daily_ms, "Response time per day, last 90 days"))
+            }
+            @if let Some(details) = &c.details {
+                ul.details {
+                    @for d in details {
+                        li { (d.monitor) ": " (d.state) @if let Some(e) = &d.error { " — " (e) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn incident(i: &Incident, p: &PageView) -> Markup {
+    let tz = &p.config.time_zone.0;
+    html! {
+        article.incident id=(format!("incident-{}", i.id)) data-status=(i.status.as_str()) {
+            h3.(impact_class(i.impact)) { (i.name) }
+            @if let (Some(a), Some(b)) = (i.scheduled_for_ms, i.scheduled_until_ms) {
+                p.muted { "Scheduled " (when(a, tz)) " – " (when(b, tz)) }
+            }
+            @for u in i.updates.iter().rev() {
+                section.update {
+                    p { strong { (u.status.label()) } " · " time datetime=(rfc3339(u.created_ms)) { (when(u.created_ms, tz)) } }
+                    div.body { (PreEscaped(markdown(&u.body))) }
+                    @if !u.affected.is_empty() {
+                        p.muted.small {
+                            "Affected: "
+                            @for (n, a) in u.affected.iter().enumerate() {
+                                @if n > 0 { ", " }
+                                (a.name) " (" (a.new_status.label()) ")"
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub fn rfc3339(ms: u64) -> String {
+    Timestamp::from_millisecond(ms as i64)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+/// The whole page.
+pub fn page(p: &PageView) -> String {
+    let cfg = &p.config;
+    let tz = &cfg.time_zone.0;
+    let open: Vec<&Incident> = p
+        .incidents
+        .iter()
+        .filter(|i| i.status.is_open() && !i.is_maintenance())
+        .collect();
+    let maintenance: Vec<&Incident> = p
+        .incidents
+        .iter()
+        .filter(|i| {
+            i.is_maintenance()
+                && (i.status.is_open() || i.status == super::model::IncidentStatus::Scheduled)
+        })
+        .collect();
+    let week_ago = p.now_ms.saturating_sub(14 * super::view::DAY_MS);
+    let past: Vec<&Incident> = p
+        .incidents
+        .iter()
+        .filter(|i| !i.status.is_open() && i.status != super::model::IncidentStatus::Scheduled)
+        .filter(|i| i.updated_ms >= week_ago)
+        .take(20)
+        .collect();
+    let base = format!("/status/{}", cfg.slug);
+    html! {
+        (DOCTYPE)
+        html lang="en" data-theme=(cfg.theme.as_str()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (cfg.title) }
+                @if !cfg.description.is_empty() { meta name="description" content=(cfg.description); }
+                link rel="alternate" type="application/atom+xml" title=(format!("{} history (Atom)", cfg.title)) href=(format!("{base}/history.atom"));
+                link rel="alternate" type="application/rss+xml" title=(format!("{} history (RSS)", cfg.title)) href=(format!("{base}/history.rss"));
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                header {
+                    @if let Some(logo) = &cfg.logo { img.logo src=(logo) alt=""; }
+                    h1 { (cfg.title) }
+                    @if !cfg.description.is_empty() { p.muted { (cfg.description) } }
+                    @if !cfg.links.is_empty() {
+                        nav aria-label="Links" {
+                            @for l in &cfg.links { a href=(l.url) rel="noopener" { (l.name) } " " }
+                        }
+                    }
+                }
+                main {
+                    section.banner.(impact_class(p.indicator)) id="status" role="status" {
+                        h2 { (p.description) }
+                    }
+                    @if !open.is_empty() {
+                        section id="incidents" aria-labelledby="incidents-h" {
+                            h2 id="incidents-h" { "Current incidents" }
+                            @for i in &open { (incident(i, p)) }
+                        }
+                    }
+                    @if !maintenance.is_empty() {
+                        section id="maintenance" aria-labelledby="maintenance-h" {
+                            h2 id="maintenance-h" { "Scheduled maintenance" }
+                            @for i in &maintenance { (incident(i, p)) }
+                        }
+                    }
+                    section id="components" aria-labelledby="components-h" {
+                        h2 id="components-h" { "Components" }
+                        ul.components {
+                            @for c in &p.components { (component(c, p)) }
+                        }
+                        @for g in &p.groups {
+                            section.group id=(format!("g-{}", g.id)) {
+                                h2 { (g.name) }
+                                @if !g.description.is_empty() { p.muted { (g.description) } }
+                                ul.components {
+                                    @for c in &g.components { (component(c, p)) }
+                                }
+                            }
+                        }
+                    }
+                    section id="history" aria-labelledby="history-h" {
+                        h2 id="history-h" { "Past incidents" }
+                        @if past.is_empty() {
+                            p.muted { "No incidents in the last 14 days." }
+                        }
+                        @for i in &past { (incident(i, p)) }
+                        p { a href=(format!("{base}/history")) { "Incident history" } }
+                    }
+                }
+                footer {
+                    p.muted.small {
+                        "Updated " time datetime=(rfc3339(p.updated_ms)) { (when(p.updated_ms, tz)) }
+                        " · " a href=(format!("{base}/history.atom")) { "Atom" }
+                        " · " a href=(format!("{base}/history.rss")) { "RSS" }
+                        " · " a href=(format!("{base}/api/v2/summary.json")) { "JSON" }
+                    }
+                }
+            }
+        }
+    }
+    .into_string()
+}
+
+/// The incident history page: every incident of one month, newest first, with links to the
+/// months before and after.
+pub fn history(p: &PageView, month: (i16, i8), months: &[(i16, i8)]) -> String {
+    let cfg = &p.config;
+    let tz = &cfg.time_zone.0;
+    let base = format!("/status/{}", cfg.slug);
+    let of_month = |i: &&Incident| {
+        Timestamp::from_millisecond(i.started_ms as i64)
+            .map(|t| {
+                let z = t.to_zoned(tz.clone());
+                (z.year(), z.month()) == month
+            })
+            .unwrap_or(false)
+    };
+    let list: Vec<&Incident> = p.incidents.iter().filter(of_month).collect();
+    let idx = months.iter().position(|m| *m == month);
+    let older = idx.and_then(|i| months.get(i + 1)).copied();
+    let newer = idx
+        .and_then(|i| i.checked_sub(1))
+        .and_then(|i| months.get(i))
+        .copied();
+    let name = |m: (i16, i8)| jiff::civil::date(m.0, m.1, 1).strftime("%B %Y").to_string();
+    html! {
+        (DOCTYPE)
+        html lang="en" data-theme=(cfg.theme.as_str()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (cfg.title) " – incident history" }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                header { h1 { a href=(base) { (cfg.title) } } }
+                main {
+                    h2 { "Incident history: " (name(month)) }
+                    @if list.is_empty() { p.muted { "No incidents this month." } }
+                    @for i in &list { (incident(i, p)) }
+                    nav aria-label="Months" {
+                        @if let Some(m) = newer { a href=(format!("{base}/history?month={}-{:02}", m.0, m.1)) { "← " (name(m)) } " " }
+                        @if let Some(m) = older { a href=(format!("{base}/history?month={}-{:02}", m.0, m.1)) { (name(m)) " →" } }
+                    }
+                }
+                footer { p.muted.small { "Times in " (cfg.time_zone.name()) " · " (when(p.now_ms, tz)) } }
+            }
+        }
+    }
+    .into_string()
+}

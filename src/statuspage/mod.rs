@@ -1,0 +1,47 @@
+//! Public status pages: each configured page's components (from monitors, under incidents),
+//! 90 days of uptime, response times, incidents and scheduled maintenance with their updates;
+//! as HTML, Atlassian Statuspage-compatible JSON and Atom/RSS feeds.
+//!
+//! Owns: the `status_pages:` section, the pure core (`model.rs`: component status, the page's
+//! indicator, incidents), what a page shows (`view.rs`), the renderers (`html.rs`, `json.rs`,
+//! `feed.rs`), the cache of rendered, compressed bytes and the task that refreshes it
+//! (`engine.rs`), incidents in the store (`status_incidents`).
+//! Depends on: `store`, `clock`, `config`, `events` (it reacts to probe results), and probe's
+//! state and roll-up types, read through the [`Monitors`] port the app wires to probing.
+//!
+//! Why cached bytes: a status page is read most when something is down, by everyone at once.
+//! Every request is a map lookup and a copy of bytes rendered and compressed once per change,
+//! never a store read.
+
+pub mod config;
+pub mod engine;
+pub mod feed;
+pub mod html;
+pub mod json;
+pub mod model;
+pub mod view;
+
+use crate::probe::config::MonitorConfig;
+use crate::probe::rollup::{Resolution, Rollup};
+use crate::probe::state::State;
+
+pub use engine::{Asset, Deps, Rendered, StatusPages};
+
+/// What the status pages read of the configuration.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Settings {
+    pub pages: Vec<config::StatusPageConfig>,
+    pub monitors: Vec<MonitorConfig>,
+    /// `alerts.external_url`, for absolute links in JSON and feeds.
+    pub external_url: Option<String>,
+}
+
+/// What the status pages read of probing (wired by the app; tests pass their own).
+pub trait Monitors: Send + Sync {
+    /// The monitor's state now; `None` if there is no such monitor.
+    fn state(&self, name: &str) -> Option<State>;
+    /// The last check's error text.
+    fn last_error(&self, name: &str) -> Option<String>;
+    /// Roll-ups of one resolution whose buckets start in `[from, to)`, by bucket start.
+    fn rollups(&self, name: &str, res: Resolution, from_ms: u64, to_ms: u64) -> Vec<(u64, Rollup)>;
+}

@@ -1,0 +1,311 @@
+//! What one page shows at one instant, gathered once per render: each component's status
+//! (monitors, then open incidents), its 90 day bars, uptimes and response times, and the
+//! page's incidents. Every renderer (HTML, Statuspage JSON, feeds) reads only this.
+
+use std::collections::BTreeMap;
+
+use super::config::{ComponentConfig, StatusPageConfig};
+use super::model::{self, ComponentStatus, Impact, Incident};
+use super::{Monitors, Settings};
+use crate::probe::rollup::{Resolution, Rollup};
+
+pub const DAY_MS: u64 = 86_400_000;
+pub const HOUR_MS: u64 = 3_600_000;
+/// Days of bars on the page.
+pub const DAYS: usize = 90;
+
+/// One day of a component: availability (none when nothing was checked) and that day's
+/// incidents by name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayBar {
+    pub start_ms: u64,
+    pub availability: Option<f64>,
+    pub incidents: Vec<String>,
+}
+
+/// A monitor's facts, only for components with `show_details`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detail {
+    pub monitor: String,
+    pub state: &'static str,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComponentView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub status: ComponentStatus,
+    /// 1-based, page order.
+    pub position: usize,
+    pub group_id: Option<String>,
+    pub days: Vec<DayBar>,
+    /// 24 h, 7 d, 30 d, 90 d.
+    pub uptime: [Option<f64>; 4],
+    /// Mean response time per hour over the last 24 h, oldest first.
+    pub hourly_ms: Vec<Option<f64>>,
+    /// Mean response time per day over the 90 days, oldest first.
+    pub daily_ms: Vec<Option<f64>>,
+    pub details: Option<Vec<Detail>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub position: usize,
+    pub components: Vec<ComponentView>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PageView {
+    pub config: StatusPageConfig,
+    /// `{external_url}/status/{slug}`.
+    pub url: String,
+    pub now_ms: u64,
+    /// Latest change of anything shown.
+    pub updated_ms: u64,
+    pub indicator: Impact,
+    pub description: &'static str,
+    pub components: Vec<ComponentView>,
+    pub groups: Vec<GroupView>,
+    /// The page's incidents and maintenance, newest first.
+    pub incidents: Vec<Incident>,
+}
+
+impl PageView {
+    /// Every component, ungrouped first, then by group.
+    pub fn all(&self) -> impl Iterator<Item = &ComponentView> {
+        self.components
+            .iter()
+            .chain(self.groups.iter().flat_map(|g| g.components.iter()))
+    }
+
+    pub fn name_of(&self, id: &str) -> Option<&str> {
+        self.all().find(|c| c.id == id).map(|c| c.name.as_str())
+    }
+}
+
+/// The incidents of one page, newest first.
+fn page_incidents(all: &BTreeMap<u64, Incident>, slug: &str) -> Vec<Incident> {
+    all.values()
+        .rev()
+        .filter(|i| i.page == slug)
+        .cloned()
+        .collect()
+}
+
+/// Merged roll-ups of a component's monitors, per bucket start.
+fn merged(
+    monitors: &dyn Monitors,
+    names: &[&str],
+    res: Resolution,
+    from: u64,
+    to: u64,
+) -> BTreeMap<u64, Rollup> {
+    let mut out: BTreeMap<u64, Rollup> = BTreeMap::new();
+    for name in names {
+        for (start, r) in monitors.rollups(name, res, from, to) {
+            out.entry(start).or_default().merge(&r);
+        }
+    }
+    out
+}
+
+fn availability_over(buckets: &BTreeMap<u64, Rollup>, from: u64) -> Option<f64> {
+    let mut total = Rollup::default();
+    for (_, r) in buckets.range(from..) {
+        total.merge(r);
+    }
+    total.availability()
+}
+
+fn mean_ms(r: Option<&Rollup>) -> Option<f64> {
+    let r = r?;
+    let n = r.counted();
+    (n > 0).then(|| r.latency_sum_ms as f64 / f64::from(n))
+}
+
+/// What every component of one render shares.
+struct Cx<'a> {
+    page: &'a StatusPageConfig,
+    s: &'a Settings,
+    monitors: &'a dyn Monitors,
+    incidents: &'a [Incident],
+    now_ms: u64,
+}
+
+fn component(
+    cx: &Cx<'_>,
+    c: &ComponentConfig,
+    position: usize,
+    group_id: Option<String>,
+) -> ComponentView {
+    let Cx {
+        page,
+        s,
+        monitors,
+        incidents,
+        now_ms,
+    } = *cx;
+    let id = model::component_id(&page.slug, c);
+    let names = c.monitor_names(&s.monitors);
+    let states: Vec<_> = names.iter().filter_map(|n| monitors.state(n)).collect();
+    let derived = model::derive(&states, c.rule, &page.status_mapping);
+    let status = model::with_incidents(&id, derived, incidents.iter());
+    let today = now_ms - now_ms % DAY_MS;
+    let first_day = today - (DAYS as u64 - 1) * DAY_MS;
+    let days_r = merged(monitors, &names, Resolution::Day, first_day, now_ms + 1);
+    let hour = now_ms - now_ms % HOUR_MS;
+    let first_hour = hour - 23 * HOUR_MS;
+    let hours_r = merged(monitors, &names, Resolution::Hour, first_hour, now_ms + 1);
+    let days = (0..DAYS as u64)
+        .map(|i| {
+            let start = first_day + i * DAY_MS;
+            let end = start + DAY_MS;
+            DayBar {
+                start_ms: start,
+                availability: days_r.get(&start).and_then(Rollup::availability),
+                incidents: incidents
+                    .iter()
+                    .filter(|inc| !inc.is_maintenance() || inc.status.is_open())
+                    .filter(|inc| {
+                        inc.components.contains_key(&id)
+                            || inc
+                                .updates
+                                .iter()
+                                .any(|u| u.affected.iter().any(|a| a.code == id))
+                    })
+                    .filter(|inc| {
+                        inc.started_ms < end && inc.resolved_ms.unwrap_or(u64::MAX) >= start
+                    })
+                    .map(|inc| inc.name.clone())
+                    .collect(),
+            }
+        })
+        .collect();
+    let details = c.show_details.then(|| {
+        names
+            .iter()
+            .map(|n| Detail {
+                monitor: n.to_string(),
+                state: monitors.state(n).map(|s| s.as_str()).unwrap_or("unknown"),
+                error: monitors.last_error(n),
+            })
+            .collect()
+    });
+    ComponentView {
+        id,
+        name: c.name.clone(),
+        description: c.description.clone(),
+        status,
+        position,
+        group_id,
+        uptime: [
+            availability_over(&hours_r, first_hour),
+            availability_over(&days_r, today - 6 * DAY_MS),
+            availability_over(&days_r, today - 29 * DAY_MS),
+            availability_over(&days_r, first_day),
+        ],
+        hourly_ms: (0..24u64)
+            .map(|i| mean_ms(hours_r.get(&(first_hour + i * HOUR_MS))))
+            .collect(),
+        daily_ms: (0..DAYS as u64)
+            .map(|i| mean_ms(days_r.get(&(first_day + i * DAY_MS))))
+            .collect(),
+        days,
+        details,
+    }
+}
+
+/// Gathers everything page `page` shows now. Reads the store (roll-ups): call it off the
+/// async workers.
+pub fn gather(
+    page: &StatusPageConfig,
+    s: &Settings,
+    base_url: &str,
+    monitors: &dyn Monitors,
+    all_incidents: &BTreeMap<u64, Incident>,
+    now_ms: u64,
+) -> PageView {
+    let incidents = page_incidents(all_incidents, &page.slug);
+    let cx = Cx {
+        page,
+        s,
+        monitors,
+        incidents: &incidents,
+        now_ms,
+    };
+    let mut position = 0;
+    let mut next = || {
+        position += 1;
+        position
+    };
+    let components: Vec<ComponentView> = page
+        .components
+        .iter()
+        .map(|c| component(&cx, c, next(), None))
+        .collect();
+    let groups: Vec<GroupView> = page
+        .groups
+        .iter()
+        .map(|g| {
+            let gid = model::component_id(&page.slug, &group_key(&g.name));
+            GroupView {
+                id: gid.clone(),
+                name: g.name.clone(),
+                description: g.description.clone(),
+                position: next(),
+                components: g
+                    .components
+                    .iter()
+                    .map(|c| component(&cx, c, next(), Some(gid.clone())))
+                    .collect(),
+            }
+        })
+        .collect();
+    let statuses: Vec<ComponentStatus> = components
+        .iter()
+        .chain(groups.iter().flat_map(|g| g.components.iter()))
+        .map(|c| c.status)
+        .collect();
+    let open: Vec<Impact> = incidents
+        .iter()
+        .filter(|i| i.status.is_open())
+        .map(|i| i.impact)
+        .collect();
+    let (indicator, description) = model::indicator(&statuses, &open);
+    let updated_ms = incidents
+        .iter()
+        .map(|i| i.updated_ms)
+        .max()
+        .unwrap_or(0)
+        .max(now_ms - now_ms % 60_000);
+    PageView {
+        config: page.clone(),
+        url: format!("{}/status/{}", base_url.trim_end_matches('/'), page.slug),
+        now_ms,
+        updated_ms,
+        indicator,
+        description,
+        components,
+        groups,
+        incidents,
+    }
+}
+
+/// A group's id comes from the same hash as a component's, with a prefix no component name
+/// can collide with by accident.
+fn group_key(name: &str) -> ComponentConfig {
+    ComponentConfig {
+        name: format!("\u{0}group\u{0}{name}"),
+        description: String::new(),
+        monitor: None,
+        monitors: Vec::new(),
+        group: None,
+        rule: super::config::Rule::All,
+        show_details: false,
+    }
+}

@@ -97,6 +97,7 @@ pub fn router(state: AppState) -> Router {
             post(api::login).layer(DefaultBodyLimit::max(api::LOGIN_MAX_BODY)),
         )
         .merge(probes::public_routes())
+        .merge(status::public_api_routes())
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(max_body));
 

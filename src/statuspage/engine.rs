@@ -140,6 +140,8 @@ struct Inner {
     incidents: RwLock<BTreeMap<u64, Incident>>,
     next_id: AtomicU64,
     cache: RwLock<HashMap<String, Arc<Rendered>>>,
+    /// Monitors some page publishes (Gatus-compatible badges), by key.
+    public: RwLock<Arc<HashMap<String, view::MonitorStat>>>,
     /// One incident change at a time (ids, and the component statuses an update starts from).
     changes: tokio::sync::Mutex<()>,
     /// One render at a time, each reading its inputs once it holds this: two overlapping
@@ -190,6 +192,7 @@ pub async fn start(deps: Deps) -> Result<(StatusPages, JoinHandle<()>), StoreErr
             incidents: RwLock::new(incidents),
             next_id: AtomicU64::new(max_id + 1),
             cache: RwLock::new(HashMap::new()),
+            public: RwLock::new(Arc::new(HashMap::new())),
             changes: tokio::sync::Mutex::new(()),
             rendering: std::sync::Mutex::new(()),
             dirty: Notify::new(),
@@ -257,6 +260,11 @@ impl StatusPages {
                 fresh.insert(p.slug.clone(), Arc::new(render(v)));
             }
             *write(&this.inner.cache) = fresh;
+            let public = view::public_monitors(&s, this.inner.monitors.as_ref(), now)
+                .into_iter()
+                .map(|m| (m.key.clone(), m))
+                .collect();
+            *write(&this.inner.public) = Arc::new(public);
         })
         .await;
     }
@@ -269,6 +277,11 @@ impl StatusPages {
     /// The rendered page `slug`.
     pub fn get(&self, slug: &str) -> Option<Arc<Rendered>> {
         read(&self.inner.cache).get(slug).cloned()
+    }
+
+    /// A published monitor by its Gatus key (`<group>_<name>`).
+    pub fn public_monitor(&self, key: &str) -> Option<view::MonitorStat> {
+        read(&self.inner.public).get(key).cloned()
     }
 
     /// The one page, when exactly one is configured.

@@ -4,7 +4,7 @@
 //!
 //! Owns: the `status_pages:` section, the pure core (`model.rs`: component status, the page's
 //! indicator, incidents), what a page shows (`view.rs`), the renderers (`html.rs`, `json.rs`,
-//! `feed.rs`), the cache of rendered, compressed bytes and the task that refreshes it
+//! `feed.rs`, `badge.rs`), the cache of rendered, compressed bytes and the task that refreshes it
 //! (`engine.rs`), incidents in the store (`status_incidents`).
 //! Depends on: `store`, `clock`, `config`, `events` (it reacts to probe results), and probe's
 //! state and roll-up types, read through the [`Monitors`] port the app wires to probing.
@@ -13,6 +13,7 @@
 //! Every request is a map lookup and a copy of bytes rendered and compressed once per change,
 //! never a store read.
 
+pub mod badge;
 pub mod config;
 pub mod engine;
 pub mod feed;

@@ -309,3 +309,68 @@ fn group_key(name: &str) -> ComponentConfig {
         show_details: false,
     }
 }
+
+/// A monitor some component publishes, for the Gatus-compatible badge paths.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitorStat {
+    /// Gatus' `<group>_<name>` key.
+    pub key: String,
+    pub name: String,
+    pub state: Option<crate::probe::state::State>,
+    /// 1 h, 24 h, 7 d, 30 d.
+    pub uptime: [Option<f64>; 4],
+    pub mean_ms: [Option<f64>; 4],
+}
+
+/// Gatus' badge durations, in the order of [`MonitorStat`]'s arrays.
+pub const GATUS_DURATIONS: [&str; 4] = ["1h", "24h", "7d", "30d"];
+
+/// Every monitor a component of any page names, with its uptime and mean response time over
+/// Gatus' durations. Reads roll-ups: call it off the async workers.
+pub fn public_monitors(s: &Settings, monitors: &dyn Monitors, now_ms: u64) -> Vec<MonitorStat> {
+    let mut names: Vec<&str> = s
+        .pages
+        .iter()
+        .flat_map(|p| p.all_components())
+        .flat_map(|c| c.monitor_names(&s.monitors))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let since = [
+        (Resolution::Minute, now_ms.saturating_sub(HOUR_MS)),
+        (Resolution::Hour, now_ms.saturating_sub(24 * HOUR_MS)),
+        (Resolution::Day, now_ms.saturating_sub(7 * DAY_MS)),
+        (Resolution::Day, now_ms.saturating_sub(30 * DAY_MS)),
+    ];
+    names
+        .into_iter()
+        .map(|name| {
+            let group = s
+                .monitors
+                .iter()
+                .find(|m| m.name == name)
+                .and_then(|m| m.group.as_deref());
+            let mut uptime = [None; 4];
+            let mut mean_ms = [None; 4];
+            for (i, (res, from)) in since.iter().enumerate() {
+                let mut total = Rollup::default();
+                for (_, r) in monitors.rollups(name, *res, *from, now_ms + 1) {
+                    total.merge(&r);
+                }
+                uptime[i] = total.availability();
+                mean_ms[i] = mean_ms_of(&total);
+            }
+            MonitorStat {
+                key: super::badge::gatus_key(group, name),
+                name: name.to_string(),
+                state: monitors.state(name),
+                uptime,
+                mean_ms,
+            }
+        })
+        .collect()
+}
+
+fn mean_ms_of(r: &Rollup) -> Option<f64> {
+    mean_ms(Some(r))
+}

@@ -311,6 +311,68 @@ async fn the_status_page_follows_monitors_and_incidents_and_publishes_nothing_pr
     let (code, _, _) = public(&s, "/status/public/history?month=2026-13").await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
 
+    // Badges: per component (by id or public name), shields.io's endpoint JSON, and Gatus'
+    // paths for monitors a page publishes (never for one it does not).
+    let r = s
+        .http
+        .get(s.url(&format!("/status/public/badge/{api_id}/status.svg")))
+        .send()
+        .await
+        .expect("badge");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap_or("")
+            .starts_with("image/svg+xml")
+    );
+    let svg = r.text().await.expect("svg");
+    assert!(svg.contains("API: operational"), "{svg}");
+    let shield = public_json(&s, "/status/public/badge/API/uptime/7d.json").await;
+    assert_eq!(shield["schemaVersion"], 1);
+    assert_eq!(shield["label"], "uptime 7d");
+    assert!(
+        shield["message"].as_str().is_some_and(|m| m.ends_with('%')),
+        "{shield}"
+    );
+    let (code, _, rt) = public(&s, "/status/public/badge/Website/response-time/24h.svg").await;
+    assert_eq!(code, StatusCode::OK, "{rt}");
+    assert!(rt.contains("response time 24h"), "{rt}");
+    for (path, want) in [
+        (
+            "/status/public/badge/nope/status.svg",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/status/public/badge/API/uptime/3d.svg",
+            StatusCode::NOT_FOUND,
+        ),
+        ("/api/v1/endpoints/_api/health/badge.svg", StatusCode::OK),
+        (
+            "/api/v1/endpoints/web_web-1/uptimes/7d/badge.svg",
+            StatusCode::OK,
+        ),
+        (
+            "/api/v1/endpoints/_api/response-times/24h/badge.svg",
+            StatusCode::OK,
+        ),
+        (
+            "/api/v1/endpoints/_api/uptimes/3d/badge.svg",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/api/v1/endpoints/_internal/health/badge.svg",
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let (code, _, body) = public(&s, path).await;
+        assert_eq!(code, want, "{path}: {body}");
+    }
+    let (_, _, health) = public(&s, "/api/v1/endpoints/_api/health/badge.svg").await;
+    assert!(health.contains("health: up"), "{health}");
+    let gatus = public_json(&s, "/api/v1/endpoints/web_web-1/health/badge.shields").await;
+    assert_eq!(gatus["message"], "down");
+
     // Nothing private on any public route.
     let mut everything = html.clone() + &history;
     for f in [

@@ -71,7 +71,7 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 9,
-        name: "status pages: incidents and scheduled maintenance",
+        name: "status pages: incidents, scheduled maintenance, subscribers, their outbox",
         up: v009_status_pages::up,
     },
 ];

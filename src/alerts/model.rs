@@ -133,35 +133,7 @@ pub struct HttpRequest {
     pub proxy: Option<String>,
 }
 
-/// An e-mail a channel sends (over the SMTP settings named by `smtp`, resolved at sending time).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EmailMessage {
-    pub from: String,
-    pub to: Vec<String>,
-    pub subject: String,
-    pub text: String,
-    pub html: Option<String>,
-    /// Extra headers (e.g. `List-Unsubscribe`).
-    pub headers: Vec<(String, String)>,
-    pub smtp: SmtpSettings,
-}
-
-/// Where and how an e-mail is sent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SmtpSettings {
-    /// `host:port`.
-    pub smarthost: String,
-    /// STARTTLS required (port 587 style); with port 465, implicit TLS.
-    pub require_tls: bool,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    /// Trust this PEM CA file for the server's certificate (tests, private CAs).
-    pub ca_file: Option<String>,
-    /// Accept any certificate (only for test servers).
-    pub insecure_skip_verify: bool,
-    /// EHLO name; default `localhost`.
-    pub hello: Option<String>,
-}
+pub use crate::outbound::smtp::{EmailMessage, SmtpSettings};
 
 /// What one channel sends for one notification: usually one delivery, one per alert for
 /// channels that track alerts individually (PagerDuty, Opsgenie).

@@ -78,7 +78,11 @@ impl Config {
         crate::periskop::config::validate(&self.services, &self.periskop, d);
         crate::sentry::config::validate(&self.projects, &self.ingest, d);
         crate::oncall::config::validate(&self.oncall, &self.alerts, d);
-        crate::statuspage::config::validate(&self.status_pages, &self.monitors, d);
+        let smtp = crate::statuspage::config::GlobalSmtp {
+            has_from: self.alerts.global.smtp_from.is_some(),
+            has_smarthost: self.alerts.global.smtp_smarthost.is_some(),
+        };
+        crate::statuspage::config::validate(&self.status_pages, &self.monitors, smtp, d);
     }
 }
 

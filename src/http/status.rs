@@ -5,12 +5,12 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Form, Json, Router};
 use serde::Deserialize;
 
 use super::AppState;
@@ -30,6 +30,15 @@ pub fn public_routes() -> Router<AppState> {
         .route("/status/{slug}/history.atom", get(atom))
         .route("/status/{slug}/history.rss", get(rss))
         .route("/status/{slug}/api/v2/{*file}", get(api_file))
+        .route("/status/{slug}/subscribe", post(subscribe))
+        .route(
+            "/status/{slug}/subscribe/confirm/{token}",
+            get(confirm_form).post(confirm),
+        )
+        .route(
+            "/status/{slug}/unsubscribe/{token}",
+            get(unsubscribe_form).post(unsubscribe),
+        )
         .route("/status/{slug}/badge/{component}/{file}", get(status_badge))
         .route(
             "/status/{slug}/badge/{component}/{kind}/{file}",
@@ -317,6 +326,9 @@ fn status_error(e: StatusError) -> ApiError {
     match e {
         StatusError::NotFound(m) => ApiError::NotFound(m),
         StatusError::Invalid(m) => ApiError::invalid(m),
+        StatusError::RateLimited => ApiError::TooManyRequests {
+            retry_after_secs: 600,
+        },
         StatusError::Store(s) => s.into(),
     }
 }
@@ -581,4 +593,201 @@ async fn gatus_response_time(
         &badge::latency_text(m.mean_ms[i]),
         badge::latency_colour(m.mean_ms[i]),
     )))
+}
+
+// ---- subscribers ----------------------------------------------------------------------------
+
+/// A small page in the status page's style: a heading, a sentence, optionally a button that
+/// POSTs back to the same address (links in e-mail are fetched by scanners: a GET changes
+/// nothing).
+fn notice(
+    status: StatusCode,
+    title: &str,
+    text: &str,
+    button: Option<&str>,
+    back: &str,
+) -> Response {
+    let page = maud::html! {
+        (maud::DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                style { "body{font:16px/1.5 system-ui,sans-serif;max-width:560px;margin:40px auto;padding:0 16px}button{font:inherit;padding:8px 16px}" }
+            }
+            body {
+                h1 { (title) }
+                p { (text) }
+                @if let Some(label) = button {
+                    form method="post" { button type="submit" { (label) } }
+                }
+                p { a href=(back) { "Back to the status page" } }
+            }
+        }
+    };
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, CSP),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        page.into_string(),
+    )
+        .into_response()
+}
+
+/// `POST /status/{slug}/subscribe` with form fields `email` and any number of `component`
+/// (ids or names; none means all). The answer is the same whether or not the address is
+/// known.
+async fn subscribe(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    connect: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let back = format!("/status/{}", clip(&slug));
+    let email = fields
+        .iter()
+        .find(|(k, _)| k == "email")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    let components: Vec<String> = fields
+        .iter()
+        .filter(|(k, _)| k == "component")
+        .take(100)
+        .map(|(_, v)| v.clone())
+        .collect();
+    let client = super::client_ip(connect.as_ref().map(|Extension(c)| c)).to_string();
+    match state
+        .status
+        .subscribe(&slug, email, &components, &client)
+        .await
+    {
+        Ok(_) => Ok(notice(
+            StatusCode::OK,
+            "Check your inbox",
+            "If that address can receive mail, a message with a confirmation link is on its way. Nothing is sent before you confirm.",
+            None,
+            &back,
+        )),
+        Err(StatusError::Invalid(m)) => Ok(notice(
+            StatusCode::BAD_REQUEST,
+            "Not subscribed",
+            &m,
+            None,
+            &back,
+        )),
+        Err(StatusError::RateLimited) => Ok(notice(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many requests",
+            "Too many subscriptions were asked for from here. Try again in a few minutes.",
+            None,
+            &back,
+        )),
+        Err(e) => Err(status_error(e)),
+    }
+}
+
+async fn confirm_form(
+    State(state): State<AppState>,
+    Path((slug, token)): Path<(String, String)>,
+) -> Response {
+    let back = format!("/status/{}", clip(&slug));
+    match state.status.subscriber(&slug, &token) {
+        Some(s) if s.confirmed => notice(
+            StatusCode::OK,
+            "Subscribed",
+            "This address already gets updates.",
+            None,
+            &back,
+        ),
+        Some(s) => notice(
+            StatusCode::OK,
+            "Confirm your subscription",
+            &format!("Send updates of this status page to {}?", s.email),
+            Some("Confirm"),
+            &back,
+        ),
+        None => notice(
+            StatusCode::NOT_FOUND,
+            "Link not valid",
+            "This link names no subscription (it may have been cancelled).",
+            None,
+            &back,
+        ),
+    }
+}
+
+async fn confirm(
+    State(state): State<AppState>,
+    Path((slug, token)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let back = format!("/status/{}", clip(&slug));
+    if state
+        .status
+        .confirm(&slug, &token)
+        .await
+        .map_err(status_error)?
+    {
+        Ok(notice(
+            StatusCode::OK,
+            "Subscribed",
+            "You will get an e-mail when an incident is opened or updated. Every message has a link to unsubscribe.",
+            None,
+            &back,
+        ))
+    } else {
+        Ok(notice(
+            StatusCode::NOT_FOUND,
+            "Link not valid",
+            "This link names no subscription (it may have been cancelled).",
+            None,
+            &back,
+        ))
+    }
+}
+
+async fn unsubscribe_form(
+    State(state): State<AppState>,
+    Path((slug, token)): Path<(String, String)>,
+) -> Response {
+    let back = format!("/status/{}", clip(&slug));
+    match state.status.subscriber(&slug, &token) {
+        Some(s) => notice(
+            StatusCode::OK,
+            "Unsubscribe",
+            &format!("Stop sending updates of this status page to {}?", s.email),
+            Some("Unsubscribe"),
+            &back,
+        ),
+        None => notice(
+            StatusCode::OK,
+            "Unsubscribed",
+            "This address gets no updates from this page.",
+            None,
+            &back,
+        ),
+    }
+}
+
+/// The button, and RFC 8058's one-click POST (`List-Unsubscribe=One-Click`) from mail clients.
+async fn unsubscribe(
+    State(state): State<AppState>,
+    Path((slug, token)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let back = format!("/status/{}", clip(&slug));
+    state
+        .status
+        .unsubscribe(&slug, &token)
+        .await
+        .map_err(status_error)?;
+    Ok(notice(
+        StatusCode::OK,
+        "Unsubscribed",
+        "This address gets no more updates from this page.",
+        None,
+        &back,
+    ))
 }

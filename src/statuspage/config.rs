@@ -152,6 +152,25 @@ fn check_component(c: &ComponentConfig, path: &str, d: &mut Decoder) {
 }
 
 crate::config_section! {
+    /// How subscriber e-mail goes out; unset fields take `alerts.global`'s `smtp_*`.
+    pub struct EmailSubscribers {
+        pub from: Option<String> = None,
+        pub smarthost: Option<String> = None,
+        pub require_tls: Option<bool> = None,
+        pub auth_username: Option<String> = None,
+        pub auth_password: Option<String> = None,
+        pub hello: Option<String> = None,
+    }
+}
+
+crate::config_section! {
+    /// Who may subscribe to the page's updates (nobody unless a channel is set).
+    pub struct SubscribersConfig {
+        pub email: Option<EmailSubscribers> = None,
+    }
+}
+
+crate::config_section! {
     /// A heading over some of the page's components.
     pub struct ComponentGroupConfig {
         pub name: String,
@@ -177,6 +196,7 @@ crate::config_section! {
         pub components: Vec<ComponentConfig> = Vec::new(),
         pub groups: Vec<ComponentGroupConfig> = Vec::new(),
         pub status_mapping: StatusMapping = crate::config::section_default(),
+        pub subscribers: SubscribersConfig = crate::config::section_default(),
     }
     check = check_page;
 }
@@ -234,8 +254,21 @@ impl ComponentConfig {
     }
 }
 
-/// Across pages: unique slugs and domains; every monitor a component names exists.
-pub fn validate(pages: &[StatusPageConfig], monitors: &[MonitorConfig], d: &mut Decoder) {
+/// What `alerts.global` provides for subscriber e-mail.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GlobalSmtp {
+    pub has_from: bool,
+    pub has_smarthost: bool,
+}
+
+/// Across pages: unique slugs and domains; every monitor a component names exists; subscriber
+/// e-mail has a sender and a server.
+pub fn validate(
+    pages: &[StatusPageConfig],
+    monitors: &[MonitorConfig],
+    smtp: GlobalSmtp,
+    d: &mut Decoder,
+) {
     if pages.len() > MAX_ITEMS {
         d.error_at("status_pages", format!("at most {MAX_ITEMS} pages"));
     }
@@ -258,6 +291,18 @@ pub fn validate(pages: &[StatusPageConfig], monitors: &[MonitorConfig], d: &mut 
                 &join(&path, "domain"),
                 format!("domain `{dom}` is used by another page"),
             );
+        }
+        if let Some(e) = &p.subscribers.email {
+            let epath = join(&path, "subscribers.email");
+            if e.from.is_none() && !smtp.has_from {
+                d.error_at(&epath, "needs `from` (or `alerts.global.smtp_from`)");
+            }
+            if e.smarthost.is_none() && !smtp.has_smarthost {
+                d.error_at(
+                    &epath,
+                    "needs `smarthost` (or `alerts.global.smtp_smarthost`)",
+                );
+            }
         }
         for c in p.all_components() {
             let cpath = format!("{path}.components[{}]", c.name);
@@ -314,5 +359,10 @@ mod tests {
         assert!(e.contains("no monitor named `nope`"), "{e}");
         assert!(e.contains("exactly one of `monitor`"), "{e}");
         assert!(e.contains("3 of 1 monitors"), "{e}");
+        let yaml = format!(
+            "{MONITORS}status_pages:\n  - slug: p\n    title: x\n    subscribers: {{email: {{from: a@example.com}}}}\n"
+        );
+        let e = errors(&yaml).join("\n");
+        assert!(e.contains("subscribers.email: needs `smarthost`"), "{e}");
     }
 }

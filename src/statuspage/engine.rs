@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use tracing::warn;
 
 use super::model::{self, Change, ComponentRef, Context, Incident};
+use super::subscribers::{Limiter, OutMail, Subscriber};
 use super::view::{self, PageView};
 use super::{Monitors, Settings, feed, html, json};
 use crate::clock::SharedClock;
@@ -116,6 +117,8 @@ pub enum StatusError {
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("too many requests; try again later")]
+    RateLimited,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -131,37 +134,44 @@ pub struct Deps {
     pub shutdown: Shutdown,
 }
 
-struct Inner {
-    store: Store,
-    clock: SharedClock,
-    settings: watch::Receiver<Arc<Settings>>,
-    monitors: Arc<dyn Monitors>,
-    default_url: String,
-    incidents: RwLock<BTreeMap<u64, Incident>>,
-    next_id: AtomicU64,
-    cache: RwLock<HashMap<String, Arc<Rendered>>>,
+pub(super) struct Inner {
+    pub(super) store: Store,
+    pub(super) clock: SharedClock,
+    pub(super) settings: watch::Receiver<Arc<Settings>>,
+    pub(super) monitors: Arc<dyn Monitors>,
+    pub(super) default_url: String,
+    pub(super) incidents: RwLock<BTreeMap<u64, Incident>>,
+    pub(super) next_id: AtomicU64,
+    pub(super) cache: RwLock<HashMap<String, Arc<Rendered>>>,
     /// Monitors some page publishes (Gatus-compatible badges), by key.
-    public: RwLock<Arc<HashMap<String, view::MonitorStat>>>,
+    pub(super) public: RwLock<Arc<HashMap<String, view::MonitorStat>>>,
     /// One incident change at a time (ids, and the component statuses an update starts from).
-    changes: tokio::sync::Mutex<()>,
+    pub(super) changes: tokio::sync::Mutex<()>,
     /// One render at a time, each reading its inputs once it holds this: two overlapping
     /// renders could otherwise finish out of order and leave the older one in the cache (an
     /// incident just opened, missing from the page until the next refresh).
-    rendering: std::sync::Mutex<()>,
-    dirty: Notify,
+    pub(super) rendering: std::sync::Mutex<()>,
+    pub(super) dirty: Notify,
+    /// E-mail subscribers by token.
+    pub(super) subscribers: RwLock<HashMap<String, Subscriber>>,
+    /// Mails not yet sent, by id.
+    pub(super) outbox: Mutex<BTreeMap<u64, OutMail>>,
+    pub(super) next_mail: AtomicU64,
+    pub(super) limiter: Mutex<Limiter>,
+    pub(super) mail_wake: Notify,
 }
 
 /// The handle the HTTP layer holds.
 #[derive(Clone)]
 pub struct StatusPages {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+pub(super) fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     l.read().unwrap_or_else(|e| e.into_inner())
 }
 
-fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+pub(super) fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -182,6 +192,22 @@ pub async fn start(deps: Deps) -> Result<(StatusPages, JoinHandle<()>), StoreErr
             Err(e) => warn!(id, error = %e, "status page incident cannot be read; left out"),
         }
     }
+    let store = deps.store.clone();
+    let (subscriber_rows, mail_rows) = tokio::task::spawn_blocking(move || {
+        Ok::<_, StoreError>((store.status_subscribers()?, store.status_outbox()?))
+    })
+    .await
+    .map_err(|e| StoreError::Storage(format!("status page load failed: {e}")))??;
+    let subscribers: HashMap<String, Subscriber> = subscriber_rows
+        .iter()
+        .filter_map(|b| serde_json::from_slice::<Subscriber>(b).ok())
+        .map(|s| (s.token.clone(), s))
+        .collect();
+    let max_mail = mail_rows.iter().map(|(id, _)| *id).max().unwrap_or(0);
+    let outbox: BTreeMap<u64, OutMail> = mail_rows
+        .iter()
+        .filter_map(|(id, b)| serde_json::from_slice::<OutMail>(b).ok().map(|m| (*id, m)))
+        .collect();
     let pages = StatusPages {
         inner: Arc::new(Inner {
             store: deps.store,
@@ -196,10 +222,21 @@ pub async fn start(deps: Deps) -> Result<(StatusPages, JoinHandle<()>), StoreErr
             changes: tokio::sync::Mutex::new(()),
             rendering: std::sync::Mutex::new(()),
             dirty: Notify::new(),
+            subscribers: RwLock::new(subscribers),
+            outbox: Mutex::new(outbox),
+            next_mail: AtomicU64::new(max_mail + 1),
+            limiter: Mutex::new(Limiter::default()),
+            mail_wake: Notify::new(),
         }),
     };
     pages.render_all().await;
-    let task = tokio::spawn(run(pages.clone(), deps.events, deps.shutdown));
+    let mailer = tokio::spawn(super::mailer::run(pages.clone(), deps.shutdown.clone()));
+    let refresh = tokio::spawn(run(pages.clone(), deps.events, deps.shutdown));
+    // One handle for the app: both tasks end at shutdown.
+    let task = tokio::spawn(async move {
+        let _ = refresh.await;
+        let _ = mailer.await;
+    });
     Ok((pages, task))
 }
 
@@ -372,13 +409,22 @@ impl StatusPages {
             .map_err(StatusError::Invalid)?;
         let bytes = serde_json::to_vec(&next)
             .map_err(|e| StatusError::Invalid(format!("incident cannot be stored: {e}")))?;
+        // The update's e-mails are durable with it: none is lost, none is sent for an update
+        // that was not stored.
+        let mails = self.update_mails(&rendered.view, &next, now);
+        let mail_rows: Vec<(u64, Vec<u8>)> = mails
+            .iter()
+            .filter_map(|m| serde_json::to_vec(m).ok().map(|b| (m.id, b)))
+            .collect();
         self.inner
             .store
             .write(vec![Write::Status(StatusWrite {
                 incidents: vec![(next.id, bytes)],
-                removed: Vec::new(),
+                mails: mail_rows,
+                ..Default::default()
             })])
             .await?;
+        self.queue_mails(mails);
         if existing.is_none() {
             self.inner.next_id.store(seq + 1, Ordering::SeqCst);
         }

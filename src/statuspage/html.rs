@@ -274,6 +274,15 @@ pub fn page(p: &PageView) -> String {
                     }
                 }
                 footer {
+                    @if cfg.subscribers.email.is_some() {
+                        form.subscribe method="post" action=(format!("{base}/subscribe")) {
+                            label for="email" { "Get updates by e-mail" }
+                            " "
+                            input id="email" name="email" type="email" required autocomplete="email";
+                            " "
+                            button type="submit" { "Subscribe" }
+                        }
+                    }
                     p.muted.small {
                         "Updated " time datetime=(rfc3339(p.updated_ms)) { (when(p.updated_ms, tz)) }
                         " · " a href=(format!("{base}/history.atom")) { "Atom" }

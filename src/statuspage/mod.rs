@@ -19,7 +19,10 @@ pub mod engine;
 pub mod feed;
 pub mod html;
 pub mod json;
+mod mailer;
 pub mod model;
+mod subscribe;
+pub mod subscribers;
 pub mod view;
 
 use crate::probe::config::MonitorConfig;
@@ -33,8 +36,10 @@ pub use engine::{Asset, Deps, Rendered, StatusPages};
 pub struct Settings {
     pub pages: Vec<config::StatusPageConfig>,
     pub monitors: Vec<MonitorConfig>,
-    /// `alerts.external_url`, for absolute links in JSON and feeds.
+    /// `alerts.external_url`, for absolute links in JSON, feeds and e-mail.
     pub external_url: Option<String>,
+    /// `alerts.global`'s SMTP settings, the defaults of subscriber e-mail.
+    pub smtp: crate::outbound::smtp::SmtpDefaults,
 }
 
 /// What the status pages read of probing (wired by the app; tests pass their own).

@@ -79,6 +79,8 @@ fn copy_all(from: &ReadTransaction, to: &WriteTransaction) -> Result<BackupStats
     copy(from, to, oncall::OVERRIDES, &mut s)?;
     copy(from, to, oncall::META, &mut s)?;
     copy(from, to, statuspage::INCIDENTS, &mut s)?;
+    copy(from, to, statuspage::SUBSCRIBERS, &mut s)?;
+    copy(from, to, statuspage::OUTBOX, &mut s)?;
     Ok(s)
 }
 

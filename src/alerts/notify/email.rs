@@ -4,16 +4,10 @@
 
 use std::time::Duration;
 
-use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-
 use super::{default_text, text_or};
 use crate::alerts::config::{EmailConfig, GlobalConfig};
 use crate::alerts::model::{Delivery, EmailMessage, Notification, SmtpSettings, Verdict};
+use crate::outbound::smtp;
 
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -132,102 +126,18 @@ pub fn render(
     })])
 }
 
-fn build(m: &EmailMessage) -> Result<Message, String> {
-    let from: Mailbox = m
-        .from
-        .parse()
-        .map_err(|e| format!("from `{}`: {e}", m.from))?;
-    let mut b = Message::builder().from(from).subject(&m.subject);
-    for t in &m.to {
-        b = b.to(t.parse().map_err(|e| format!("to `{t}`: {e}"))?);
-    }
-    for (k, v) in &m.headers {
-        let name =
-            HeaderName::new_from_ascii(k.clone()).map_err(|e| format!("header `{k}`: {e}"))?;
-        b = b.raw_header(HeaderValue::new(name, v.clone()));
-    }
-    let body = match &m.html {
-        Some(h) => MultiPart::alternative_plain_html(m.text.clone(), h.clone()),
-        None => MultiPart::alternative_plain_html(m.text.clone(), html_escape(&m.text)),
-    };
-    b.multipart(body).map_err(|e| format!("message: {e}"))
-}
-
-fn transport(
-    s: &SmtpSettings,
-    timeout: Duration,
-) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
-    let (host, port) = match s.smarthost.rsplit_once(':') {
-        Some((h, p)) => (
-            h.trim_start_matches('[').trim_end_matches(']').to_string(),
-            p.parse::<u16>()
-                .map_err(|_| format!("smarthost `{}`: bad port", s.smarthost))?,
-        ),
-        None => (s.smarthost.clone(), 25),
-    };
-    let tls = || -> Result<TlsParameters, String> {
-        let mut p = TlsParameters::builder(host.clone())
-            .dangerous_accept_invalid_certs(s.insecure_skip_verify);
-        if let Some(ca) = &s.ca_file {
-            let pem = std::fs::read(ca).map_err(|e| format!("CA file {ca}: {e}"))?;
-            p = p.add_root_certificate(
-                Certificate::from_pem(&pem).map_err(|e| format!("CA file {ca}: {e}"))?,
-            );
-        }
-        p.build_rustls().map_err(|e| format!("TLS: {e}"))
-    };
-    // As Alertmanager: `require_tls: false` talks plain SMTP (a local relay, often with a
-    // certificate nobody could verify), never half-trying TLS.
-    let mode = if port == 465 {
-        Tls::Wrapper(tls()?)
-    } else if s.require_tls {
-        Tls::Required(tls()?)
-    } else {
-        Tls::None
-    };
-    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-        .port(port)
-        .tls(mode)
-        .timeout(Some(timeout));
-    if let Some(h) = &s.hello {
-        b = b.hello_name(ClientId::Domain(h.clone()));
-    }
-    if let Some(u) = &s.username {
-        b = b.credentials(Credentials::new(
-            u.clone(),
-            s.password.clone().unwrap_or_default(),
-        ));
-    }
-    Ok(b.build())
-}
-
 /// One SMTP attempt: delivered, retried on transient (4xx) and connection errors, failed on
 /// permanent (5xx) replies.
 pub async fn send(m: &EmailMessage, timeout: Duration) -> (Verdict, Option<u16>) {
-    let msg = match build(m) {
-        Ok(x) => x,
-        Err(e) => return (Verdict::Failed { reason: e }, None),
-    };
-    let t = match transport(&m.smtp, timeout) {
-        Ok(t) => t,
-        Err(e) => return (Verdict::Failed { reason: e }, None),
-    };
-    match t.send(msg).await {
-        Ok(r) => (Verdict::Delivered, r.code().to_string().parse().ok()),
-        Err(e) => {
-            let code = e.status().and_then(|c| c.to_string().parse::<u16>().ok());
-            let reason = crate::outbound::error_chain(&e);
-            if e.is_permanent() {
-                (Verdict::Failed { reason }, code)
-            } else {
-                (
-                    Verdict::Retry {
-                        after_ms: None,
-                        reason,
-                    },
-                    code,
-                )
-            }
-        }
+    match smtp::send(m, timeout).await {
+        smtp::Outcome::Sent { code } => (Verdict::Delivered, code),
+        smtp::Outcome::Transient { reason, code } => (
+            Verdict::Retry {
+                after_ms: None,
+                reason,
+            },
+            code,
+        ),
+        smtp::Outcome::Permanent { reason, code } => (Verdict::Failed { reason }, code),
     }
 }

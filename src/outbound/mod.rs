@@ -1,5 +1,5 @@
 //! Outbound HTTP: the one factory for every client Panoptes makes (HTTP probes, Periskop scrapes,
-//! notifiers, forwarding, agents).
+//! notifiers, forwarding, agents); and outbound e-mail (`smtp.rs`).
 //!
 //! Owns: the rustls provider (installed once), CA files, TLS verification, timeouts, proxies, the
 //! redirect policy and connection pools. Depends on: nothing else in the crate.
@@ -7,6 +7,8 @@
 //! It is injected like the clock (`Server::start` takes one), so tests and benchmarks can supply
 //! their own. Clients are cached by their options, so thousands of monitors with the same
 //! settings share a handful of connection pools.
+
+pub mod smtp;
 
 use std::collections::HashMap;
 use std::net::IpAddr;

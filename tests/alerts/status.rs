@@ -27,6 +27,7 @@ status_pages:
     title: Example Inc. status
     description: "Our <services> & more"
     time_zone: Europe/Berlin
+    domain: status.example.test
     components:
       - {name: API, monitor: api, description: The public API}
       - {name: Website, monitors: [web-1, web-2], rule: any}
@@ -427,6 +428,18 @@ async fn the_status_page_follows_monitors_and_incidents_and_publishes_nothing_pr
         .expect("br");
     assert_eq!(r.headers()["content-encoding"], "br");
     assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    // The custom domain gets the page at `/`; any other host gets the dashboard there.
+    let r = s
+        .http
+        .get(s.url("/"))
+        .header("host", "Status.Example.Test:443")
+        .send()
+        .await
+        .expect("custom domain");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.expect("html").contains("<title>Example Inc. status</title>"));
+    let (_, _, dashboard) = public(&s, "/").await;
+    assert!(!dashboard.contains("<title>Example Inc. status</title>"));
     let (_, _, list) = public(&s, "/status").await;
     assert!(list.contains("/status/second"), "{list}");
     let (code, _, _) = public(&s, "/status/public/api/v2/nothing.json").await;

@@ -309,6 +309,10 @@ oncall:
       steps:
         - {delay: 0s, targets: [{schedule: platform}]}
         - {delay: 30m, targets: [{user: ben}]}
+status_pages:
+  - slug: public
+    title: Public status
+    components: [{name: Cron jobs, monitor: cron}]
 "#;
 
 #[tokio::test]
@@ -553,6 +557,51 @@ async fn logging_in_shows_what_only_the_running_wasm_could_fetch() {
         .await;
     d.click("tr.page-row button.resolve").await;
     d.find("tr.page-row[data-status='resolved']").await;
+
+    // Status pages: an incident opened from the dashboard is on the public page at once; an
+    // update posted from its row resolves it.
+    d.click("a#nav-statuspages").await;
+    d.wait_url(&s.url("/statuspages")).await;
+    d.wait_text(".status-page[data-slug='public']", "Cron jobs")
+        .await;
+    d.click(".open-incident summary").await;
+    d.type_into(".incident-form input[name='name']", "Cron delays")
+        .await;
+    d.type_into(".incident-form textarea[name='body']", "Jobs run **late**.")
+        .await;
+    d.click(".incident-form select[name^='component-'] option[value='partial_outage']")
+        .await;
+    d.click(".incident-form button[type='submit']").await;
+    d.wait_text(".incident-row[data-status='investigating']", "Cron delays")
+        .await;
+    let public = client()
+        .get(s.url("/status/public"))
+        .send()
+        .await
+        .expect("status page")
+        .text()
+        .await
+        .expect("html");
+    assert!(public.contains("Cron delays"), "{public}");
+    assert!(
+        public.contains("Jobs run <strong>late</strong>"),
+        "{public}"
+    );
+    assert!(
+        public.contains("data-status=\"partial_outage\""),
+        "{public}"
+    );
+    d.click(".incident-row .update-form select option[value='resolved']")
+        .await;
+    d.type_into(
+        ".incident-row .update-form input[name='body']",
+        "Back on time.",
+    )
+    .await;
+    d.click(".incident-row .post-update").await;
+    d.wait_text(".incident-row[data-status='resolved']", "Back on time.")
+        .await;
+    d.screenshot("dashboard-statuspages.png").await;
 
     // An address no view claims says so, inside the app.
     d.goto(&s.url("/no/such/view")).await;

@@ -15,9 +15,9 @@ use panoptes_types::{
     API_PREFIX, AlertHistoryEntry, AlertView, CSRF_HEADER, ErrorBody, ExceptionDetail,
     ExceptionService, ExceptionSummary, IssueDetail, IssueStatus, IssueSummary, IssueUpdate,
     LoginRequest, MonitorDetail, MonitorResults, MonitorRollups, MonitorSummary, NewOverride,
-    NewSilence, OnCallNow, OverrideView, Page, PageView, PolicyView, Principal, ProjectInfo,
-    ReceiverView, Resolution, ScheduleView, ServerStatus, Shifts, SilenceCreated, SilenceView,
-    TestDelivery,
+    NewSilence, NewStatusIncident, OnCallNow, OverrideView, Page, PageView, PolicyView, Principal,
+    ProjectInfo, ReceiverView, Resolution, ScheduleView, ServerStatus, Shifts, SilenceCreated,
+    SilenceView, StatusIncident, StatusIncidentList, StatusPageInfo, TestDelivery,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -368,4 +368,36 @@ pub async fn acknowledge_page(id: u64) -> Result<PageView, ApiError> {
 
 pub async fn resolve_page(id: u64) -> Result<PageView, ApiError> {
     post(&format!("/pages/{id}/resolve"), &NoBody {}).await
+}
+
+// ---- status pages -------------------------------------------------------------------------
+
+pub async fn status_pages() -> Result<Vec<StatusPageInfo>, ApiError> {
+    get("/status-pages").await
+}
+
+pub async fn status_incidents(slug: &str) -> Result<Vec<StatusIncident>, ApiError> {
+    get::<StatusIncidentList>(&format!("/status-pages/{}/incidents", segment(slug)))
+        .await
+        .map(|l| l.incidents)
+}
+
+pub async fn open_incident(slug: &str, i: &NewStatusIncident) -> Result<StatusIncident, ApiError> {
+    post(&format!("/status-pages/{}/incidents", segment(slug)), i).await
+}
+
+pub async fn update_incident(
+    slug: &str,
+    id: &str,
+    i: &NewStatusIncident,
+) -> Result<StatusIncident, ApiError> {
+    post(
+        &format!(
+            "/status-pages/{}/incidents/{}/updates",
+            segment(slug),
+            segment(id)
+        ),
+        i,
+    )
+    .await
 }

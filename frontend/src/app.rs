@@ -21,6 +21,7 @@ use crate::login::Login;
 use crate::monitors::{MonitorList, MonitorPage};
 use crate::oncall::OnCallPage;
 use crate::overview::Overview;
+use crate::statuspages::StatusPagesPage;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Session {
@@ -66,6 +67,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("exceptions/:service") view=ServicePage />
                     <Route path=path!("alerts") view=AlertsPage />
                     <Route path=path!("oncall") view=OnCallPage />
+                    <Route path=path!("statuspages") view=StatusPagesPage />
                     <Route path=path!("*any") view=NotFound />
                 </ParentRoute>
             </Routes>
@@ -152,6 +154,9 @@ fn Nav(principal: Principal) -> impl IntoView {
                 </A>
                 <A href="/oncall" {..} id="nav-oncall">
                     "On call"
+                </A>
+                <A href="/statuspages" {..} id="nav-statuspages">
+                    "Status pages"
                 </A>
             </nav>
             <span class="who muted">

@@ -3,7 +3,7 @@
 //!
 //! Layout: `api` (the one fetch path), `poll` (data that refreshes itself), `components`
 //! (tables, badges, load states, times), `app` (session, routes, navigation bar), and one
-//! module per area: `overview`, `monitors`, `issues`, `exceptions`, `alerts`, `oncall`, `login`.
+//! module per area: `overview`, `monitors`, `issues`, `exceptions`, `alerts`, `oncall`, `statuspages`, `login`.
 
 mod alerts;
 mod api;
@@ -16,6 +16,7 @@ mod monitors;
 mod oncall;
 mod overview;
 mod poll;
+mod statuspages;
 
 fn main() {
     console_error_panic_hook::set_once();

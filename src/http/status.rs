@@ -13,6 +13,8 @@ use axum::routing::{get, post};
 use axum::{Extension, Form, Json, Router};
 use serde::Deserialize;
 
+use panoptes_types::{StatusComponentInfo, StatusPageInfo};
+
 use super::AppState;
 use super::error::{ApiError, Json as JsonBody};
 use crate::auth::Principal;
@@ -333,14 +335,28 @@ fn status_error(e: StatusError) -> ApiError {
     }
 }
 
-async fn list_pages(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let pages: Vec<serde_json::Value> = state
+async fn list_pages(State(state): State<AppState>) -> Json<Vec<StatusPageInfo>> {
+    let pages = state
         .status
         .pages()
         .into_iter()
-        .map(|(slug, title)| serde_json::json!({"slug": slug, "title": title, "url": format!("/status/{slug}")}))
+        .filter_map(|(slug, _)| state.status.get(&slug))
+        .map(|r| StatusPageInfo {
+            slug: r.view.config.slug.clone(),
+            title: r.view.config.title.clone(),
+            url: format!("/status/{}", r.view.config.slug),
+            components: r
+                .view
+                .all()
+                .map(|c| StatusComponentInfo {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    status: c.status.as_str().to_string(),
+                })
+                .collect(),
+        })
         .collect();
-    Json(serde_json::Value::Array(pages))
+    Json(pages)
 }
 
 async fn list_incidents(

@@ -437,7 +437,12 @@ async fn the_status_page_follows_monitors_and_incidents_and_publishes_nothing_pr
         .await
         .expect("custom domain");
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.text().await.expect("html").contains("<title>Example Inc. status</title>"));
+    assert!(
+        r.text()
+            .await
+            .expect("html")
+            .contains("<title>Example Inc. status</title>")
+    );
     let (_, _, dashboard) = public(&s, "/").await;
     assert!(!dashboard.contains("<title>Example Inc. status</title>"));
     let (_, _, list) = public(&s, "/status").await;

@@ -15,6 +15,7 @@ pub mod oncall;
 pub mod periskop;
 pub mod probes;
 pub mod sentry;
+pub mod status;
 
 pub use alerts::*;
 pub use any::{AnyValue, Pairs};
@@ -26,6 +27,7 @@ pub use oncall::*;
 pub use periskop::*;
 pub use probes::*;
 pub use sentry::*;
+pub use status::*;
 
 /// Prefix of every JSON API route.
 pub const API_PREFIX: &str = "/api/v1";

@@ -1,0 +1,253 @@
+//! `/statuspages`: each public status page with its components' status, a form to open an
+//! incident (name, impact, status, Markdown body, the status of each affected component), and
+//! its incidents with a form to post an update (status and body).
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use panoptes_types::{NewStatusIncident, StatusIncident, StatusPageInfo};
+
+use crate::api::{self, ApiError};
+use crate::components::{Empty, ErrorNote, RelativeTime, loaded};
+use crate::poll::{EVERY, use_poll};
+
+const COMPONENT_STATUSES: [&str; 5] = [
+    "operational",
+    "degraded_performance",
+    "partial_outage",
+    "major_outage",
+    "under_maintenance",
+];
+const OPEN_STATUSES: [&str; 3] = ["investigating", "identified", "monitoring"];
+const UPDATE_STATUSES: [&str; 5] = [
+    "investigating",
+    "identified",
+    "monitoring",
+    "resolved",
+    "postmortem",
+];
+const MAINTENANCE_STATUSES: [&str; 4] = ["scheduled", "in_progress", "verifying", "completed"];
+const IMPACTS: [&str; 4] = ["none", "minor", "major", "critical"];
+
+#[component]
+pub fn StatusPagesPage() -> impl IntoView {
+    let pages = use_poll(EVERY, api::status_pages);
+    view! {
+        <section class="card" id="statuspages">
+            <h1>"Status pages"</h1>
+            {move || loaded(pages.get(), "status pages", |list| {
+                if list.is_empty() {
+                    view! { <Empty>"No status pages. Add one under " <code>"status_pages"</code> " in the config."</Empty> }.into_any()
+                } else {
+                    list.into_iter().map(|p| view! { <StatusPageCard p=p /> }).collect_view().into_any()
+                }
+            })}
+        </section>
+    }
+}
+
+fn badge_class(status: &str) -> &'static str {
+    match status {
+        "operational" | "resolved" | "completed" | "postmortem" => "badge ok",
+        "degraded_performance" | "monitoring" | "identified" | "scheduled" | "verifying" => {
+            "badge warn"
+        }
+        "under_maintenance" | "in_progress" => "badge muted",
+        _ => "badge bad",
+    }
+}
+
+fn options(values: &'static [&'static str]) -> impl IntoView {
+    values
+        .iter()
+        .map(|v| view! { <option value=*v>{v.replace('_', " ")}</option> })
+        .collect_view()
+}
+
+#[component]
+fn StatusPageCard(p: StatusPageInfo) -> impl IntoView {
+    let slug = p.slug.clone();
+    let incidents = use_poll(EVERY, move || {
+        let slug = slug.clone();
+        async move { api::status_incidents(&slug).await }
+    });
+    let refresh = Callback::new(move |()| incidents.refetch());
+    let slug = p.slug.clone();
+    view! {
+        <div class="status-page" data-slug=p.slug.clone()>
+            <h2>{p.title.clone()} " " <a href=p.url.clone() target="_blank" rel="noopener" class="muted">{p.url.clone()}</a></h2>
+            <ul class="components">
+                {p.components.iter().map(|c| view! {
+                    <li data-component=c.id.clone()>{c.name.clone()} " " <span class=badge_class(&c.status)>{c.status.replace('_', " ")}</span></li>
+                }).collect_view()}
+            </ul>
+            <OpenIncident p=p.clone() refresh=refresh />
+            <h3>"Incidents"</h3>
+            {move || {
+                let slug = slug.clone();
+                loaded(incidents.get(), "incidents", move |list| {
+                    if list.is_empty() {
+                        view! { <Empty>"No incidents yet."</Empty> }.into_any()
+                    } else {
+                        list.into_iter()
+                            .map(|i| view! { <IncidentRow slug=slug.clone() i=i refresh=refresh /> })
+                            .collect_view()
+                            .into_any()
+                    }
+                })
+            }}
+        </div>
+    }
+}
+
+#[component]
+fn OpenIncident(p: StatusPageInfo, refresh: Callback<()>) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let impact = RwSignal::new("minor".to_string());
+    let status = RwSignal::new("investigating".to_string());
+    let body = RwSignal::new(String::new());
+    // Component id -> status chosen ("" = not affected).
+    let chosen: RwSignal<BTreeMap<String, String>> = RwSignal::new(BTreeMap::new());
+    let error = RwSignal::new(None::<ApiError>);
+    let busy = RwSignal::new(false);
+    let slug = p.slug.clone();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let new = NewStatusIncident {
+            name: Some(name.get_untracked()),
+            status: Some(status.get_untracked()),
+            impact: Some(impact.get_untracked()),
+            body: Some(body.get_untracked()),
+            components: chosen
+                .get_untracked()
+                .into_iter()
+                .filter(|(_, s)| !s.is_empty())
+                .collect(),
+        };
+        let slug = slug.clone();
+        busy.set(true);
+        spawn_local(async move {
+            match api::open_incident(&slug, &new).await {
+                Ok(_) => {
+                    error.try_set(None);
+                    name.try_set(String::new());
+                    body.try_set(String::new());
+                    chosen.try_set(BTreeMap::new());
+                    refresh.run(());
+                }
+                Err(e) => {
+                    error.try_set(Some(e));
+                }
+            }
+            busy.try_set(false);
+        });
+    };
+    view! {
+        <details class="open-incident">
+            <summary>"Open an incident"</summary>
+            <form class="incident-form" on:submit=submit>
+                <label>"Name"
+                    <input name="name" required=true maxlength="200"
+                        prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
+                </label>
+                <div class="inline-form">
+                    <label>"Impact"
+                        <select name="impact" prop:value=move || impact.get() on:change=move |ev| impact.set(event_target_value(&ev))>
+                            {options(&IMPACTS)}
+                        </select>
+                    </label>
+                    <label>"Status"
+                        <select name="status" prop:value=move || status.get() on:change=move |ev| status.set(event_target_value(&ev))>
+                            {options(&OPEN_STATUSES)}
+                        </select>
+                    </label>
+                </div>
+                <label>"Message (Markdown)"
+                    <textarea name="body" rows="3" prop:value=move || body.get() on:input=move |ev| body.set(event_target_value(&ev))></textarea>
+                </label>
+                <fieldset>
+                    <legend>"Affected components"</legend>
+                    {p.components.iter().map(|c| {
+                        let id = c.id.clone();
+                        let id_for_value = c.id.clone();
+                        view! {
+                            <label class="component-choice">{c.name.clone()}
+                                <select name=format!("component-{}", c.id)
+                                    prop:value=move || chosen.get().get(&id_for_value).cloned().unwrap_or_default()
+                                    on:change=move |ev| {
+                                        let v = event_target_value(&ev);
+                                        chosen.update(|m| { m.insert(id.clone(), v); });
+                                    }>
+                                    <option value="">"not affected"</option>
+                                    {options(&COMPONENT_STATUSES)}
+                                </select>
+                            </label>
+                        }
+                    }).collect_view()}
+                </fieldset>
+                <button type="submit" disabled=move || busy.get()>"Open incident"</button>
+                {move || error.get().map(|e| view! { <ErrorNote error=e /> })}
+            </form>
+        </details>
+    }
+}
+
+#[component]
+fn IncidentRow(slug: String, i: StatusIncident, refresh: Callback<()>) -> impl IntoView {
+    let maintenance = i.scheduled_for.is_some();
+    let statuses: &'static [&'static str] = if maintenance {
+        &MAINTENANCE_STATUSES
+    } else {
+        &UPDATE_STATUSES
+    };
+    let status = RwSignal::new(i.status.clone());
+    let body = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<ApiError>);
+    let busy = RwSignal::new(false);
+    let id = i.id.clone();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let update = NewStatusIncident {
+            status: Some(status.get_untracked()),
+            body: Some(body.get_untracked()),
+            ..Default::default()
+        };
+        let (slug, id) = (slug.clone(), id.clone());
+        busy.set(true);
+        spawn_local(async move {
+            match api::update_incident(&slug, &id, &update).await {
+                Ok(_) => {
+                    error.try_set(None);
+                    body.try_set(String::new());
+                    refresh.run(());
+                }
+                Err(e) => {
+                    error.try_set(Some(e));
+                }
+            }
+            busy.try_set(false);
+        });
+    };
+    let latest = i.incident_updates.first().cloned();
+    let closed = matches!(i.status.as_str(), "resolved" | "postmortem" | "completed");
+    view! {
+        <article class="incident-row" data-id=i.id.clone() data-status=i.status.clone()>
+            <h4><span class=badge_class(&i.status)>{i.status.replace('_', " ")}</span> " "
+                <b class="incident-name">{i.name.clone()}</b> " "
+                <span class="muted">{format!("impact {}", i.impact)} " · opened " <RelativeTime at=i.created_at.clone() /></span></h4>
+            {latest.map(|u| view! { <p class="latest"><span class="muted">{u.status.replace('_', " ")} ": "</span>{u.body}</p> })}
+            {(!closed).then(|| view! {
+                <form class="update-form inline-form" on:submit=submit>
+                    <select name="status" prop:value=move || status.get() on:change=move |ev| status.set(event_target_value(&ev))>
+                        {options(statuses)}
+                    </select>
+                    <input name="body" placeholder="What changed?" prop:value=move || body.get()
+                        on:input=move |ev| body.set(event_target_value(&ev)) />
+                    <button type="submit" class="post-update" disabled=move || busy.get()>"Post update"</button>
+                </form>
+            })}
+            {move || error.get().map(|e| view! { <ErrorNote error=e /> })}
+        </article>
+    }
+}

@@ -248,6 +248,7 @@ fn ingest(port: u16, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
 }
 
 fn main() {
+    panoptes::outbound::install_crypto_provider();
     let secs = arg("--secs", 8);
     let c = arg("--concurrency", 64);
     let monitors = arg("--monitors", 2000);

@@ -333,6 +333,7 @@ impl Server {
                 pages: c.status_pages.clone(),
                 monitors: c.monitors.clone(),
                 external_url: c.alerts.external_url.clone(),
+                maintenance: c.maintenance.clone(),
                 smtp: crate::outbound::smtp::SmtpDefaults {
                     from: c.alerts.global.smtp_from.clone(),
                     smarthost: c.alerts.global.smtp_smarthost.clone(),

@@ -200,6 +200,9 @@ pub struct EventMetrics {
 #[derive(Clone)]
 pub struct HttpMetrics {
     pub requests: Family<HttpLabels, Counter>,
+    /// Status page reads served from the render cache (outside the per-route counting, which
+    /// would cost more than serving them).
+    pub status_page_reads: Counter,
 }
 
 pub struct Metrics {
@@ -227,6 +230,7 @@ impl Metrics {
         let store = StoreMetrics::default();
         let http = HttpMetrics {
             requests: Family::default(),
+            status_page_reads: Counter::default(),
         };
         let login_failures = Counter::default();
         let config_reloads = Family::default();
@@ -323,6 +327,11 @@ impl Metrics {
             "http_requests",
             "HTTP requests served, by method, route and status",
             http.requests.clone(),
+        );
+        registry.register(
+            "status_page_reads",
+            "Status page reads (pages, JSON, feeds, badges) served from the render cache",
+            http.status_page_reads.clone(),
         );
         registry.register(
             "store_batches",

@@ -101,7 +101,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(max_body));
 
-    Router::new()
+    let layered = Router::new()
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(api::metrics))
         .nest(panoptes_types::API_PREFIX, api)
@@ -123,7 +123,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,
-        ))
+        ));
+    Router::new()
+        .merge(status::cached_routes())
+        .merge(layered)
         .with_state(state)
 }
 

@@ -23,15 +23,27 @@ use crate::statuspage::model::Change;
 use crate::statuspage::view::{ComponentView, GATUS_DURATIONS, MonitorStat};
 use crate::statuspage::{Asset, Rendered, badge, html, json};
 
-/// Public routes (outside the API prefix).
-pub fn public_routes() -> Router<AppState> {
+/// The reads everyone makes at once during an outage, answered from the render cache. They are
+/// merged outside the router's per-request layers (route metrics, deadline, error rewriting),
+/// which cost more than the answer: they set their own headers and count in one counter.
+pub fn cached_routes() -> Router<AppState> {
     Router::new()
-        .route("/status", get(only))
         .route("/status/{slug}", get(page))
-        .route("/status/{slug}/history", get(history))
         .route("/status/{slug}/history.atom", get(atom))
         .route("/status/{slug}/history.rss", get(rss))
         .route("/status/{slug}/api/v2/{*file}", get(api_file))
+        .route("/status/{slug}/badge/{component}/{file}", get(status_badge))
+        .route(
+            "/status/{slug}/badge/{component}/{kind}/{file}",
+            get(range_badge),
+        )
+}
+
+/// Public routes (outside the API prefix) that go through the usual layers.
+pub fn public_routes() -> Router<AppState> {
+    Router::new()
+        .route("/status", get(only))
+        .route("/status/{slug}/history", get(history))
         .route("/status/{slug}/subscribe", post(subscribe))
         .route(
             "/status/{slug}/subscribe/confirm/{token}",
@@ -40,11 +52,6 @@ pub fn public_routes() -> Router<AppState> {
         .route(
             "/status/{slug}/unsubscribe/{token}",
             get(unsubscribe_form).post(unsubscribe),
-        )
-        .route("/status/{slug}/badge/{component}/{file}", get(status_badge))
-        .route(
-            "/status/{slug}/badge/{component}/{kind}/{file}",
-            get(range_badge),
         )
 }
 
@@ -86,6 +93,20 @@ const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src * data
 
 /// `asset` in the best encoding `headers` accept; 304 when the reader has it already.
 fn serve(asset: &Asset, headers: &HeaderMap) -> Response {
+    let mut resp = serve_inner(asset, headers);
+    let h = resp.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    resp
+}
+
+fn serve_inner(asset: &Asset, headers: &HeaderMap) -> Response {
     let etag = HeaderValue::from_str(&asset.etag).unwrap_or(HeaderValue::from_static("\"0\""));
     let cache = HeaderValue::from_static("public, max-age=10, stale-while-revalidate=30");
     let matches = headers
@@ -160,6 +181,7 @@ fn serve(asset: &Asset, headers: &HeaderMap) -> Response {
 }
 
 fn rendered(state: &AppState, slug: &str) -> Result<Arc<Rendered>, ApiError> {
+    state.metrics.http.status_page_reads.inc();
     state
         .status
         .get(slug)

@@ -77,6 +77,46 @@ impl Schedule {
     }
 }
 
+impl Schedule {
+    /// The window open at `at_ms`, else the next one to start within `horizon_ms`: its start
+    /// and end (unix ms).
+    pub fn next_window(&self, at_ms: i64, horizon_ms: i64) -> Option<(i64, i64)> {
+        match self {
+            Schedule::Once { start_ms, end_ms } => {
+                (*end_ms > at_ms && *start_ms <= at_ms + horizon_ms).then_some((*start_ms, *end_ms))
+            }
+            Schedule::Recurring {
+                days,
+                at,
+                duration_ms,
+                tz,
+            } => {
+                let today = jiff::Timestamp::from_millisecond(at_ms)
+                    .ok()?
+                    .to_zoned(tz.clone())
+                    .date();
+                let horizon_days = horizon_ms / 86_400_000 + 1;
+                // From a week back (a window still open) to the horizon, the first that has
+                // not ended.
+                (-7..=horizon_days).find_map(|offset| {
+                    let day = today.checked_add(jiff::Span::new().days(offset)).ok()?;
+                    if !days.contains(&day.weekday()) {
+                        return None;
+                    }
+                    let start = day
+                        .to_datetime(*at)
+                        .to_zoned(tz.clone())
+                        .ok()?
+                        .timestamp()
+                        .as_millisecond();
+                    let end = start + duration_ms;
+                    (end > at_ms && start <= at_ms + horizon_ms).then_some((start, end))
+                })
+            }
+        }
+    }
+}
+
 impl MaintenanceConfig {
     pub fn applies_to(&self, monitor: &str, group: Option<&str>) -> bool {
         if self.monitors.is_empty() && self.groups.is_empty() {
@@ -84,6 +124,52 @@ impl MaintenanceConfig {
         }
         self.monitors.iter().any(|m| m == monitor)
             || group.is_some_and(|g| self.groups.iter().any(|x| x == g))
+    }
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+
+    #[test]
+    fn the_next_window_is_the_open_one_or_the_next_to_start() {
+        let once = Schedule::Once {
+            start_ms: 1_000,
+            end_ms: 2_000,
+        };
+        assert_eq!(once.next_window(500, 10_000), Some((1_000, 2_000)));
+        assert_eq!(once.next_window(1_500, 0), Some((1_000, 2_000)), "open now");
+        assert_eq!(once.next_window(2_000, 10_000), None, "over");
+        assert_eq!(once.next_window(0, 500), None, "beyond the horizon");
+        // Sundays 02:00 UTC for an hour; 2026-12-05 is a Saturday.
+        let weekly = Schedule::Recurring {
+            days: vec![Weekday::Sunday],
+            at: Time::constant(2, 0, 0, 0),
+            duration_ms: 3_600_000,
+            tz: TimeZone::UTC,
+        };
+        let sat_noon: i64 = "2026-12-05T12:00:00Z"
+            .parse::<jiff::Timestamp>()
+            .expect("ts")
+            .as_millisecond();
+        let sun_2: i64 = "2026-12-06T02:00:00Z"
+            .parse::<jiff::Timestamp>()
+            .expect("ts")
+            .as_millisecond();
+        assert_eq!(
+            weekly.next_window(sat_noon, 7 * 86_400_000),
+            Some((sun_2, sun_2 + 3_600_000))
+        );
+        assert_eq!(
+            weekly.next_window(sun_2 + 60_000, 0),
+            Some((sun_2, sun_2 + 3_600_000)),
+            "open now"
+        );
+        assert_eq!(
+            weekly.next_window(sat_noon, 3_600_000),
+            None,
+            "beyond the horizon"
+        );
     }
 }
 

@@ -46,6 +46,7 @@ fn settings() -> Settings {
         pages: c.status_pages,
         monitors: c.monitors,
         external_url: None,
+        maintenance: Vec::new(),
         smtp: Default::default(),
     }
 }

@@ -23,12 +23,6 @@ pub fn when(ms: u64, tz: &TimeZone) -> String {
         .unwrap_or_default()
 }
 
-fn day(ms: u64, tz: &TimeZone) -> String {
-    Timestamp::from_millisecond(ms as i64)
-        .map(|t| t.to_zoned(tz.clone()).strftime("%b %-d, %Y").to_string())
-        .unwrap_or_default()
-}
-
 /// Markdown to HTML with raw HTML shown as text: an update's body can never inject markup.
 pub fn markdown(src: &str) -> String {
     use pulldown_cmark::{Event, Parser};
@@ -61,14 +55,31 @@ fn impact_class(i: Impact) -> &'static str {
     }
 }
 
-/// Colour of a day's bar by its availability.
+/// Colour of a day's bar by its availability. One letter: a page has 90 bars per component,
+/// and every byte of them counts against the page's budget.
 fn bar_class(a: Option<f64>) -> &'static str {
     match a {
-        None => "none",
-        Some(a) if a >= 0.999 => "ok",
-        Some(a) if a >= 0.99 => "minor",
-        Some(a) if a >= 0.95 => "major",
-        Some(_) => "critical",
+        None => "n",
+        Some(a) if a >= 0.999 => "o",
+        Some(a) if a >= 0.99 => "m",
+        Some(a) if a >= 0.95 => "j",
+        Some(_) => "c",
+    }
+}
+
+/// `Dec 5` in the page's zone (the bars span 90 days: the year is clear from the page).
+fn short_day(ms: u64, tz: &TimeZone) -> String {
+    Timestamp::from_millisecond(ms as i64)
+        .map(|t| t.to_zoned(tz.clone()).strftime("%b %-d").to_string())
+        .unwrap_or_default()
+}
+
+/// `100%`, `99.95%`, `no data`.
+fn short_pct(a: Option<f64>) -> String {
+    match a {
+        Some(a) if a >= 0.99995 => "100%".into(),
+        Some(a) => format!("{:.2}%", a * 100.0),
+        None => "no data".into(),
     }
 }
 
@@ -94,7 +105,7 @@ fn chart(points: &[Option<f64>], label: &str) -> Markup {
             Some(v) => {
                 let x = i as f64 * step;
                 let y = h - (v / max) * (h - 4.0) - 2.0;
-                path.push_str(&format!("{}{x:.1},{y:.1} ", if pen_up { "M" } else { "L" }));
+                path.push_str(&format!("{}{x:.0},{y:.0} ", if pen_up { "M" } else { "L" }));
                 pen_up = false;
             }
             None => pen_up = true,
@@ -123,9 +134,9 @@ fn component(c: &ComponentView, p: &PageView) -> Markup {
             ol.bars aria-label=(format!("{} uptime, last 90 days", c.name)) {
                 @for d in &c.days {
                     @let tip = if d.incidents.is_empty() {
-                        format!("{}: {}", day(d.start_ms, tz), pct(d.availability))
+                        format!("{}: {}", short_day(d.start_ms, tz), short_pct(d.availability))
                     } else {
-                        format!("{}: {}; {}", day(d.start_ms, tz), pct(d.availability), d.incidents.join("; "))
+                        format!("{}: {}; {}", short_day(d.start_ms, tz), short_pct(d.availability), d.incidents.join("; "))
                     };
                     li.(bar_class(d.availability)) tabindex="0" aria-label=(tip) {}
                 }
@@ -196,6 +207,7 @@ pub fn page(p: &PageView) -> String {
     let maintenance: Vec<&Incident> = p
         .incidents
         .iter()
+        .chain(p.windows.iter())
         .filter(|i| {
             i.is_maintenance()
                 && (i.status.is_open() || i.status == super::model::IncidentStatus::Scheduled)

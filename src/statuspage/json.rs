@@ -150,6 +150,7 @@ fn incident(i: &Incident, p: &PageView) -> Value {
 fn incidents<'a>(p: &'a PageView, keep: impl Fn(&Incident) -> bool + 'a) -> Vec<Value> {
     p.incidents
         .iter()
+        .chain(p.windows.iter())
         .filter(|i| keep(i))
         .take(LIMIT)
         .map(|i| incident(i, p))

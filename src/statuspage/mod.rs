@@ -38,6 +38,9 @@ pub struct Settings {
     pub monitors: Vec<MonitorConfig>,
     /// `alerts.external_url`, for absolute links in JSON, feeds and e-mail.
     pub external_url: Option<String>,
+    /// Maintenance windows (`maintenance:`): those covering a published monitor are listed as
+    /// scheduled maintenance.
+    pub maintenance: Vec<crate::probe::maintenance::MaintenanceConfig>,
     /// `alerts.global`'s SMTP settings, the defaults of subscriber e-mail.
     pub smtp: crate::outbound::smtp::SmtpDefaults,
 }

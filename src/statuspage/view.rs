@@ -73,6 +73,9 @@ pub struct PageView {
     pub groups: Vec<GroupView>,
     /// The page's incidents and maintenance, newest first.
     pub incidents: Vec<Incident>,
+    /// Configured maintenance windows over its components, open now or starting within a
+    /// week, as scheduled maintenance (not in the feeds or the history).
+    pub windows: Vec<Incident>,
 }
 
 impl PageView {
@@ -283,8 +286,10 @@ pub fn gather(
         .max()
         .unwrap_or(0)
         .max(now_ms - now_ms % 60_000);
+    let windows = config_windows(page, s, now_ms);
     PageView {
         config: page.clone(),
+        windows,
         url: format!("{}/status/{}", base_url.trim_end_matches('/'), page.slug),
         now_ms,
         updated_ms,
@@ -373,4 +378,82 @@ pub fn public_monitors(s: &Settings, monitors: &dyn Monitors, now_ms: u64) -> Ve
 
 fn mean_ms_of(r: &Rollup) -> Option<f64> {
     mean_ms(Some(r))
+}
+
+/// How far ahead configured maintenance is announced.
+pub const WINDOW_HORIZON_MS: u64 = 7 * DAY_MS;
+
+/// The `maintenance:` windows that cover a monitor of one of the page's components, each as
+/// scheduled maintenance (in progress while open), with the components it covers.
+fn config_windows(page: &StatusPageConfig, s: &Settings, now_ms: u64) -> Vec<Incident> {
+    use super::model::{IncidentStatus, Update};
+    let group_of = |name: &str| {
+        s.monitors
+            .iter()
+            .find(|m| m.name == name)
+            .and_then(|m| m.group.as_deref())
+    };
+    let mut out = Vec::new();
+    for w in &s.maintenance {
+        let covered: BTreeMap<String, ComponentStatus> = page
+            .all_components()
+            .filter(|c| {
+                c.monitor_names(&s.monitors)
+                    .iter()
+                    .any(|m| w.applies_to(m, group_of(m)))
+            })
+            .map(|c| {
+                (
+                    model::component_id(&page.slug, c),
+                    ComponentStatus::UnderMaintenance,
+                )
+            })
+            .collect();
+        if covered.is_empty() {
+            continue;
+        }
+        let Some((start, end)) = w
+            .schedule
+            .next_window(now_ms as i64, WINDOW_HORIZON_MS as i64)
+        else {
+            continue;
+        };
+        let (start, end) = (start.max(0) as u64, end.max(0) as u64);
+        let status = if start <= now_ms {
+            IncidentStatus::InProgress
+        } else {
+            IncidentStatus::Scheduled
+        };
+        // Ids of configured windows have the top bit set: never an API incident's.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in w.name.bytes().chain(start.to_le_bytes()) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        out.push(Incident {
+            id: h | (1 << 63),
+            page: page.slug.clone(),
+            name: w.name.clone(),
+            status,
+            impact: Impact::Maintenance,
+            created_ms: start,
+            updated_ms: start,
+            started_ms: start,
+            monitoring_ms: None,
+            resolved_ms: None,
+            scheduled_for_ms: Some(start),
+            scheduled_until_ms: Some(end),
+            components: covered,
+            updates: vec![Update {
+                id: 0,
+                status,
+                body: "Scheduled maintenance.".into(),
+                created_ms: start,
+                affected: Vec::new(),
+                by: "config".into(),
+            }],
+        });
+    }
+    out.sort_by_key(|i| i.started_ms);
+    out
 }

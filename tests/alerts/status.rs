@@ -15,13 +15,20 @@ const PYTHON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.tools/venv/bin/pytho
 
 /// `secret-db` is probed at a URL that must never be shown; `internal` is on no page.
 fn config() -> String {
-    r#"
+    // A daily window twelve hours from now: announced, never open during the test.
+    let at = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(12))
+        .strftime("%H:%M")
+        .to_string();
+    format!(
+        r#"
+maintenance:
+  - {{name: Nightly DB upkeep, monitors: [secret-db], every: [day], at: "{at}", duration: 30m}}
 monitors:
-  - {name: api, type: push, token: api-token-0123456789, interval: 1h, retries: 0}
-  - {name: web-1, type: push, token: web1-token-0123456789, interval: 1h, retries: 0, group: web}
-  - {name: web-2, type: push, token: web2-token-0123456789, interval: 1h, retries: 0, group: web}
-  - {name: secret-db, type: http, url: "http://127.0.0.1:9/private-path-x7", interval: 1h, retries: 0}
-  - {name: internal, type: push, token: internal-token-0123456789, interval: 1h, retries: 0}
+  - {{name: api, type: push, token: api-token-0123456789, interval: 1h, retries: 0}}
+  - {{name: web-1, type: push, token: web1-token-0123456789, interval: 1h, retries: 0, group: web}}
+  - {{name: web-2, type: push, token: web2-token-0123456789, interval: 1h, retries: 0, group: web}}
+  - {{name: secret-db, type: http, url: "http://127.0.0.1:9/private-path-x7", interval: 1h, retries: 0}}
+  - {{name: internal, type: push, token: internal-token-0123456789, interval: 1h, retries: 0}}
 status_pages:
   - slug: public
     title: Example Inc. status
@@ -29,18 +36,18 @@ status_pages:
     time_zone: Europe/Berlin
     domain: status.example.test
     components:
-      - {name: API, monitor: api, description: The public API}
-      - {name: Website, monitors: [web-1, web-2], rule: any}
+      - {{name: API, monitor: api, description: The public API}}
+      - {{name: Website, monitors: [web-1, web-2], rule: any}}
     groups:
       - name: Backend
         components:
-          - {name: Database, monitor: secret-db}
+          - {{name: Database, monitor: secret-db}}
   - slug: second
     title: Second page
     components:
-      - {name: Web group, group: web}
+      - {{name: Web group, group: web}}
 "#
-    .to_string()
+    )
 }
 
 /// Statuspage's field lists (external-formats.md, section 1).
@@ -269,6 +276,17 @@ async fn the_status_page_follows_monitors_and_incidents_and_publishes_nothing_pr
     )
     .await;
     assert_eq!(upcoming["scheduled_maintenances"][0]["name"], "DB upgrade");
+    // The configured daily window over the database is announced too, with its component.
+    let nightly = upcoming["scheduled_maintenances"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|m| m["name"] == "Nightly DB upkeep")
+        .unwrap_or_else(|| panic!("the configured window is listed: {upcoming:#}"))
+        .clone();
+    assert_eq!(nightly["status"], "scheduled");
+    assert_eq!(nightly["impact"], "maintenance");
+    assert_eq!(nightly["components"][0]["name"], "Database");
     let active = public_json(
         &s,
         "/status/public/api/v2/scheduled-maintenances/active.json",

@@ -5,12 +5,12 @@
 
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Form, Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 
 use panoptes_types::{StatusComponentInfo, StatusPageInfo};
@@ -20,8 +20,16 @@ use super::error::{ApiError, Json as JsonBody};
 use crate::auth::Principal;
 use crate::statuspage::engine::StatusError;
 use crate::statuspage::model::Change;
-use crate::statuspage::view::{ComponentView, GATUS_DURATIONS, MonitorStat};
-use crate::statuspage::{Asset, Rendered, badge, html, json};
+use crate::statuspage::{Asset, Rendered, html, json};
+
+mod badges;
+mod subscribe;
+
+use badges::{
+    gatus_health, gatus_health_shields, gatus_response_time, gatus_uptime, range_badge,
+    status_badge,
+};
+use subscribe::{confirm, confirm_form, subscribe, unsubscribe, unsubscribe_form};
 
 /// The reads everyone makes at once during an outage, answered from the render cache. They are
 /// merged outside the router's per-request layers (route metrics, deadline, error rewriting),
@@ -89,7 +97,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The page's own policy: inline styles, images (a logo) and nothing else.
-const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src * data:; base-uri 'none'; form-action 'self'";
+pub(super) const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src * data:; base-uri 'none'; form-action 'self'";
 
 /// `asset` in the best encoding `headers` accept; 304 when the reader has it already.
 fn serve(asset: &Asset, headers: &HeaderMap) -> Response {
@@ -180,7 +188,7 @@ fn serve_inner(asset: &Asset, headers: &HeaderMap) -> Response {
     resp
 }
 
-fn rendered(state: &AppState, slug: &str) -> Result<Arc<Rendered>, ApiError> {
+pub(super) fn rendered(state: &AppState, slug: &str) -> Result<Arc<Rendered>, ApiError> {
     state.metrics.http.status_page_reads.inc();
     state
         .status
@@ -188,7 +196,7 @@ fn rendered(state: &AppState, slug: &str) -> Result<Arc<Rendered>, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("no status page `{}`", clip(slug))))
 }
 
-fn clip(s: &str) -> String {
+pub(super) fn clip(s: &str) -> String {
     s.chars().take(64).collect()
 }
 
@@ -346,7 +354,7 @@ pub async fn custom_domain(State(state): State<AppState>, req: Request, next: Ne
     next.run(req).await
 }
 
-fn status_error(e: StatusError) -> ApiError {
+pub(super) fn status_error(e: StatusError) -> ApiError {
     match e {
         StatusError::NotFound(m) => ApiError::NotFound(m),
         StatusError::Invalid(m) => ApiError::invalid(m),
@@ -434,398 +442,4 @@ async fn update_incident(
         .await
         .map_err(status_error)?;
     Ok(Json(json::one(&incident, &r.view)))
-}
-
-// ---- badges ---------------------------------------------------------------------------------
-
-fn svg_response(svg: String) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "image/svg+xml; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=60"),
-        ],
-        svg,
-    )
-        .into_response()
-}
-
-fn shields_response(v: serde_json::Value) -> Response {
-    (
-        [
-            (header::CACHE_CONTROL, "public, max-age=60"),
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
-        ],
-        Json(v),
-    )
-        .into_response()
-}
-
-/// A component of page `slug` by id or public name.
-fn component_of(
-    state: &AppState,
-    slug: &str,
-    key: &str,
-) -> Result<(Arc<Rendered>, usize), ApiError> {
-    let r = rendered(state, slug)?;
-    let i = r
-        .view
-        .all()
-        .position(|c| c.id == key || c.name == key)
-        .ok_or_else(|| {
-            ApiError::NotFound(format!("no component `{}` on `{}`", clip(key), clip(slug)))
-        })?;
-    Ok((r, i))
-}
-
-/// `status.svg` or `status.json` (shields.io endpoint).
-async fn status_badge(
-    State(state): State<AppState>,
-    Path((slug, component, file)): Path<(String, String, String)>,
-) -> Result<Response, ApiError> {
-    let (r, i) = component_of(&state, &slug, &component)?;
-    let c = r
-        .view
-        .all()
-        .nth(i)
-        .ok_or_else(|| ApiError::NotFound("gone".into()))?;
-    let (label, message, colour) = (
-        c.name.as_str(),
-        c.status.label().to_lowercase(),
-        badge::status_colour(c.status),
-    );
-    match file.as_str() {
-        "status.svg" => Ok(svg_response(badge::svg(label, &message, colour))),
-        "status.json" => Ok(shields_response(badge::shields(label, &message, colour))),
-        _ => Err(ApiError::NotFound(format!(
-            "no badge `{}`: status.svg or status.json",
-            clip(&file)
-        ))),
-    }
-}
-
-/// Mean of the known per-bucket means over the last `n` buckets.
-fn mean_of(points: &[Option<f64>], n: usize) -> Option<f64> {
-    let known: Vec<f64> = points.iter().rev().take(n).flatten().copied().collect();
-    (!known.is_empty()).then(|| known.iter().sum::<f64>() / known.len() as f64)
-}
-
-/// `uptime/{24h,7d,30d,90d}.{svg,json}` and `response-time/{...}.{svg,json}`.
-async fn range_badge(
-    State(state): State<AppState>,
-    Path((slug, component, kind, file)): Path<(String, String, String, String)>,
-) -> Result<Response, ApiError> {
-    let (r, i) = component_of(&state, &slug, &component)?;
-    let c: &ComponentView = r
-        .view
-        .all()
-        .nth(i)
-        .ok_or_else(|| ApiError::NotFound("gone".into()))?;
-    let (range, ext) = file
-        .rsplit_once('.')
-        .ok_or_else(|| ApiError::NotFound(format!("no badge `{}`", clip(&file))))?;
-    let idx = ["24h", "7d", "30d", "90d"]
-        .iter()
-        .position(|d| *d == range)
-        .ok_or_else(|| {
-            ApiError::NotFound(format!("no range `{}`: 24h, 7d, 30d or 90d", clip(range)))
-        })?;
-    let (label, message, colour) = match kind.as_str() {
-        "uptime" => (
-            format!("uptime {range}"),
-            badge::uptime_text(c.uptime[idx]),
-            badge::uptime_colour(c.uptime[idx]),
-        ),
-        "response-time" => {
-            let ms = if idx == 0 {
-                mean_of(&c.hourly_ms, 24)
-            } else {
-                mean_of(&c.daily_ms, [0, 7, 30, 90][idx])
-            };
-            (
-                format!("response time {range}"),
-                badge::latency_text(ms),
-                badge::latency_colour(ms),
-            )
-        }
-        _ => {
-            return Err(ApiError::NotFound(format!(
-                "no badge kind `{}`: uptime or response-time",
-                clip(&kind)
-            )));
-        }
-    };
-    match ext {
-        "svg" => Ok(svg_response(badge::svg(&label, &message, colour))),
-        "json" => Ok(shields_response(badge::shields(&label, &message, colour))),
-        _ => Err(ApiError::NotFound(format!(
-            "no badge `{}`: .svg or .json",
-            clip(&file)
-        ))),
-    }
-}
-
-fn public_monitor(state: &AppState, key: &str) -> Result<MonitorStat, ApiError> {
-    state
-        .status
-        .public_monitor(key)
-        .ok_or_else(|| ApiError::NotFound(format!("no public endpoint `{}`", clip(key))))
-}
-
-fn duration(d: &str) -> Result<usize, ApiError> {
-    GATUS_DURATIONS.iter().position(|x| *x == d).ok_or_else(|| {
-        ApiError::invalid(format!("duration: `{}` is not 1h, 24h, 7d or 30d", clip(d)))
-    })
-}
-
-fn health(m: &MonitorStat) -> (&'static str, &'static str) {
-    use crate::probe::state::State as S;
-    match m.state {
-        Some(S::Up) => ("up", "#40cc11"),
-        Some(S::Degraded) => ("degraded", "#ccb311"),
-        Some(S::Down) => ("down", "#c7130a"),
-        Some(S::Maintenance) => ("maintenance", "#3182ce"),
-        Some(S::Pending) => ("pending", "#cc8111"),
-        Some(S::Unknown) | None => ("?", "#9f9f9f"),
-    }
-}
-
-async fn gatus_health(
-    State(state): State<AppState>,
-    Path(key): Path<String>,
-) -> Result<Response, ApiError> {
-    let m = public_monitor(&state, &key)?;
-    let (text, colour) = health(&m);
-    Ok(svg_response(badge::svg("health", text, colour)))
-}
-
-async fn gatus_health_shields(
-    State(state): State<AppState>,
-    Path(key): Path<String>,
-) -> Result<Response, ApiError> {
-    let m = public_monitor(&state, &key)?;
-    let (text, colour) = health(&m);
-    Ok(shields_response(badge::shields("health", text, colour)))
-}
-
-async fn gatus_uptime(
-    State(state): State<AppState>,
-    Path((key, d)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let m = public_monitor(&state, &key)?;
-    let i = duration(&d)?;
-    Ok(svg_response(badge::svg(
-        &format!("uptime {d}"),
-        &badge::uptime_text(m.uptime[i]),
-        badge::uptime_colour(m.uptime[i]),
-    )))
-}
-
-async fn gatus_response_time(
-    State(state): State<AppState>,
-    Path((key, d)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let m = public_monitor(&state, &key)?;
-    let i = duration(&d)?;
-    Ok(svg_response(badge::svg(
-        &format!("response time {d}"),
-        &badge::latency_text(m.mean_ms[i]),
-        badge::latency_colour(m.mean_ms[i]),
-    )))
-}
-
-// ---- subscribers ----------------------------------------------------------------------------
-
-/// A small page in the status page's style: a heading, a sentence, optionally a button that
-/// POSTs back to the same address (links in e-mail are fetched by scanners: a GET changes
-/// nothing).
-fn notice(
-    status: StatusCode,
-    title: &str,
-    text: &str,
-    button: Option<&str>,
-    back: &str,
-) -> Response {
-    let page = maud::html! {
-        (maud::DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) }
-                style { "body{font:16px/1.5 system-ui,sans-serif;max-width:560px;margin:40px auto;padding:0 16px}button{font:inherit;padding:8px 16px}" }
-            }
-            body {
-                h1 { (title) }
-                p { (text) }
-                @if let Some(label) = button {
-                    form method="post" { button type="submit" { (label) } }
-                }
-                p { a href=(back) { "Back to the status page" } }
-            }
-        }
-    };
-    (
-        status,
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CONTENT_SECURITY_POLICY, CSP),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        page.into_string(),
-    )
-        .into_response()
-}
-
-/// `POST /status/{slug}/subscribe` with form fields `email` and any number of `component`
-/// (ids or names; none means all). The answer is the same whether or not the address is
-/// known.
-async fn subscribe(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    connect: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
-    Form(fields): Form<Vec<(String, String)>>,
-) -> Result<Response, ApiError> {
-    let back = format!("/status/{}", clip(&slug));
-    let email = fields
-        .iter()
-        .find(|(k, _)| k == "email")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("");
-    let components: Vec<String> = fields
-        .iter()
-        .filter(|(k, _)| k == "component")
-        .take(100)
-        .map(|(_, v)| v.clone())
-        .collect();
-    let client = super::client_ip(connect.as_ref().map(|Extension(c)| c)).to_string();
-    match state
-        .status
-        .subscribe(&slug, email, &components, &client)
-        .await
-    {
-        Ok(_) => Ok(notice(
-            StatusCode::OK,
-            "Check your inbox",
-            "If that address can receive mail, a message with a confirmation link is on its way. Nothing is sent before you confirm.",
-            None,
-            &back,
-        )),
-        Err(StatusError::Invalid(m)) => Ok(notice(
-            StatusCode::BAD_REQUEST,
-            "Not subscribed",
-            &m,
-            None,
-            &back,
-        )),
-        Err(StatusError::RateLimited) => Ok(notice(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many requests",
-            "Too many subscriptions were asked for from here. Try again in a few minutes.",
-            None,
-            &back,
-        )),
-        Err(e) => Err(status_error(e)),
-    }
-}
-
-async fn confirm_form(
-    State(state): State<AppState>,
-    Path((slug, token)): Path<(String, String)>,
-) -> Response {
-    let back = format!("/status/{}", clip(&slug));
-    match state.status.subscriber(&slug, &token) {
-        Some(s) if s.confirmed => notice(
-            StatusCode::OK,
-            "Subscribed",
-            "This address already gets updates.",
-            None,
-            &back,
-        ),
-        Some(s) => notice(
-            StatusCode::OK,
-            "Confirm your subscription",
-            &format!("Send updates of this status page to {}?", s.email),
-            Some("Confirm"),
-            &back,
-        ),
-        None => notice(
-            StatusCode::NOT_FOUND,
-            "Link not valid",
-            "This link names no subscription (it may have been cancelled).",
-            None,
-            &back,
-        ),
-    }
-}
-
-async fn confirm(
-    State(state): State<AppState>,
-    Path((slug, token)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let back = format!("/status/{}", clip(&slug));
-    if state
-        .status
-        .confirm(&slug, &token)
-        .await
-        .map_err(status_error)?
-    {
-        Ok(notice(
-            StatusCode::OK,
-            "Subscribed",
-            "You will get an e-mail when an incident is opened or updated. Every message has a link to unsubscribe.",
-            None,
-            &back,
-        ))
-    } else {
-        Ok(notice(
-            StatusCode::NOT_FOUND,
-            "Link not valid",
-            "This link names no subscription (it may have been cancelled).",
-            None,
-            &back,
-        ))
-    }
-}
-
-async fn unsubscribe_form(
-    State(state): State<AppState>,
-    Path((slug, token)): Path<(String, String)>,
-) -> Response {
-    let back = format!("/status/{}", clip(&slug));
-    match state.status.subscriber(&slug, &token) {
-        Some(s) => notice(
-            StatusCode::OK,
-            "Unsubscribe",
-            &format!("Stop sending updates of this status page to {}?", s.email),
-            Some("Unsubscribe"),
-            &back,
-        ),
-        None => notice(
-            StatusCode::OK,
-            "Unsubscribed",
-            "This address gets no updates from this page.",
-            None,
-            &back,
-        ),
-    }
-}
-
-/// The button, and RFC 8058's one-click POST (`List-Unsubscribe=One-Click`) from mail clients.
-async fn unsubscribe(
-    State(state): State<AppState>,
-    Path((slug, token)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let back = format!("/status/{}", clip(&slug));
-    state
-        .status
-        .unsubscribe(&slug, &token)
-        .await
-        .map_err(status_error)?;
-    Ok(notice(
-        StatusCode::OK,
-        "Unsubscribed",
-        "This address gets no more updates from this page.",
-        None,
-        &back,
-    ))
 }

@@ -203,6 +203,8 @@ pub struct HttpMetrics {
     /// Status page reads served from the render cache (outside the per-route counting, which
     /// would cost more than serving them).
     pub status_page_reads: Counter,
+    /// Tasks alive in the async runtime, read at each scrape (a leak shows as growth).
+    pub runtime_tasks: Gauge,
 }
 
 pub struct Metrics {
@@ -231,6 +233,7 @@ impl Metrics {
         let http = HttpMetrics {
             requests: Family::default(),
             status_page_reads: Counter::default(),
+            runtime_tasks: Gauge::default(),
         };
         let login_failures = Counter::default();
         let config_reloads = Family::default();
@@ -327,6 +330,11 @@ impl Metrics {
             "http_requests",
             "HTTP requests served, by method, route and status",
             http.requests.clone(),
+        );
+        registry.register(
+            "runtime_tasks",
+            "Tasks alive in the async runtime at the time of the scrape",
+            http.runtime_tasks.clone(),
         );
         registry.register(
             "status_page_reads",

@@ -47,6 +47,14 @@ pub async fn metrics(
     if !state.server().public_metrics {
         authenticate(&state, &headers, &method).await?;
     }
+    let tasks = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    state
+        .metrics
+        .http
+        .runtime_tasks
+        .set(i64::try_from(tasks).unwrap_or(i64::MAX));
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -15,9 +15,8 @@
 #[path = "util.rs"]
 mod util;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -136,14 +135,7 @@ fn bare_handler() -> u16 {
     rx.recv().expect("port")
 }
 
-struct Panoptes {
-    child: Child,
-    port: u16,
-    token: String,
-}
-
-fn panoptes(dir: &Path) -> Panoptes {
-    let bin = env!("CARGO_BIN_EXE_panoptes");
+fn panoptes(dir: &Path) -> util::Server {
     let data = dir.join("data");
     let cfg = dir.join("panoptes.yaml");
     std::fs::write(
@@ -151,51 +143,11 @@ fn panoptes(dir: &Path) -> Panoptes {
         format!("projects:\n  - id: 7\n    name: bench\n    keys: [{KEY}]\n"),
     )
     .expect("config");
-    let out = Command::new(bin)
-        .args(["token", "create", "bench", "--data-dir"])
-        .arg(&data)
-        .output()
-        .expect("token");
-    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let mut child = Command::new(bin)
-        .args([
-            "--log-format",
-            "json",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--config",
-        ])
-        .arg(&cfg)
-        .arg("--data-dir")
-        .arg(&data)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn panoptes");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("panoptes is serving") {
-                let _ = tx.send(line);
-            }
-        }
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("panoptes started");
-    let v: serde_json::Value = serde_json::from_str(&line).expect("json log");
-    let port = v["fields"]["addr"]
-        .as_str()
-        .and_then(|a| a.rsplit(':').next())
-        .and_then(|p| p.parse().ok())
-        .expect("port");
-    Panoptes { child, port, token }
+    util::start_server(env!("CARGO_BIN_EXE_panoptes"), &cfg, &data)
 }
 
 /// Seconds until Panoptes' digest has grouped everything received.
-fn drain(p: &Panoptes) -> f64 {
+fn drain(p: &util::Server) -> f64 {
     let t = Instant::now();
     loop {
         let out = Command::new("curl")

@@ -11,12 +11,15 @@
 //! (`panoptes_runtime_tasks`). The verdict compares the last third of the run with the third
 //! after warm-up: flat means no metric grew by more than 10 % (RSS: 10 % or 16 MiB).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+#[path = "util.rs"]
+mod util;
 
 const KEY: &str = "3f9c2a7be1d04c6f8a5b0e9d7c1f2a43";
 const MONITORS: usize = 500;
@@ -88,20 +91,7 @@ fn targets() -> u16 {
     rx.recv().expect("port")
 }
 
-struct Panoptes {
-    child: Child,
-    port: u16,
-    token: String,
-}
-
-impl Drop for Panoptes {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn panoptes(dir: &Path, target: u16) -> Panoptes {
+fn panoptes(dir: &Path, target: u16) -> util::Server {
     let bin = env!("CARGO_BIN_EXE_panoptes");
     let data = dir.join("data");
     let cfg = dir.join("panoptes.yaml");
@@ -124,12 +114,6 @@ fn panoptes(dir: &Path, target: u16) -> Panoptes {
         ));
     }
     std::fs::write(&cfg, y).expect("config");
-    let out = Command::new(bin)
-        .args(["token", "create", "soak", "--data-dir"])
-        .arg(&data)
-        .output()
-        .expect("token");
-    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let mut add = Command::new(bin)
         .args(["user", "add", "alice", "--data-dir"])
         .arg(&data)
@@ -142,41 +126,7 @@ fn panoptes(dir: &Path, target: u16) -> Panoptes {
         let _ = stdin.write_all(b"correct horse battery\n");
     }
     let _ = add.wait();
-    let mut child = Command::new(bin)
-        .args([
-            "--log-format",
-            "json",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--config",
-        ])
-        .arg(&cfg)
-        .arg("--data-dir")
-        .arg(&data)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn panoptes");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("panoptes is serving") {
-                let _ = tx.send(line);
-            }
-        }
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("panoptes started");
-    let v: serde_json::Value = serde_json::from_str(&line).expect("json log");
-    let port = v["fields"]["addr"]
-        .as_str()
-        .and_then(|a| a.rsplit(':').next())
-        .and_then(|p| p.parse().ok())
-        .expect("port");
-    Panoptes { child, port, token }
+    util::start_server(bin, &cfg, &data)
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -188,7 +138,7 @@ struct Sample {
     tasks: f64,
 }
 
-fn sample(p: &Panoptes, base: &str, at_s: f64) -> Sample {
+fn sample(p: &util::Server, base: &str, at_s: f64) -> Sample {
     let pid = p.child.id();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {

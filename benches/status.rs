@@ -9,12 +9,14 @@
 //! (what serving a static file costs on this machine with this load generator). Probing's
 //! schedule lag p99 is read from Panoptes' own histogram before and during the load.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+#[path = "util.rs"]
+mod util;
 
 const KEY: &str = "3f9c2a7be1d04c6f8a5b0e9d7c1f2a43";
 
@@ -104,20 +106,7 @@ fn target() -> u16 {
     bare(br#"{"status":"UP"}"#.to_vec(), "application/json")
 }
 
-struct Panoptes {
-    child: Child,
-    port: u16,
-    token: String,
-}
-
-impl Drop for Panoptes {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn panoptes(dir: &Path, monitors: u64, target: u16) -> Panoptes {
+fn panoptes(dir: &Path, monitors: u64, target: u16) -> util::Server {
     let bin = env!("CARGO_BIN_EXE_panoptes");
     let data = dir.join("data");
     let cfg = dir.join("panoptes.yaml");
@@ -138,47 +127,7 @@ fn panoptes(dir: &Path, monitors: u64, target: u16) -> Panoptes {
         ));
     }
     std::fs::write(&cfg, yaml).expect("config");
-    let out = Command::new(bin)
-        .args(["token", "create", "bench", "--data-dir"])
-        .arg(&data)
-        .output()
-        .expect("token");
-    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let mut child = Command::new(bin)
-        .args([
-            "--log-format",
-            "json",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--config",
-        ])
-        .arg(&cfg)
-        .arg("--data-dir")
-        .arg(&data)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn panoptes");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("panoptes is serving") {
-                let _ = tx.send(line);
-            }
-        }
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("panoptes started");
-    let v: serde_json::Value = serde_json::from_str(&line).expect("json log");
-    let port = v["fields"]["addr"]
-        .as_str()
-        .and_then(|a| a.rsplit(':').next())
-        .and_then(|p| p.parse().ok())
-        .expect("port");
-    Panoptes { child, port, token }
+    util::start_server(bin, &cfg, &data)
 }
 
 /// Cumulative bucket counts of the schedule-lag histogram.

@@ -1,4 +1,5 @@
-//! Process measurements shared by the bench binaries (included with `#[path]`).
+//! Process measurements and the Panoptes server process shared by the bench binaries (included
+//! with `#[path]`).
 
 #![allow(dead_code)]
 
@@ -23,4 +24,67 @@ pub fn peak_rss_mib() -> f64 {
         .and_then(|kb| kb.parse::<f64>().ok())
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
+}
+
+/// Panoptes in its own process (the release binary), killed when dropped.
+pub struct Server {
+    pub child: std::process::Child,
+    pub port: u16,
+    /// An API token created before the start.
+    pub token: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Creates an API token in `data`, starts `panoptes serve` on 127.0.0.1:0 with `cfg`, and waits
+/// (up to a minute) for its "serving" line to learn the port.
+pub fn start_server(bin: &str, cfg: &std::path::Path, data: &std::path::Path) -> Server {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let out = Command::new(bin)
+        .args(["token", "create", "bench", "--data-dir"])
+        .arg(data)
+        .output()
+        .expect("token");
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let mut child = Command::new(bin)
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+        ])
+        .arg(cfg)
+        .arg("--data-dir")
+        .arg(data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn panoptes");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("panoptes is serving") {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    let line = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("panoptes started");
+    let v: serde_json::Value = serde_json::from_str(&line).expect("json log");
+    let port = v["fields"]["addr"]
+        .as_str()
+        .and_then(|a| a.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    Server { child, port, token }
 }

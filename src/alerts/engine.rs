@@ -5,14 +5,13 @@
 //! store follows: a failed write is retried with the next batch, and nothing reaches the
 //! outbox before it is durable, so a crash never sends what was not recorded.
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
-use super::book::{Book, Dirty};
+use super::book::{Book, Dirty, merge, write_of};
 use super::channels::receiver_channels;
 use super::config::AlertsConfig;
 use super::eval::{Evaluator, SelfStats};
@@ -518,85 +517,6 @@ fn self_config(c: &watch::Receiver<Arc<AlertsConfig>>) -> Arc<AlertsConfig> {
 
 fn self_interval(c: &AlertsConfig) -> u64 {
     (c.evaluation_interval.get().as_millis() as u64).max(100)
-}
-
-/// Folds several change sets into one (a failed write's, then the new one's).
-fn merge(all: Vec<(Dirty, Vec<Record>)>) -> (Dirty, Vec<Record>) {
-    let mut out = Dirty::default();
-    let mut records = Vec::new();
-    for (d, r) in all {
-        for k in d.removed_instances {
-            out.instances.remove(&k);
-            out.removed_instances.insert(k);
-        }
-        for k in d.instances {
-            out.removed_instances.remove(&k);
-            out.instances.insert(k);
-        }
-        for k in d.removed_groups {
-            out.groups.remove(&k);
-            out.removed_groups.insert(k);
-        }
-        for k in d.groups {
-            out.removed_groups.remove(&k);
-            out.groups.insert(k);
-        }
-        out.removed_silences.extend(d.removed_silences);
-        out.history.extend(d.history);
-        records.extend(r);
-    }
-    (out, records)
-}
-
-/// The store write for change sets, reading current values from the ledger.
-fn write_of(book: &Book, all: &[(Dirty, Vec<Record>)]) -> AlertsWrite {
-    let mut w = AlertsWrite::default();
-    let mut seen_i = HashMap::new();
-    let mut seen_g = HashMap::new();
-    for (d, records) in all {
-        for fp in &d.instances {
-            seen_i.insert(fp.clone(), true);
-        }
-        for fp in &d.removed_instances {
-            seen_i.insert(fp.clone(), false);
-        }
-        for k in &d.groups {
-            seen_g.insert(k.clone(), true);
-        }
-        for k in &d.removed_groups {
-            seen_g.insert(k.clone(), false);
-        }
-        for h in &d.history {
-            w.history.push((
-                h.resolved_at_ms,
-                h.fingerprint.clone(),
-                serde_json::to_vec(h).unwrap_or_default(),
-            ));
-        }
-        for r in records {
-            w.notifications
-                .push((r.id, serde_json::to_vec(r).unwrap_or_default()));
-        }
-        w.removed_silences
-            .extend(d.removed_silences.iter().cloned());
-    }
-    for (fp, keep) in seen_i {
-        match book.instances.get(&fp) {
-            Some(i) if keep => w
-                .instances
-                .push((fp, serde_json::to_vec(i).unwrap_or_default())),
-            _ => w.removed_instances.push(fp),
-        }
-    }
-    for (k, keep) in seen_g {
-        match book.groups.get(&k) {
-            Some(g) if keep => w
-                .groups
-                .push((k, serde_json::to_vec(g).unwrap_or_default())),
-            _ => w.removed_groups.push(k),
-        }
-    }
-    w
 }
 
 impl Alerts {

@@ -563,30 +563,7 @@ pub fn validate(
     }
 }
 
-/// How long each resolution is kept; `forever` keeps it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Keep(pub Option<Duration>);
-
-impl Decode for Keep {
-    fn decode(node: &Node, path: &str, d: &mut Decoder) -> Option<Self> {
-        d.parse_with(node, path, "a duration like 14d, or `forever`", |s| {
-            if s == "forever" {
-                Ok(Keep(None))
-            } else {
-                s.parse::<Duration>().map(|d| Keep(Some(d)))
-            }
-        })
-    }
-}
-
-crate::config_section! {
-    pub struct ProbeRetention {
-        pub raw: Keep = Keep(Some(Duration::secs(14 * 86_400))),
-        pub minute: Keep = Keep(Some(Duration::secs(14 * 86_400))),
-        pub hour: Keep = Keep(Some(Duration::secs(400 * 86_400))),
-        pub day: Keep = Keep(None),
-    }
-}
+pub use super::retention::{Keep, ProbeRetention};
 
 crate::config_section! {
     /// Engine-wide probing settings.

@@ -188,8 +188,15 @@ fn serve_inner(asset: &Asset, headers: &HeaderMap) -> Response {
     resp
 }
 
+/// A cached read (counted in `panoptes_status_page_reads_total`: these routes skip the
+/// per-route counter).
 pub(super) fn rendered(state: &AppState, slug: &str) -> Result<Arc<Rendered>, ApiError> {
     state.metrics.http.status_page_reads.inc();
+    page_of(state, slug)
+}
+
+/// The rendered page, for routes the per-route counter already counts.
+fn page_of(state: &AppState, slug: &str) -> Result<Arc<Rendered>, ApiError> {
     state
         .status
         .get(slug)
@@ -288,7 +295,7 @@ async fn history(
     Path(slug): Path<String>,
     Query(q): Query<MonthQuery>,
 ) -> Result<Response, ApiError> {
-    let r = rendered(&state, &slug)?;
+    let r = page_of(&state, &slug)?;
     let tz = r.view.config.time_zone.0.clone();
     let month_of = |ms: u64| {
         jiff::Timestamp::from_millisecond(ms as i64)
@@ -393,7 +400,7 @@ async fn list_incidents(
     State(state): State<AppState>,
     Path(slug): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let r = rendered(&state, &slug)?;
+    let r = page_of(&state, &slug)?;
     let items: Vec<serde_json::Value> = r
         .view
         .incidents

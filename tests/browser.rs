@@ -336,7 +336,7 @@ async fn logging_in_shows_what_only_the_running_wasm_could_fetch() {
     )
     .expect("config");
     s.signal("HUP");
-    s.wait_for_log("configuration reloaded", Duration::from_secs(10));
+    s.wait_for_log("configuration reloaded", Duration::from_secs(30));
     // One error event, as an SDK sends it.
     let event = json!({"platform": "python", "level": "error", "release": "shop@2.4.1",
         "exception": {"values": [{"type": "ZeroDivisionError", "value": "division by zero",

@@ -439,6 +439,13 @@ async fn serve(
     log: telemetry::LogHandle,
     log_level_pinned: bool,
 ) -> Result<(), String> {
+    // The handlers are installed before anything else: once "panoptes is serving" is logged a
+    // SIGTERM or SIGINT must shut down cleanly, never take the default action (die with the
+    // signal). A signal that arrives while the store opens waits until the server has started.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
     let addr = config.server.listen;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -459,10 +466,6 @@ async fn serve(
     .map_err(|e| e.to_string())?;
     let _ = std::io::stderr().flush();
 
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
-    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
     loop {
         tokio::select! {
             _ = term.recv() => { info!("SIGTERM: shutting down"); break; }

@@ -323,6 +323,7 @@ impl Server {
                 events_dropped_total: stats_metrics.events.dropped_all.get(),
             }),
             default_external_url: format!("http://{addr}"),
+            publish: bus.publisher(DomainEvent::Alert),
             shutdown: shutdown.clone(),
         })
         .await?;
@@ -346,6 +347,7 @@ impl Server {
             monitors: Arc::new(StatusMonitors(probes.clone())),
             events: status_events,
             default_external_url: format!("http://{addr}"),
+            clients: clients.clone(),
             shutdown: shutdown.clone(),
         })
         .await?;

@@ -1,9 +1,10 @@
 //! Domain events: what probing, scraping, ingest and the store report after a durable write,
-//! for whoever reacts to them (alerts, the status page, forwarding, the dashboard's live view).
+//! for whoever reacts to them (alerts, the status page, forwarding, the dashboard's live view);
+//! alerting reports alerts fired and resolved (the status pages draft incidents from them).
 //!
 //! Owns: the bus, its subscribers and the `DomainEvent` envelope. Depends on: each domain's
 //! event types (`probe/events.rs`, `sentry/events.rs`, `periskop/events.rs`, `store/events.rs`,
-//! leaf files that depend on nothing) and `metrics`.
+//! `alerts/events.rs`: leaf files that depend on nothing) and `metrics`.
 //!
 //! Publishing never waits: every subscriber has its own bounded queue, and an event that does
 //! not fit is dropped for that subscriber alone and counted
@@ -16,6 +17,7 @@ use tokio::sync::mpsc;
 
 pub use crate::metrics::EventMetrics;
 
+pub use crate::alerts::events::AlertEvent;
 pub use crate::periskop::events::PeriskopEvent;
 pub use crate::probe::events::ProbeEvent;
 pub use crate::sentry::events::SentryEvent;
@@ -27,6 +29,7 @@ pub enum DomainEvent {
     Sentry(SentryEvent),
     Periskop(PeriskopEvent),
     Store(StoreEvent),
+    Alert(AlertEvent),
 }
 
 impl DomainEvent {
@@ -37,6 +40,7 @@ impl DomainEvent {
             DomainEvent::Sentry(_) => "sentry",
             DomainEvent::Periskop(_) => "periskop",
             DomainEvent::Store(_) => "store",
+            DomainEvent::Alert(_) => "alerts",
         }
     }
 }

@@ -53,6 +53,8 @@ pub struct Dirty {
     pub queued: Vec<Queued>,
     /// (rule, phase before, phase after) for the metrics; `None` = not held.
     pub transitions: Vec<(String, Option<Phase>, Option<Phase>)>,
+    /// Published once the change is stored.
+    pub events: Vec<super::events::AlertEvent>,
 }
 
 impl Dirty {
@@ -64,6 +66,7 @@ impl Dirty {
             && self.removed_silences.is_empty()
             && self.history.is_empty()
             && self.queued.is_empty()
+            && self.events.is_empty()
     }
 }
 
@@ -298,6 +301,9 @@ impl Book {
                     .push((rule, was, Some(Phase::Firing)));
                 self.dirty.instances.insert(fp.to_string());
                 let alert = to_alert(i, AlertStatus::Firing, None);
+                self.dirty
+                    .events
+                    .push(super::events::AlertEvent::Fired(change_of(&alert)));
                 self.route_alert(alert, now);
             }
             Change::Cleared => {
@@ -312,6 +318,9 @@ impl Book {
                     .transitions
                     .push((rule.clone(), Some(Phase::Firing), None));
                 let alert = to_alert(i, AlertStatus::Resolved, Some(now));
+                self.dirty
+                    .events
+                    .push(super::events::AlertEvent::Resolved(change_of(&alert)));
                 self.dirty.history.push(Resolved {
                     fingerprint: fp.to_string(),
                     rule,
@@ -483,6 +492,16 @@ pub fn timings(r: &Route) -> Timings {
     }
 }
 
+/// What listeners are told of an alert.
+fn change_of(a: &Alert) -> super::events::AlertChange {
+    super::events::AlertChange {
+        fingerprint: a.fingerprint.clone(),
+        labels: a.labels.clone(),
+        annotations: a.annotations.clone(),
+        starts_at_ms: a.starts_at_ms,
+    }
+}
+
 pub fn to_alert(i: &Instance, status: AlertStatus, ends_at_ms: Option<u64>) -> Alert {
     Alert {
         fingerprint: i.fingerprint.clone(),
@@ -518,6 +537,7 @@ pub(super) fn merge(all: Vec<(Dirty, Vec<Record>)>) -> (Dirty, Vec<Record>) {
         }
         out.removed_silences.extend(d.removed_silences);
         out.history.extend(d.history);
+        out.events.extend(d.events);
         records.extend(r);
     }
     (out, records)

@@ -15,6 +15,7 @@ use super::book::{Book, Dirty, merge, write_of};
 use super::channels::receiver_channels;
 use super::config::AlertsConfig;
 use super::eval::{Evaluator, SelfStats};
+use super::events::AlertEvent;
 use super::groups::Group;
 use super::model::Labels;
 use super::outbox::{self, DeliveryState, Outbox, Record, Transport};
@@ -22,7 +23,7 @@ use super::rules::RuleConfig;
 use super::silences::{Invalid, MAX_SILENCES, PostableSilence, Silence};
 use super::state::{Instance, Phase};
 use crate::clock::SharedClock;
-use crate::events::Event;
+use crate::events::{Event, Publisher};
 use crate::metrics::AlertMetrics;
 use crate::probe::rollup::{Resolution, Rollup};
 use crate::store::alerts::AlertsWrite;
@@ -96,6 +97,8 @@ pub struct Deps {
     pub stats: Arc<dyn Fn() -> SelfStats + Send + Sync>,
     /// Base of links when `alerts.external_url` is not set.
     pub default_external_url: String,
+    /// Alerts fired and resolved, once stored.
+    pub publish: Publisher<AlertEvent>,
     pub shutdown: Shutdown,
 }
 
@@ -205,6 +208,7 @@ pub async fn start(d: Deps) -> Result<(Alerts, Vec<tokio::task::JoinHandle<()>>)
         stats: d.stats,
         default_external_url: d.default_external_url,
         outbox: out_tx,
+        publish: d.publish,
         next_id: snap.max_notification_id,
         unsaved: Vec::new(),
         retry_at: None,
@@ -284,6 +288,7 @@ struct Engine {
     stats: Arc<dyn Fn() -> SelfStats + Send + Sync>,
     default_external_url: String,
     outbox: mpsc::Sender<Record>,
+    publish: Publisher<AlertEvent>,
     next_id: u64,
     /// Changes whose write failed, written with the next batch.
     unsaved: Vec<(Dirty, Vec<Record>)>,
@@ -494,6 +499,9 @@ impl Engine {
         match self.store.write(vec![Write::Alerts(write)]).await {
             Ok(_) => {
                 self.retry_at = None;
+                for e in dirty.events {
+                    self.publish.publish(e);
+                }
                 for r in records {
                     if self.outbox.send(r).await.is_err() {
                         // The outbox stopped (shutdown): the records are durable and resume

@@ -11,6 +11,7 @@ pub mod channels;
 pub mod config;
 pub mod engine;
 pub mod eval;
+pub mod events;
 pub mod groups;
 pub mod matcher;
 pub mod model;

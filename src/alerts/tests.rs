@@ -113,6 +113,7 @@ async fn rig_with(dir: &std::path::Path, config: &str, writes: Vec<crate::store:
         transport: sent.clone(),
         stats: Arc::new(SelfStats::default),
         default_external_url: "http://panoptes.test".into(),
+        publish: crate::events::Publisher::discard(),
         shutdown: Shutdown::new(stop_rx),
     })
     .await

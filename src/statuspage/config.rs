@@ -164,9 +164,49 @@ crate::config_section! {
 }
 
 crate::config_section! {
+    /// A webhook the operator subscribes (Statuspage-shaped JSON on every incident update).
+    pub struct WebhookEndpoint {
+        pub url: String,
+        /// Component names or ids it hears of; empty: all.
+        pub components: Vec<String> = Vec::new(),
+    }
+    check = check_webhook;
+}
+
+fn check_webhook(w: &WebhookEndpoint, path: &str, d: &mut Decoder) {
+    if let Err(e) = webhook_url(&w.url) {
+        d.error_at(&join(path, "url"), e);
+    }
+}
+
+/// An absolute `http` or `https` URL of at most 2,000 bytes.
+pub fn webhook_url(url: &str) -> Result<(), String> {
+    if url.len() > 2000 {
+        return Err("at most 2000 bytes".into());
+    }
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+        Ok(_) => Err("an http:// or https:// URL with a host".into()),
+        Err(e) => Err(format!("not a URL: {e}")),
+    }
+}
+
+crate::config_section! {
+    /// Webhook subscribers: Statuspage's webhook notifications (`meta`, `page`, `incident`).
+    pub struct WebhookSubscribers {
+        /// Subscribed by the operator.
+        pub endpoints: Vec<WebhookEndpoint> = Vec::new(),
+        /// The page's subscribe form also takes a webhook URL (`endpoint`) from anyone. Off by
+        /// default: it lets strangers make Panoptes POST to a URL of their choice.
+        pub public: bool = false,
+    }
+}
+
+crate::config_section! {
     /// Who may subscribe to the page's updates (nobody unless a channel is set).
     pub struct SubscribersConfig {
         pub email: Option<EmailSubscribers> = None,
+        pub webhook: Option<WebhookSubscribers> = None,
     }
 }
 
@@ -197,6 +237,10 @@ crate::config_section! {
         pub groups: Vec<ComponentGroupConfig> = Vec::new(),
         pub status_mapping: StatusMapping = crate::config::section_default(),
         pub subscribers: SubscribersConfig = crate::config::section_default(),
+        /// An alert firing on a monitor of a component opens a draft incident for it (not
+        /// public until an editor publishes it); the alert resolving drops a draft still
+        /// unpublished.
+        pub draft_from_alerts: bool = false,
     }
     check = check_page;
 }

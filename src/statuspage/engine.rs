@@ -22,6 +22,7 @@ use super::view::{self, PageView};
 use super::{Monitors, Settings, feed, html, json};
 use crate::clock::SharedClock;
 use crate::events::{DomainEvent, Event, ProbeEvent};
+use crate::outbound::SharedClients;
 use crate::store::statuspage::StatusWrite;
 use crate::store::{Store, StoreError, Write};
 use crate::tasks::Shutdown;
@@ -131,6 +132,8 @@ pub struct Deps {
     pub events: mpsc::Receiver<Event>,
     /// Base of absolute links when `alerts.external_url` is not set.
     pub default_external_url: String,
+    /// Webhook subscribers are sent to through it.
+    pub clients: SharedClients,
     pub shutdown: Shutdown,
 }
 
@@ -139,6 +142,7 @@ pub(super) struct Inner {
     pub(super) clock: SharedClock,
     pub(super) settings: watch::Receiver<Arc<Settings>>,
     pub(super) monitors: Arc<dyn Monitors>,
+    pub(super) clients: SharedClients,
     pub(super) default_url: String,
     pub(super) incidents: RwLock<BTreeMap<u64, Incident>>,
     pub(super) next_id: AtomicU64,
@@ -184,7 +188,11 @@ pub async fn start(deps: Deps) -> Result<(StatusPages, JoinHandle<()>), StoreErr
     let mut incidents = BTreeMap::new();
     let mut max_id = 0;
     for (id, bytes) in rows {
-        max_id = max_id.max(id);
+        // Configured maintenance windows have ids with the top bit set (`view`): the counter
+        // of API incidents ignores them.
+        if id < 1 << 63 {
+            max_id = max_id.max(id);
+        }
         match serde_json::from_slice::<Incident>(&bytes) {
             Ok(i) => {
                 incidents.insert(id, i);
@@ -214,6 +222,7 @@ pub async fn start(deps: Deps) -> Result<(StatusPages, JoinHandle<()>), StoreErr
             clock: deps.clock,
             settings: deps.settings,
             monitors: deps.monitors,
+            clients: deps.clients,
             default_url: deps.default_external_url,
             incidents: RwLock::new(incidents),
             next_id: AtomicU64::new(max_id + 1),
@@ -249,6 +258,10 @@ async fn run(pages: StatusPages, mut events: mpsc::Receiver<Event>, mut shutdown
             _ = shutdown.wait() => return,
             ev = events.recv() => match ev {
                 Some(ev) => {
+                    if matches!(ev.as_ref(), DomainEvent::Alert(_)) {
+                        pages.on_alert(&ev).await;
+                        continue;
+                    }
                     // Only a change of state changes what a page shows before the next tick.
                     let DomainEvent::Probe(ProbeEvent::Checked(c)) = ev.as_ref() else { continue };
                     if !c.is_transition() {
@@ -260,13 +273,26 @@ async fn run(pages: StatusPages, mut events: mpsc::Receiver<Event>, mut shutdown
             r = settings.changed() => if r.is_err() { return },
             _ = pages.inner.dirty.notified() => {}
             _ = tick.tick() => {}
+            _ = tokio::time::sleep(pages.until_maintenance_moves()) => {}
         }
+        pages.advance_maintenance().await;
         pages.render_all().await;
         tokio::select! {
             _ = shutdown.wait() => return,
             _ = tokio::time::sleep(MIN_INTERVAL) => {}
         }
     }
+}
+
+/// The page's components as an incident update refers to them.
+pub(super) fn component_refs(view: &PageView) -> Vec<ComponentRef<'_>> {
+    view.all()
+        .map(|c| ComponentRef {
+            id: &c.id,
+            name: &c.name,
+            status: c.status,
+        })
+        .collect()
 }
 
 impl StatusPages {
@@ -381,15 +407,7 @@ impl StatusPages {
             ),
             None => None,
         };
-        let components: Vec<ComponentRef<'_>> = rendered
-            .view
-            .all()
-            .map(|c| ComponentRef {
-                id: &c.id,
-                name: &c.name,
-                status: c.status,
-            })
-            .collect();
+        let components = component_refs(&rendered.view);
         let now = self.inner.clock.now_ms();
         let seq = self.inner.next_id.load(Ordering::SeqCst);
         let cx = Context {
@@ -407,11 +425,35 @@ impl StatusPages {
         };
         let next = model::apply(existing.as_ref(), change, &cx, parse_time)
             .map_err(StatusError::Invalid)?;
+        let fresh_id = existing.is_none().then_some(seq + 1);
+        let stored = self.commit(&rendered, next, fresh_id).await;
+        drop(guard);
+        let next = stored?;
+        self.render_all().await;
+        let fresh = self.get(slug).unwrap_or(rendered);
+        Ok((next, fresh))
+    }
+
+    /// Stores `next` with the notifications it causes, in one transaction, then puts it in
+    /// the page's incidents. `next_id` is the id counter's new value when `next` took one.
+    /// The caller holds `changes`.
+    pub(super) async fn commit(
+        &self,
+        rendered: &Rendered,
+        next: Incident,
+        next_id: Option<u64>,
+    ) -> Result<Incident, StatusError> {
+        let now = self.inner.clock.now_ms();
         let bytes = serde_json::to_vec(&next)
             .map_err(|e| StatusError::Invalid(format!("incident cannot be stored: {e}")))?;
         // The update's e-mails are durable with it: none is lost, none is sent for an update
         // that was not stored.
-        let mails = self.update_mails(&rendered.view, &next, now);
+        // A draft tells nobody; publishing it tells everyone its latest update.
+        let mails = if next.draft {
+            Vec::new()
+        } else {
+            self.update_mails(&rendered.view, &next, now)
+        };
         let mail_rows: Vec<(u64, Vec<u8>)> = mails
             .iter()
             .filter_map(|m| serde_json::to_vec(m).ok().map(|b| (m.id, b)))
@@ -425,19 +467,127 @@ impl StatusPages {
             })])
             .await?;
         self.queue_mails(mails);
-        if existing.is_none() {
-            self.inner.next_id.store(seq + 1, Ordering::SeqCst);
+        if let Some(n) = next_id {
+            self.inner.next_id.store(n, Ordering::SeqCst);
         }
         write(&self.inner.incidents).insert(next.id, next.clone());
-        drop(guard);
-        self.render_all().await;
-        let fresh = self.get(slug).unwrap_or(rendered);
-        Ok((next, fresh))
+        Ok(next)
     }
 
-    /// The page's incidents, newest first.
+    /// Moves scheduled maintenance on by the clock (`schedule::due`), and stores configured
+    /// maintenance windows as they start: from then on each is an incident like any other —
+    /// subscribers hear of its start and end once, it stays in the history. A failure is
+    /// logged and tried again at the next pass.
+    pub(super) async fn advance_maintenance(&self) {
+        let now = self.inner.clock.now_ms();
+        let mut moved = false;
+        // Maintenance of a page no longer configured stays as it is.
+        let due = {
+            let cache = read(&self.inner.cache);
+            let incidents = read(&self.inner.incidents);
+            let live = incidents.values().filter(|i| cache.contains_key(&i.page));
+            super::schedule::due(live, now)
+        };
+        for (id, status, body) in due {
+            let Some(slug) = read(&self.inner.incidents).get(&id).map(|i| i.page.clone()) else {
+                continue;
+            };
+            let change = Change {
+                status: Some(status.as_str().into()),
+                body: Some(body.into()),
+                ..Change::default()
+            };
+            match self.change_quietly(&slug, id, &change).await {
+                Ok(()) => moved = true,
+                Err(e) => warn!(id, error = %e, "scheduled maintenance not moved on"),
+            }
+        }
+        let pages: Vec<Arc<Rendered>> = read(&self.inner.cache).values().cloned().collect();
+        for r in pages {
+            // By the clock, not by the status the (older) render gave the window.
+            let open = |w: &&Incident| {
+                w.scheduled_for_ms.is_some_and(|f| f <= now)
+                    && w.scheduled_until_ms.is_some_and(|u| now < u)
+            };
+            for w in r.view.windows.iter().filter(open) {
+                let guard = self.inner.changes.lock().await;
+                if read(&self.inner.incidents).contains_key(&w.id) {
+                    continue;
+                }
+                let mut started = w.clone();
+                started.updated_ms = now;
+                started.status = model::IncidentStatus::InProgress;
+                if let Some(u) = started.updates.first_mut() {
+                    u.status = model::IncidentStatus::InProgress;
+                    u.body = super::schedule::STARTED.into();
+                    u.created_ms = now;
+                    u.by = "schedule".into();
+                }
+                match self.commit(&r, started, None).await {
+                    Ok(_) => moved = true,
+                    Err(e) => warn!(window = %w.name, error = %e, "maintenance window not stored"),
+                }
+                drop(guard);
+            }
+        }
+        if moved {
+            self.render_all().await;
+        }
+    }
+
+    /// How long until the clock moves some maintenance (at most the refresh interval).
+    fn until_maintenance_moves(&self) -> Duration {
+        let now = self.inner.clock.now_ms();
+        let cache = read(&self.inner.cache);
+        let incidents = read(&self.inner.incidents);
+        let windows = cache.values().flat_map(|r| r.view.windows.iter());
+        let live = incidents.values().filter(|i| cache.contains_key(&i.page));
+        super::schedule::next_due(live.chain(windows), now)
+            .map(|at| Duration::from_millis(at.saturating_sub(now)))
+            .unwrap_or(REFRESH)
+            .min(REFRESH)
+    }
+
+    /// One update by the clock, without the render `change` ends with.
+    async fn change_quietly(
+        &self,
+        slug: &str,
+        id: u64,
+        change: &Change,
+    ) -> Result<(), StatusError> {
+        let _guard = self.inner.changes.lock().await;
+        let rendered = self
+            .get(slug)
+            .ok_or_else(|| StatusError::NotFound(format!("no status page `{slug}`")))?;
+        let Some(existing) = read(&self.inner.incidents).get(&id).cloned() else {
+            return Ok(());
+        };
+        let components = component_refs(&rendered.view);
+        let now = self.inner.clock.now_ms();
+        let cx = Context {
+            page: slug,
+            components: &components,
+            now_ms: now,
+            by: "schedule",
+            incident_id: id,
+            update_id: now,
+        };
+        let next =
+            model::apply(Some(&existing), change, &cx, |_| None).map_err(StatusError::Invalid)?;
+        self.commit(&rendered, next, None).await.map(|_| ())
+    }
+
+    /// The page's incidents, newest first, drafts included (the management API's list).
     pub fn incidents(&self, slug: &str) -> Option<Vec<Incident>> {
-        self.get(slug).map(|r| r.view.incidents.clone())
+        self.get(slug)?;
+        Some(
+            read(&self.inner.incidents)
+                .values()
+                .rev()
+                .filter(|i| i.page == slug)
+                .cloned()
+                .collect(),
+        )
     }
 
     /// Asks the task to re-render soon (after a reload, say).

@@ -74,6 +74,7 @@ async fn a_slow_render_never_overwrites_a_newer_one() {
         monitors: gate.clone(),
         events: events_rx,
         default_external_url: "http://status.test".into(),
+        clients: crate::outbound::default_clients(),
         shutdown: crate::tasks::Shutdown::never(),
     })
     .await

@@ -295,6 +295,15 @@ pub fn page(p: &PageView) -> String {
                             button type="submit" { "Subscribe" }
                         }
                     }
+                    @if cfg.subscribers.webhook.as_ref().is_some_and(|w| w.public) {
+                        form.subscribe method="post" action=(format!("{base}/subscribe")) {
+                            label for="endpoint" { "Get updates by webhook" }
+                            " "
+                            input id="endpoint" name="endpoint" type="url" required placeholder="https://";
+                            " "
+                            button type="submit" { "Subscribe" }
+                        }
+                    }
                     p.muted.small {
                         "Updated " time datetime=(rfc3339(p.updated_ms)) { (when(p.updated_ms, tz)) }
                         " · " a href=(format!("{base}/history.atom")) { "Atom" }

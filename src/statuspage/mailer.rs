@@ -1,7 +1,10 @@
-//! Sends the status pages' queued e-mails, one at a time, oldest due first: a sent mail is
-//! removed from the outbox durably; a transient failure waits (5 s doubling, at most an hour)
-//! and is dropped after a day; a permanent one is dropped at once. Both are logged. A crash
-//! between sending and removing sends that one mail again (at least once).
+//! Sends the status pages' queued e-mails and webhook POSTs, one at a time, oldest due first: a
+//! sent one is removed from the outbox durably; a transient failure waits (5 s doubling, at
+//! most an hour) and is dropped after a day; a permanent one is dropped at once. Both are
+//! logged. A crash between sending and removing sends that one again (at least once).
+//!
+//! Webhooks follow Statuspage's rules: a 2xx answer within 30 s is delivered; a redirect is a
+//! failure (not followed); 408, 429 and 5xx are tried again, other 4xx are not.
 
 use std::time::Duration;
 
@@ -10,6 +13,7 @@ use tracing::warn;
 use super::engine::StatusPages;
 use super::subscribers::{GIVE_UP_MS, backoff_ms};
 use crate::outbound::smtp::{self, Outcome};
+use crate::outbound::{ClientOptions, Redirects};
 use crate::store::Write;
 use crate::store::statuspage::StatusWrite;
 use crate::tasks::Shutdown;
@@ -38,16 +42,24 @@ pub(super) async fn run(pages: StatusPages, mut shutdown: Shutdown) {
             }
             continue;
         };
-        let outcome = match pages.email_of(&mail) {
-            Some(m) => {
+        let outcome = match &mail.endpoint {
+            Some(url) => {
                 tokio::select! {
                     _ = shutdown.wait() => return,
-                    o = smtp::send(&m, SEND_TIMEOUT) => o,
+                    o = post(&pages, url, &mail.text) => o,
                 }
             }
-            None => Outcome::Permanent {
-                reason: "the page no longer takes e-mail subscribers".into(),
-                code: None,
+            None => match pages.email_of(&mail) {
+                Some(m) => {
+                    tokio::select! {
+                        _ = shutdown.wait() => return,
+                        o = smtp::send(&m, SEND_TIMEOUT) => o,
+                    }
+                }
+                None => Outcome::Permanent {
+                    reason: "the page no longer takes e-mail subscribers".into(),
+                    code: None,
+                },
             },
         };
         let now = pages.inner.clock.now_ms();
@@ -68,7 +80,8 @@ pub(super) async fn run(pages: StatusPages, mut shutdown: Shutdown) {
                 }
             }
             Outcome::Transient { reason, .. } | Outcome::Permanent { reason, .. } => {
-                warn!(page = %mail.page, to = %mail.to, %reason, "status page e-mail dropped");
+                let to = mail.endpoint.as_deref().unwrap_or(&mail.to);
+                warn!(page = %mail.page, %to, %reason, "status page notification dropped");
                 StatusWrite {
                     removed_mails: vec![mail.id],
                     ..Default::default()
@@ -93,6 +106,72 @@ pub(super) async fn run(pages: StatusPages, mut shutdown: Shutdown) {
                     _ = tokio::time::sleep(IDLE) => {}
                 }
             }
+        }
+    }
+}
+
+/// One webhook POST of a JSON body through the shared client factory.
+async fn post(pages: &StatusPages, url: &str, body: &str) -> Outcome {
+    let options = ClientOptions {
+        redirects: Redirects::None,
+        connect_timeout: Some(SEND_TIMEOUT),
+        timeout: Some(SEND_TIMEOUT),
+        ..ClientOptions::default()
+    };
+    let client = match pages.inner.clients.client(&options) {
+        Ok(c) => c,
+        Err(reason) => return Outcome::Transient { reason, code: None },
+    };
+    let sent = client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await;
+    match sent {
+        Ok(resp) => webhook_outcome(resp.status().as_u16()),
+        Err(e) if e.is_builder() => Outcome::Permanent {
+            reason: crate::outbound::error_chain(&e),
+            code: None,
+        },
+        Err(e) => Outcome::Transient {
+            reason: crate::outbound::error_chain(&e),
+            code: None,
+        },
+    }
+}
+
+/// What a webhook's HTTP status means for the delivery.
+fn webhook_outcome(code: u16) -> Outcome {
+    let reason = format!("the receiver answered HTTP {code}");
+    match code {
+        200..=299 => Outcome::Sent { code: Some(code) },
+        408 | 429 | 500..=599 => Outcome::Transient {
+            reason,
+            code: Some(code),
+        },
+        _ => Outcome::Permanent {
+            reason,
+            code: Some(code),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_answers_are_sorted_like_statuspage_does() {
+        assert!(matches!(webhook_outcome(204), Outcome::Sent { .. }));
+        // A redirect is a failure, and not one that goes away by itself.
+        assert!(matches!(webhook_outcome(301), Outcome::Permanent { .. }));
+        assert!(matches!(webhook_outcome(404), Outcome::Permanent { .. }));
+        for code in [408, 429, 500, 503] {
+            assert!(
+                matches!(webhook_outcome(code), Outcome::Transient { .. }),
+                "{code}"
+            );
         }
     }
 }

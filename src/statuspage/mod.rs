@@ -15,15 +15,18 @@
 
 pub mod badge;
 pub mod config;
+mod drafts;
 pub mod engine;
 pub mod feed;
 pub mod html;
 pub mod json;
 mod mailer;
 pub mod model;
+pub mod schedule;
 mod subscribe;
 pub mod subscribers;
 pub mod view;
+pub mod webhooks;
 
 use crate::probe::config::MonitorConfig;
 use crate::probe::rollup::{Resolution, Rollup};

@@ -302,6 +302,12 @@ pub struct Incident {
     pub components: BTreeMap<String, ComponentStatus>,
     /// Oldest first.
     pub updates: Vec<Update>,
+    /// Not public yet: on no public route, and nobody is notified until it is published.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub draft: bool,
+    /// The fingerprint of the alert it was drafted from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<String>,
 }
 
 impl Incident {
@@ -330,6 +336,9 @@ pub struct Change {
     pub scheduled_for: Option<String>,
     #[serde(default)]
     pub scheduled_until: Option<String>,
+    /// `true` keeps a new incident off the public routes; `false` publishes a draft.
+    #[serde(default)]
+    pub draft: Option<bool>,
 }
 
 /// Most characters of a name and of an update's body; most updates per incident.
@@ -372,6 +381,25 @@ pub fn apply(
         incident_id,
         update_id,
     } = *cx;
+    let draft = match (incident, change.draft) {
+        (None, d) => d.unwrap_or(false),
+        (Some(i), Some(true)) if !i.draft => {
+            return Err("draft: a published incident cannot become a draft again".into());
+        }
+        (Some(i), d) => d.unwrap_or(i.draft),
+    };
+    if let Some(i) = incident
+        && i.draft
+        && !draft
+        && change.is_only_publish()
+    {
+        // Published as drafted: no new update, the reader sees the one written.
+        return Ok(Incident {
+            draft: false,
+            updated_ms: now_ms,
+            ..i.clone()
+        });
+    }
     let name = match (&change.name, incident) {
         (Some(n), _) => {
             let n = n.trim();
@@ -509,7 +537,23 @@ pub fn apply(
         scheduled_until_ms: scheduled_until,
         components: statuses,
         updates,
+        draft,
+        alert: incident.and_then(|i| i.alert.clone()),
     })
+}
+
+impl Change {
+    /// Nothing but `draft: false`.
+    fn is_only_publish(&self) -> bool {
+        self.draft == Some(false)
+            && self.name.is_none()
+            && self.status.is_none()
+            && self.impact.is_none()
+            && self.body.is_none()
+            && self.components.is_empty()
+            && self.scheduled_for.is_none()
+            && self.scheduled_until.is_none()
+    }
 }
 
 fn clip(s: &str) -> String {

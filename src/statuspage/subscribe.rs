@@ -9,6 +9,7 @@ use super::engine::{StatusError, StatusPages, read, write};
 use super::model::Incident;
 use super::subscribers::{self, MAX_SUBSCRIBERS, OutMail, Subscriber};
 use super::view::PageView;
+use super::webhooks;
 use crate::outbound::smtp::{EmailMessage, SmtpSettings};
 use crate::store::Write;
 use crate::store::statuspage::StatusWrite;
@@ -37,6 +38,89 @@ impl StatusPages {
             .is_some_and(|r| r.view.config.subscribers.email.is_some())
     }
 
+    /// Component ids of page `view` among `wanted` (ids or names; unknown ones are ignored).
+    fn component_ids(view: &PageView, wanted: &[String]) -> Vec<String> {
+        wanted
+            .iter()
+            .filter_map(|c| {
+                view.all()
+                    .find(|v| v.id == *c || v.name == *c)
+                    .map(|v| v.id.clone())
+            })
+            .collect()
+    }
+
+    /// The subscribe form with a webhook URL (`endpoint`), when the page takes them from the
+    /// public: rate-limited like e-mail, confirmed at once (a URL has no inbox), durable
+    /// before it answers. `contact` is an optional e-mail address kept with it.
+    pub async fn subscribe_webhook(
+        &self,
+        slug: &str,
+        endpoint: &str,
+        contact: &str,
+        components: &[String],
+        client: &str,
+    ) -> Result<Subscriber, StatusError> {
+        let r = self
+            .get(slug)
+            .filter(|r| {
+                r.view
+                    .config
+                    .subscribers
+                    .webhook
+                    .as_ref()
+                    .is_some_and(|w| w.public)
+            })
+            .ok_or_else(|| {
+                StatusError::NotFound(format!(
+                    "status page `{slug}` takes no webhook subscriptions"
+                ))
+            })?;
+        let endpoint = endpoint.trim();
+        super::config::webhook_url(endpoint)
+            .map_err(|e| StatusError::Invalid(format!("endpoint: {e}")))?;
+        let contact = match contact.trim() {
+            "" => String::new(),
+            c => subscribers::normalise(c)
+                .ok_or_else(|| StatusError::Invalid("email: not an e-mail address".into()))?,
+        };
+        let now = self.inner.clock.now_ms();
+        if !lock(&self.inner.limiter).allow(client, slug, now) {
+            return Err(StatusError::RateLimited);
+        }
+        let existing = read(&self.inner.subscribers)
+            .values()
+            .find(|s| s.page == slug && s.endpoint.as_deref() == Some(endpoint))
+            .cloned();
+        if let Some(s) = existing {
+            return Ok(s);
+        }
+        if read(&self.inner.subscribers).len() >= MAX_SUBSCRIBERS {
+            return Err(StatusError::Invalid(
+                "the subscriber list is full; ask the page's owner".into(),
+            ));
+        }
+        let sub = Subscriber {
+            token: subscribers::token(),
+            page: slug.to_string(),
+            email: contact,
+            components: Self::component_ids(&r.view, components),
+            confirmed: true,
+            created_ms: now,
+            confirmed_ms: Some(now),
+            endpoint: Some(endpoint.to_string()),
+        };
+        self.inner
+            .store
+            .write(vec![Write::Status(StatusWrite {
+                subscribers: vec![(sub.token.clone(), json(&sub))],
+                ..Default::default()
+            })])
+            .await?;
+        write(&self.inner.subscribers).insert(sub.token.clone(), sub.clone());
+        Ok(sub)
+    }
+
     /// The subscribe form: rate-limited per client and page, then a pending subscriber and its
     /// confirmation mail, durably.
     pub async fn subscribe(
@@ -58,19 +142,12 @@ impl StatusPages {
         if !lock(&self.inner.limiter).allow(client, slug, now) {
             return Err(StatusError::RateLimited);
         }
-        // Only ids of this page's components; unknown ones are ignored.
-        let comps: Vec<String> = components
-            .iter()
-            .filter_map(|c| {
-                r.view
-                    .all()
-                    .find(|v| v.id == *c || v.name == *c)
-                    .map(|v| v.id.clone())
-            })
-            .collect();
+        let comps = Self::component_ids(&r.view, components);
         let existing = read(&self.inner.subscribers)
             .values()
-            .find(|s| s.page == slug && s.email.eq_ignore_ascii_case(&email))
+            .find(|s| {
+                s.page == slug && s.endpoint.is_none() && s.email.eq_ignore_ascii_case(&email)
+            })
             .cloned();
         let sub = match existing {
             Some(s) if s.confirmed => return Ok(Subscribed::Nothing),
@@ -91,6 +168,7 @@ impl StatusPages {
                     confirmed: false,
                     created_ms: now,
                     confirmed_ms: None,
+                    endpoint: None,
                 }
             }
         };
@@ -108,6 +186,7 @@ impl StatusPages {
             attempts: 0,
             next_ms: now,
             last_error: None,
+            endpoint: None,
         };
         self.inner
             .store
@@ -158,7 +237,14 @@ impl StatusPages {
         };
         let queued: Vec<u64> = lock(&self.inner.outbox)
             .values()
-            .filter(|m| m.page == slug && m.to.eq_ignore_ascii_case(&sub.email))
+            .filter(|m| {
+                m.page == slug
+                    && match (&sub.endpoint, &m.endpoint) {
+                        (Some(a), Some(b)) => a == b,
+                        (None, None) => m.to.eq_ignore_ascii_case(&sub.email),
+                        _ => false,
+                    }
+            })
             .map(|m| m.id)
             .collect();
         self.inner
@@ -177,36 +263,76 @@ impl StatusPages {
         Ok(true)
     }
 
-    /// The mails an incident's latest update sends: one per confirmed subscriber of the page
-    /// who follows a component it touches.
+    /// What an incident's latest update sends: an e-mail to each confirmed subscriber of the
+    /// page who follows a component it touches, and a Statuspage-shaped POST to each webhook
+    /// (subscribed or configured) that does.
     pub(super) fn update_mails(&self, view: &PageView, i: &Incident, now: u64) -> Vec<OutMail> {
-        if view.config.subscribers.email.is_none() {
-            return Vec::new();
-        }
+        let cfg = &view.config.subscribers;
         let subs: Vec<Subscriber> = read(&self.inner.subscribers)
             .values()
             .filter(|s| s.page == i.page && s.confirmed && s.wants(i))
+            .filter(|s| match s.endpoint {
+                Some(_) => cfg.webhook.is_some(),
+                None => cfg.email.is_some(),
+            })
             .cloned()
             .collect();
-        subs.into_iter()
+        let out = |to: String, subject, text, html, unsubscribe_url, endpoint| OutMail {
+            id: self.inner.next_mail.fetch_add(1, Ordering::SeqCst),
+            page: i.page.clone(),
+            to,
+            subject,
+            text,
+            html,
+            unsubscribe_url,
+            created_ms: now,
+            attempts: 0,
+            next_ms: now,
+            last_error: None,
+            endpoint,
+        };
+        let mut mails: Vec<OutMail> = subs
+            .into_iter()
             .map(|s| {
                 let unsubscribe = format!("{}/unsubscribe/{}", self.page_url(view), s.token);
-                let (subject, text, html) = subscribers::update(view, i, &unsubscribe);
-                OutMail {
-                    id: self.inner.next_mail.fetch_add(1, Ordering::SeqCst),
-                    page: i.page.clone(),
-                    to: s.email,
-                    subject,
-                    text,
-                    html,
-                    unsubscribe_url: Some(unsubscribe),
-                    created_ms: now,
-                    attempts: 0,
-                    next_ms: now,
-                    last_error: None,
+                match s.endpoint {
+                    Some(url) => {
+                        let body = webhooks::incident_body(view, i, Some(&unsubscribe));
+                        out(s.email, String::new(), body, String::new(), None, Some(url))
+                    }
+                    None => {
+                        let (subject, text, html) = subscribers::update(view, i, &unsubscribe);
+                        out(s.email, subject, text, html, Some(unsubscribe), None)
+                    }
                 }
             })
-            .collect()
+            .collect();
+        for w in cfg.webhook.iter().flat_map(|w| w.endpoints.iter()) {
+            let follows = Subscriber {
+                token: String::new(),
+                page: i.page.clone(),
+                email: String::new(),
+                components: Self::component_ids(view, &w.components),
+                confirmed: true,
+                created_ms: 0,
+                confirmed_ms: None,
+                endpoint: None,
+            };
+            // A configured list naming only unknown components follows nothing, not all.
+            if !w.components.is_empty() && follows.components.is_empty() || !follows.wants(i) {
+                continue;
+            }
+            let body = webhooks::incident_body(view, i, None);
+            mails.push(out(
+                String::new(),
+                String::new(),
+                body,
+                String::new(),
+                None,
+                Some(w.url.clone()),
+            ));
+        }
+        mails
     }
 
     /// Hands durable mails to the sender.

@@ -26,6 +26,10 @@ pub struct Subscriber {
     pub confirmed: bool,
     pub created_ms: u64,
     pub confirmed_ms: Option<u64>,
+    /// A webhook subscriber's URL (`email` is then its contact, possibly empty). Webhooks are
+    /// confirmed at once: there is no inbox to click a link in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
 }
 
 impl Subscriber {
@@ -47,7 +51,8 @@ impl Subscriber {
     }
 }
 
-/// One e-mail waiting to go out (`status_outbox`), durable with what caused it.
+/// One e-mail or webhook POST waiting to go out (`status_outbox`), durable with what caused
+/// it. A webhook has `endpoint` set and its JSON body in `text`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutMail {
     pub id: u64,
@@ -62,6 +67,8 @@ pub struct OutMail {
     pub attempts: u32,
     pub next_ms: u64,
     pub last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
 }
 
 /// A fresh secret token: 32 random bytes, hex.
@@ -283,6 +290,7 @@ mod tests {
             confirmed: true,
             created_ms: 0,
             confirmed_ms: None,
+            endpoint: None,
         };
         assert!(sub(&[]).wants(&incident(&["api"])), "all components");
         assert!(sub(&["api"]).wants(&incident(&["api", "web"])));

@@ -37,6 +37,8 @@ pub struct ComponentView {
     pub name: String,
     pub description: String,
     pub status: ComponentStatus,
+    /// What its monitors alone give it (before incidents).
+    pub derived: ComponentStatus,
     /// 1-based, page order.
     pub position: usize,
     pub group_id: Option<String>,
@@ -91,11 +93,11 @@ impl PageView {
     }
 }
 
-/// The incidents of one page, newest first.
+/// The published incidents of one page, newest first (drafts are on no public route).
 fn page_incidents(all: &BTreeMap<u64, Incident>, slug: &str) -> Vec<Incident> {
     all.values()
         .rev()
-        .filter(|i| i.page == slug)
+        .filter(|i| i.page == slug && !i.draft)
         .cloned()
         .collect()
 }
@@ -204,6 +206,7 @@ fn component(
         name: c.name.clone(),
         description: c.description.clone(),
         status,
+        derived,
         position,
         group_id,
         uptime: [
@@ -286,7 +289,11 @@ pub fn gather(
         .max()
         .unwrap_or(0)
         .max(now_ms - now_ms % 60_000);
-    let windows = config_windows(page, s, now_ms);
+    // A window that started is stored as an incident (`engine`): listed once.
+    let windows = config_windows(page, s, now_ms)
+        .into_iter()
+        .filter(|w| !all_incidents.contains_key(&w.id))
+        .collect();
     PageView {
         config: page.clone(),
         windows,
@@ -452,6 +459,8 @@ fn config_windows(page: &StatusPageConfig, s: &Settings, now_ms: u64) -> Vec<Inc
                 affected: Vec::new(),
                 by: "config".into(),
             }],
+            draft: false,
+            alert: None,
         });
     }
     out.sort_by_key(|i| i.started_ms);

@@ -17,6 +17,7 @@ mod oncall;
 mod receiver;
 mod silences;
 mod status;
+mod status_hooks;
 
 use std::time::{Duration, Instant};
 

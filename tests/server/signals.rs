@@ -142,7 +142,7 @@ fn sigint_also_shuts_down_cleanly() {
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
-        let mut child = common::panoptes()
+        let child = common::panoptes()
             .args(["--log-format", "json", "serve", "--listen"])
             .arg(format!("127.0.0.1:{port}"))
             .arg("--data-dir")

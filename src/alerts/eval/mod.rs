@@ -191,6 +191,8 @@ impl Evaluator {
                 self.store_failed = Some(reason.clone());
                 self.self_rules(None, now)
             }
+            // Alerting's own reports: rules do not watch alerts.
+            DomainEvent::Alert(_) => Vec::new(),
         }
     }
 

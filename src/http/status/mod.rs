@@ -19,7 +19,8 @@ use super::AppState;
 use super::error::{ApiError, Json as JsonBody};
 use crate::auth::Principal;
 use crate::statuspage::engine::StatusError;
-use crate::statuspage::model::Change;
+use crate::statuspage::model::{Change, Incident};
+use crate::statuspage::view::PageView;
 use crate::statuspage::{Asset, Rendered, html, json};
 
 mod badges;
@@ -401,13 +402,23 @@ async fn list_incidents(
     Path(slug): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let r = page_of(&state, &slug)?;
-    let items: Vec<serde_json::Value> = r
-        .view
-        .incidents
+    let items: Vec<serde_json::Value> = state
+        .status
+        .incidents(&slug)
+        .unwrap_or_default()
         .iter()
-        .map(|i| json::one(i, &r.view))
+        .map(|i| managed(i, &r.view))
         .collect();
     Ok(Json(serde_json::json!({ "incidents": items })))
+}
+
+/// An incident as the management API shows it: Statuspage's shape, plus whether it is a
+/// draft and the alert it was drafted from.
+fn managed(i: &Incident, view: &PageView) -> serde_json::Value {
+    let mut v = json::one(i, view);
+    v["draft"] = i.draft.into();
+    v["alert"] = i.alert.clone().into();
+    v
 }
 
 /// Statuspage's fields, flat or wrapped as its management API sends them (`{"incident": {...}}`).
@@ -430,7 +441,7 @@ async fn open_incident(
         .change(&slug, None, &change, p.name())
         .await
         .map_err(status_error)?;
-    Ok((StatusCode::CREATED, Json(json::one(&incident, &r.view))))
+    Ok((StatusCode::CREATED, Json(managed(&incident, &r.view))))
 }
 
 async fn update_incident(
@@ -448,5 +459,5 @@ async fn update_incident(
         .change(&slug, Some(id), &change, p.name())
         .await
         .map_err(status_error)?;
-    Ok(Json(json::one(&incident, &r.view)))
+    Ok(Json(managed(&incident, &r.view)))
 }

@@ -75,6 +75,27 @@ pub(super) async fn subscribe(
         .map(|(_, v)| v.clone())
         .collect();
     let client = crate::http::client_ip(connect.as_ref().map(|Extension(c)| c)).to_string();
+    let endpoint = fields
+        .iter()
+        .find(|(k, _)| k == "endpoint")
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.trim().is_empty());
+    if let Some(endpoint) = endpoint {
+        let done = state
+            .status
+            .subscribe_webhook(&slug, endpoint, email, &components, &client)
+            .await;
+        return match done {
+            Ok(_) => Ok(notice(
+                StatusCode::OK,
+                "Subscribed",
+                "That URL will receive a JSON POST (Statuspage's webhook format) when an incident is opened or updated. Each one carries its unsubscribe link.",
+                None,
+                &back,
+            )),
+            Err(e) => refused(e, &back),
+        };
+    }
     match state
         .status
         .subscribe(&slug, email, &components, &client)
@@ -87,21 +108,28 @@ pub(super) async fn subscribe(
             None,
             &back,
         )),
-        Err(StatusError::Invalid(m)) => Ok(notice(
+        Err(e) => refused(e, &back),
+    }
+}
+
+/// A subscription that was not taken, as the reader sees it.
+fn refused(e: StatusError, back: &str) -> Result<Response, ApiError> {
+    match e {
+        StatusError::Invalid(m) => Ok(notice(
             StatusCode::BAD_REQUEST,
             "Not subscribed",
             &m,
             None,
-            &back,
+            back,
         )),
-        Err(StatusError::RateLimited) => Ok(notice(
+        StatusError::RateLimited => Ok(notice(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many requests",
             "Too many subscriptions were asked for from here. Try again in a few minutes.",
             None,
-            &back,
+            back,
         )),
-        Err(e) => Err(status_error(e)),
+        e => Err(status_error(e)),
     }
 }
 
@@ -173,7 +201,10 @@ pub(super) async fn unsubscribe_form(
         Some(s) => notice(
             StatusCode::OK,
             "Unsubscribe",
-            &format!("Stop sending updates of this status page to {}?", s.email),
+            &format!(
+                "Stop sending updates of this status page to {}?",
+                s.endpoint.as_deref().unwrap_or(&s.email)
+            ),
             Some("Unsubscribe"),
             &back,
         ),

@@ -8,6 +8,12 @@
 //! The baseline in the same run is a bare axum handler serving the same bytes from memory
 //! (what serving a static file costs on this machine with this load generator). Probing's
 //! schedule lag p99 is read from Panoptes' own histogram before and during the load.
+//!
+//! With `--kuma 1` (after `scripts/kuma-setup.sh`), Uptime Kuma 2.5.3's status page runs in the
+//! same run: 20 HTTP monitors on one public page, its HTML and its heartbeat JSON read by the
+//! same `wrk`. Kuma answers repeated URLs from a response cache, so both servers are also read
+//! with a new query string per request ("busted"), which is what many different readers'
+//! requests cost when that cache does not hold (Panoptes ignores the query: same bytes).
 
 use std::path::Path;
 use std::process::Command;
@@ -31,7 +37,22 @@ fn arg(name: &str, default: u64) -> u64 {
 
 /// Requests/s, p50 and p99 in ms, and non-2xx/3xx answers, from plain `wrk --latency`.
 fn wrk(url: &str, c: u64, secs: u64, accept_encoding: &str) -> (f64, f64, f64, u64) {
-    let out = Command::new("wrk")
+    wrk_with(url, c, secs, accept_encoding, None)
+}
+
+/// `wrk`, optionally with a Lua script.
+fn wrk_with(
+    url: &str,
+    c: u64,
+    secs: u64,
+    accept_encoding: &str,
+    script: Option<&Path>,
+) -> (f64, f64, f64, u64) {
+    let mut cmd = Command::new("wrk");
+    if let Some(s) = script {
+        cmd.arg("-s").arg(s);
+    }
+    let out = cmd
         .args([
             &format!("-t{}", c.min(2)),
             &format!("-c{c}"),
@@ -196,6 +217,75 @@ fn ingest(port: u16, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
     })
 }
 
+/// A new query string per request: a response cache keyed on the URL never holds.
+const BUST: &str = r#"local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", wrk.path .. "?b=" .. math.random(1e9) .. n)
+end
+"#;
+
+/// Uptime Kuma with a status page of 20 monitors probing `target`: (pid, page URL, heartbeat
+/// JSON URL); `None` when `scripts/kuma-setup.sh` has not been run.
+fn kuma(data: &Path, target: u16) -> Option<(u32, String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = root.join(".tools/kuma-venv/bin/python");
+    if !python.exists() {
+        eprintln!("--kuma: run scripts/kuma-setup.sh first; Kuma left out");
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .ok()?
+        .port();
+    let out = Command::new(python)
+        .arg(root.join("scripts/kuma-status-page.py"))
+        .args(["--port", &port.to_string(), "--monitors", "20", "--target"])
+        .arg(format!("http://127.0.0.1:{target}/"))
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .ok()?;
+    let line = String::from_utf8_lossy(&out.stdout).to_string();
+    let v: serde_json::Value = match serde_json::from_str(line.trim()) {
+        Ok(v) => v,
+        Err(_) => {
+            eprintln!(
+                "Kuma did not start: {line}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return None;
+        }
+    };
+    Some((
+        v["pid"].as_u64()? as u32,
+        v["page"].as_str()?.to_string(),
+        v["json"][1].as_str()?.to_string(),
+    ))
+}
+
+/// Peak RSS and CPU seconds of a process, from /proc.
+fn rss_cpu(pid: u32) -> (String, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let hwm = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let ticks: f64 = stat
+        .rsplit_once(')')
+        .map(|(_, r)| {
+            r.split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|v| v.parse::<f64>().ok())
+                .sum()
+        })
+        .unwrap_or(0.0);
+    (hwm, ticks / 100.0)
+}
+
 fn main() {
     panoptes::outbound::install_crypto_provider();
     let secs = arg("--secs", 8);
@@ -287,26 +377,51 @@ fn main() {
         "probing schedule lag p99: {:.1} ms with ingest only ({} checks), {:.1} ms under the page load ({} checks); {events} events ingested meanwhile",
         quiet.0, quiet.1, loaded.0, loaded.1
     );
-    let status =
-        std::fs::read_to_string(format!("/proc/{}/status", p.child.id())).unwrap_or_default();
-    let hwm = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .map(|v| v.trim().to_string())
-        .unwrap_or_default();
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", p.child.id())).unwrap_or_default();
-    let ticks: f64 = stat
-        .rsplit_once(')')
-        .map(|(_, r)| {
-            r.split_whitespace()
-                .skip(11)
-                .take(2)
-                .filter_map(|v| v.parse::<f64>().ok())
-                .sum()
-        })
-        .unwrap_or(0.0);
+    let (hwm, cpu) = rss_cpu(p.child.id());
+    println!("Panoptes: peak RSS {hwm}, CPU {cpu:.1} s over the whole run");
+    if arg("--kuma", 0) == 1 {
+        side_by_side(&base, target, c, secs);
+    }
+}
+
+/// Uptime Kuma's status page and Panoptes' in the same run, plain and cache-busted.
+fn side_by_side(base: &str, target: u16, c: u64, secs: u64) {
+    let data = tempfile::tempdir().expect("tempdir");
+    let Some((pid, page, json)) = kuma(&data.path().join("kuma"), target) else {
+        return;
+    };
+    let bust = data.path().join("bust.lua");
+    std::fs::write(&bust, BUST).expect("lua");
+    println!();
     println!(
-        "Panoptes: peak RSS {hwm}, CPU {:.1} s over the whole run",
-        ticks / 100.0
+        "Uptime Kuma 2.5.3 side by side (its page: 20 monitors, no ingest; wrk -c{c} {secs} s per row):"
     );
+    println!();
+    println!("| server | what | requests | req/s | p50 ms | p99 ms | non-2xx |");
+    println!("|---|---|---|---:|---:|---:|---:|");
+    let rows = [
+        (
+            "Panoptes",
+            "page (HTML, complete)",
+            format!("{base}/status/public"),
+        ),
+        ("Uptime Kuma", "page (SPA shell)", page),
+        (
+            "Panoptes",
+            "summary.json",
+            format!("{base}/status/public/api/v2/summary.json"),
+        ),
+        ("Uptime Kuma", "heartbeat JSON", json),
+    ];
+    for (server, what, url) in &rows {
+        for (label, script) in [("same URL", None), ("busted", Some(bust.as_path()))] {
+            let (rps, p50, p99, bad) = wrk_with(url, c, secs, "identity", script);
+            println!("| {server} | {what} | {label} | {rps:.0} | {p50:.2} | {p99:.2} | {bad} |");
+        }
+    }
+    let (hwm, cpu) = rss_cpu(pid);
+    println!();
+    println!("Uptime Kuma: peak RSS {hwm}, CPU {cpu:.1} s over its run");
+    let _ = Command::new("kill").arg(pid.to_string()).status();
+    std::thread::sleep(Duration::from_secs(2));
 }

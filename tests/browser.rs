@@ -601,6 +601,30 @@ async fn logging_in_shows_what_only_the_running_wasm_could_fetch() {
     d.click(".incident-row .post-update").await;
     d.wait_text(".incident-row[data-status='resolved']", "Back on time.")
         .await;
+    // A draft (the form is still open) is marked, stays off the public page until its
+    // Publish button is pressed.
+    d.type_into(".incident-form input[name='name']", "Queue backlog")
+        .await;
+    d.click(".incident-form input[name='draft']").await;
+    d.click(".incident-form button[type='submit']").await;
+    d.wait_text(".incident-row[data-draft='true']", "Queue backlog")
+        .await;
+    let public_html = || async {
+        client()
+            .get(s.url("/status/public"))
+            .send()
+            .await
+            .expect("status page")
+            .text()
+            .await
+            .expect("html")
+    };
+    assert!(!public_html().await.contains("Queue backlog"));
+    d.click(".incident-row[data-draft='true'] button.publish")
+        .await;
+    d.wait_text(".incident-row[data-draft='false']", "Queue backlog")
+        .await;
+    assert!(public_html().await.contains("Queue backlog"));
     d.screenshot("dashboard-statuspages.png").await;
 
     // An address no view claims says so, inside the app.

@@ -315,7 +315,10 @@ status_pages:
             .text()
             .await
             .expect("text");
-        assert!(!body.contains("Problems with API"), "{path} shows the draft");
+        assert!(
+            !body.contains("Problems with API"),
+            "{path} shows the draft"
+        );
         assert!(!body.contains("db-7.internal"), "{path}");
     }
     assert!(hooks.hits("/hook").is_empty(), "a draft notifies nobody");
@@ -337,7 +340,9 @@ status_pages:
     );
     let heard = wait_about(&hooks, "/hook", "Problems with API", 1).await;
     assert_eq!(heard[0]["incident"]["status"], "investigating");
-    let public = s.json("/status/public/api/v2/incidents/unresolved.json").await;
+    let public = s
+        .json("/status/public/api/v2/incidents/unresolved.json")
+        .await;
     assert_eq!(public["incidents"][0]["name"], "Problems with API");
     // A published incident cannot go back to draft.
     let (code, _) = s
@@ -354,7 +359,11 @@ status_pages:
     s.wait_json(
         "/api/v1/status-pages/public/incidents",
         Duration::from_secs(20),
-        |v| drafts(v).iter().any(|d| d["name"] == "Problems with Website"),
+        |v| {
+            drafts(v)
+                .iter()
+                .any(|d| d["name"] == "Problems with Website")
+        },
     )
     .await;
     s.push("web-token-0123456789", true).await;

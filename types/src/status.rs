@@ -48,6 +48,9 @@ pub struct StatusIncident {
     pub scheduled_until: Option<String>,
     /// Newest first.
     pub incident_updates: Vec<StatusIncidentUpdate>,
+    /// Not public yet (drafted by hand or from an alert).
+    #[serde(default)]
+    pub draft: bool,
 }
 
 /// `GET /api/v1/status-pages/{slug}/incidents`.
@@ -70,4 +73,7 @@ pub struct NewStatusIncident {
     /// Component id -> status during this update.
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub components: BTreeMap<String, String>,
+    /// `true` keeps a new incident private; `false` publishes a draft.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub draft: Option<bool>,
 }

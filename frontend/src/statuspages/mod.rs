@@ -1,6 +1,7 @@
 //! `/statuspages`: each public status page with its components' status, a form to open an
 //! incident (name, impact, status, Markdown body, the status of each affected component), and
-//! its incidents with a form to post an update (status and body).
+//! its incidents with a form to post an update (status and body). Drafts (saved as such, or
+//! opened from an alert) are marked and have a Publish button.
 
 use std::collections::BTreeMap;
 
@@ -107,6 +108,7 @@ fn OpenIncident(p: StatusPageInfo, refresh: Callback<()>) -> impl IntoView {
     let impact = RwSignal::new("minor".to_string());
     let status = RwSignal::new("investigating".to_string());
     let body = RwSignal::new(String::new());
+    let draft = RwSignal::new(false);
     // Component id -> status chosen ("" = not affected).
     let chosen: RwSignal<BTreeMap<String, String>> = RwSignal::new(BTreeMap::new());
     let error = RwSignal::new(None::<ApiError>);
@@ -124,6 +126,7 @@ fn OpenIncident(p: StatusPageInfo, refresh: Callback<()>) -> impl IntoView {
                 .into_iter()
                 .filter(|(_, s)| !s.is_empty())
                 .collect(),
+            draft: draft.get_untracked().then_some(true),
         };
         let slug = slug.clone();
         busy.set(true);
@@ -186,6 +189,9 @@ fn OpenIncident(p: StatusPageInfo, refresh: Callback<()>) -> impl IntoView {
                         }
                     }).collect_view()}
                 </fieldset>
+                <label class="inline"><input type="checkbox" name="draft" prop:checked=move || draft.get()
+                    on:change=move |ev| draft.set(event_target_checked(&ev)) />
+                    " Save as a draft (not public, nobody notified)"</label>
                 <button type="submit" disabled=move || busy.get()>"Open incident"</button>
                 {move || error.get().map(|e| view! { <ErrorNote error=e /> })}
             </form>
@@ -206,6 +212,7 @@ fn IncidentRow(slug: String, i: StatusIncident, refresh: Callback<()>) -> impl I
     let error = RwSignal::new(None::<ApiError>);
     let busy = RwSignal::new(false);
     let id = i.id.clone();
+    let (slug2, id2) = (slug.clone(), i.id.clone());
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let update = NewStatusIncident {
@@ -229,14 +236,38 @@ fn IncidentRow(slug: String, i: StatusIncident, refresh: Callback<()>) -> impl I
             busy.try_set(false);
         });
     };
+    let publish = move |_| {
+        let (slug, id) = (slug2.clone(), id2.clone());
+        let publish = NewStatusIncident {
+            draft: Some(false),
+            ..Default::default()
+        };
+        busy.set(true);
+        spawn_local(async move {
+            match api::update_incident(&slug, &id, &publish).await {
+                Ok(_) => {
+                    error.try_set(None);
+                    refresh.run(());
+                }
+                Err(e) => {
+                    error.try_set(Some(e));
+                }
+            }
+            busy.try_set(false);
+        });
+    };
     let latest = i.incident_updates.first().cloned();
     let closed = matches!(i.status.as_str(), "resolved" | "postmortem" | "completed");
     view! {
-        <article class="incident-row" data-id=i.id.clone() data-status=i.status.clone()>
-            <h4><span class=badge_class(&i.status)>{i.status.replace('_', " ")}</span> " "
+        <article class="incident-row" data-id=i.id.clone() data-status=i.status.clone() data-draft=i.draft.to_string()>
+            <h4>{i.draft.then(|| view! { <span class="badge warn draft">"draft — not public"</span> " " })}
+                <span class=badge_class(&i.status)>{i.status.replace('_', " ")}</span> " "
                 <b class="incident-name">{i.name.clone()}</b> " "
                 <span class="muted">{format!("impact {}", i.impact)} " · opened " <RelativeTime at=i.created_at.clone() /></span></h4>
             {latest.map(|u| view! { <p class="latest"><span class="muted">{u.status.replace('_', " ")} ": "</span>{u.body}</p> })}
+            {i.draft.then(|| view! {
+                <button type="button" class="publish" disabled=move || busy.get() on:click=publish>"Publish"</button>
+            })}
             {(!closed).then(|| view! {
                 <form class="update-form inline-form" on:submit=submit>
                     <select name="status" prop:value=move || status.get() on:change=move |ev| status.set(event_target_value(&ev))>

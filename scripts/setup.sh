@@ -5,6 +5,7 @@
 #   - wasm-opt from the npm package `binaryen` (Debian's binaryen 108 emits broken modules)
 #   - chromium + chromium-driver (Debian) for the browser test
 #   - prometheus-alertmanager (Debian) for the alerting tests
+#   - prometheus (Debian) for the remote-write test
 #   - Python (.tools/venv) and npm test clients
 # Tools land in .tools/ inside the repository, so nothing global is assumed.
 set -euo pipefail
@@ -85,6 +86,15 @@ if ! command -v prometheus-alertmanager >/dev/null; then
   $SUDO apt-get update -qq
   # The package's service is not wanted; the tests start their own Alertmanager.
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq prometheus-alertmanager >/dev/null
+fi
+# --- Prometheus: the remote-write test writes to a real one and queries it back ----------------
+if ! command -v prometheus >/dev/null; then
+  log "installing prometheus (apt)"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  # Its service is not wanted either: the test starts its own, with the receiver enabled.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 # --- real clients the integration tests drive ----------------------------------------------------
 # Python packages (sentry-sdk, periskop-client, ...) go into .tools/venv from every

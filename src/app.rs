@@ -352,6 +352,18 @@ impl Server {
         })
         .await?;
         background.push(status_task);
+        background.push(tokio::spawn(crate::remote_write::sender::run(
+            crate::remote_write::sender::Deps {
+                store: store.clone(),
+                clock: clock.clone(),
+                clients: clients.clone(),
+                settings: section(&root, |c| crate::remote_write::sender::Settings {
+                    endpoints: c.remote_write.clone(),
+                    monitors: c.monitors.clone(),
+                }),
+                shutdown: shutdown.clone(),
+            },
+        )));
         let state = AppState {
             store: store.clone(),
             auth,

@@ -26,6 +26,7 @@ pub mod oncall;
 pub mod outbound;
 pub mod periskop;
 pub mod probe;
+pub mod remote_write;
 pub mod sentry;
 pub mod statuspage;
 pub mod store;

@@ -5,6 +5,8 @@
 //! asserted through its API.
 
 mod common;
+#[path = "probes/remote_write.rs"]
+mod remote_write;
 #[path = "probes/targets.rs"]
 mod targets;
 

@@ -187,8 +187,11 @@ async fn without_time_passing<F: std::future::Future>(f: F) -> F::Output {
 
 /// Lets the engine finish what it is doing without paused time jumping: the store's writer is a
 /// thread tokio cannot see, so an idle runtime would auto-advance to the next timer meanwhile.
+/// Lets the engine, the outbox and the store's writer thread (real time: it is an OS thread)
+/// catch up with the paused clock. 40 ms was not always enough while the whole suite ran on two
+/// loaded cores (a notification not yet recorded when checked); 200 ms is.
 async fn settle() {
-    for _ in 0..200 {
+    for _ in 0..1000 {
         tokio::task::yield_now().await;
         std::thread::sleep(Duration::from_micros(200));
     }

@@ -17,6 +17,7 @@ use crate::oncall::config::OncallConfig;
 use crate::periskop::config::{PeriskopConfig, ServiceConfig};
 use crate::probe::config::{MonitorConfig, ProbingConfig};
 use crate::probe::maintenance::MaintenanceConfig;
+use crate::remote_write::config::RemoteWriteConfig;
 use crate::sentry::config::{IngestConfig, ProjectConfig};
 use crate::statuspage::config::StatusPageConfig;
 use crate::store::config::StoreConfig;
@@ -59,6 +60,8 @@ crate::config_section! {
         pub oncall: OncallConfig = section_default(),
         /// Public status pages: components from monitors, incidents, feeds, Statuspage JSON.
         pub status_pages: Vec<StatusPageConfig> = Vec::new(),
+        /// Prometheus remote-write receivers that get every probe result as samples.
+        pub remote_write: Vec<RemoteWriteConfig> = Vec::new(),
     }
 }
 
@@ -78,6 +81,7 @@ impl Config {
         crate::periskop::config::validate(&self.services, &self.periskop, d);
         crate::sentry::config::validate(&self.projects, &self.ingest, d);
         crate::oncall::config::validate(&self.oncall, &self.alerts, d);
+        crate::remote_write::config::validate(&self.remote_write, d);
         let smtp = crate::statuspage::config::GlobalSmtp {
             has_from: self.alerts.global.smtp_from.is_some(),
             has_smarthost: self.alerts.global.smtp_smarthost.is_some(),

@@ -78,6 +78,8 @@ impl Asset {
 #[derive(Debug)]
 pub struct Rendered {
     pub html: Asset,
+    /// The embeddable one-line summary.
+    pub widget: Asset,
     /// `summary.json`, ..., `history.atom`, `history.rss`.
     pub files: HashMap<&'static str, Asset>,
     pub view: PageView,
@@ -107,6 +109,7 @@ fn render(view: PageView) -> Rendered {
     );
     Rendered {
         html: Asset::new(html::page(&view).into_bytes(), "text/html; charset=utf-8"),
+        widget: Asset::new(html::widget(&view).into_bytes(), "text/html; charset=utf-8"),
         files,
         view,
     }

@@ -67,6 +67,24 @@ fn bar_class(a: Option<f64>) -> &'static str {
     }
 }
 
+/// Consecutive days that look and read the same (colour, uptime as shown, no incident) as one
+/// run: (first index, length). Most days of a healthy component are alike, and 90 separate
+/// bars per component (57 bytes each) would put a 20-component page over its 100 KB budget. A
+/// run is drawn as as many bars (CSS), and its label names its first and last day.
+fn runs(days: &[super::view::DayBar]) -> Vec<(usize, usize)> {
+    let key = |d: &super::view::DayBar| {
+        (d.incidents.is_empty()).then(|| (bar_class(d.availability), short_pct(d.availability)))
+    };
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for (i, d) in days.iter().enumerate() {
+        match out.last_mut() {
+            Some((start, n)) if key(d).is_some() && key(d) == key(&days[*start]) => *n += 1,
+            _ => out.push((i, 1)),
+        }
+    }
+    out
+}
+
 /// `Dec 5` in the page's zone (the bars span 90 days: the year is clear from the page).
 fn short_day(ms: u64, tz: &TimeZone) -> String {
     Timestamp::from_millisecond(ms as i64)
@@ -132,13 +150,23 @@ fn component(c: &ComponentView, p: &PageView) -> Markup {
             }
             @if !c.description.is_empty() { p.muted { (c.description) } }
             ol.bars aria-label=(format!("{} uptime, last 90 days", c.name)) {
-                @for d in &c.days {
-                    @let tip = if d.incidents.is_empty() {
-                        format!("{}: {}", short_day(d.start_ms, tz), short_pct(d.availability))
+                @for (i, n) in runs(&c.days) {
+                    @let d = &c.days[i];
+                    @let day = if n == 1 {
+                        short_day(d.start_ms, tz)
                     } else {
-                        format!("{}: {}; {}", short_day(d.start_ms, tz), short_pct(d.availability), d.incidents.join("; "))
+                        format!("{} – {}", short_day(d.start_ms, tz), short_day(c.days[i + n - 1].start_ms, tz))
                     };
-                    li.(bar_class(d.availability)) tabindex="0" aria-label=(tip) {}
+                    @let tip = if d.incidents.is_empty() {
+                        format!("{day}: {}", short_pct(d.availability))
+                    } else {
+                        format!("{day}: {}; {}", short_pct(d.availability), d.incidents.join("; "))
+                    };
+                    @if n == 1 {
+                        li.(bar_class(d.availability)) tabindex="0" aria-label=(tip) {}
+                    } @else {
+                        li.(bar_class(d.availability)) style=(format!("--n:{n}")) tabindex="0" aria-label=(tip) {}
+                    }
                 }
             }
             dl.uptime {
@@ -317,6 +345,36 @@ pub fn page(p: &PageView) -> String {
     .into_string()
 }
 
+/// The embeddable summary (`/status/{slug}/widget`, for an `iframe` on another site): the
+/// page's state in one line, a link to the page, refreshed every minute without script.
+pub fn widget(p: &PageView) -> String {
+    let cfg = &p.config;
+    let open = p.incidents.iter().filter(|i| i.status.is_open()).count();
+    html! {
+        (DOCTYPE)
+        html lang="en" data-theme=(cfg.theme.as_str()) {
+            head {
+                meta charset="utf-8";
+                meta http-equiv="refresh" content="60";
+                title { (cfg.title) }
+                style { (PreEscaped(WIDGET_CSS)) }
+            }
+            body {
+                a href=(p.url) target="_top" {
+                    span.dot.(impact_class(p.indicator)) aria-hidden="true" {}
+                    b { (p.description) }
+                    @if open > 0 {
+                        " · " (open) @if open == 1 { " open incident" } @else { " open incidents" }
+                    }
+                }
+            }
+        }
+    }
+    .into_string()
+}
+
+const WIDGET_CSS: &str = ":root{--bg:#fff;--fg:#1b1f24;--ok:#1f9d55;--minor:#d69e2e;--major:#dd6b20;--critical:#c53030;--maint:#3182ce}@media (prefers-color-scheme:dark){html[data-theme=auto]{--bg:#111418;--fg:#e6e9ed}}html[data-theme=dark]{--bg:#111418;--fg:#e6e9ed}body{margin:0;padding:10px 12px;font:14px/1.4 system-ui,sans-serif;background:var(--bg)}a{color:var(--fg);text-decoration:none}.dot{display:inline-block;width:10px;height:10px;border-radius:50%;margin-right:8px;background:var(--ok)}.dot.minor{background:var(--minor)}.dot.major{background:var(--major)}.dot.critical{background:var(--critical)}.dot.maint{background:var(--maint)}";
+
 /// The incident history page: every incident of one month, newest first, with links to the
 /// months before and after.
 pub fn history(p: &PageView, month: (i16, i8), months: &[(i16, i8)]) -> String {
@@ -364,4 +422,43 @@ pub fn history(p: &PageView, month: (i16, i8), months: &[(i16, i8)]) -> String {
         }
     }
     .into_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::statuspage::view::DayBar;
+
+    fn day(a: Option<f64>, incident: bool) -> DayBar {
+        DayBar {
+            start_ms: 0,
+            availability: a,
+            incidents: if incident {
+                vec!["API errors".into()]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    #[test]
+    fn alike_days_are_one_run_and_days_with_incidents_stand_alone() {
+        let days = [
+            day(None, false),
+            day(None, false),
+            day(Some(1.0), false),
+            day(Some(1.0), false),
+            day(Some(1.0), false),
+            // Same colour, another figure: its own bar.
+            day(Some(0.9995), false),
+            day(Some(1.0), true),
+            day(Some(1.0), true),
+            day(Some(1.0), false),
+        ];
+        assert_eq!(
+            runs(&days),
+            vec![(0, 2), (2, 3), (5, 1), (6, 1), (7, 1), (8, 1)]
+        );
+        assert_eq!(runs(&[]), vec![]);
+    }
 }

@@ -108,6 +108,12 @@ pub enum Write {
     DeleteSession {
         hash: String,
     },
+    /// Sets a counter in `meta` (not `schema_version` or `audit_seq`, which the store owns):
+    /// a remote-write endpoint's cursor, `remote_write/<name>`.
+    PutMeta {
+        key: String,
+        value: u64,
+    },
     /// Deletes up to `limit` audit entries older than `before_ms`; counts into the outcome.
     PruneAudit {
         before_ms: u64,
@@ -349,6 +355,15 @@ impl Store {
     /// Reports the store's failure to `publisher` (the event bus) from now on.
     pub fn on_failure(&self, publisher: crate::events::Publisher<events::StoreEvent>) {
         let _ = self.inner.hook.set(publisher);
+    }
+
+    /// A counter of `meta` (see [`Write::PutMeta`]).
+    pub fn meta(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        let txn = self.read_txn()?;
+        let Some(t) = missing_is_empty(txn.open_table(tables::META))? else {
+            return Ok(None);
+        };
+        Ok(t.get(key).map_err(StoreError::storage)?.map(|v| v.value()))
     }
 
     fn read_txn(&self) -> Result<redb::ReadTransaction, StoreError> {

@@ -150,6 +150,34 @@ impl Store {
         Ok(out)
     }
 
+    /// Raw results of every monitor stamped in `[from_ms, to_ms)`, by monitor then time (one
+    /// read transaction: a consistent cut for remote-write).
+    pub fn probe_results_between(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> Result<Vec<(u32, u64, Vec<u8>)>, StoreError> {
+        let txn = self.read_txn()?;
+        let (Some(ids), Some(t)) = (
+            missing_is_empty(txn.open_table(IDS))?,
+            missing_is_empty(txn.open_table(RESULTS))?,
+        ) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for row in ids.iter().map_err(StoreError::storage)? {
+            let id = row.map_err(StoreError::storage)?.1.value();
+            for r in t
+                .range((id, from_ms)..(id, to_ms.max(from_ms)))
+                .map_err(StoreError::storage)?
+            {
+                let (k, v) = r.map_err(StoreError::storage)?;
+                out.push((id, k.value().1, v.value().to_vec()));
+            }
+        }
+        Ok(out)
+    }
+
     /// Roll-ups of one monitor and resolution with bucket start in `[from_ms, to_ms)`.
     pub fn probe_rollups(
         &self,

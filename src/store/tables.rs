@@ -2,7 +2,7 @@
 
 use redb::TableDefinition;
 
-/// `schema_version`, `audit_seq`.
+/// `schema_version`, `audit_seq`, and each remote-write endpoint's cursor (`remote_write/<name>`).
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// Append-only, keyed by (unix ms, sequence): time-ordered scans and cheap range deletes.
 pub const AUDIT: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("audit");

@@ -20,7 +20,7 @@ use tracing::{error, warn};
 
 use super::events::StoreEvent;
 use super::records::{SessionRecord, encode};
-use super::tables::{AUDIT, AUDIT_SEQ_KEY, META, SESSIONS, TOKENS, USERS};
+use super::tables::{AUDIT, AUDIT_SEQ_KEY, META, SCHEMA_VERSION_KEY, SESSIONS, TOKENS, USERS};
 use super::{StoreError, Write};
 use crate::events::Publisher;
 use crate::metrics::StoreMetrics;
@@ -266,6 +266,14 @@ fn apply_one(tx: &WriteTransaction, t: &mut Tables<'_>, w: &Write) -> Result<u64
             return Ok(u64::from(
                 t.sessions.remove(hash.as_str()).map_err(e)?.is_some(),
             ));
+        }
+        Write::PutMeta { key, value } => {
+            if key == SCHEMA_VERSION_KEY || key == AUDIT_SEQ_KEY {
+                return Err(StoreError::Storage(format!("`{key}` is the store's own")));
+            }
+            t.meta
+                .insert(key.as_str(), *value)
+                .map_err(StoreError::storage)?;
         }
         Write::PruneAudit { before_ms, limit } => {
             // Keys are time-ordered, so the oldest rows are a prefix of the table.

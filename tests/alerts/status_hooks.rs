@@ -303,6 +303,7 @@ status_pages:
     // Private: on no public route, in no notification; the alert's words are nowhere.
     for path in [
         "/status/public",
+        "/status/public/widget",
         "/status/public/api/v2/incidents.json",
         "/status/public/history.atom",
     ] {
@@ -344,6 +345,27 @@ status_pages:
         .json("/status/public/api/v2/incidents/unresolved.json")
         .await;
     assert_eq!(public["incidents"][0]["name"], "Problems with API");
+    // The embeddable widget: the page's state in a line, framable by any site.
+    let widget = s
+        .http
+        .get(s.url("/status/public/widget"))
+        .send()
+        .await
+        .expect("widget");
+    assert_eq!(widget.status(), StatusCode::OK);
+    let csp = widget
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert!(csp.contains("frame-ancestors *"), "{csp}");
+    let widget = widget.text().await.expect("text");
+    assert!(widget.contains("1 open incident"), "{widget}");
+    assert!(
+        widget.contains("/status/public\""),
+        "links to the page: {widget}"
+    );
     // A published incident cannot go back to draft.
     let (code, _) = s
         .send(

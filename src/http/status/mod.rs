@@ -38,6 +38,7 @@ use subscribe::{confirm, confirm_form, subscribe, unsubscribe, unsubscribe_form}
 pub fn cached_routes() -> Router<AppState> {
     Router::new()
         .route("/status/{slug}", get(page))
+        .route("/status/{slug}/widget", get(widget))
         .route("/status/{slug}/history.atom", get(atom))
         .route("/status/{slug}/history.rss", get(rss))
         .route("/status/{slug}/api/v2/{*file}", get(api_file))
@@ -238,6 +239,23 @@ async fn page(
 ) -> Result<Response, ApiError> {
     Ok(serve(&rendered(&state, &slug)?.html, &headers))
 }
+
+/// Framed by other sites: the one status route that may be (`frame-ancestors *`).
+async fn widget(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let mut resp = serve(&rendered(&state, &slug)?.widget, &headers);
+    resp.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(WIDGET_CSP),
+    );
+    Ok(resp)
+}
+
+const WIDGET_CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors *";
 
 async fn atom(
     State(state): State<AppState>,

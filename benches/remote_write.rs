@@ -43,12 +43,12 @@ fn main() {
                 m,
                 start_ms + k * 10_000,
                 ResultRecord {
-                    state: if (i as u64 + k) % 97 == 0 {
+                    state: if (i as u64 + k).is_multiple_of(97) {
                         State::Down
                     } else {
                         State::Up
                     },
-                    ok: (i as u64 + k) % 97 != 0,
+                    ok: !(i as u64 + k).is_multiple_of(97),
                     latency_us: 1_000 + (i as u64 * 7 + k * 13) % 90_000,
                     status: Some(200),
                     failed_conditions: 0,

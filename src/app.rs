@@ -364,7 +364,7 @@ impl Server {
                 shutdown: shutdown.clone(),
             },
         )));
-        let state = AppState {
+        let state = AppState::new(crate::http::Handles {
             store: store.clone(),
             auth,
             metrics: metrics.clone(),
@@ -379,7 +379,7 @@ impl Server {
             alerts: alerts.clone(),
             oncall,
             status,
-        };
+        });
         background.extend(alert_tasks);
         background.push(tokio::spawn(crate::sentry::digest::run(
             ingest,

@@ -205,6 +205,49 @@ pub struct HttpMetrics {
     pub status_page_reads: Counter,
     /// Tasks alive in the async runtime, read at each scrape (a leak shows as growth).
     pub runtime_tasks: Gauge,
+    /// The counters of `requests` by route, then (method, status): found without building
+    /// owned labels (two `String`s) and hashing them on every request.
+    by_route: std::sync::Arc<std::sync::RwLock<RouteCounters>>,
+}
+
+/// Route -> (method, status, counter).
+type RouteCounters = std::collections::HashMap<String, Vec<(&'static str, u16, Counter)>>;
+
+impl HttpMetrics {
+    /// Counts one answered request.
+    pub fn count(&self, method: &'static str, route: &str, status: u16) {
+        let hit = self
+            .by_route
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(route)
+            .and_then(|v| {
+                v.iter()
+                    .find(|(m, s, _)| *m == method && *s == status)
+                    .map(|(_, _, c)| c.clone())
+            });
+        let counter = match hit {
+            Some(c) => c,
+            None => {
+                let c = self
+                    .requests
+                    .get_or_create(&HttpLabels {
+                        method: method.to_string(),
+                        route: route.to_string(),
+                        status,
+                    })
+                    .clone();
+                self.by_route
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .entry(route.to_string())
+                    .or_default()
+                    .push((method, status, c.clone()));
+                c
+            }
+        };
+        counter.inc();
+    }
 }
 
 pub struct Metrics {
@@ -234,6 +277,7 @@ impl Metrics {
             requests: Family::default(),
             status_page_reads: Counter::default(),
             runtime_tasks: Gauge::default(),
+            by_route: Default::default(),
         };
         let login_failures = Counter::default();
         let config_reloads = Family::default();

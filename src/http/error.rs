@@ -358,14 +358,15 @@ fn code_for(status: StatusCode) -> ErrorCode {
 /// Periskop-compatible routes keep Periskop's own plain-text 404s; the Sentry ingest paths answer
 /// Relay's shape instead.
 pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let path = req.uri().path().to_string();
+    // Decided before the request moves on (no copy of the path per request).
+    let path = req.uri().path();
+    let ingest = super::sentry::is_ingest_path(path);
+    let periskop_compat = path.starts_with("/services/") || path.starts_with("/targets/");
     let resp = next.run(req).await;
     let status = resp.status();
     // SDKs read Relay's shape on the ingest paths, whoever answered (a 405, a deadline, an
     // unknown `/api/{id}/...` route).
-    if super::sentry::is_ingest_path(&path)
-        && (status.is_client_error() || status.is_server_error())
-    {
+    if ingest && (status.is_client_error() || status.is_server_error()) {
         return relay_shape(resp).await;
     }
     let is_json = resp
@@ -373,7 +374,6 @@ pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Ne
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/json"));
-    let periskop_compat = path.starts_with("/services/") || path.starts_with("/targets/");
     // A handler that answered a page for people (an acknowledge link on a phone) meant it.
     let is_html = resp
         .headers()

@@ -36,16 +36,33 @@ use tower::Layer;
 
 use crate::auth::{Auth, Principal};
 use crate::clock::SharedClock;
-use crate::metrics::{HttpLabels, Metrics};
+use crate::metrics::Metrics;
 use crate::store::Store;
 use config::ServerConfig;
 use credentials::Credential;
 pub use error::{ApiError, ErrorCode};
 use panoptes_types::{CSRF_HEADER, SESSION_COOKIE};
 
-/// Everything a handler may need. Cheap to clone.
+/// Everything a handler may need. One pointer: every extractor and middleware clones it per
+/// request (copying the handles inside cost ~4 % of ingest's CPU in a profile).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Handles>);
+
+impl AppState {
+    pub fn new(handles: Handles) -> AppState {
+        AppState(Arc::new(handles))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Handles;
+    fn deref(&self) -> &Handles {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Handles {
     pub store: Store,
     pub auth: Arc<Auth>,
     pub metrics: Arc<Metrics>,
@@ -63,7 +80,7 @@ pub struct AppState {
     pub status: crate::statuspage::StatusPages,
 }
 
-impl AppState {
+impl Handles {
     pub fn server(&self) -> Arc<ServerConfig> {
         self.server.borrow().clone()
     }
@@ -160,29 +177,20 @@ fn method_label(m: &Method) -> &'static str {
 }
 
 async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let method = method_label(req.method()).to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| {
-            if req.uri().path().starts_with("/api/") {
-                "/api/unmatched".to_string()
-            } else {
-                "/{dashboard}".to_string()
-            }
-        });
+    let method = method_label(req.method());
+    // `MatchedPath` is an `Arc<str>` inside: kept, not copied.
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let api = req.uri().path().starts_with("/api/");
     let resp = next.run(req).await;
+    let route = match &matched {
+        Some(p) => p.as_str(),
+        None if api => "/api/unmatched",
+        None => "/{dashboard}",
+    };
     state
         .metrics
         .http
-        .requests
-        .get_or_create(&HttpLabels {
-            method,
-            route,
-            status: resp.status().as_u16(),
-        })
-        .inc();
+        .count(method, route, resp.status().as_u16());
     resp
 }
 

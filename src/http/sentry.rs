@@ -43,6 +43,10 @@ pub fn normalize_path(mut req: Request) -> Request {
     if !path.starts_with("/api/") && !path.starts_with("//") {
         return req;
     }
+    // Nothing to fold (every SDK request): no copy.
+    if !path.contains("//") && !path.ends_with('/') {
+        return req;
+    }
     let mut folded = String::with_capacity(path.len());
     for c in path.chars() {
         if c == '/' && folded.ends_with('/') {

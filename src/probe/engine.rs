@@ -321,7 +321,15 @@ impl ProbeEngine {
         let _writing = m.writing.lock().await;
         let now = self.inner.clock.now_ms();
         let j = self.judge_result(m, outcome, now, None);
-        match self.inner.store.enqueue(vec![j.write]) {
+        // A result that changes the monitor's state commits at once (alerts and the status
+        // page wait on its event); the others may share a commit with the next few.
+        let transition = matches!(&j.event, ProbeEvent::Checked(c) if c.is_transition());
+        let queued = if transition {
+            self.inner.store.enqueue(vec![j.write])
+        } else {
+            self.inner.store.enqueue_lazy(vec![j.write])
+        };
+        match queued {
             Ok(ack) => {
                 self.apply_judged(m, j.rt, j.ok, j.latency_ms);
                 if self

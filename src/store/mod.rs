@@ -261,11 +261,32 @@ impl Store {
         &self,
         writes: Vec<Write>,
     ) -> Result<oneshot::Receiver<Result<u64, StoreError>>, StoreError> {
+        self.enqueue_as(writes, false)
+    }
+
+    /// [`Store::enqueue`] for writes nobody waits on soon: they may wait up to
+    /// `writer::LINGER` to share a commit with others (see `writer.rs`).
+    pub fn enqueue_lazy(
+        &self,
+        writes: Vec<Write>,
+    ) -> Result<oneshot::Receiver<Result<u64, StoreError>>, StoreError> {
+        self.enqueue_as(writes, true)
+    }
+
+    fn enqueue_as(
+        &self,
+        writes: Vec<Write>,
+        lazy: bool,
+    ) -> Result<oneshot::Receiver<Result<u64, StoreError>>, StoreError> {
         if let Some(why) = lock(&self.inner.failure).clone() {
             return Err(StoreError::Failed(why));
         }
         let (ack, done) = oneshot::channel();
-        match self.inner.requests.try_send(Request::Write { writes, ack }) {
+        match self
+            .inner
+            .requests
+            .try_send(Request::Write { writes, ack, lazy })
+        {
             Ok(()) => {
                 self.inner.metrics.queue_depth.inc();
                 Ok(done)

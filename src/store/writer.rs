@@ -3,8 +3,11 @@
 //! It runs on its own OS thread because redb's commit blocks on fsync. Each loop takes the first
 //! waiting request, then whatever else is already queued (up to `max_batch`), applies them all in
 //! one transaction and commits once; every request in the batch is acknowledged with the same
-//! outcome. It never waits for more requests to arrive, so a lone write costs one commit and a
-//! crowd of concurrent writes shares one.
+//! outcome. It does not wait for more requests to arrive, so a lone write costs one commit and
+//! a crowd of concurrent writes shares one — except for writes queued as lazy (a probe result
+//! that changes no state: nobody waits on it): a batch of only those waits up to [`LINGER`]
+//! for company, so at low rates several results share a commit (and its fsync) instead of one
+//! each. Any other write, a full batch or shutdown commits at once, lazy ones included.
 //!
 //! A request that cannot be applied (a bad value, say) fails alone: the transaction is dropped
 //! and the rest of the batch is applied again in a new one. Only a failed commit, or a panic of
@@ -25,10 +28,17 @@ use super::{StoreError, Write};
 use crate::events::Publisher;
 use crate::metrics::StoreMetrics;
 
+/// Longest a batch of lazy writes waits for more.
+pub const LINGER: std::time::Duration = std::time::Duration::from_millis(200);
+/// How often a lingering batch looks for company.
+const LINGER_POLL: std::time::Duration = std::time::Duration::from_millis(10);
+
 pub enum Request {
     Write {
         writes: Vec<Write>,
         ack: oneshot::Sender<Result<u64, StoreError>>,
+        /// May wait up to [`LINGER`] to share a commit.
+        lazy: bool,
     },
     /// Everything queued before this is committed, then the writer exits.
     Shutdown { ack: oneshot::Sender<()> },
@@ -73,15 +83,28 @@ fn run(
     let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
     loop {
         let mut shutdown = None;
+        let mut all_lazy = false;
         match rx.blocking_recv() {
             None => return,
             Some(Request::Shutdown { ack }) => shutdown = Some(ack),
-            Some(Request::Write { writes, ack }) => batch.push((writes, ack)),
+            Some(Request::Write { writes, ack, lazy }) => {
+                all_lazy = lazy;
+                batch.push((writes, ack));
+            }
         }
+        let linger_until = Instant::now() + LINGER;
         while shutdown.is_none() && batch.len() < max_batch {
             match rx.try_recv() {
-                Ok(Request::Write { writes, ack }) => batch.push((writes, ack)),
+                Ok(Request::Write { writes, ack, lazy }) => {
+                    all_lazy &= lazy;
+                    batch.push((writes, ack));
+                }
                 Ok(Request::Shutdown { ack }) => shutdown = Some(ack),
+                Err(mpsc::error::TryRecvError::Empty)
+                    if all_lazy && Instant::now() < linger_until =>
+                {
+                    std::thread::sleep(LINGER_POLL);
+                }
                 Err(_) => break,
             }
         }
@@ -327,3 +350,7 @@ fn apply_one(tx: &WriteTransaction, t: &mut Tables<'_>, w: &Write) -> Result<u64
     }
     Ok(0)
 }
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;

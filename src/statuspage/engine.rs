@@ -333,6 +333,8 @@ impl StatusPages {
             *write(&this.inner.public) = Arc::new(public);
         })
         .await;
+        // Notifications of changes are sent once the pages show them.
+        self.inner.mail_wake.notify_one();
     }
 
     #[cfg(test)]
@@ -469,7 +471,7 @@ impl StatusPages {
                 ..Default::default()
             })])
             .await?;
-        self.queue_mails(mails);
+        self.queue_mails(mails, false);
         if let Some(n) = next_id {
             self.inner.next_id.store(n, Ordering::SeqCst);
         }

@@ -197,7 +197,7 @@ impl StatusPages {
             })])
             .await?;
         write(&self.inner.subscribers).insert(sub.token.clone(), sub);
-        self.queue_mails(vec![mail]);
+        self.queue_mails(vec![mail], true);
         Ok(Subscribed::ConfirmationQueued)
     }
 
@@ -335,8 +335,9 @@ impl StatusPages {
         mails
     }
 
-    /// Hands durable mails to the sender.
-    pub(super) fn queue_mails(&self, mails: Vec<OutMail>) {
+    /// Hands durable mails to the sender; `wake`: at once (else at the next render, so a
+    /// reader who follows an update's link finds the page showing it).
+    pub(super) fn queue_mails(&self, mails: Vec<OutMail>, wake: bool) {
         if mails.is_empty() {
             return;
         }
@@ -345,7 +346,9 @@ impl StatusPages {
             outbox.insert(m.id, m);
         }
         drop(outbox);
-        self.inner.mail_wake.notify_one();
+        if wake {
+            self.inner.mail_wake.notify_one();
+        }
     }
 
     /// The message `m` as the SMTP sender takes it, with the page's settings (and

@@ -196,7 +196,16 @@ async fn webhook_subscribers_hear_of_incidents_and_of_maintenance_starting_and_e
     wait_about(&hooks, "/config-hook", "Planned network work", 2).await;
     // Stored once it started: in the history, once, completed.
     let all = s
-        .json("/status/public/api/v2/scheduled-maintenances.json")
+        .wait_json(
+            "/status/public/api/v2/scheduled-maintenances.json",
+            Duration::from_secs(10),
+            |v| {
+                v["scheduled_maintenances"].as_array().is_some_and(|a| {
+                    a.iter()
+                        .any(|m| m["name"] == "Planned network work" && m["status"] == "completed")
+                })
+            },
+        )
         .await;
     let listed: Vec<&Value> = all["scheduled_maintenances"]
         .as_array()

@@ -55,15 +55,6 @@ oncall:
 const YEAR_START: u64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 const YEAR_MS: u64 = 365 * 86_400_000;
 
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// xorshift: instants spread over the year, the same in both measurements.
 fn instants(n: u64) -> Vec<u64> {
     let mut x = 0x9E37_79B9_7F4A_7C15u64;
@@ -271,10 +262,10 @@ async fn pages(n: u64) {
 }
 
 fn main() {
-    rotations(arg("--queries", 200_000));
+    rotations(util::arg("--queries", 200_000));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    rt.block_on(pages(arg("--pages", 1000)));
+    rt.block_on(pages(util::arg("--pages", 1000)));
 }

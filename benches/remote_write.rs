@@ -6,6 +6,9 @@
 //!
 //!     cargo bench --bench remote_write -- [--monitors 2000] [--results 30]
 
+#[path = "util.rs"]
+mod util;
+
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::process::{Command, Stdio};
@@ -15,19 +18,10 @@ use panoptes::probe::rollup::ResultRecord;
 use panoptes::probe::state::State;
 use panoptes::remote_write::encode::{self, MonitorLabels};
 
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
     panoptes::outbound::install_crypto_provider();
-    let monitors = arg("--monitors", 2000) as usize;
-    let per = arg("--results", 30);
+    let monitors = util::arg("--monitors", 2000) as usize;
+    let per = util::arg("--results", 30);
     let labels: Vec<MonitorLabels> = (0..monitors)
         .map(|i| MonitorLabels {
             name: format!("api-{i}"),

@@ -25,15 +25,6 @@ const KEY: &str = "3f9c2a7be1d04c6f8a5b0e9d7c1f2a43";
 const MONITORS: usize = 500;
 const TARGETS: usize = 20;
 
-fn arg(name: &str, default: f64) -> f64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// A Periskop export of 20 keys whose counts grow with each request.
 fn export(n: u64) -> String {
     let errors: Vec<serde_json::Value> = (0..20)
@@ -207,7 +198,7 @@ fn envelope(kind: &str) -> String {
 
 fn main() {
     panoptes::outbound::install_crypto_provider();
-    let minutes = arg("--minutes", 30.0);
+    let minutes = util::arg("--minutes", 30.0);
     let dir = tempfile::tempdir().expect("tempdir");
     let target = targets();
     let p = panoptes(dir.path(), target);

@@ -26,15 +26,6 @@ mod util;
 
 const KEY: &str = "3f9c2a7be1d04c6f8a5b0e9d7c1f2a43";
 
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// Requests/s, p50 and p99 in ms, and non-2xx/3xx answers, from plain `wrk --latency`.
 fn wrk(url: &str, c: u64, secs: u64, accept_encoding: &str) -> (f64, f64, f64, u64) {
     wrk_with(url, c, secs, accept_encoding, None)
@@ -288,9 +279,9 @@ fn rss_cpu(pid: u32) -> (String, f64) {
 
 fn main() {
     panoptes::outbound::install_crypto_provider();
-    let secs = arg("--secs", 8);
-    let c = arg("--concurrency", 64);
-    let monitors = arg("--monitors", 2000);
+    let secs = util::arg("--secs", 8);
+    let c = util::arg("--concurrency", 64);
+    let monitors = util::arg("--monitors", 2000);
     let dir = tempfile::tempdir().expect("tempdir");
     let target = target();
     let p = panoptes(dir.path(), monitors, target);
@@ -379,7 +370,7 @@ fn main() {
     );
     let (hwm, cpu) = rss_cpu(p.child.id());
     println!("Panoptes: peak RSS {hwm}, CPU {cpu:.1} s over the whole run");
-    if arg("--kuma", 0) == 1 {
+    if util::arg("--kuma", 0) == 1 {
         side_by_side(&base, target, c, secs);
     }
 }

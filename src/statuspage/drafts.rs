@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use super::config::StatusPageConfig;
 use super::engine::{StatusError, StatusPages, read, write};
-use super::model::{self, Change, Context};
+use super::model::Change;
 use crate::events::{AlertEvent, DomainEvent, Event};
 use crate::probe::config::MonitorConfig;
 use crate::store::Write;
@@ -90,21 +90,8 @@ impl StatusPages {
             let Some(rendered) = self.get(&page.slug).filter(|_| !exists) else {
                 continue;
             };
-            let components = super::engine::component_refs(&rendered.view);
-            let now = self.inner.clock.now_ms();
-            let seq = self.inner.next_id.load(std::sync::atomic::Ordering::SeqCst);
-            let cx = Context {
-                page: &page.slug,
-                components: &components,
-                now_ms: now,
-                by: "alerts",
-                incident_id: seq,
-                update_id: now,
-            };
-            let mut next =
-                model::apply(None, &change, &cx, |_| None).map_err(StatusError::Invalid)?;
-            next.alert = Some(fingerprint.to_string());
-            self.commit(&rendered, next, Some(seq + 1)).await?;
+            self.apply_change(&rendered, None, &change, "alerts", Some(fingerprint))
+                .await?;
             drop(guard);
             drafted = true;
         }

@@ -30,7 +30,7 @@ use crate::tasks::Shutdown;
 /// Re-renders at most this often.
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
 /// ... and at least this often.
-const REFRESH: Duration = Duration::from_secs(30);
+pub(super) const REFRESH: Duration = Duration::from_secs(30);
 
 /// One response body, ready in every encoding.
 #[derive(Debug)]
@@ -288,7 +288,7 @@ async fn run(pages: StatusPages, mut events: mpsc::Receiver<Event>, mut shutdown
 }
 
 /// The page's components as an incident update refers to them.
-pub(super) fn component_refs(view: &PageView) -> Vec<ComponentRef<'_>> {
+fn component_refs(view: &PageView) -> Vec<ComponentRef<'_>> {
     view.all()
         .map(|c| ComponentRef {
             id: &c.id,
@@ -412,11 +412,31 @@ impl StatusPages {
             ),
             None => None,
         };
+        let stored = self
+            .apply_change(&rendered, existing.as_ref(), change, by, None)
+            .await;
+        drop(guard);
+        let next = stored?;
+        self.render_all().await;
+        let fresh = self.get(slug).unwrap_or(rendered);
+        Ok((next, fresh))
+    }
+
+    /// Applies `change` to `existing` (a new incident when `None`, drafted from `alert` when
+    /// given) on the page `rendered` shows, and commits it. The caller holds `changes`.
+    pub(super) async fn apply_change(
+        &self,
+        rendered: &Rendered,
+        existing: Option<&Incident>,
+        change: &Change,
+        by: &str,
+        alert: Option<&str>,
+    ) -> Result<Incident, StatusError> {
         let components = component_refs(&rendered.view);
         let now = self.inner.clock.now_ms();
         let seq = self.inner.next_id.load(Ordering::SeqCst);
         let cx = Context {
-            page: slug,
+            page: &rendered.view.config.slug,
             components: &components,
             now_ms: now,
             by,
@@ -428,15 +448,13 @@ impl StatusPages {
                 .ok()
                 .and_then(|t| u64::try_from(t.as_millisecond()).ok())
         };
-        let next = model::apply(existing.as_ref(), change, &cx, parse_time)
-            .map_err(StatusError::Invalid)?;
+        let mut next =
+            model::apply(existing, change, &cx, parse_time).map_err(StatusError::Invalid)?;
+        if existing.is_none() {
+            next.alert = alert.map(str::to_string);
+        }
         let fresh_id = existing.is_none().then_some(seq + 1);
-        let stored = self.commit(&rendered, next, fresh_id).await;
-        drop(guard);
-        let next = stored?;
-        self.render_all().await;
-        let fresh = self.get(slug).unwrap_or(rendered);
-        Ok((next, fresh))
+        self.commit(rendered, next, fresh_id).await
     }
 
     /// Stores `next` with the notifications it causes, in one transaction, then puts it in
@@ -477,109 +495,6 @@ impl StatusPages {
         }
         write(&self.inner.incidents).insert(next.id, next.clone());
         Ok(next)
-    }
-
-    /// Moves scheduled maintenance on by the clock (`schedule::due`), and stores configured
-    /// maintenance windows as they start: from then on each is an incident like any other —
-    /// subscribers hear of its start and end once, it stays in the history. A failure is
-    /// logged and tried again at the next pass.
-    pub(super) async fn advance_maintenance(&self) {
-        let now = self.inner.clock.now_ms();
-        let mut moved = false;
-        // Maintenance of a page no longer configured stays as it is.
-        let due = {
-            let cache = read(&self.inner.cache);
-            let incidents = read(&self.inner.incidents);
-            let live = incidents.values().filter(|i| cache.contains_key(&i.page));
-            super::schedule::due(live, now)
-        };
-        for (id, status, body) in due {
-            let Some(slug) = read(&self.inner.incidents).get(&id).map(|i| i.page.clone()) else {
-                continue;
-            };
-            let change = Change {
-                status: Some(status.as_str().into()),
-                body: Some(body.into()),
-                ..Change::default()
-            };
-            match self.change_quietly(&slug, id, &change).await {
-                Ok(()) => moved = true,
-                Err(e) => warn!(id, error = %e, "scheduled maintenance not moved on"),
-            }
-        }
-        let pages: Vec<Arc<Rendered>> = read(&self.inner.cache).values().cloned().collect();
-        for r in pages {
-            // By the clock, not by the status the (older) render gave the window.
-            let open = |w: &&Incident| {
-                w.scheduled_for_ms.is_some_and(|f| f <= now)
-                    && w.scheduled_until_ms.is_some_and(|u| now < u)
-            };
-            for w in r.view.windows.iter().filter(open) {
-                let guard = self.inner.changes.lock().await;
-                if read(&self.inner.incidents).contains_key(&w.id) {
-                    continue;
-                }
-                let mut started = w.clone();
-                started.updated_ms = now;
-                started.status = model::IncidentStatus::InProgress;
-                if let Some(u) = started.updates.first_mut() {
-                    u.status = model::IncidentStatus::InProgress;
-                    u.body = super::schedule::STARTED.into();
-                    u.created_ms = now;
-                    u.by = "schedule".into();
-                }
-                match self.commit(&r, started, None).await {
-                    Ok(_) => moved = true,
-                    Err(e) => warn!(window = %w.name, error = %e, "maintenance window not stored"),
-                }
-                drop(guard);
-            }
-        }
-        if moved {
-            self.render_all().await;
-        }
-    }
-
-    /// How long until the clock moves some maintenance (at most the refresh interval).
-    fn until_maintenance_moves(&self) -> Duration {
-        let now = self.inner.clock.now_ms();
-        let cache = read(&self.inner.cache);
-        let incidents = read(&self.inner.incidents);
-        let windows = cache.values().flat_map(|r| r.view.windows.iter());
-        let live = incidents.values().filter(|i| cache.contains_key(&i.page));
-        super::schedule::next_due(live.chain(windows), now)
-            .map(|at| Duration::from_millis(at.saturating_sub(now)))
-            .unwrap_or(REFRESH)
-            .min(REFRESH)
-    }
-
-    /// One update by the clock, without the render `change` ends with.
-    async fn change_quietly(
-        &self,
-        slug: &str,
-        id: u64,
-        change: &Change,
-    ) -> Result<(), StatusError> {
-        let _guard = self.inner.changes.lock().await;
-        let rendered = self
-            .get(slug)
-            .ok_or_else(|| StatusError::NotFound(format!("no status page `{slug}`")))?;
-        let Some(existing) = read(&self.inner.incidents).get(&id).cloned() else {
-            return Ok(());
-        };
-        let components = component_refs(&rendered.view);
-        let now = self.inner.clock.now_ms();
-        let cx = Context {
-            page: slug,
-            components: &components,
-            now_ms: now,
-            by: "schedule",
-            incident_id: id,
-            update_id: now,
-        };
-        let next =
-            model::apply(Some(&existing), change, &cx, |_| None).map_err(StatusError::Invalid)?;
-        self.commit(&rendered, next, None).await.map(|_| ())
     }
 
     /// The page's incidents, newest first, drafts included (the management API's list).

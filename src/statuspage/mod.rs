@@ -21,6 +21,7 @@ pub mod feed;
 pub mod html;
 pub mod json;
 mod mailer;
+mod maintenance;
 pub mod model;
 pub mod schedule;
 mod subscribe;

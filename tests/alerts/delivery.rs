@@ -158,6 +158,18 @@ async fn a_kill_mid_delivery_resends_only_where_the_receiver_deduplicates() {
     s.push("api-token-0123456789", false).await;
     r.wait_for("/limited", 1, WAIT).await;
     r.wait_for("/v2/enqueue", 1, WAIT).await;
+    // The other two webhooks answer at once; kill only once their answers are on disk, or
+    // they too would be (rightly) uncertain after the restart.
+    s.wait_json("/api/v1/notifications?receiver=web", WAIT, |n| {
+        n["items"].as_array().is_some_and(|i| {
+            i.iter()
+                .filter(|x| x["channel"] != "webhook_configs[0]")
+                .filter(|x| x["state"] == "delivered")
+                .count()
+                == 2
+        })
+    })
+    .await;
     s.kill_and_restart();
     // PagerDuty deduplicates by dedup_key: the trigger is sent again.
     let pd = r.wait_for("/v2/enqueue", 2, WAIT).await;

@@ -135,6 +135,9 @@ fn bare_handler() -> u16 {
     rx.recv().expect("port")
 }
 
+/// The Bugsink release compared against (pinned, so reruns compare like with like).
+const BUGSINK_VERSION: &str = "2.6.2";
+
 fn panoptes(dir: &Path) -> util::Server {
     let data = dir.join("data");
     let cfg = dir.join("panoptes.yaml");
@@ -181,7 +184,7 @@ fn bugsink(dir: &Path) -> Option<Bugsink> {
             .ok()?
             .success()
             && Command::new(venv.join("bin/pip"))
-                .args(["install", "-q", "bugsink"])
+                .args(["install", "-q", &format!("bugsink=={BUGSINK_VERSION}")])
                 .status()
                 .ok()?
                 .success();
@@ -273,9 +276,14 @@ fn main() {
         }
     }
 
-    let p = panoptes(dir.path());
     for (load, errors) in loads {
         for &c in &cs {
+            // A fresh server and data file per row: each row's figures (peak RSS above all)
+            // are its own, not what the rows before it left behind.
+            let row_dir = dir
+                .path()
+                .join(format!("panoptes-{}-c{c}", load.replace(' ', "-")));
+            let mut p = panoptes(&row_dir);
             let (ok, err, p50, p99) = wrk(
                 &format!("http://127.0.0.1:{}", p.port),
                 KEY,
@@ -296,11 +304,10 @@ fn main() {
                 rss_mib: rss_mib(p.child.id(), "VmHWM:"),
                 note: format!("digest caught up {lag:.1} s after the run"),
             });
+            let _ = p.child.kill();
+            let _ = p.child.wait();
         }
     }
-    let mut p = p;
-    let _ = p.child.kill();
-    let _ = p.child.wait();
 
     if with_bugsink && let Some(b) = bugsink(dir.path()) {
         let pid_of = |f: &str| {

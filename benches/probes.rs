@@ -79,8 +79,9 @@ async fn targets(n: usize) -> Vec<SocketAddr> {
 }
 
 fn monitors_yaml(n: usize, addrs: &[SocketAddr]) -> String {
-    let mut y =
-        String::from("probing:\n  concurrency: 512\n  per_host_concurrency: 512\nmonitors:\n");
+    let mut y = format!(
+        "probing:\n  concurrency: {CONCURRENCY}\n  per_host_concurrency: {CONCURRENCY}\nmonitors:\n"
+    );
     for i in 0..n {
         let a = addrs[i % addrs.len()];
         y.push_str(&format!(
@@ -175,12 +176,16 @@ async fn run(n: usize, minutes: f64, addrs: &[SocketAddr]) {
     store.close().await;
 }
 
+/// Checks (engine) and GETs (baseline) in flight at once: the same for both, so the
+/// comparison is of the work per request, not of the parallelism.
+const CONCURRENCY: usize = 512;
+
 /// The same number of GETs with a bare reqwest client at the engine's concurrency.
 async fn baseline(requests: usize, addrs: &[SocketAddr]) {
     let client = reqwest::Client::new();
     let cpu0 = cpu_seconds();
     let t0 = Instant::now();
-    let sem = Arc::new(tokio::sync::Semaphore::new(64));
+    let sem = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
     let mut tasks = Vec::with_capacity(requests);
     for i in 0..requests {
         let c = client.clone();

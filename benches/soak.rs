@@ -1,6 +1,6 @@
 //! Soak: mixed load, hostile input included, for a long time; resources must stay flat.
 //!
-//!     cargo bench --bench soak -- [--minutes 30]
+//!     cargo bench --bench soak -- [--minutes 30] [--cache-mib 256]
 //!
 //! Panoptes (release binary, own process and data directory) probes 500 HTTP monitors every
 //! 10 s and scrapes 2 Periskop services of 10 targets every 15 s (targets served by this bench),
@@ -82,11 +82,14 @@ fn targets() -> u16 {
     rx.recv().expect("port")
 }
 
-fn panoptes(dir: &Path, target: u16) -> util::Server {
+fn panoptes(dir: &Path, target: u16, cache_mib: u64) -> util::Server {
     let bin = env!("CARGO_BIN_EXE_panoptes");
     let data = dir.join("data");
     let cfg = dir.join("panoptes.yaml");
-    let mut y = format!("projects:\n  - id: 7\n    name: soak\n    keys: [{KEY}]\nmonitors:\n");
+    let mut y = format!(
+        "store:\n  cache_bytes: {}\nprojects:\n  - id: 7\n    name: soak\n    keys: [{KEY}]\nmonitors:\n",
+        cache_mib * 1024 * 1024
+    );
     for i in 0..MONITORS {
         y.push_str(&format!(
             "  - {{name: m{i}, type: http, url: \"http://127.0.0.1:{target}/health/{i}\", interval: 10s, conditions: [\"[STATUS] == 200\"]}}\n"
@@ -199,9 +202,12 @@ fn envelope(kind: &str) -> String {
 fn main() {
     panoptes::outbound::install_crypto_provider();
     let minutes = util::arg("--minutes", 30.0);
+    // The store's page cache is the one cache meant to grow with the data file; a small one
+    // shows whether anything else does.
+    let cache_mib: u64 = util::arg("--cache-mib", 256);
     let dir = tempfile::tempdir().expect("tempdir");
     let target = targets();
-    let p = panoptes(dir.path(), target);
+    let p = panoptes(dir.path(), target, cache_mib);
     let base = format!("http://127.0.0.1:{}", p.port);
     let stop = Arc::new(AtomicBool::new(false));
     let ingest_url = format!("{base}/api/7/envelope/?sentry_key={KEY}");

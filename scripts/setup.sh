@@ -113,6 +113,13 @@ if [ ${#reqs[@]} -gt 0 ]; then
     echo "$want" > "$stamp"
   fi
 fi
+# Bugsink (PyPI), a second real upstream for tests/forward/; a venv of its own (its pins are not
+# the test clients'). scripts/bench/bugsink-run.sh starts it.
+if [ ! -x "$TOOLS/bugsink-venv/bin/bugsink-manage" ]; then
+  log "installing Bugsink 2.6.2 into .tools/bugsink-venv"
+  python3 -m venv "$TOOLS/bugsink-venv"
+  "$TOOLS/bugsink-venv/bin/pip" install -q --disable-pip-version-check bugsink==2.6.2
+fi
 if [ -f tests/node/package.json ]; then
   stamp="tests/node/node_modules/.installed"
   want=$(cat tests/node/package.json tests/node/package-lock.json 2>/dev/null | sha256sum | cut -c1-16)

@@ -193,15 +193,7 @@ impl crate::statuspage::Monitors for StatusMonitors {
         let Some(v) = self.0.by_name(name) else {
             return Vec::new();
         };
-        self.0
-            .store()
-            .probe_rollups(v.id, res as u8, res.bucket(from_ms), to_ms)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|(start, bytes)| {
-                crate::probe::rollup::Rollup::decode(&bytes).map(|r| (start, r))
-            })
-            .collect()
+        crate::probe::query::buckets(self.0.store(), v.id, res, from_ms, to_ms).unwrap_or_default()
     }
 }
 
@@ -364,6 +356,21 @@ impl Server {
                 shutdown: shutdown.clone(),
             },
         )));
+        let forwarder = crate::forward::Forwarder::default();
+        background.push(tokio::spawn(crate::forward::sender::run(
+            crate::forward::sender::Deps {
+                store: store.clone(),
+                clock: clock.clone(),
+                clients: clients.clone(),
+                metrics: metrics.clone(),
+                settings: section(&root, |c| crate::forward::sender::Settings {
+                    forward: c.forward.clone(),
+                    projects: c.projects.clone(),
+                }),
+                forwarder: forwarder.clone(),
+                shutdown: shutdown.clone(),
+            },
+        )));
         let state = AppState::new(crate::http::Handles {
             store: store.clone(),
             auth,
@@ -379,6 +386,7 @@ impl Server {
             alerts: alerts.clone(),
             oncall,
             status,
+            forward: forwarder,
         });
         background.extend(alert_tasks);
         background.push(tokio::spawn(crate::sentry::digest::run(

@@ -20,6 +20,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod events;
+pub mod forward;
 pub mod http;
 pub mod metrics;
 pub mod oncall;

@@ -95,6 +95,25 @@ enum Command {
         #[command(flatten)]
         location: Location,
     },
+    /// A farm of Panoptes instances forwarding to one upstream Sentry.
+    Farm {
+        #[command(subcommand)]
+        command: FarmCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum FarmCommand {
+    /// Print each instance's forwarding backlog (`GET /count`) and the farm's totals: to send,
+    /// processed, ignored (with its share), mean and p90 upstream response time.
+    Stats {
+        /// Instances, e.g. http://10.0.0.5:8080 (with --ports, the host to combine with them).
+        #[arg(required = true)]
+        urls: Vec<String>,
+        /// Ports of every URL's host: 9000-9004, or 9000,9002.
+        #[arg(short = 'p', long)]
+        ports: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -267,6 +286,22 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Farm {
+            command: FarmCommand::Stats { urls, ports },
+        } => {
+            let instances = panoptes::forward::farm::instances(&urls, ports.as_deref())?;
+            let rows = runtime()?.block_on(panoptes::forward::farm::fetch(
+                &panoptes::outbound::default_clients(),
+                &instances,
+            ))?;
+            print!("{}", panoptes::forward::farm::render(&rows));
+            // Some instance did not answer: the totals are partial, and scripts should know.
+            Ok(if rows.iter().all(|(_, r)| r.is_ok()) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::User {
             command: UserCommand::Add { name, location },

@@ -159,6 +159,23 @@ pub struct IngestMetrics {
     pub quota_rejected: Counter,
 }
 
+/// Forwarding to an upstream Sentry (`crate::forward`); counters follow the durable ones in
+/// the store (the sender adds what they grew by).
+#[derive(Clone, Default)]
+pub struct ForwardMetrics {
+    /// Envelopes still to send upstream.
+    pub backlog: Gauge,
+    pub backlog_bytes: Gauge,
+    pub processed: Counter,
+    pub ignored: Counter,
+    pub dropped: Family<Vec<(String, String)>, Counter>,
+    /// Mean and p90 of recent upstream response times.
+    pub latency_mean_ms: Gauge,
+    pub latency_p90_ms: Gauge,
+    /// Requests in flight to upstream.
+    pub in_flight: Gauge,
+}
+
 /// Alerting (`crate::alerts`).
 #[derive(Clone)]
 pub struct AlertMetrics {
@@ -257,6 +274,7 @@ pub struct Metrics {
     pub probes: ProbeMetrics,
     pub periskop: PeriskopMetrics,
     pub ingest: IngestMetrics,
+    pub forward: ForwardMetrics,
     pub login_failures: Counter,
     pub config_reloads: Family<Vec<(String, String)>, Counter>,
     pub events: EventMetrics,
@@ -308,6 +326,51 @@ impl Metrics {
             periskop.dropped_keys.clone(),
         );
         let ingest = IngestMetrics::default();
+        let forward = ForwardMetrics::default();
+        for (name, help, g) in [
+            (
+                "forward_backlog",
+                "Envelopes still to send upstream",
+                &forward.backlog,
+            ),
+            (
+                "forward_backlog_bytes",
+                "Bytes of envelopes still to send upstream",
+                &forward.backlog_bytes,
+            ),
+            (
+                "forward_latency_mean_ms",
+                "Mean of recent upstream response times",
+                &forward.latency_mean_ms,
+            ),
+            (
+                "forward_latency_p90_ms",
+                "p90 of recent upstream response times (the pace)",
+                &forward.latency_p90_ms,
+            ),
+            (
+                "forward_in_flight",
+                "Requests in flight to upstream",
+                &forward.in_flight,
+            ),
+        ] {
+            registry.register(name, help, g.clone());
+        }
+        registry.register(
+            "forward_processed",
+            "Envelopes upstream accepted",
+            forward.processed.clone(),
+        );
+        registry.register(
+            "forward_ignored",
+            "Items not forwarded: flood copies and sample_percent",
+            forward.ignored.clone(),
+        );
+        registry.register(
+            "forward_dropped",
+            "Envelopes given up on, by reason",
+            forward.dropped.clone(),
+        );
         registry.register(
             "ingest_events",
             "Sentry events by project and outcome (accepted = acknowledged; stored in full or sampled = counted only)",
@@ -491,6 +554,7 @@ impl Metrics {
             probes,
             periskop,
             ingest,
+            forward,
             login_failures,
             config_reloads,
         }

@@ -59,39 +59,105 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
 /// Top-level modules a file refers to through `crate::` (or `panoptes::` in the binary),
 /// ignoring comments and string literals' doc mentions.
 fn imports(text: &str, krate: &str) -> BTreeSet<String> {
+    // Comments out, lines joined: a `use crate::{...}` group may span lines.
+    let code: String = text
+        .lines()
+        .map(|l| {
+            let l = l.trim_start();
+            if l.starts_with("//") {
+                ""
+            } else {
+                l.split("//").next().unwrap_or("")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
     let mut out = BTreeSet::new();
-    for line in text.lines() {
-        let code = line.trim_start();
-        if code.starts_with("//") {
+    let needle = format!("{krate}::");
+    let mut rest = code.as_str();
+    while let Some(i) = rest.find(&needle) {
+        let before = rest[..i].chars().last();
+        rest = &rest[i + needle.len()..];
+        // `$crate::` inside macros and `foo_crate::` are not ours.
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$') {
             continue;
         }
-        let code = code.split("//").next().unwrap_or("");
-        let needle = format!("{krate}::");
-        let mut rest = code;
-        while let Some(i) = rest.find(&needle) {
-            let before = rest[..i].chars().last();
-            rest = &rest[i + needle.len()..];
-            // `$crate::` inside macros and `foo_crate::` are not ours.
-            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$') {
-                continue;
-            }
-            let name: String = rest
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            match name.as_str() {
-                "" => {}
-                // The section macro lives at the crate root; it is the config framework.
-                "config_section" => {
-                    out.insert("config".to_string());
+        if let Some(group) = rest.strip_prefix('{') {
+            // `crate::{a, b::c, d::{e, f}}`: the first name of each top-level item.
+            let mut depth = 0usize;
+            let mut item = String::new();
+            for c in group.chars() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        add(&mut out, &item);
+                        item.clear();
+                        continue;
+                    }
+                    _ => {}
                 }
-                _ => {
-                    out.insert(name);
-                }
+                item.push(c);
             }
+            add(&mut out, &item);
+        } else {
+            add(&mut out, rest);
         }
     }
     out
+}
+
+/// Records the module a path after `crate::` starts with.
+fn add(out: &mut BTreeSet<String>, path: &str) {
+    let path = path.trim_start();
+    let name: String = path
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    match name.as_str() {
+        "" | "self" => {}
+        // The section macro lives at the crate root; it is the config framework.
+        "config_section" => {
+            out.insert("config".to_string());
+        }
+        // The root `Config` aggregates every domain's section: importing it is importing them
+        // all, so it is its own name in the table (`config::root`).
+        "config" if root_config(&path["config".len()..]) => {
+            out.insert("config::root".to_string());
+        }
+        _ => {
+            out.insert(name);
+        }
+    }
+}
+
+/// Whether what follows `config` names the root aggregator (`::Config`, `::root`, its
+/// `parse`/`load`/`EXAMPLE`, or any of them inside a `::{...}` group).
+fn root_config(after: &str) -> bool {
+    let Some(after) = after.trim_start().strip_prefix("::") else {
+        return false;
+    };
+    let names: Vec<&str> = match after.trim_start().strip_prefix('{') {
+        Some(group) => group
+            .split('}')
+            .next()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .collect(),
+        None => vec![after.trim_start()],
+    };
+    names.iter().any(|n| {
+        let first: String = n
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        matches!(
+            first.as_str(),
+            "Config" | "root" | "parse" | "load" | "EXAMPLE"
+        )
+    })
 }
 
 type Rows = Vec<(String, Option<BTreeSet<String>>)>;
@@ -124,7 +190,19 @@ fn check(rows: &Rows, files: &[(String, String)]) -> BTreeMap<String, String> {
         } else {
             "crate"
         };
-        let bad: Vec<String> = imports(text, krate)
+        // Test code may build a whole config (`config::parse`) to test one section with it.
+        let (code, test) = if rel.ends_with("tests.rs") {
+            ("", text.as_str())
+        } else {
+            text.split_at(text.find("#[cfg(test)]\nmod ").unwrap_or(text.len()))
+        };
+        let mut used = imports(code, krate);
+        used.extend(
+            imports(test, krate)
+                .into_iter()
+                .filter(|m| m != "config::root"),
+        );
+        let bad: Vec<String> = used
             .into_iter()
             .filter(|m| *m != own && !allowed.contains(m))
             .collect();
@@ -201,6 +279,21 @@ fn a_forbidden_import_and_an_unmapped_file_are_caught() {
             "use crate::probe::state::State;".to_string(),
         ),
         ("src/alerts/mod.rs".to_string(), String::new()),
+        // A domain importing the root config (every other domain with it)...
+        (
+            "src/probe/judge.rs".to_string(),
+            "use crate::config::{Duration, Config};".to_string(),
+        ),
+        // ...which its tests may do.
+        (
+            "src/probe/tests.rs".to_string(),
+            "use crate::config::parse;".to_string(),
+        ),
+        (
+            "src/probe/state.rs".to_string(),
+            "use crate::config::Duration;\n#[cfg(test)]\nmod tests {\n    fn c() { crate::config::parse(); }\n}\n"
+                .to_string(),
+        ),
     ];
     let problems = check(&rows, &files);
     let keys: Vec<&str> = problems.keys().map(String::as_str).collect();
@@ -209,9 +302,11 @@ fn a_forbidden_import_and_an_unmapped_file_are_caught() {
         [
             "src/alerts/mod.rs",
             "src/config/decode.rs",
-            "src/probe/engine.rs"
+            "src/probe/engine.rs",
+            "src/probe/judge.rs"
         ]
     );
+    assert!(problems["src/probe/judge.rs"].contains("\"config::root\""));
     assert!(problems["src/probe/engine.rs"].contains("\"http\""));
 }
 
@@ -220,4 +315,15 @@ fn the_checker_sees_imports_and_skips_comments() {
     let text = "use crate::store::Store;\n// crate::http is only mentioned\nlet x = crate::probe::query::x();\nmacro_rules! m { () => { $crate::config::yaml::Node } }\n";
     let got: Vec<String> = imports(text, "crate").into_iter().collect();
     assert_eq!(got, ["probe", "store"]);
+}
+
+#[test]
+fn the_checker_sees_grouped_imports_and_the_root_config() {
+    let text = "use crate::{\n    events::Bus,\n    store::{Store, Write},\n};\nuse crate::config::{self, Config};\nuse crate::config::Duration;\n";
+    let got: Vec<String> = imports(text, "crate").into_iter().collect();
+    assert_eq!(got, ["config", "config::root", "events", "store"]);
+    let got: Vec<String> = imports("let c = crate::config::root::Config::default();", "crate")
+        .into_iter()
+        .collect();
+    assert_eq!(got, ["config::root"]);
 }

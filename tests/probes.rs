@@ -458,7 +458,11 @@ async fn icmp_echo_to_loopback_and_to_nowhere() {
         assert!(stderr.contains("ping_group_range"), "{stderr}");
         let range =
             std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap_or_default();
-        eprintln!(
+        // Straight to the process's stderr: libtest hides what a passing test prints with
+        // `eprintln!`, and this must be seen in `make test`'s output.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED: icmp_echo_to_loopback_and_to_nowhere: the kernel refuses unprivileged ICMP sockets ({why}; net.ipv4.ping_group_range is {:?}), so no echo was checked. Allow them with: sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"",
             range.trim()
         );

@@ -17,7 +17,7 @@ use panoptes_types::{
     LoginRequest, MonitorDetail, MonitorResults, MonitorRollups, MonitorSummary, NewOverride,
     NewSilence, NewStatusIncident, OnCallNow, OverrideView, Page, PageView, PolicyView, Principal,
     ProjectInfo, ReceiverView, Resolution, ScheduleView, ServerStatus, Shifts, SilenceCreated,
-    SilenceView, StatusIncident, StatusIncidentList, StatusPageInfo, TestDelivery,
+    SilenceView, StatusIncident, StatusPageInfo, TestDelivery,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -311,7 +311,7 @@ pub async fn expire_silence(id: &str) -> Result<(), ApiError> {
 }
 
 pub async fn receivers() -> Result<Vec<ReceiverView>, ApiError> {
-    get("/receivers").await
+    list("/receivers").await
 }
 
 /// Sends a test message over every channel of the receiver.
@@ -373,13 +373,11 @@ pub async fn resolve_page(id: u64) -> Result<PageView, ApiError> {
 // ---- status pages -------------------------------------------------------------------------
 
 pub async fn status_pages() -> Result<Vec<StatusPageInfo>, ApiError> {
-    get("/status-pages").await
+    list("/status-pages").await
 }
 
 pub async fn status_incidents(slug: &str) -> Result<Vec<StatusIncident>, ApiError> {
-    get::<StatusIncidentList>(&format!("/status-pages/{}/incidents", segment(slug)))
-        .await
-        .map(|l| l.incidents)
+    list(&format!("/status-pages/{}/incidents", segment(slug))).await
 }
 
 pub async fn open_incident(slug: &str, i: &NewStatusIncident) -> Result<StatusIncident, ApiError> {

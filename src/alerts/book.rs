@@ -9,12 +9,10 @@ use super::config::AlertsConfig;
 use super::eval::Observation;
 use super::groups::{Channel, Group, Timings};
 use super::model::{Alert, AlertStatus, Labels, Notification};
-use super::outbox::Record;
 use super::routing::{Inhibition, Route, inhibited};
 use super::rules::RuleConfig;
 use super::silences::Silence;
 use super::state::{Change, Instance, Phase, Timing, fingerprint};
-use crate::store::alerts::AlertsWrite;
 
 /// A resolved alert, for the history.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -127,7 +125,7 @@ impl Book {
         receivers: ReceiverChannels,
         external_url: String,
     ) {
-        self.rules = cfg.rules.clone();
+        self.rules = super::rules::effective(&cfg.rules);
         self.by_name = self
             .rules
             .iter()
@@ -198,6 +196,8 @@ impl Book {
             let labels = Self::alert_labels(&rule, &o.source);
             let fp = fingerprint(&labels);
             let link = format!("{}{}", self.external_url.trim_end_matches('/'), o.link);
+            // Built only when annotations are rendered: most observations change nothing.
+            let context = || with_link(&o.context, &link);
             let fresh = !self.instances.contains_key(&fp);
             let change = match self.instances.get_mut(&fp) {
                 Some(i) => {
@@ -207,7 +207,7 @@ impl Book {
                     if c == Some(Change::Fired)
                         || (o.active && i.phase == Phase::Firing && before.1 != o.value)
                     {
-                        i.annotations = annotate(&rule, &o.context);
+                        i.annotations = annotate(&rule, &context());
                     }
                     if o.momentary {
                         // An instant holds now and not after: `keep_firing_for` runs from here.
@@ -223,9 +223,10 @@ impl Book {
                         self.refused += 1;
                         continue;
                     }
+                    let annotations = annotate(&rule, &context());
                     let (mut i, c) =
                         Instance::start(&rule.name, labels, o.value.clone(), link, now, t);
-                    i.annotations = annotate(&rule, &o.context);
+                    i.annotations = annotations;
                     if o.momentary {
                         i.active = false;
                     }
@@ -467,6 +468,19 @@ impl Book {
     }
 }
 
+/// An observation's template data with the alert's dashboard link, as `.Link` and as
+/// `.GeneratorURL` (the name Alertmanager's templates know it by), so annotations can point
+/// back at what fired.
+fn with_link(context: &serde_json::Value, link: &str) -> serde_json::Value {
+    let mut m = match context {
+        serde_json::Value::Object(m) => m.clone(),
+        _ => serde_json::Map::new(),
+    };
+    m.insert("Link".into(), link.into());
+    m.insert("GeneratorURL".into(), link.into());
+    serde_json::Value::Object(m)
+}
+
 /// Rules over instants (a new issue, a regression, a new key, a dead notification).
 pub fn is_momentary(r: &RuleConfig) -> bool {
     use super::rules::{ExceptionCondition, IssueCondition, SelfCondition};
@@ -512,84 +526,4 @@ pub fn to_alert(i: &Instance, status: AlertStatus, ends_at_ms: Option<u64>) -> A
         ends_at_ms,
         generator_url: i.generator_url.clone(),
     }
-}
-
-/// Folds several change sets into one (a failed write's, then the new one's).
-pub(super) fn merge(all: Vec<(Dirty, Vec<Record>)>) -> (Dirty, Vec<Record>) {
-    let mut out = Dirty::default();
-    let mut records = Vec::new();
-    for (d, r) in all {
-        for k in d.removed_instances {
-            out.instances.remove(&k);
-            out.removed_instances.insert(k);
-        }
-        for k in d.instances {
-            out.removed_instances.remove(&k);
-            out.instances.insert(k);
-        }
-        for k in d.removed_groups {
-            out.groups.remove(&k);
-            out.removed_groups.insert(k);
-        }
-        for k in d.groups {
-            out.removed_groups.remove(&k);
-            out.groups.insert(k);
-        }
-        out.removed_silences.extend(d.removed_silences);
-        out.history.extend(d.history);
-        out.events.extend(d.events);
-        records.extend(r);
-    }
-    (out, records)
-}
-
-/// The store write for change sets, reading current values from the ledger.
-pub(super) fn write_of(book: &Book, all: &[(Dirty, Vec<Record>)]) -> AlertsWrite {
-    let mut w = AlertsWrite::default();
-    let mut seen_i = HashMap::new();
-    let mut seen_g = HashMap::new();
-    for (d, records) in all {
-        for fp in &d.instances {
-            seen_i.insert(fp.clone(), true);
-        }
-        for fp in &d.removed_instances {
-            seen_i.insert(fp.clone(), false);
-        }
-        for k in &d.groups {
-            seen_g.insert(k.clone(), true);
-        }
-        for k in &d.removed_groups {
-            seen_g.insert(k.clone(), false);
-        }
-        for h in &d.history {
-            w.history.push((
-                h.resolved_at_ms,
-                h.fingerprint.clone(),
-                serde_json::to_vec(h).unwrap_or_default(),
-            ));
-        }
-        for r in records {
-            w.notifications
-                .push((r.id, serde_json::to_vec(r).unwrap_or_default()));
-        }
-        w.removed_silences
-            .extend(d.removed_silences.iter().cloned());
-    }
-    for (fp, keep) in seen_i {
-        match book.instances.get(&fp) {
-            Some(i) if keep => w
-                .instances
-                .push((fp, serde_json::to_vec(i).unwrap_or_default())),
-            _ => w.removed_instances.push(fp),
-        }
-    }
-    for (k, keep) in seen_g {
-        match book.groups.get(&k) {
-            Some(g) if keep => w
-                .groups
-                .push((k, serde_json::to_vec(g).unwrap_or_default())),
-            _ => w.removed_groups.push(k),
-        }
-    }
-    w
 }

@@ -8,6 +8,7 @@ use crate::config::Duration;
 use crate::config::decode::{Decode, Decoder, join};
 use crate::config::yaml::Node;
 
+use super::compat::{Authorization, FileText, OpsgenieResponder, PagerdutyLink, Unused, ignored};
 use super::matcher::Matcher;
 use super::rules::RuleConfig;
 
@@ -43,6 +44,9 @@ crate::config_section! {
     pub struct HttpConfig {
         pub bearer_token: Option<String> = None,
         pub basic_auth: Option<crate::config::shared::BasicAuth> = None,
+        /// `{type: Bearer, credentials: ...}` (or `credentials_file`): the `Authorization`
+        /// header, as Alertmanager's.
+        pub authorization: Option<Authorization> = None,
         pub tls_config: ReceiverTls = ReceiverTls::defaults(),
         /// `http://host:port` proxy.
         pub proxy_url: Option<String> = None,
@@ -72,13 +76,37 @@ crate::config_section! {
     /// Alertmanager's webhook: exactly its payload (`version: "4"`), so every receiver written
     /// for Alertmanager works unchanged. `template` replaces the body.
     pub struct WebhookConfig {
-        pub url: String,
+        /// The receiver's URL; or `url_file`, a file holding it (read at load).
+        pub url: String = String::new(),
+        pub url_file: Option<FileText> = None,
         pub send_resolved: bool = true,
         /// Most alerts per message (0: all); the rest are counted in `truncatedAlerts`.
         pub max_alerts: u64 = 0,
         /// A body template (Go-template syntax over the notification) instead of the JSON.
         pub template: Option<String> = None,
+        /// Per-attempt timeout of this channel instead of `alerts.delivery.timeout`.
+        pub timeout: Option<Duration> = None,
         pub http_config: HttpConfig = HttpConfig::defaults(),
+    }
+    check = check_webhook;
+}
+
+fn check_webhook(c: &WebhookConfig, path: &str, d: &mut Decoder) {
+    if c.url.is_empty() == c.url_file.is_none() {
+        d.error_at(path, "needs exactly one of `url` or `url_file`");
+    }
+}
+
+impl WebhookConfig {
+    /// `url`, or what `url_file` held.
+    pub fn url(&self) -> &str {
+        self.url_file.as_ref().map_or(&self.url, |f| &f.0)
+    }
+
+    /// The attempt timeout this channel asks for (`0s`, as in Alertmanager, means none of
+    /// its own).
+    pub fn timeout(&self) -> Option<std::time::Duration> {
+        self.timeout.map(|t| t.get()).filter(|t| !t.is_zero())
     }
 }
 
@@ -93,6 +121,11 @@ crate::config_section! {
         pub auth_password: Option<String> = None,
         pub hello: Option<String> = None,
         pub headers: BTreeMap<String, String> = BTreeMap::new(),
+        /// Templates of the HTML and text parts, instead of Panoptes' own.
+        pub html: Option<String> = None,
+        pub text: Option<String> = None,
+        /// Alertmanager's SMTP PLAIN identity: accepted, not used (warned at load).
+        pub auth_identity: Option<String> = None,
         pub send_resolved: bool = false,
         pub tls_config: ReceiverTls = ReceiverTls::defaults(),
     }
@@ -106,6 +139,13 @@ crate::config_section! {
         pub username: Option<String> = None,
         pub title: Option<String> = None,
         pub text: Option<String> = None,
+        /// Where the message's link goes (a template); default the alerts page.
+        pub title_link: Option<String> = None,
+        pub icon_emoji: Option<String> = None,
+        /// Accepted for Alertmanager configs; blocks have no colour bar (warned at load).
+        pub color: Option<String> = None,
+        /// A body template replacing the whole JSON payload.
+        pub template: Option<String> = None,
         pub send_resolved: bool = false,
         pub http_config: HttpConfig = HttpConfig::defaults(),
     }
@@ -117,6 +157,8 @@ crate::config_section! {
         pub webhook_url: String,
         pub title: Option<String> = None,
         pub text: Option<String> = None,
+        /// A body template replacing the whole JSON payload (the Adaptive Card).
+        pub template: Option<String> = None,
         pub send_resolved: bool = true,
         pub http_config: HttpConfig = HttpConfig::defaults(),
     }
@@ -127,6 +169,8 @@ crate::config_section! {
         pub webhook_url: String,
         pub title: Option<String> = None,
         pub message: Option<String> = None,
+        /// A body template replacing the whole JSON payload.
+        pub template: Option<String> = None,
         pub send_resolved: bool = true,
         pub http_config: HttpConfig = HttpConfig::defaults(),
     }
@@ -143,6 +187,8 @@ crate::config_section! {
         pub parse_mode: String = "HTML".to_string(),
         pub message_thread_id: Option<i64> = None,
         pub disable_notifications: bool = false,
+        /// A body template replacing the whole JSON payload (it must give `chat_id`).
+        pub template: Option<String> = None,
         pub send_resolved: bool = true,
         pub http_config: HttpConfig = HttpConfig::defaults(),
     }
@@ -151,15 +197,36 @@ crate::config_section! {
 crate::config_section! {
     /// PagerDuty Events API v2: trigger and resolve with `dedup_key` = the alert's fingerprint.
     pub struct PagerdutyConfig {
-        pub routing_key: String,
+        /// The Events API v2 integration key; or `service_key`.
+        pub routing_key: String = String::new(),
+        /// Alertmanager's Events API v1 key: sent as the v2 `routing_key` (PagerDuty takes
+        /// an integration's key at either API).
+        pub service_key: Option<String> = None,
         pub url: Option<String> = None,
         /// `critical`, `error`, `warning` or `info`; default from the alert's `severity` label.
         pub severity: Option<String> = None,
         pub client: String = "Panoptes".to_string(),
         pub client_url: Option<String> = None,
         pub description: Option<String> = None,
+        /// More `custom_details` (values are templates), beside the labels and annotations.
+        pub details: BTreeMap<String, String> = BTreeMap::new(),
+        /// More links of the event, beside the link to the alert.
+        pub links: Vec<PagerdutyLink> = Vec::new(),
         pub send_resolved: bool = true,
         pub http_config: HttpConfig = HttpConfig::defaults(),
+    }
+    check = check_pagerduty;
+}
+
+fn check_pagerduty(c: &PagerdutyConfig, path: &str, d: &mut Decoder) {
+    if c.routing_key.is_empty() == c.service_key.is_none() {
+        d.error_at(path, "needs exactly one of `routing_key` or `service_key`");
+    }
+}
+
+impl PagerdutyConfig {
+    pub fn key(&self) -> &str {
+        self.service_key.as_deref().unwrap_or(&self.routing_key)
     }
 }
 
@@ -173,6 +240,12 @@ crate::config_section! {
         /// `P1`..`P5`.
         pub priority: Option<String> = None,
         pub tags: Option<String> = None,
+        /// Teams, users, escalations or schedules the alert is for.
+        pub responders: Vec<OpsgenieResponder> = Vec::new(),
+        /// More details (values are templates), beside the labels.
+        pub details: BTreeMap<String, String> = BTreeMap::new(),
+        /// A note added when the alert is created (a template).
+        pub note: Option<String> = None,
         pub send_resolved: bool = true,
         pub http_config: HttpConfig = HttpConfig::defaults(),
     }
@@ -190,6 +263,8 @@ crate::config_section! {
         pub tags: Vec<String> = Vec::new(),
         /// Access token (`tk_...`).
         pub token: Option<String> = None,
+        /// A body template replacing the JSON publish; plain text goes to the topic's URL.
+        pub template: Option<String> = None,
         pub send_resolved: bool = true,
         pub http_config: HttpConfig = HttpConfig::defaults(),
     }
@@ -255,6 +330,9 @@ crate::config_section! {
         pub group_wait: Option<Duration> = None,
         pub group_interval: Option<Duration> = None,
         pub repeat_interval: Option<Duration> = None,
+        /// Alertmanager's time intervals: accepted, not supported (warned at load).
+        pub mute_time_intervals: Vec<String> = Vec::new(),
+        pub active_time_intervals: Vec<String> = Vec::new(),
         /// On-call: page the named escalation policy for alerts of this route.
         pub escalation_policy: Option<String> = None,
         pub routes: Vec<RouteConfig> = Vec::new(),
@@ -267,7 +345,30 @@ crate::config_section! {
     pub struct InhibitRuleConfig {
         pub source_matchers: Vec<Matcher> = Vec::new(),
         pub target_matchers: Vec<Matcher> = Vec::new(),
+        /// Alertmanager's older forms: `{label: value}` and `{label: regex}`.
+        pub source_match: BTreeMap<String, String> = BTreeMap::new(),
+        pub source_match_re: BTreeMap<String, String> = BTreeMap::new(),
+        pub target_match: BTreeMap<String, String> = BTreeMap::new(),
+        pub target_match_re: BTreeMap<String, String> = BTreeMap::new(),
         pub equal: Vec<String> = Vec::new(),
+    }
+    check = check_inhibit_rule;
+}
+
+fn check_inhibit_rule(c: &InhibitRuleConfig, path: &str, d: &mut Decoder) {
+    for (key, map) in [
+        ("source_match_re", &c.source_match_re),
+        ("target_match_re", &c.target_match_re),
+    ] {
+        check_regexes(map, &join(path, key), d);
+    }
+}
+
+fn check_regexes(map: &BTreeMap<String, String>, path: &str, d: &mut Decoder) {
+    for (k, re) in map {
+        if let Err(e) = super::matcher::anchored(re) {
+            d.error_at(&join(path, k), format!("invalid regex: {e}"));
+        }
     }
 }
 
@@ -311,6 +412,11 @@ crate::config_section! {
         pub evaluation_interval: Duration = Duration::secs(15),
         /// Firing and resolved alerts kept in the history.
         pub history_retention: Duration = Duration::secs(30 * 86_400),
+        /// Alertmanager's template files and time intervals: accepted so its configuration
+        /// pastes in, not supported (warned at load).
+        pub templates: Vec<String> = Vec::new(),
+        pub time_intervals: Vec<Unused> = Vec::new(),
+        pub mute_time_intervals: Vec<Unused> = Vec::new(),
     }
     check = check_alerts;
 }
@@ -362,14 +468,7 @@ fn check_route(
             format!("no receiver named `{name}`"),
         );
     }
-    for (k, re) in &r.match_re {
-        if let Err(e) = super::matcher::anchored(re) {
-            d.error_at(
-                &join(&join(path, "match_re"), k),
-                format!("invalid regex: {e}"),
-            );
-        }
-    }
+    check_regexes(&r.match_re, &join(path, "match_re"), d);
     for (i, child) in r.routes.iter().enumerate() {
         check_route(
             child,
@@ -380,15 +479,15 @@ fn check_route(
     }
 }
 
-/// Rules that name monitors, groups or projects that do not exist. Warnings, not errors: a
-/// rule may be written before its monitor (or outlive it), and must not stop a reload; the
-/// warnings are logged at start and on each reload.
+/// Rules that name monitors, groups or projects that do not exist, and Alertmanager keys that
+/// were accepted but are ignored. Warnings, not errors: a rule may be written before its
+/// monitor (or outlive it), and must not stop a reload; the warnings are logged at start.
 pub fn warnings(
     c: &AlertsConfig,
     monitors: &[crate::probe::config::MonitorConfig],
     projects: &[crate::sentry::config::ProjectConfig],
 ) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out = ignored(c);
     for (i, r) in c.rules.iter().enumerate() {
         let path = format!("alerts.rules[{i}]");
         if let Some(m) = &r.monitor {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
-use super::book::{Book, Dirty, merge, write_of};
+use super::book::{Book, Dirty};
 use super::channels::receiver_channels;
 use super::config::AlertsConfig;
 use super::eval::{Evaluator, SelfStats};
@@ -19,7 +19,8 @@ use super::events::AlertEvent;
 use super::groups::Group;
 use super::model::Labels;
 use super::outbox::{self, DeliveryState, Outbox, Record, Transport};
-use super::rules::RuleConfig;
+use super::persist::{merge, write_of};
+use super::rules::{RuleConfig, effective};
 use super::silences::{Invalid, MAX_SILENCES, PostableSilence, Silence};
 use super::state::{Instance, Phase};
 use crate::clock::SharedClock;
@@ -196,7 +197,7 @@ pub async fn start(d: Deps) -> Result<(Alerts, Vec<tokio::task::JoinHandle<()>>)
         config: d.config.clone(),
         transport: d.transport.clone(),
     };
-    let mut eval = Evaluator::new(cfg.rules.clone());
+    let mut eval = Evaluator::new(effective(&cfg.rules));
     seed(&mut eval, &d.store, d.clock.now_ms()).await;
     let engine = Engine {
         eval,
@@ -330,7 +331,11 @@ impl Engine {
                 }
                 Some(c) = commands.recv() => self.command(c).await,
                 Some(d) = dead.recv() => {
-                    let obs = self.eval.notification_dead(&format!("{}/{}", d.receiver, d.channel), &d.reason);
+                    let obs = self.eval.notification_dead(&d.receiver, &d.channel, &d.reason, &d.alertnames);
+                    if obs.is_empty() {
+                        warn!(receiver = %d.receiver, channel = %d.channel,
+                            "a notification of dead notifications is dead too; not alerting again");
+                    }
                     self.step(obs, false);
                 }
                 Some(first) = events.recv() => {
@@ -383,10 +388,14 @@ impl Engine {
 
     async fn reconfigure(&mut self) {
         let cfg = self.config.borrow_and_update().clone();
-        self.eval = Evaluator::new(cfg.rules.clone());
+        self.eval = Evaluator::new(effective(&cfg.rules));
         seed(&mut self.eval, &self.store, self.clock.now_ms()).await;
         let ext = external_url(&cfg, &self.default_external_url);
         lock_write(&self.book).configure(&cfg, receiver_channels(&cfg.receivers), ext);
+        // At start these are among `config::warnings`, logged by the app.
+        for w in super::compat::ignored(&cfg) {
+            warn!("{w}");
+        }
         debug!("alerting configuration reloaded");
     }
 

@@ -8,6 +8,7 @@
 
 pub mod book;
 pub mod channels;
+pub mod compat;
 pub mod config;
 pub mod engine;
 pub mod eval;
@@ -17,6 +18,7 @@ pub mod matcher;
 pub mod model;
 pub mod notify;
 pub mod outbox;
+mod persist;
 pub mod query;
 pub mod retention;
 pub mod routing;
@@ -27,6 +29,10 @@ pub mod template;
 pub mod test_message;
 pub mod windows;
 
+#[cfg(test)]
+mod book_tests;
+#[cfg(test)]
+mod compat_tests;
 #[cfg(test)]
 mod fixture_tests;
 #[cfg(test)]

@@ -131,6 +131,9 @@ pub struct HttpRequest {
     /// `http://host:port` proxy.
     #[serde(default)]
     pub proxy: Option<String>,
+    /// The channel's own attempt timeout, if it has one.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
 }
 
 pub use crate::outbound::smtp::{EmailMessage, SmtpSettings};

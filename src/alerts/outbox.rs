@@ -210,6 +210,9 @@ pub struct Dead {
     pub receiver: String,
     pub channel: String,
     pub reason: String,
+    /// The `alertname`s the notification carried (a dead notification about dead
+    /// notifications must not raise another: that would loop).
+    pub alertnames: Vec<String>,
 }
 
 pub struct Outbox {
@@ -331,7 +334,7 @@ impl Outbox {
                             return;
                         }
                     }
-                    let timeout = cfg.delivery.timeout.get();
+                    let timeout = super::notify::attempt_timeout(&cfg, &r.receiver, &r.channel);
                     let started = std::time::Instant::now();
                     let outcome =
                         match tokio::time::timeout(timeout, transport.send(&cfg, &r)).await {
@@ -432,6 +435,12 @@ impl Outbox {
                     receiver: r.receiver.clone(),
                     channel: r.channel.clone(),
                     reason,
+                    alertnames: r
+                        .notification
+                        .alerts
+                        .iter()
+                        .map(|a| a.name().to_string())
+                        .collect(),
                 });
             }
         }

@@ -60,17 +60,7 @@ impl Route {
         let ms = |d: Option<crate::config::Duration>, inherited: u64| {
             d.map_or(inherited, |d| d.get().as_millis() as u64)
         };
-        let mut matchers = cfg.matchers.clone();
-        for (k, v) in &cfg.match_labels {
-            if let Ok(m) = Matcher::new(k, MatchOp::Equal, v) {
-                matchers.push(m);
-            }
-        }
-        for (k, v) in &cfg.match_re {
-            if let Ok(m) = Matcher::new(k, MatchOp::Regex, v) {
-                matchers.push(m);
-            }
-        }
+        let matchers = with_legacy(&cfg.matchers, &cfg.match_labels, &cfg.match_re);
         let mut node = Route {
             key,
             receiver: cfg
@@ -173,11 +163,27 @@ pub struct Inhibition {
     pub equal: Vec<String>,
 }
 
+/// `matchers` plus Alertmanager's older `match` (equality) and `match_re` (regex) maps (their
+/// regexes were checked at load).
+fn with_legacy(
+    matchers: &[Matcher],
+    equal: &std::collections::BTreeMap<String, String>,
+    regex: &std::collections::BTreeMap<String, String>,
+) -> Vec<Matcher> {
+    let mut out = matchers.to_vec();
+    let legacy = equal
+        .iter()
+        .map(|(k, v)| (k, MatchOp::Equal, v))
+        .chain(regex.iter().map(|(k, v)| (k, MatchOp::Regex, v)));
+    out.extend(legacy.filter_map(|(k, op, v)| Matcher::new(k, op, v).ok()));
+    out
+}
+
 impl From<&InhibitRuleConfig> for Inhibition {
     fn from(c: &InhibitRuleConfig) -> Self {
         Inhibition {
-            source: c.source_matchers.clone(),
-            target: c.target_matchers.clone(),
+            source: with_legacy(&c.source_matchers, &c.source_match, &c.source_match_re),
+            target: with_legacy(&c.target_matchers, &c.target_match, &c.target_match_re),
             equal: c.equal.clone(),
         }
     }

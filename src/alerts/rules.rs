@@ -390,3 +390,42 @@ fn valid_label_value(s: &str) -> bool {
 pub fn check_regex(re: &str) -> Result<(), String> {
     anchored(re).map(|_| ()).map_err(|e| e.to_string())
 }
+
+/// The alert raised when a delivery is given up (`alerts.delivery.dead_after`): a page that
+/// never arrived must itself page. Labels `receiver` and `channel`; routed like any alert.
+pub const NOTIFICATION_DEAD: &str = "PanoptesNotificationDead";
+
+/// The rules evaluated: the configured ones, then the built-in [`NOTIFICATION_DEAD`] (unless
+/// a rule of that name replaces it). Book and evaluator both index this list.
+pub fn effective(rules: &[RuleConfig]) -> Vec<RuleConfig> {
+    let mut out = rules.to_vec();
+    if !rules.iter().any(|r| r.name == NOTIFICATION_DEAD) {
+        let annotations = [
+            (
+                "summary",
+                "A notification to {{ .Receiver }} ({{ .Channel }}) was given up",
+            ),
+            ("description", "{{ .Value }}"),
+        ];
+        out.push(RuleConfig {
+            name: NOTIFICATION_DEAD.to_string(),
+            monitor: None,
+            issue: None,
+            exception: None,
+            panoptes: Some(SelfRule {
+                event: SelfCondition::NotificationDead,
+                above: 0,
+                window: Duration::secs(300),
+            }),
+            pending_for: Duration::secs(0),
+            keep_firing_for: None,
+            severity: Some("critical".to_string()),
+            labels: BTreeMap::new(),
+            annotations: annotations
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        });
+    }
+    out
+}

@@ -75,7 +75,7 @@ impl Alerts {
                 attempts: Vec::new(),
                 finished_ms: None,
             };
-            let timeout = cfg.delivery.timeout.get();
+            let timeout = super::notify::attempt_timeout(&cfg, receiver, &ch.id);
             let started = std::time::Instant::now();
             let outcome = tokio::time::timeout(timeout, self.transport.send(&cfg, &record)).await;
             out.push(match outcome {

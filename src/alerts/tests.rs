@@ -377,3 +377,56 @@ async fn windows_start_from_stored_rollups_after_a_restart() {
     assert!(rig.states().is_empty(), "{:?}", rig.states());
     rig.stop().await;
 }
+
+const SPIKE: &str = r#"
+alerts:
+  rules:
+    - name: BillingSpike
+      exception: {event: increase, increase: 3, window: 5m}
+      keep_firing_for: 1m
+  route: {receiver: web, group_by: [alertname], group_wait: 0s, group_interval: 1m}
+  receivers:
+    - name: web
+      webhook_configs: [{url: "http://127.0.0.1:9/hook"}]
+  evaluation_interval: 15s
+"#;
+
+#[tokio::test(start_paused = true)]
+async fn a_count_window_alert_resolves_when_the_traffic_stops() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rig = rig_with(dir.path(), SPIKE, Vec::new()).await;
+    let e = DomainEvent::Periskop(crate::events::PeriskopEvent::CountIncreased {
+        service: "billing".into(),
+        key: "KeyError".into(),
+        increase: 10,
+        total: 10,
+        at_ms: rig.alerts.clock.now_ms(),
+    });
+    rig.events.send(Arc::new(e)).await.expect("send");
+    settle().await;
+    assert_eq!(rig.states(), ["firing"]);
+    // No event arrives again. The 5 m window holds the increase for its minutes, then the
+    // tick finds it empty and `keep_firing_for` (1 m) runs out.
+    at(300, &rig).await;
+    assert_eq!(
+        rig.states(),
+        ["firing"],
+        "the window still holds the increase"
+    );
+    // Step by the evaluation interval: one jump would wake the engine once, at its end.
+    for t in (315..=405).step_by(15) {
+        at(t, &rig).await;
+    }
+    assert_eq!(rig.states(), ["firing"], "keep_firing_for holds it");
+    at(420, &rig).await;
+    assert!(rig.states().is_empty(), "resolved: {:?}", rig.states());
+    at(540, &rig).await;
+    let sent = rig.sent();
+    assert_eq!(sent.first().map(|s| s.2), Some(AlertStatus::Firing));
+    assert_eq!(
+        sent.last().map(|s| s.2),
+        Some(AlertStatus::Resolved),
+        "{sent:?}"
+    );
+    rig.stop().await;
+}

@@ -62,6 +62,8 @@ crate::config_section! {
         pub status_pages: Vec<StatusPageConfig> = Vec::new(),
         /// Prometheus remote-write receivers that get every probe result as samples.
         pub remote_write: Vec<RemoteWriteConfig> = Vec::new(),
+        /// Pacing and bounds of forwarding to upstream Sentry (`projects[].forward` says where).
+        pub forward: crate::forward::config::ForwardConfig = section_default(),
     }
 }
 

@@ -223,8 +223,24 @@ async fn notifications(
     }))
 }
 
-async fn receivers(State(state): State<AppState>) -> Result<Json<Vec<ReceiverView>>, ApiError> {
-    Ok(Json(state.alerts.receivers().await?))
+async fn receivers(
+    State(state): State<AppState>,
+    page: PageParams,
+) -> Result<Json<Page<ReceiverView>>, ApiError> {
+    let after = page.after::<usize>()?;
+    // In config order (the order the routing tree names them), so the position is the key.
+    let all: Vec<_> = state
+        .alerts
+        .receivers()
+        .await?
+        .into_iter()
+        .enumerate()
+        .collect();
+    let (items, next) = slice(all, |(i, _)| *i, after, page.limit);
+    Ok(Json(Page {
+        items: items.into_iter().map(|(_, r)| r).collect(),
+        next_cursor: next.map(|n| cursor(&n)),
+    }))
 }
 
 async fn test_receiver(

@@ -199,11 +199,13 @@ impl From<StoreError> for ApiError {
                 message: e.to_string(),
                 retry_after_secs: Some(1),
             },
-            StoreError::Closed | StoreError::Failed(_) => ApiError::Unavailable {
-                code: ErrorCode::StoreUnavailable,
-                message: e.to_string(),
-                retry_after_secs: None,
-            },
+            StoreError::Closed | StoreError::Failed(_) | StoreError::Disk(_) => {
+                ApiError::Unavailable {
+                    code: ErrorCode::StoreUnavailable,
+                    message: e.to_string(),
+                    retry_after_secs: None,
+                }
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -276,7 +278,9 @@ impl IntoResponse for crate::sentry::IngestError {
             E::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             E::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             E::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
-            E::Store(StoreError::Closed | StoreError::Failed(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            E::Store(StoreError::Closed | StoreError::Failed(_) | StoreError::Disk(_)) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             E::Store(_) | E::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let detail = match &self {
@@ -369,6 +373,28 @@ pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Ne
     if ingest && (status.is_client_error() || status.is_server_error()) {
         return relay_shape(resp).await;
     }
+    if periskop_compat {
+        return resp;
+    }
+    as_json_error(resp).await
+}
+
+/// The layers of [`json_errors`] and [`security_headers`] for routes that skip the per-request
+/// middleware (the status page's cached reads): successes pass untouched (they set their own
+/// headers, and a widget must stay frameable), errors get the JSON shape and the headers.
+pub async fn errors_only(resp: Response) -> Response {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let mut resp = as_json_error(resp).await;
+    add_security_headers(resp.headers_mut());
+    resp
+}
+
+/// An error answer not already JSON (nor a page meant for people) in the API's error shape.
+async fn as_json_error(resp: Response) -> Response {
+    let status = resp.status();
     let is_json = resp
         .headers()
         .get(header::CONTENT_TYPE)
@@ -380,11 +406,7 @@ pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Ne
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("text/html"));
-    if !(status.is_client_error() || status.is_server_error())
-        || is_json
-        || is_html
-        || periskop_compat
-    {
+    if !(status.is_client_error() || status.is_server_error()) || is_json || is_html {
         return resp;
     }
     let (parts, body) = resp.into_parts();
@@ -458,14 +480,17 @@ pub async fn security_headers(
     next: axum::middleware::Next,
 ) -> Response {
     let mut resp = next.run(req).await;
-    let h = resp.headers_mut();
+    add_security_headers(resp.headers_mut());
+    resp
+}
+
+fn add_security_headers(h: &mut axum::http::HeaderMap) {
     h.entry(header::X_CONTENT_TYPE_OPTIONS)
         .or_insert(HeaderValue::from_static("nosniff"));
     h.entry(header::X_FRAME_OPTIONS)
         .or_insert(HeaderValue::from_static("DENY"));
     h.entry(header::REFERRER_POLICY)
         .or_insert(HeaderValue::from_static("same-origin"));
-    resp
 }
 
 #[cfg(test)]

@@ -276,5 +276,15 @@ async fn stats(
     State(state): State<AppState>,
 ) -> Result<Json<panoptes_types::IngestStats>, ApiError> {
     let ingest = state.ingest.clone();
-    Ok(Json(state.store.read(move |_| ingest.stats()).await?))
+    let forward = state.forward.clone();
+    Ok(Json(
+        state
+            .store
+            .read(move |s| {
+                let mut stats = ingest.stats()?;
+                stats.forward = Some(forward.stats(s)?);
+                Ok(stats)
+            })
+            .await?,
+    ))
 }

@@ -11,6 +11,7 @@ mod assets;
 pub mod config;
 pub mod credentials;
 pub mod error;
+mod forward;
 mod issues;
 mod oncall;
 pub mod page;
@@ -78,6 +79,7 @@ pub struct Handles {
     pub alerts: crate::alerts::Alerts,
     pub oncall: crate::oncall::Oncall,
     pub status: crate::statuspage::StatusPages,
+    pub forward: crate::forward::Forwarder,
 }
 
 impl Handles {
@@ -121,6 +123,7 @@ pub fn router(state: AppState) -> Router {
     let layered = Router::new()
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(api::metrics))
+        .route("/count", get(forward::count))
         .nest(panoptes_types::API_PREFIX, api)
         .merge(periskop::routes())
         .merge(sentry::ingest_routes())
@@ -142,7 +145,7 @@ pub fn router(state: AppState) -> Router {
             count_requests,
         ));
     Router::new()
-        .merge(status::cached_routes())
+        .merge(status::cached_routes().layer(middleware::map_response(error::errors_only)))
         .merge(layered)
         .with_state(state)
 }

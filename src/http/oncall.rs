@@ -1,18 +1,18 @@
-//! On-call API: who is on call, schedules and shifts, overrides, policies, people, pages with
-//! acknowledge and resolve; and the two public routes a phone or a calendar reaches without a
+//! On-call API: who is on call, schedules and shifts, overrides, policies, people and their
+//! own contact methods, pages with acknowledge and resolve; and the two public routes a phone or a calendar reaches without a
 //! login: the signed acknowledge link and the secret calendar feed. Translation only: answers
 //! come from `oncall::query` and the engine's handle.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 
 use panoptes_types::{
-    NewOverride, OnCallNow, OnCallUser, OverrideView, Page, PageView, PolicyView, ScheduleView,
-    Shifts,
+    NewOverride, OnCallNow, OnCallUser, OverrideUpdate, OverrideView, Page, PageView, PolicyView,
+    ScheduleView, Shifts,
 };
 
 use super::AppState;
@@ -21,7 +21,8 @@ use super::page::PageParams;
 use crate::auth::Principal;
 use crate::clock::rfc3339;
 use crate::oncall::ack::{AckError, MAX_TOKEN, verify_ack};
-use crate::oncall::engine::{self, OncallError};
+use crate::oncall::contacts;
+use crate::oncall::engine::{self, OncallError, OverrideChange};
 use crate::oncall::query::override_view;
 
 /// Routes under the API prefix (a login or token needed).
@@ -31,9 +32,18 @@ pub fn routes() -> Router<AppState> {
         .route("/oncall/schedules", get(schedules))
         .route("/oncall/schedules/{name}/shifts", get(shifts))
         .route("/oncall/overrides", get(overrides).post(put_override))
-        .route("/oncall/overrides/{id}", delete(delete_override))
+        .route(
+            "/oncall/overrides/{id}",
+            get(get_override)
+                .put(update_override)
+                .delete(delete_override),
+        )
         .route("/oncall/policies", get(policies))
         .route("/oncall/users", get(users))
+        .route(
+            "/oncall/users/{name}/contacts",
+            get(own_contacts).put(set_contacts).delete(reset_contacts),
+        )
         .route("/pages", get(pages))
         .route("/pages/{id}", get(page))
         .route("/pages/{id}/acknowledge", post(acknowledge))
@@ -59,9 +69,19 @@ fn time(field: &str, s: &str) -> Result<u64, ApiError> {
         })
 }
 
+/// A time from a query string. Query decoding reads `+` as a space, so an offset written
+/// unencoded (`at=2026-03-29T01:30:00+02:00`) arrives as `01:30:00 02:00`: read it as meant.
+fn query_time(field: &str, s: &str) -> Result<u64, ApiError> {
+    match time(field, s) {
+        Err(e) if s.contains(' ') => time(field, &s.replace(' ', "+")).map_err(|_| e),
+        r => r,
+    }
+}
+
 fn oncall_error(e: OncallError) -> ApiError {
     match e {
         OncallError::NotFound(id) => ApiError::NotFound(format!("no page {id}")),
+        OncallError::OverrideNotFound(id) => ApiError::NotFound(format!("no override {id}")),
         OncallError::Invalid(m) => ApiError::invalid(m),
         OncallError::TooMany(what) => ApiError::Conflict(format!("too many {what}")),
         OncallError::Stopped => ApiError::Internal("on-call is shutting down".into()),
@@ -81,7 +101,7 @@ async fn who(
     Query(q): Query<WhoQuery>,
 ) -> Result<Response, ApiError> {
     let at = match q.at.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => time("at", s)?,
+        Some(s) => query_time("at", s)?,
         None => state.clock.now_ms(),
     };
     let oncall = &state.oncall;
@@ -123,11 +143,11 @@ async fn shifts(
 ) -> Result<Json<Shifts>, ApiError> {
     let now = state.clock.now_ms();
     let from = match q.from.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => time("from", s)?,
+        Some(s) => query_time("from", s)?,
         None => now,
     };
     let to = match q.to.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => time("to", s)?,
+        Some(s) => query_time("to", s)?,
         None => from + 14 * 86_400_000,
     };
     if to <= from {
@@ -171,6 +191,48 @@ async fn put_override(
     Ok((StatusCode::CREATED, Json(override_view(&saved))))
 }
 
+async fn get_override(
+    State(state): State<AppState>,
+    Path(id): Path<u64>,
+) -> Result<Json<OverrideView>, ApiError> {
+    let o = state
+        .oncall
+        .get_override(id)
+        .ok_or(OncallError::OverrideNotFound(id))
+        .map_err(oncall_error)?;
+    Ok(Json(override_view(&o)))
+}
+
+/// Who covers and when; checked as a new override is.
+async fn update_override(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<u64>,
+    JsonBody(u): JsonBody<OverrideUpdate>,
+) -> Result<Json<OverrideView>, ApiError> {
+    let current = state
+        .oncall
+        .get_override(id)
+        .ok_or(OncallError::OverrideNotFound(id))
+        .map_err(oncall_error)?;
+    if u.schedule.as_ref().is_some_and(|s| *s != current.schedule) {
+        return Err(ApiError::invalid(
+            "schedule: an override stays in its schedule (delete it and create another)",
+        ));
+    }
+    let change = OverrideChange {
+        user: u.user,
+        start_ms: u.start.as_deref().map(|s| time("start", s)).transpose()?,
+        end_ms: u.end.as_deref().map(|s| time("end", s)).transpose()?,
+    };
+    let saved = state
+        .oncall
+        .update_override(id, change, p.name())
+        .await
+        .map_err(oncall_error)?;
+    Ok(Json(override_view(&saved)))
+}
+
 async fn delete_override(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
@@ -180,10 +242,7 @@ async fn delete_override(
         .oncall
         .delete_override(id, p.name())
         .await
-        .map_err(|e| match e {
-            OncallError::Invalid(m) => ApiError::NotFound(m),
-            e => oncall_error(e),
-        })?;
+        .map_err(oncall_error)?;
     Ok(Json(override_view(&gone)))
 }
 
@@ -193,6 +252,79 @@ async fn policies(State(state): State<AppState>) -> Json<Vec<PolicyView>> {
 
 async fn users(State(state): State<AppState>) -> Json<Vec<OnCallUser>> {
     Json(state.oncall.users())
+}
+
+/// Whether `p` may read or change `user`'s own contact methods: a person their own; an API
+/// token anyone's (tokens are the operator's credential; Panoptes has no roles).
+fn may_edit_contacts(p: &Principal, user: &str) -> Result<(), ApiError> {
+    match p {
+        Principal::Token { .. } => Ok(()),
+        Principal::User(me) if me == user => Ok(()),
+        Principal::User(_) => Err(ApiError::Forbidden(
+            "people set their own contact methods (an API token may set anyone's)".into(),
+        )),
+    }
+}
+
+/// The list as it was set (it may hold secrets, hence the same check as for changing it).
+async fn own_contacts(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    may_edit_contacts(&p, &name)?;
+    state
+        .oncall
+        .own_contacts(&name)
+        .map(axum::Json)
+        .ok_or_else(|| ApiError::NotFound(format!("`{name}` set no contact methods")))
+}
+
+/// Replaces the config's contact methods of `name` with the list posted (the config's shape).
+async fn set_contacts(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<serde_json::Value>,
+) -> Result<Json<OnCallUser>, ApiError> {
+    may_edit_contacts(&p, &name)?;
+    contacts::check_name(&name).map_err(ApiError::invalid)?;
+    if serde_json::to_vec(&body).map_or(0, |b| b.len()) > contacts::MAX_BODY {
+        return Err(ApiError::PayloadTooLarge {
+            message: format!("contacts: at most {} bytes", contacts::MAX_BODY),
+        });
+    }
+    let methods = contacts::decode(&body).map_err(ApiError::invalid)?;
+    state
+        .oncall
+        .set_contacts(&name, Some((body, methods)), p.name())
+        .await
+        .map_err(oncall_error)?;
+    let view = state
+        .oncall
+        .user(&name)
+        .ok_or_else(|| ApiError::Internal("the contact methods were not kept".into()))?;
+    Ok(Json(view))
+}
+
+/// Drops `name`'s own contact methods: the config's apply again.
+async fn reset_contacts(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    may_edit_contacts(&p, &name)?;
+    let removed = state
+        .oncall
+        .set_contacts(&name, None, p.name())
+        .await
+        .map_err(oncall_error)?;
+    if !removed {
+        return Err(ApiError::NotFound(format!(
+            "`{name}` set no contact methods"
+        )));
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]
@@ -406,4 +538,45 @@ async fn calendar(
         body,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unencoded_plus_in_a_query_time_is_an_offset() {
+        // `+02:00` in a query string arrives as ` 02:00`.
+        let t = query_time("at", "2026-03-29T01:30:00 02:00").expect("read as +02:00");
+        assert_eq!(rfc3339(t), "2026-03-28T23:30:00Z");
+        assert_eq!(
+            query_time("at", "2026-03-29T01:30:00+02:00").ok(),
+            Some(t),
+            "encoded, as before"
+        );
+        assert_eq!(
+            query_time("at", "2026-03-29T01:30:00Z")
+                .ok()
+                .map(rfc3339)
+                .as_deref(),
+            Some("2026-03-29T01:30:00Z")
+        );
+        let e = query_time("at", "next week").expect_err("not a time");
+        assert!(e.to_string().contains("`next week`"), "{e}");
+    }
+
+    #[test]
+    fn people_set_their_own_contacts_and_tokens_anyones() {
+        let ana = Principal::User("ana".into());
+        assert!(may_edit_contacts(&ana, "ana").is_ok());
+        assert!(matches!(
+            may_edit_contacts(&ana, "ben"),
+            Err(ApiError::Forbidden(_))
+        ));
+        let token = Principal::Token {
+            id: "t".into(),
+            name: "ci".into(),
+        };
+        assert!(may_edit_contacts(&token, "ben").is_ok());
+    }
 }

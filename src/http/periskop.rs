@@ -138,10 +138,7 @@ async fn compat_errors(
         return r;
     }
     match state.periskop.compat_errors(&name) {
-        Some(mut out) => {
-            out.sort_by(|a, b| a.aggregation_key.cmp(&b.aggregation_key));
-            axum::Json(out).into_response()
-        }
+        Some(out) => axum::Json(out).into_response(),
         // Periskop answers a plain-text 404 here.
         None => (StatusCode::NOT_FOUND, format!("service {name} not found\n")).into_response(),
     }

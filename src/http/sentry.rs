@@ -27,7 +27,7 @@ use crate::sentry::{Accepted, IngestError, RawBody, SentryAuth, auth};
 pub fn ingest_routes() -> Router<AppState> {
     Router::new()
         .route("/api/{project}/envelope", post(envelope))
-        .route("/api/{project}/store", post(store))
+        .route("/api/{project}/store", post(store).get(store_get))
         .route("/api/store", post(store_without_project))
         .route("/api/{project}/security", post(security))
         .route("/api/{project}/csp-report", post(security))
@@ -299,6 +299,39 @@ async fn store(
     let result = async {
         let pid = project_id(&project)?;
         store_inner(&state, Some(pid), &uri, &headers, body).await
+    }
+    .await;
+    respond(&state, pid, result)
+}
+
+/// `GET /api/{project}/store/?sentry_key=...&sentry_data=...`: the image-beacon form older
+/// browser clients use; the event (JSON, or base64 of zlib) is in the query.
+async fn store_get(
+    State(state): State<AppState>,
+    Path(project): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let pid = project.parse::<u64>().ok();
+    let result = async {
+        let pid = project_id(&project)?;
+        let cfg = state.ingest.settings();
+        let auth = request_auth(&headers, &uri)?;
+        state.ingest.authorize(Some(pid), auth.as_ref())?;
+        let data = query
+            .get("sentry_data")
+            .ok_or_else(|| IngestError::InvalidEvent("missing sentry_data".into()))?;
+        if data.len() as u64 > cfg.ingest.max_store_bytes {
+            return Err(IngestError::TooLarge(format!(
+                "sentry_data is larger than {} bytes (ingest.max_store_bytes)",
+                cfg.ingest.max_store_bytes
+            )));
+        }
+        let body = state
+            .ingest
+            .plain_body(bytes::Bytes::copy_from_slice(data.as_bytes()))?;
+        state.ingest.store_event(Some(pid), auth, body).await
     }
     .await;
     respond(&state, pid, result)

@@ -415,9 +415,9 @@ pub fn validate(c: &OncallConfig, alerts: &AlertsConfig, d: &mut Decoder) {
         for (j, s) in p.steps.iter().enumerate() {
             for (k, t) in s.targets.iter().enumerate() {
                 let at = format!("oncall.escalation_policies[{i}].steps[{j}].targets[{k}]");
+                // A user without contacts here may set their own (API, dashboard): a warning.
                 let missing = match t {
-                    Target::User(u) => (!c.contacts.contains_key(u))
-                        .then(|| format!("user `{u}` has no contact methods in oncall.contacts")),
+                    Target::User(_) => None,
                     Target::Schedule(s) | Target::ScheduleNext(s) | Target::ScheduleAll(s) => c
                         .schedule(s)
                         .is_none()
@@ -455,10 +455,23 @@ fn check_route(
     }
 }
 
-/// Users in schedules that cannot be paged (no contact methods). Warnings: a schedule may be
-/// written before its people's contacts.
+/// Users in schedules and steps without contact methods in the config. Warnings: a schedule
+/// may be written before its people's contacts, and people may set their own.
 pub fn warnings(c: &OncallConfig) -> Vec<String> {
     let mut out = Vec::new();
+    for (i, p) in c.escalation_policies.iter().enumerate() {
+        for (j, s) in p.steps.iter().enumerate() {
+            for (k, t) in s.targets.iter().enumerate() {
+                if let Target::User(u) = t
+                    && !c.contacts.contains_key(u)
+                {
+                    out.push(format!(
+                        "oncall.escalation_policies[{i}].steps[{j}].targets[{k}]: `{u}` has no contact methods in oncall.contacts and cannot be paged unless they set their own"
+                    ));
+                }
+            }
+        }
+    }
     for (i, s) in c.schedules.iter().enumerate() {
         for (j, l) in s.layers.iter().enumerate() {
             for (k, u) in l.users.iter().enumerate() {
@@ -521,6 +534,19 @@ oncall:
     }
 
     #[test]
+    fn a_step_may_name_someone_who_sets_their_own_contacts() {
+        let c = crate::config::parse(
+            "oncall: {escalation_policies: [{name: p, steps: [{targets: [{user: zed}]}]}]}",
+            "t.yaml",
+            &|_| None,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let w = super::warnings(&c.oncall);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("`zed` has no contact methods"), "{w:?}");
+    }
+
+    #[test]
     fn mistakes_are_reported_at_their_line() {
         let e = errors(
             r#"
@@ -555,7 +581,6 @@ oncall:
             "hours 0-23",
             "a date (YYYY-MM-DD)",
             "no schedule named `missing`",
-            "user `zed` has no contact methods",
             "no receiver named `nobody`",
             "a target has exactly one of",
         ] {

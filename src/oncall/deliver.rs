@@ -1,7 +1,9 @@
-//! What one page delivery sends: the page's notification, with an acknowledge link for the
-//! person and a link to the page, rendered by the alert channels under a receiver made of the
-//! person's contact methods (`oncall:ana`). Pure but for the transport call at the end.
+//! What one page delivery sends: the page's notification, with an acknowledge link and a link
+//! to the page, rendered by the alert channels under a receiver made of the person's contact
+//! methods (`oncall:ana`), or by an alert receiver a step names. Pure but for the transport
+//! call at the end.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,14 +12,19 @@ use crate::alerts::model::{Notification, Verdict};
 use crate::alerts::outbox::{self, Record, Transport};
 
 use super::ack::{AckClaim, sign_ack};
-use super::config::{ContactKind, OncallConfig};
+use super::config::{ContactKind, ContactMethod, OncallConfig};
 use super::page::{Delivery, Page, user_receiver};
 
-/// The alert receivers plus one receiver per person with contact methods, so the alert
-/// channels render and send page messages exactly as they do alerts.
-pub fn with_contacts(alerts: &AlertsConfig, oncall: &OncallConfig) -> AlertsConfig {
+/// The alert receivers plus one receiver per person with contact methods (their own list if
+/// they set one, else the config's), so the alert channels render and send page messages
+/// exactly as they do alerts.
+pub fn with_contacts(
+    alerts: &AlertsConfig,
+    oncall: &OncallConfig,
+    own: &BTreeMap<String, Vec<ContactMethod>>,
+) -> AlertsConfig {
     let mut cfg = alerts.clone();
-    for (user, methods) in &oncall.contacts {
+    for (user, methods) in super::contacts::merged(oncall, own) {
         let mut r = ReceiverConfig {
             name: user_receiver(user),
             webhook_configs: Vec::new(),
@@ -31,7 +38,7 @@ pub fn with_contacts(alerts: &AlertsConfig, oncall: &OncallConfig) -> AlertsConf
             ntfy_configs: Vec::new(),
             alertmanager_configs: Vec::new(),
         };
-        for m in methods {
+        for m in methods.iter() {
             match &m.kind {
                 ContactKind::Email(c) => r.email_configs.push(c.clone()),
                 ContactKind::Ntfy(c) => r.ntfy_configs.push(c.clone()),
@@ -50,8 +57,10 @@ pub fn page_url(external_url: &str, id: u64) -> String {
     format!("{}/oncall?page={id}", external_url.trim_end_matches('/'))
 }
 
-/// The notification one delivery carries: `ack_url` (for a person) and `page_url` join the
-/// common annotations, which every channel's default text shows and templates can use.
+/// The notification one delivery carries: `ack_url` and `page_url` join the common
+/// annotations, which every channel's default text shows and templates can use. Every message
+/// of a page can acknowledge it: a person's link names them; a receiver's (a team channel)
+/// names the receiver, so whoever reads it there can acknowledge, recorded as the receiver.
 pub fn notification(
     p: &Page,
     d: &Delivery,
@@ -63,18 +72,16 @@ pub fn notification(
     let mut n = p.notification.clone();
     let base = external_url.trim_end_matches('/');
     n.external_url = base.to_string();
-    if let Some(user) = &d.user {
-        let token = sign_ack(
-            key,
-            &AckClaim {
-                page: p.id,
-                user: user.clone(),
-                expires_ms: now.saturating_add(ttl_ms),
-            },
-        );
-        n.common_annotations
-            .insert("ack_url".into(), format!("{base}/oncall/ack/{token}"));
-    }
+    let token = sign_ack(
+        key,
+        &AckClaim {
+            page: p.id,
+            user: d.user.clone().unwrap_or_else(|| d.receiver.clone()),
+            expires_ms: now.saturating_add(ttl_ms),
+        },
+    );
+    n.common_annotations
+        .insert("ack_url".into(), format!("{base}/oncall/ack/{token}"));
     n.common_annotations
         .insert("page_url".into(), page_url(base, p.id));
     n
@@ -108,5 +115,87 @@ pub async fn send(
             after_ms: None,
             reason: format!("no answer within {} s", timeout.as_secs()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oncall::ack::verify_ack;
+    use crate::oncall::page::DeliveryState;
+
+    fn delivery(user: Option<&str>, receiver: &str) -> Delivery {
+        Delivery {
+            user: user.map(str::to_string),
+            receiver: receiver.into(),
+            channel: "webhook_configs[0]".into(),
+            method: "webhook".into(),
+            target: receiver.into(),
+            step: 0,
+            due_ms: 0,
+            attempts: 0,
+            state: DeliveryState::Pending,
+        }
+    }
+
+    fn page() -> Page {
+        let c = crate::config::parse(
+            "oncall: {escalation_policies: [{name: p, steps: [{targets: [{user: ana}]}]}], contacts: {ana: [{email: a@b.c}]}}",
+            "t.yaml",
+            &|_| None,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let policy = c.oncall.policy("p").expect("policy");
+        let n = Notification {
+            receiver: "team".into(),
+            group_key: "{}:{}".into(),
+            status: crate::alerts::model::AlertStatus::Firing,
+            group_labels: Default::default(),
+            common_labels: Default::default(),
+            common_annotations: Default::default(),
+            external_url: String::new(),
+            truncated_alerts: 0,
+            alerts: Vec::new(),
+        };
+        Page::open(7, policy, "team", n, 0)
+    }
+
+    fn claim_of(n: &Notification, key: &[u8]) -> AckClaim {
+        let url = n.common_annotations.get("ack_url").expect("an ack_url");
+        let (base, token) = url.split_once("/oncall/ack/").expect("an ack path");
+        assert_eq!(base, "https://panoptes.test");
+        verify_ack(key, token, 1000).expect("a valid link")
+    }
+
+    #[test]
+    fn every_message_of_a_page_can_acknowledge_it() {
+        let key = [3u8; 32];
+        let p = page();
+        let person = notification(
+            &p,
+            &delivery(Some("ana"), "oncall:ana"),
+            &key,
+            60_000,
+            "https://panoptes.test/",
+            1000,
+        );
+        let c = claim_of(&person, &key);
+        assert_eq!((c.page, c.user.as_str(), c.expires_ms), (7, "ana", 61_000));
+        // A step that pages a receiver (a team channel): its message acknowledges too, as the
+        // receiver.
+        let team = notification(
+            &p,
+            &delivery(None, "team"),
+            &key,
+            60_000,
+            "https://panoptes.test",
+            1000,
+        );
+        let c = claim_of(&team, &key);
+        assert_eq!((c.page, c.user.as_str()), (7, "team"));
+        assert_eq!(
+            team.common_annotations.get("page_url").map(String::as_str),
+            Some("https://panoptes.test/oncall?page=7")
+        );
     }
 }

@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{info, warn};
 
-use super::config::OncallConfig;
-use super::deliver;
+use super::config::{ContactMethod, OncallConfig};
 use super::page::{Directory, Page, PageStatus};
 use super::rotation::Override;
+use super::{contacts, deliver};
 use crate::alerts::channels::channels;
 use crate::alerts::config::AlertsConfig;
 use crate::alerts::model::{AlertStatus, Verdict};
@@ -53,6 +53,8 @@ pub struct Deps {
 pub enum OncallError {
     #[error("no page {0}")]
     NotFound(u64),
+    #[error("no override {0}")]
+    OverrideNotFound(u64),
     #[error("{0}")]
     Invalid(String),
     #[error("too many {0}")]
@@ -72,6 +74,18 @@ pub struct NewOverride {
     pub end_ms: u64,
 }
 
+/// A change to an override: what is `None` stays.
+#[derive(Debug, Clone, Default)]
+pub struct OverrideChange {
+    pub user: Option<String>,
+    pub start_ms: Option<u64>,
+    pub end_ms: Option<u64>,
+}
+
+/// A person's own contact methods as posted (kept as sent, to show back) and decoded; `None`
+/// removes them, so the config's apply again.
+pub type OwnContacts = Option<(serde_json::Value, Vec<ContactMethod>)>;
+
 pub(super) enum Command {
     Page(Box<Record>, oneshot::Sender<Verdict>),
     Ack(
@@ -90,7 +104,19 @@ pub(super) enum Command {
         String,
         oneshot::Sender<Result<Override, OncallError>>,
     ),
+    UpdateOverride(
+        u64,
+        OverrideChange,
+        String,
+        oneshot::Sender<Result<Override, OncallError>>,
+    ),
     DeleteOverride(u64, String, oneshot::Sender<Result<Override, OncallError>>),
+    SetContacts(
+        String,
+        OwnContacts,
+        String,
+        oneshot::Sender<Result<bool, OncallError>>,
+    ),
 }
 
 /// What handlers read without asking the task.
@@ -98,6 +124,9 @@ pub(super) enum Command {
 pub(super) struct Shared {
     pub open: BTreeMap<u64, Page>,
     pub overrides: Vec<Override>,
+    /// Contact methods people set for themselves, decoded and as they sent them.
+    pub own_contacts: BTreeMap<String, Vec<ContactMethod>>,
+    pub own_contacts_sent: BTreeMap<String, serde_json::Value>,
 }
 
 /// The handle: commands to the task, reads of its shared state.
@@ -116,11 +145,11 @@ pub(super) fn read(s: &RwLock<Shared>) -> std::sync::RwLockReadGuard<'_, Shared>
     s.read().unwrap_or_else(|p| p.into_inner())
 }
 
-fn write(s: &RwLock<Shared>) -> std::sync::RwLockWriteGuard<'_, Shared> {
+pub(super) fn write(s: &RwLock<Shared>) -> std::sync::RwLockWriteGuard<'_, Shared> {
     s.write().unwrap_or_else(|p| p.into_inner())
 }
 
-fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+pub(super) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
 
@@ -155,6 +184,18 @@ pub async fn start(d: Deps) -> Result<(Oncall, tokio::task::JoinHandle<()>), Sto
         .iter()
         .filter_map(|b| serde_json::from_slice(b).ok())
         .collect();
+    for (key, b) in d.store.oncall_meta_prefix(contacts::META_PREFIX)? {
+        let user = key[contacts::META_PREFIX.len()..].to_string();
+        // Lists were checked when set; one this version cannot read is left out, not fatal.
+        let sent = serde_json::from_slice::<serde_json::Value>(&b).map_err(|e| e.to_string());
+        match sent.and_then(|v| contacts::decode(&v).map(|m| (v, m))) {
+            Ok((v, m)) => {
+                shared.own_contacts.insert(user.clone(), m);
+                shared.own_contacts_sent.insert(user, v);
+            }
+            Err(e) => warn!(user = %user, error = %e, "stored contact methods were skipped"),
+        }
+    }
     if !shared.open.is_empty() {
         info!(pages = shared.open.len(), "on-call resumed open pages");
     }
@@ -187,16 +228,16 @@ pub async fn start(d: Deps) -> Result<(Oncall, tokio::task::JoinHandle<()>), Sto
     Ok((handle, task))
 }
 
-struct Engine {
-    shared: Arc<RwLock<Shared>>,
-    store: Store,
+pub(super) struct Engine {
+    pub(super) shared: Arc<RwLock<Shared>>,
+    pub(super) store: Store,
     clock: SharedClock,
     config: watch::Receiver<Arc<Settings>>,
     transport: Arc<dyn Transport>,
     key: Arc<Vec<u8>>,
     default_external_url: String,
     next_page: u64,
-    next_override: u64,
+    pub(super) next_override: u64,
     /// (page, delivery) being sent now.
     in_flight: HashSet<(u64, usize)>,
     results: mpsc::Sender<(u64, usize, Verdict)>,
@@ -239,7 +280,7 @@ impl Engine {
         }
     }
 
-    fn settings(&self) -> Arc<Settings> {
+    pub(super) fn settings(&self) -> Arc<Settings> {
         self.config.borrow().clone()
     }
 
@@ -287,12 +328,15 @@ impl Engine {
         };
         let mut changed = Vec::new();
         let mut sends = Vec::new();
+        let own;
         {
             let mut s = write(&self.shared);
             let overrides = s.overrides.clone();
+            own = s.own_contacts.clone();
             let dir = Directory {
                 cfg: &settings.oncall,
                 overrides: &overrides,
+                own_contacts: &own,
                 receiver_channels: &receiver_channels,
             };
             for p in s.open.values_mut() {
@@ -327,7 +371,11 @@ impl Engine {
         if sends.is_empty() {
             return;
         }
-        let cfg = Arc::new(deliver::with_contacts(&settings.alerts, &settings.oncall));
+        let cfg = Arc::new(deliver::with_contacts(
+            &settings.alerts,
+            &settings.oncall,
+            &own,
+        ));
         let ttl = settings.oncall.ack_link_ttl.get().as_millis() as u64;
         let ext = super::handle::external_url(&settings, &self.default_external_url);
         let timeout = settings.alerts.delivery.timeout.get() * 2;
@@ -372,8 +420,14 @@ impl Engine {
             Command::PutOverride(o, by, reply) => {
                 let _ = reply.send(self.put_override(o, by, now).await);
             }
+            Command::UpdateOverride(id, change, by, reply) => {
+                let _ = reply.send(self.update_override(id, change, &by, now).await);
+            }
             Command::DeleteOverride(id, by, reply) => {
                 let _ = reply.send(self.delete_override(id, &by, now).await);
+            }
+            Command::SetContacts(user, own, by, reply) => {
+                let _ = reply.send(self.set_contacts(user, own, &by, now).await);
             }
         }
     }
@@ -466,92 +520,8 @@ impl Engine {
         self.save(vec![p.clone()], vec![audit]).await?;
         Ok((p, true))
     }
-
-    async fn put_override(
-        &mut self,
-        o: NewOverride,
-        by: String,
-        now: u64,
-    ) -> Result<Override, OncallError> {
-        let settings = self.settings();
-        if settings.oncall.schedule(&o.schedule).is_none() {
-            return Err(OncallError::Invalid(format!(
-                "schedule: no schedule named `{}`",
-                o.schedule
-            )));
-        }
-        if o.user.trim().is_empty() || o.user.len() > 200 {
-            return Err(OncallError::Invalid("user: 1 to 200 characters".into()));
-        }
-        if o.end_ms <= o.start_ms {
-            return Err(OncallError::Invalid("end: must be after start".into()));
-        }
-        if o.end_ms - o.start_ms > super::rotation::MAX_RANGE_MS {
-            return Err(OncallError::Invalid(
-                "end: an override lasts at most 366 days".into(),
-            ));
-        }
-        if read(&self.shared).overrides.len() >= MAX_OVERRIDES {
-            return Err(OncallError::TooMany("overrides"));
-        }
-        self.next_override += 1;
-        let saved = Override {
-            id: self.next_override,
-            schedule: o.schedule,
-            user: o.user,
-            start_ms: o.start_ms,
-            end_ms: o.end_ms,
-            created_by: by.clone(),
-            created_ms: now,
-        };
-        let detail = format!(
-            "override {} in {}: {} from {} to {}",
-            saved.id,
-            saved.schedule,
-            saved.user,
-            crate::clock::rfc3339(saved.start_ms),
-            crate::clock::rfc3339(saved.end_ms)
-        );
-        self.store
-            .write(vec![
-                Write::Oncall(OncallWrite {
-                    overrides: vec![(saved.id, encode(&saved))],
-                    ..Default::default()
-                }),
-                crate::auth::audit(now, &by, "oncall.override.create", &detail),
-            ])
-            .await?;
-        write(&self.shared).overrides.push(saved.clone());
-        Ok(saved)
-    }
-
-    async fn delete_override(
-        &mut self,
-        id: u64,
-        by: &str,
-        now: u64,
-    ) -> Result<Override, OncallError> {
-        let found = read(&self.shared)
-            .overrides
-            .iter()
-            .find(|o| o.id == id)
-            .cloned();
-        let o = found.ok_or_else(|| OncallError::Invalid(format!("no override {id}")))?;
-        self.store
-            .write(vec![
-                Write::Oncall(OncallWrite {
-                    removed_overrides: vec![id],
-                    ..Default::default()
-                }),
-                crate::auth::audit(
-                    now,
-                    by,
-                    "oncall.override.delete",
-                    &format!("override {id} in {}", o.schedule),
-                ),
-            ])
-            .await?;
-        write(&self.shared).overrides.retain(|x| x.id != id);
-        Ok(o)
-    }
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

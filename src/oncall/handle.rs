@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
-use super::engine::{Command, NewOverride, Oncall, OncallError, Settings, read};
+use super::engine::{
+    Command, NewOverride, Oncall, OncallError, OverrideChange, OwnContacts, Settings, read,
+};
 use super::page::Page;
 use super::rotation::Override;
 use crate::alerts::model::Verdict;
@@ -72,9 +74,37 @@ impl Oncall {
         self.ask(|tx| Command::PutOverride(o, by, tx)).await
     }
 
+    pub async fn update_override(
+        &self,
+        id: u64,
+        change: OverrideChange,
+        by: &str,
+    ) -> Result<Override, OncallError> {
+        let by = by.to_string();
+        self.ask(|tx| Command::UpdateOverride(id, change, by, tx))
+            .await
+    }
+
     pub async fn delete_override(&self, id: u64, by: &str) -> Result<Override, OncallError> {
         let by = by.to_string();
         self.ask(|tx| Command::DeleteOverride(id, by, tx)).await
+    }
+
+    /// Sets (or with `None` removes) `user`'s own contact methods; false when there were none
+    /// to remove.
+    pub async fn set_contacts(
+        &self,
+        user: &str,
+        own: OwnContacts,
+        by: &str,
+    ) -> Result<bool, OncallError> {
+        let (user, by) = (user.to_string(), by.to_string());
+        self.ask(|tx| Command::SetContacts(user, own, by, tx)).await
+    }
+
+    /// The contact methods `user` set, as they sent them.
+    pub fn own_contacts(&self, user: &str) -> Option<serde_json::Value> {
+        read(&self.shared).own_contacts_sent.get(user).cloned()
     }
 
     pub fn settings(&self) -> Arc<Settings> {
@@ -83,6 +113,14 @@ impl Oncall {
 
     pub fn overrides(&self) -> Vec<Override> {
         read(&self.shared).overrides.clone()
+    }
+
+    pub fn get_override(&self, id: u64) -> Option<Override> {
+        read(&self.shared)
+            .overrides
+            .iter()
+            .find(|o| o.id == id)
+            .cloned()
     }
 
     pub fn key(&self) -> &[u8] {

@@ -3,6 +3,8 @@
 //! how, and what came of it. Pure: the engine runs due steps and deliveries and records their
 //! outcomes here.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::config::{ContactMethod, OncallConfig, Target};
@@ -109,6 +111,8 @@ pub enum Recipient {
 pub struct Directory<'a> {
     pub cfg: &'a OncallConfig,
     pub overrides: &'a [Override],
+    /// Contact methods people set for themselves, in place of the config's.
+    pub own_contacts: &'a BTreeMap<String, Vec<ContactMethod>>,
     /// Channel ids of each alert receiver (`webhook_configs[0]`, ...).
     pub receiver_channels: &'a dyn Fn(&str) -> Vec<String>,
 }
@@ -136,9 +140,9 @@ impl Directory<'_> {
     }
 
     pub fn contacts(&self, user: &str) -> &[ContactMethod] {
-        self.cfg
-            .contacts
+        self.own_contacts
             .get(user)
+            .or_else(|| self.cfg.contacts.get(user))
             .map(Vec::as_slice)
             .unwrap_or(&[])
     }

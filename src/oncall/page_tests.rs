@@ -69,6 +69,7 @@ fn escalates_step_by_step_until_acknowledged() {
     let dir = Directory {
         cfg: &c,
         overrides: &[],
+        own_contacts: &Default::default(),
         receiver_channels: &channels,
     };
     let policy = c.policy("platform").expect("policy");
@@ -130,6 +131,7 @@ fn repeats_then_exhausts_and_pages_receivers() {
     let dir = Directory {
         cfg: &c,
         overrides: &[],
+        own_contacts: &Default::default(),
         receiver_channels: &channels,
     };
     let policy = c.policy("platform").expect("policy");
@@ -163,6 +165,7 @@ fn retries_back_off_then_fail() {
     let dir = Directory {
         cfg: &c,
         overrides: &[],
+        own_contacts: &Default::default(),
         receiver_channels: &channels,
     };
     let policy = c.policy("platform").expect("policy");

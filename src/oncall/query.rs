@@ -7,7 +7,7 @@ use panoptes_types::{
 };
 
 use super::ack::{calendar_matches, calendar_token};
-use super::config::{LayerConfig, Rotation, ScheduleConfig, Target};
+use super::config::{ContactMethod, LayerConfig, Rotation, ScheduleConfig, Target};
 use super::engine::{Oncall, read};
 use super::page::{DeliveryState, Page};
 use super::rotation::{Override, Schedule, Shift};
@@ -161,25 +161,35 @@ impl Oncall {
             .collect()
     }
 
+    /// People with contact methods: their own where they set some, else the config's.
     pub fn users(&self) -> Vec<OnCallUser> {
         let settings = self.settings();
-        settings
-            .oncall
-            .contacts
-            .iter()
-            .map(|(user, methods)| OnCallUser {
-                user: user.clone(),
-                contacts: methods
-                    .iter()
-                    .map(|m| ContactMethodView {
-                        method: m.kind.name().into(),
-                        target: m.kind.target(),
-                        after_seconds: m.after.get().as_secs(),
-                    })
-                    .collect(),
-                ical_url: self.calendar_url("user", user),
-            })
+        let own = read(&self.shared).own_contacts.clone();
+        super::contacts::merged(&settings.oncall, &own)
+            .into_iter()
+            .map(|(user, methods)| self.user_view(user, methods, own.contains_key(user)))
             .collect()
+    }
+
+    /// One person as `users` shows them; `None` when they have no contact methods.
+    pub fn user(&self, user: &str) -> Option<OnCallUser> {
+        self.users().into_iter().find(|u| u.user == user)
+    }
+
+    fn user_view(&self, user: &str, methods: &[ContactMethod], own: bool) -> OnCallUser {
+        OnCallUser {
+            user: user.to_string(),
+            contacts: methods
+                .iter()
+                .map(|m| ContactMethodView {
+                    method: m.kind.name().into(),
+                    target: m.kind.target(),
+                    after_seconds: m.after.get().as_secs(),
+                })
+                .collect(),
+            ical_url: self.calendar_url("user", user),
+            own,
+        }
     }
 
     /// Pages newest first, optionally of one status; `before` is an id cursor.
@@ -255,7 +265,8 @@ impl Oncall {
                 ));
             }
         }
-        let mut users: Vec<&String> = settings.oncall.contacts.keys().collect();
+        let own: Vec<String> = read(&self.shared).own_contacts.keys().cloned().collect();
+        let mut users: Vec<&String> = settings.oncall.contacts.keys().chain(&own).collect();
         for cfg in &settings.oncall.schedules {
             for l in &cfg.layers {
                 users.extend(l.users.iter());

@@ -239,33 +239,35 @@ impl Periskop {
 
     /// Periskop's `ErrorAggregate` list of a service (times in Unix seconds); resolved keys are
     /// left out until they recur, as in Periskop. `None` when the service does not exist.
+    /// Sorted by key, so the answer is stable from one request to the next.
     pub fn compat_errors(&self, service: &str) -> Option<Vec<CompatAggregate>> {
         let agg = self.service(service)?;
         let secs = |ms: u64| (ms / 1000) as i64;
         let a = lock(&agg);
-        Some(
-            a.keys
-                .iter()
-                .filter(|(_, k)| k.resolved_at_ms.is_none())
-                .map(|(key, k)| CompatAggregate {
-                    aggregation_key: key.to_string(),
-                    total_count: k.total,
-                    severity: k.severity.clone(),
-                    latest_errors: k
-                        .occurrences
-                        .iter()
-                        .map(|o| CompatOccurrence {
-                            error: o.error.clone(),
-                            uuid: o.uuid.clone(),
-                            timestamp: secs(o.timestamp_ms),
-                            severity: o.severity.clone(),
-                            http_context: o.http_context.clone(),
-                        })
-                        .collect(),
-                    created_at: secs(k.created_at_ms),
-                })
-                .collect(),
-        )
+        let mut out: Vec<CompatAggregate> = a
+            .keys
+            .iter()
+            .filter(|(_, k)| k.resolved_at_ms.is_none())
+            .map(|(key, k)| CompatAggregate {
+                aggregation_key: key.to_string(),
+                total_count: k.total,
+                severity: k.severity.clone(),
+                latest_errors: k
+                    .occurrences
+                    .iter()
+                    .map(|o| CompatOccurrence {
+                        error: o.error.clone(),
+                        uuid: o.uuid.clone(),
+                        timestamp: secs(o.timestamp_ms),
+                        severity: o.severity.clone(),
+                        http_context: o.http_context.clone(),
+                    })
+                    .collect(),
+                created_at: secs(k.created_at_ms),
+            })
+            .collect();
+        out.sort_by(|a, b| a.aggregation_key.cmp(&b.aggregation_key));
+        Some(out)
     }
 
     /// Periskop's `/targets/`: each scraped service's target URLs.

@@ -1,18 +1,12 @@
 //! Fetching one target's export: one GET with a deadline over the whole exchange (connect,
 //! headers, body), a body read in chunks up to a byte limit, and a lenient, bounded parse.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::config::ServiceConfig;
 
 use super::internal::bounded;
 use super::model::{self, Payload};
-
-/// Builds the HTTP client used for one service. A parameter of the scraper so tests and
-/// benchmarks can supply their own; [`default_client_factory`] is the production one.
-pub type ClientFactory =
-    Arc<dyn Fn(&ServiceConfig) -> Result<reqwest::Client, String> + Send + Sync>;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum ScrapeError {
@@ -26,44 +20,6 @@ pub enum ScrapeError {
     TooLarge(u64),
     #[error("{0}")]
     Parse(String),
-}
-
-/// Installs the ring crypto provider for rustls once per process (reqwest is built without a
-/// default provider, so no C toolchain is needed for aws-lc).
-pub fn install_crypto_provider() {
-    // Err means a provider is already installed, which is what we want.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-/// The production client factory: rustls with the system roots plus `tls_config.ca_file`.
-pub fn default_client_factory() -> ClientFactory {
-    install_crypto_provider();
-    Arc::new(|s: &ServiceConfig| {
-        let mut b = reqwest::Client::builder()
-            .user_agent(concat!("panoptes/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::limited(3))
-            .pool_max_idle_per_host(2)
-            .pool_idle_timeout(Duration::from_secs(90))
-            // The scrape deadline is the real bound; this only stops a connect from outliving it.
-            .connect_timeout(s.scraper.timeout.get());
-        if let Some(ca) = &s.tls_config.ca_file {
-            let pem = std::fs::read(ca)
-                .map_err(|e| format!("cannot read tls_config.ca_file {}: {e}", ca.display()))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                format!(
-                    "tls_config.ca_file {}: not PEM certificates: {e}",
-                    ca.display()
-                )
-            })?;
-            b = if s.tls_config.ca_only {
-                b.tls_certs_only(certs)
-            } else {
-                b.tls_certs_merge(certs)
-            };
-        }
-        b.build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))
-    })
 }
 
 /// Everything one request needs, precomputed per service.

@@ -231,29 +231,24 @@ pub fn rollups(
     from: u64,
     to: u64,
 ) -> Result<MonitorRollups, StoreError> {
-    let rows = store.probe_rollups(v.id, res as u8, res.bucket(from), to)?;
-    let items = rows
+    let items = buckets(store, v.id, res, from, to)?
         .into_iter()
-        .filter_map(|(start, bytes)| Rollup::decode(&bytes).map(|r| (start, r)))
-        .map(|(start, r)| {
-            let n = r.counted();
-            RollupItem {
-                start: rfc3339(start),
-                start_ms: start,
-                up: r.up,
-                degraded: r.degraded,
-                down: r.down,
-                maintenance: r.maintenance,
-                pending: r.pending,
-                availability: r.availability(),
-                apdex: r.apdex(),
-                latency_ms: LatencyStats {
-                    p50: r.percentile(0.50),
-                    p95: r.percentile(0.95),
-                    p99: r.percentile(0.99),
-                    avg: (n > 0).then(|| r.latency_sum_ms as f64 / f64::from(n)),
-                },
-            }
+        .map(|(start, r)| RollupItem {
+            start: rfc3339(start),
+            start_ms: start,
+            up: r.up,
+            degraded: r.degraded,
+            down: r.down,
+            maintenance: r.maintenance,
+            pending: r.pending,
+            availability: r.availability(),
+            apdex: r.apdex(),
+            latency_ms: LatencyStats {
+                p50: r.percentile(0.50),
+                p95: r.percentile(0.95),
+                p99: r.percentile(0.99),
+                avg: r.mean_ms(),
+            },
         })
         .collect();
     Ok(MonitorRollups {
@@ -276,16 +271,24 @@ pub fn availability(
 
 /// The roll-ups of `[from, to)` merged into one.
 pub fn merged(store: &Store, id: u32, res: Resolution, from_ms: u64, to_ms: u64) -> Option<Rollup> {
-    let mut total = Rollup::default();
-    for (_, bytes) in store
-        .probe_rollups(id, res as u8, res.bucket(from_ms), to_ms)
-        .ok()?
-    {
-        if let Some(r) = Rollup::decode(&bytes) {
-            total.merge(&r);
-        }
-    }
-    Some(total)
+    let rows = buckets(store, id, res, from_ms, to_ms).ok()?;
+    Some(Rollup::total(rows.iter().map(|(_, r)| r)))
+}
+
+/// A monitor's roll-ups of one resolution whose buckets start in `[from, to)`, decoded, by
+/// bucket start (the one read the API, the status pages and the alerts share).
+pub fn buckets(
+    store: &Store,
+    id: u32,
+    res: Resolution,
+    from_ms: u64,
+    to_ms: u64,
+) -> Result<Vec<(u64, Rollup)>, StoreError> {
+    Ok(store
+        .probe_rollups(id, res as u8, res.bucket(from_ms), to_ms)?
+        .into_iter()
+        .filter_map(|(start, bytes)| Rollup::decode(&bytes).map(|r| (start, r)))
+        .collect())
 }
 
 fn labels(cfg: &MonitorConfig) -> MonitorLabels {

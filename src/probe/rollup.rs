@@ -140,6 +140,21 @@ impl Rollup {
         (n > 0).then(|| f64::from(n.saturating_sub(self.down)) / f64::from(n))
     }
 
+    /// Mean latency of the counted checks in ms. `None` when nothing was counted.
+    pub fn mean_ms(&self) -> Option<f64> {
+        let n = self.counted();
+        (n > 0).then(|| self.latency_sum_ms as f64 / f64::from(n))
+    }
+
+    /// Merges every roll-up into one (the totals over a range of buckets).
+    pub fn total<'a>(rollups: impl IntoIterator<Item = &'a Rollup>) -> Rollup {
+        let mut total = Rollup::default();
+        for r in rollups {
+            total.merge(r);
+        }
+        total
+    }
+
     pub fn apdex(&self) -> Option<f64> {
         let n = u64::from(self.satisfied) + u64::from(self.tolerating) + u64::from(self.frustrated);
         (n > 0).then(|| (f64::from(self.satisfied) + f64::from(self.tolerating) / 2.0) / n as f64)

@@ -36,6 +36,132 @@ crate::config_section! {
         pub events_per_minute: Option<u64> = None,
         /// Overrides `ingest.flood_max_events` for this project.
         pub flood_max_events: Option<u32> = None,
+        /// Passes accepted envelopes on to an upstream Sentry (see the `forward:` section for
+        /// the pacing knobs); none: nothing is forwarded.
+        pub forward: Option<ProjectForward> = None,
+    }
+}
+
+/// What a project's items may be forwarded as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardItem {
+    Events,
+    Transactions,
+    Sessions,
+    Attachments,
+    ClientReports,
+}
+
+impl ForwardItem {
+    pub const ALL: [ForwardItem; 5] = [
+        ForwardItem::Events,
+        ForwardItem::Transactions,
+        ForwardItem::Sessions,
+        ForwardItem::Attachments,
+        ForwardItem::ClientReports,
+    ];
+}
+
+impl Decode for ForwardItem {
+    fn decode(node: &Node, path: &str, d: &mut Decoder) -> Option<Self> {
+        d.parse_with(
+            node,
+            path,
+            "one of events, transactions, sessions, attachments, client_reports",
+            |s| match s {
+                "events" => Ok(ForwardItem::Events),
+                "transactions" => Ok(ForwardItem::Transactions),
+                "sessions" => Ok(ForwardItem::Sessions),
+                "attachments" => Ok(ForwardItem::Attachments),
+                "client_reports" => Ok(ForwardItem::ClientReports),
+                _ => Err(String::new()),
+            },
+        )
+    }
+}
+
+crate::config_section! {
+    /// `projects[].forward`: where this project's accepted envelopes go.
+    pub struct ProjectForward {
+        /// A DSN (`https://KEY@sentry.example.com/42`: sent with that key to that project) or a
+        /// base URL (`https://sentry.example.com`: sent with the client's own key and project
+        /// id, as Relay's proxy mode does).
+        pub upstream: String,
+        /// Share (0-100) of accepted events and transactions dropped before forwarding, chosen
+        /// by event id (so every instance of a farm drops the same ones); counted as ignored.
+        pub sample_percent: u32 = 0,
+        /// Which items go; all by default.
+        pub items: Vec<ForwardItem> = ForwardItem::ALL.to_vec(),
+    }
+    check = check_forward;
+}
+
+fn check_forward(f: &ProjectForward, path: &str, d: &mut Decoder) {
+    if let Err(e) = Upstream::parse(&f.upstream) {
+        d.error_at(&format!("{path}.upstream"), e);
+    }
+    if f.sample_percent > 100 {
+        d.error_at(
+            &format!("{path}.sample_percent"),
+            "must be between 0 and 100",
+        );
+    }
+}
+
+/// Where a project forwards to, parsed from `forward.upstream`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    /// `scheme://host[:port][/path-prefix]`, without a trailing `/`.
+    pub base: String,
+    /// From a DSN: the key and project id to send with; `None`: the client's own.
+    pub dsn: Option<(String, u64)>,
+}
+
+impl Upstream {
+    pub fn parse(s: &str) -> Result<Upstream, String> {
+        let (scheme, rest) = s
+            .split_once("://")
+            .filter(|(sc, _)| *sc == "http" || *sc == "https")
+            .ok_or("must start with http:// or https://")?;
+        let (user, hostpath) = match rest.split_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, rest),
+        };
+        let hostpath = hostpath.trim_end_matches('/');
+        if hostpath.is_empty() || hostpath.starts_with('/') {
+            return Err("has no host".into());
+        }
+        match user {
+            None => Ok(Upstream {
+                base: format!("{scheme}://{hostpath}"),
+                dsn: None,
+            }),
+            Some(user) => {
+                let key = user.split(':').next().unwrap_or("");
+                if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    return Err("the DSN's key is not valid".into());
+                }
+                let (prefix, id) = hostpath
+                    .rsplit_once('/')
+                    .ok_or("a DSN ends with /PROJECT_ID")?;
+                let id: u64 = id
+                    .parse()
+                    .map_err(|_| "a DSN ends with a numeric /PROJECT_ID".to_string())?;
+                Ok(Upstream {
+                    base: format!("{scheme}://{prefix}"),
+                    dsn: Some((key.to_string(), id)),
+                })
+            }
+        }
+    }
+
+    /// The envelope endpoint and the key to send with, given the client's own.
+    pub fn target(&self, client_key: &str, client_project: u64) -> (String, String) {
+        let (key, id) = match &self.dsn {
+            Some((k, id)) => (k.clone(), *id),
+            None => (client_key.to_string(), client_project),
+        };
+        (format!("{}/api/{id}/envelope/", self.base), key)
     }
 }
 
@@ -186,6 +312,47 @@ pub fn validate(projects: &[ProjectConfig], ingest: &IngestConfig, d: &mut Decod
 #[cfg(test)]
 mod tests {
     use crate::config::parse;
+
+    #[test]
+    fn upstreams_parse() {
+        use super::Upstream;
+        let u = Upstream::parse("https://abc@sentry.example.com/42").expect("dsn");
+        assert_eq!(u.base, "https://sentry.example.com");
+        assert_eq!(
+            u.target("k", 7),
+            (
+                "https://sentry.example.com/api/42/envelope/".into(),
+                "abc".into()
+            )
+        );
+        let u = Upstream::parse("http://127.0.0.1:9000/").expect("base");
+        assert_eq!(
+            u.target("k", 7),
+            ("http://127.0.0.1:9000/api/7/envelope/".into(), "k".into())
+        );
+        assert!(Upstream::parse("ftp://x").is_err());
+        assert!(Upstream::parse("https://k@host/notanumber").is_err());
+        let k = "3f9c2a7be1d04c6f8a5b0e9d7c1f2a43";
+        let errs = parse(
+            &format!("projects:\n  - id: 7\n    name: a\n    keys: [{k}]\n    forward:\n      upstream: nope\n      sample_percent: 101\n      items: [events, spans]\n"),
+            "p",
+            &|_| None,
+        )
+        .expect_err("invalid")
+        .to_string();
+        assert!(
+            errs.contains("projects[0].forward.upstream: must start with http"),
+            "{errs}"
+        );
+        assert!(
+            errs.contains("projects[0].forward.sample_percent: must be between"),
+            "{errs}"
+        );
+        assert!(
+            errs.contains("p:8:23: projects[0].forward.items[1]: expected one of"),
+            "{errs}"
+        );
+    }
 
     #[test]
     fn projects_parse_and_validate() {

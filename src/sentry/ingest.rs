@@ -9,8 +9,10 @@ use super::budget::{Charge, RawBody};
 use super::config::{ProjectConfig, SentrySettings};
 use super::plan::{Plan, blocking, decode, event_id_of, parse_event};
 use super::record::encode_row;
+use super::upstream::{Candidate, draft};
 use super::{Accepted, Ingest, IngestError, SentryAuth, body};
 use crate::store::Write;
+use crate::store::forward::{ForwardWrite, KEY_SHIFT};
 use crate::store::sentry::{Received, SentryWrite};
 
 impl Ingest {
@@ -75,11 +77,43 @@ impl Ingest {
             let mut plan = Plan::new(&this, project.id);
             let id = event_id_of(&value);
             let now = this.inner.clock.now_ms();
-            this.plan_event(&mut plan, &project, id, &value, &json, now);
+            let fate = this.plan_event(&mut plan, &project, id.clone(), &value, &json, now);
+            if project.forward.is_some() {
+                let item = Candidate {
+                    ty: "event",
+                    header: serde_json::json!({ "type": "event" }),
+                    payload: &json,
+                };
+                let key = auth.as_ref().map_or("", |a| a.key.as_str());
+                plan.forward = draft(
+                    &project,
+                    key,
+                    None,
+                    Some(&id),
+                    Some(fate == Some(true)),
+                    fate.is_none(),
+                    vec![item],
+                    now,
+                );
+            }
             Ok((plan, charge))
         })
         .await?;
         self.commit(plan, charge).await
+    }
+
+    /// A new forward outbox key: the receive time in its high bits (age and newest-first order
+    /// come from the key), above every key already used, even across a restart.
+    fn forward_key(&self) -> u64 {
+        let floor = self.inner.clock.now_ms() << KEY_SHIFT;
+        let prev = self
+            .inner
+            .forward_seq
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |k| {
+                Some(k.saturating_add(1).max(floor))
+            })
+            .unwrap_or(floor);
+        prev.saturating_add(1).max(floor)
     }
 
     /// Makes the planned rows durable; resolves after the commit. The plan's quota and flood
@@ -96,7 +130,8 @@ impl Ingest {
             rate_limited: plan.rate_limited.clone(),
         };
         self.count(project, "rate_limited", plan.limited);
-        if plan.rows.is_empty() && plan.attachments.is_empty() {
+        let forwarding = plan.forward.row.is_some() || plan.forward.ignored > 0;
+        if plan.rows.is_empty() && plan.attachments.is_empty() && !forwarding {
             if let Some((secs, limits)) = plan.rate_limited {
                 return Err(IngestError::RateLimited {
                     retry_after_secs: secs,
@@ -122,6 +157,7 @@ impl Ingest {
             held,
             full,
             sampled,
+            forward,
             ..
         } = plan;
         // One sequence for inbox rows and attachments: unique, so it also names attachments.
@@ -154,14 +190,20 @@ impl Ingest {
         // this task runs again, and its decrement must find them counted.
         let backlog = self.inner.backlog.fetch_add(n, Ordering::Relaxed) + n;
         self.inner.metrics.ingest.backlog.set(backlog as i64);
-        if let Err(e) = self
-            .inner
-            .store
-            .write(vec![Write::Sentry(SentryWrite::Received(Box::new(
-                received,
-            )))])
-            .await
-        {
+        let mut writes = vec![Write::Sentry(SentryWrite::Received(Box::new(received)))];
+        if forwarding {
+            // Same write, same transaction: the row exists exactly when the inbox rows do.
+            writes.push(Write::Forward(ForwardWrite::Enqueue {
+                project,
+                rows: forward
+                    .row
+                    .into_iter()
+                    .map(|r| (self.forward_key(), r))
+                    .collect(),
+                ignored: forward.ignored,
+            }));
+        }
+        if let Err(e) = self.inner.store.write(writes).await {
             let left = self
                 .inner
                 .backlog

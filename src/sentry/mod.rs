@@ -39,6 +39,7 @@ pub mod record;
 pub mod retention;
 mod stats;
 mod status;
+pub mod upstream;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -112,6 +113,8 @@ struct Inner {
     check_ins: Option<Arc<dyn CheckIns>>,
     /// Next inbox sequence number.
     seq: AtomicU64,
+    /// The last forward outbox key handed out (`ingest.rs` `forward_key`).
+    forward_seq: AtomicU64,
     /// Items in the inbox not yet digested.
     backlog: AtomicU64,
     /// KiB of request bodies (as read, decompressed, planned) held until their commit
@@ -160,6 +163,7 @@ impl Ingest {
             }
         }
         let (backlog, last) = store.sentry_inbox_stats()?;
+        let forward_last = store.forward_last_key()?;
         metrics.ingest.backlog.set(backlog as i64);
         // Read once here, so the digest never reads the store for them under its locks.
         let mut releases: HashMap<u64, HashSet<String>> = HashMap::new();
@@ -183,6 +187,7 @@ impl Ingest {
                 events,
                 check_ins,
                 seq: AtomicU64::new(last.map_or(1, |l| l + 1)),
+                forward_seq: AtomicU64::new(forward_last),
                 backlog: AtomicU64::new(backlog),
                 inflight: Arc::new(Semaphore::new(inflight_kib as usize)),
                 bodies: Arc::new(Semaphore::new(bodies)),

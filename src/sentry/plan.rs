@@ -13,6 +13,7 @@ use super::budget::{Charge, RawBody};
 use super::config::ProjectConfig;
 use super::limits::Reservation;
 use super::record::{AttachmentHeader, EventHeader, InboxHeader, Kind, with_header};
+use super::upstream::{Candidate, Draft, draft};
 use super::{Ingest, IngestError, SentryAuth, auth, body, envelope, event};
 
 /// What one request stores, decided before anything is written.
@@ -30,6 +31,8 @@ pub(super) struct Plan {
     pub(super) rate_limited: Option<(u64, String)>,
     /// Quota and flood slots taken by the decisions above; given back unless committed.
     pub(super) held: Reservation,
+    /// What goes to the project's upstream, if it forwards (`upstream.rs`).
+    pub(super) forward: Draft,
 }
 
 impl Plan {
@@ -45,12 +48,14 @@ impl Plan {
             limited: 0,
             rate_limited: None,
             held: Reservation::new(ingest.inner.limits.clone()),
+            forward: Draft::default(),
         }
     }
 
     /// Bytes the plan holds in memory (what stays charged until its commit).
     pub(super) fn bytes(&self) -> u64 {
-        let rows: usize = self.rows.iter().map(|(_, p)| p.len() + 256).sum();
+        let rows: usize = self.rows.iter().map(|(_, p)| p.len() + 256).sum::<usize>()
+            + self.forward.row.as_ref().map_or(0, Vec::len);
         let events: usize = self.events.iter().map(|(_, r)| r.len()).sum();
         let attachments: usize = self.attachments.iter().map(|(_, r)| r.len()).sum();
         (rows + events + attachments) as u64
@@ -128,8 +133,14 @@ impl Ingest {
         // event at all are counted, not stored: they would have nothing to expire with.
         let mut stored_event: Option<String> = None;
         let mut attachments: Vec<Vec<u8>> = Vec::new();
+        let forwarding = project.forward.is_some();
+        let mut candidates: Vec<Candidate<'_>> = Vec::new();
+        let (mut event_fate, mut refused, mut event_id) = (None, false, header_id.clone());
         for item in &env.items {
             let ty = item.header.ty.as_str();
+            if forwarding {
+                candidates.push(candidate(item));
+            }
             self.count_item(project.id, ty);
             let len = item.payload.len() as u64;
             match ty {
@@ -144,6 +155,9 @@ impl Ingest {
                     let id = header_id.clone().unwrap_or_else(|| event_id_of(&value));
                     let fate =
                         self.plan_event(&mut plan, &project, id.clone(), &value, item.payload, now);
+                    event_fate = Some(fate == Some(true));
+                    refused = fate.is_none();
+                    event_id = Some(id.clone());
                     stored_event = (fate == Some(true)).then_some(id);
                 }
                 "attachment" => {
@@ -212,6 +226,24 @@ impl Ingest {
         }
         if plan.id.is_none() {
             plan.id = header_id;
+        }
+        if forwarding {
+            // The envelope header as sent (minus its DSN, see `upstream.rs`).
+            let head = data
+                .split(|b| *b == b'\n')
+                .next()
+                .and_then(|l| serde_json::from_slice(l).ok());
+            let key = auth.as_ref().map_or("", |a| a.key.as_str());
+            plan.forward = draft(
+                &project,
+                key,
+                head,
+                event_id.as_deref(),
+                event_fate,
+                refused,
+                candidates,
+                now,
+            );
         }
         Ok((plan, charge))
     }
@@ -286,6 +318,27 @@ impl Ingest {
             )));
         }
         Ok(self.plan_event(plan, project, event_id_of(value), value, &payload, now))
+    }
+}
+
+/// An envelope item as forwarding sees it: its header restated, its payload as received.
+fn candidate<'a>(item: &'a envelope::Item<'a>) -> Candidate<'a> {
+    let h = &item.header;
+    let mut m = serde_json::Map::new();
+    m.insert("type".into(), h.ty.clone().into());
+    for (k, v) in [
+        ("content_type", &h.content_type),
+        ("filename", &h.filename),
+        ("attachment_type", &h.attachment_type),
+    ] {
+        if let Some(v) = v {
+            m.insert(k.into(), v.clone().into());
+        }
+    }
+    Candidate {
+        ty: item.header.ty.as_str(),
+        header: Value::Object(m),
+        payload: item.payload,
     }
 }
 

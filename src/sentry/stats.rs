@@ -121,6 +121,7 @@ impl Ingest {
         let mut out = panoptes_types::IngestStats {
             backlog: self.backlog(),
             projects: Vec::new(),
+            forward: None,
         };
         for p in &settings.projects {
             let c = counters.get(&p.id).cloned().unwrap_or_default();

@@ -8,54 +8,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use panoptes_types::status::{ComponentStatus, Impact, IncidentStatus};
+
 use super::config::{ComponentConfig, Rule, StatusMapping};
 use crate::probe::state::State;
-
-/// A component's public status, in increasing severity (maintenance aside).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ComponentStatus {
-    Operational,
-    UnderMaintenance,
-    DegradedPerformance,
-    PartialOutage,
-    MajorOutage,
-}
-
-impl ComponentStatus {
-    pub const ALL: [ComponentStatus; 5] = [
-        ComponentStatus::Operational,
-        ComponentStatus::UnderMaintenance,
-        ComponentStatus::DegradedPerformance,
-        ComponentStatus::PartialOutage,
-        ComponentStatus::MajorOutage,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ComponentStatus::Operational => "operational",
-            ComponentStatus::UnderMaintenance => "under_maintenance",
-            ComponentStatus::DegradedPerformance => "degraded_performance",
-            ComponentStatus::PartialOutage => "partial_outage",
-            ComponentStatus::MajorOutage => "major_outage",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ComponentStatus> {
-        ComponentStatus::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-
-    /// What a reader sees.
-    pub fn label(self) -> &'static str {
-        match self {
-            ComponentStatus::Operational => "Operational",
-            ComponentStatus::UnderMaintenance => "Under maintenance",
-            ComponentStatus::DegradedPerformance => "Degraded performance",
-            ComponentStatus::PartialOutage => "Partial outage",
-            ComponentStatus::MajorOutage => "Major outage",
-        }
-    }
-}
 
 /// The status a component's monitors give it (before incidents), by its rule.
 ///
@@ -107,41 +63,6 @@ pub fn derive(states: &[State], rule: Rule, map: &StatusMapping) -> ComponentSta
     }
 }
 
-/// How bad an incident is (`maintenance` only for scheduled maintenance).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Impact {
-    None,
-    Maintenance,
-    Minor,
-    Major,
-    Critical,
-}
-
-impl Impact {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Impact::None => "none",
-            Impact::Maintenance => "maintenance",
-            Impact::Minor => "minor",
-            Impact::Major => "major",
-            Impact::Critical => "critical",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Impact> {
-        [
-            Impact::None,
-            Impact::Maintenance,
-            Impact::Minor,
-            Impact::Major,
-            Impact::Critical,
-        ]
-        .into_iter()
-        .find(|i| i.as_str() == s)
-    }
-}
-
 /// The page's overall state: `status.json`'s `indicator` and `description`.
 pub fn indicator(
     components: &[ComponentStatus],
@@ -177,89 +98,6 @@ pub fn indicator(
         Impact::Critical => "Major System Outage",
     };
     (worst, description)
-}
-
-/// Where an incident stands; scheduled maintenance has its own four.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IncidentStatus {
-    Investigating,
-    Identified,
-    Monitoring,
-    Resolved,
-    Postmortem,
-    Scheduled,
-    InProgress,
-    Verifying,
-    Completed,
-}
-
-impl IncidentStatus {
-    const ALL: [IncidentStatus; 9] = [
-        IncidentStatus::Investigating,
-        IncidentStatus::Identified,
-        IncidentStatus::Monitoring,
-        IncidentStatus::Resolved,
-        IncidentStatus::Postmortem,
-        IncidentStatus::Scheduled,
-        IncidentStatus::InProgress,
-        IncidentStatus::Verifying,
-        IncidentStatus::Completed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IncidentStatus::Investigating => "investigating",
-            IncidentStatus::Identified => "identified",
-            IncidentStatus::Monitoring => "monitoring",
-            IncidentStatus::Resolved => "resolved",
-            IncidentStatus::Postmortem => "postmortem",
-            IncidentStatus::Scheduled => "scheduled",
-            IncidentStatus::InProgress => "in_progress",
-            IncidentStatus::Verifying => "verifying",
-            IncidentStatus::Completed => "completed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<IncidentStatus> {
-        IncidentStatus::ALL.into_iter().find(|i| i.as_str() == s)
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            IncidentStatus::Investigating => "Investigating",
-            IncidentStatus::Identified => "Identified",
-            IncidentStatus::Monitoring => "Monitoring",
-            IncidentStatus::Resolved => "Resolved",
-            IncidentStatus::Postmortem => "Postmortem",
-            IncidentStatus::Scheduled => "Scheduled",
-            IncidentStatus::InProgress => "In progress",
-            IncidentStatus::Verifying => "Verifying",
-            IncidentStatus::Completed => "Completed",
-        }
-    }
-
-    pub fn is_maintenance(self) -> bool {
-        matches!(
-            self,
-            IncidentStatus::Scheduled
-                | IncidentStatus::InProgress
-                | IncidentStatus::Verifying
-                | IncidentStatus::Completed
-        )
-    }
-
-    /// Still going on: counts towards the page's state and the components'.
-    pub fn is_open(self) -> bool {
-        matches!(
-            self,
-            IncidentStatus::Investigating
-                | IncidentStatus::Identified
-                | IncidentStatus::Monitoring
-                | IncidentStatus::InProgress
-                | IncidentStatus::Verifying
-        )
-    }
 }
 
 /// A component an update changed.

@@ -81,6 +81,41 @@ pub struct PageView {
 }
 
 impl PageView {
+    /// The (year, month) of a moment in the page's time zone.
+    pub fn month_of(&self, ms: u64) -> (i16, i8) {
+        jiff::Timestamp::from_millisecond(ms as i64)
+            .map(|t| {
+                let z = t.to_zoned(self.config.time_zone.0.clone());
+                (z.year(), z.month())
+            })
+            .unwrap_or((1970, 1))
+    }
+
+    /// Every month with an incident, newest first: the history's month list.
+    pub fn incident_months(&self) -> Vec<(i16, i8)> {
+        let mut months: Vec<(i16, i8)> = self
+            .incidents
+            .iter()
+            .map(|i| self.month_of(i.started_ms))
+            .collect();
+        months.sort_unstable_by(|a, b| b.cmp(a));
+        months.dedup();
+        months
+    }
+
+    /// The history's default month: the newest with an incident that has begun (maintenance
+    /// may be scheduled years ahead), or this month.
+    pub fn latest_month(&self) -> (i16, i8) {
+        let latest = self
+            .incidents
+            .iter()
+            .map(|i| i.started_ms)
+            .filter(|t| *t <= self.now_ms)
+            .max()
+            .unwrap_or(self.now_ms);
+        self.month_of(latest)
+    }
+
     /// Every component, ungrouped first, then by group.
     pub fn all(&self) -> impl Iterator<Item = &ComponentView> {
         self.components
@@ -120,17 +155,11 @@ fn merged(
 }
 
 fn availability_over(buckets: &BTreeMap<u64, Rollup>, from: u64) -> Option<f64> {
-    let mut total = Rollup::default();
-    for (_, r) in buckets.range(from..) {
-        total.merge(r);
-    }
-    total.availability()
+    Rollup::total(buckets.range(from..).map(|(_, r)| r)).availability()
 }
 
 fn mean_ms(r: Option<&Rollup>) -> Option<f64> {
-    let r = r?;
-    let n = r.counted();
-    (n > 0).then(|| r.latency_sum_ms as f64 / f64::from(n))
+    r?.mean_ms()
 }
 
 /// What every component of one render shares.

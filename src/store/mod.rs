@@ -12,6 +12,7 @@ pub mod alerts;
 pub mod backup;
 pub mod config;
 pub mod events;
+pub mod forward;
 mod migrate;
 pub mod oncall;
 pub mod periskop;
@@ -72,13 +73,30 @@ pub enum StoreError {
     Failed(String),
     #[error("storage error: {0}")]
     Storage(String),
+    /// The file itself failed (I/O, corruption, a poisoned lock): no later write can be trusted,
+    /// unlike [`StoreError::Storage`], which one request's bad data can cause.
+    #[error("storage I/O error: {0}")]
+    Disk(String),
     #[error("a stored record could not be decoded: {0}")]
     Decode(String),
 }
 
 impl StoreError {
-    pub(crate) fn storage(e: impl std::fmt::Display) -> Self {
-        StoreError::Storage(e.to_string())
+    /// Wraps an error from redb (or any other) and sorts it: errors of the file itself become
+    /// [`StoreError::Disk`], so the writer fails the store rather than refusing one request and
+    /// carrying on over a broken file.
+    pub(crate) fn storage<E: std::fmt::Display + 'static>(e: E) -> Self {
+        let any = &e as &dyn std::any::Any;
+        let storage = any.downcast_ref::<redb::StorageError>().or_else(|| {
+            match any.downcast_ref::<redb::TableError>() {
+                Some(redb::TableError::Storage(s)) => Some(s),
+                _ => None,
+            }
+        });
+        match storage {
+            Some(redb::StorageError::ValueTooLarge(_)) | None => StoreError::Storage(e.to_string()),
+            Some(_) => StoreError::Disk(e.to_string()),
+        }
     }
 }
 
@@ -136,12 +154,17 @@ pub enum Write {
     Oncall(oncall::OncallWrite),
     /// Status page incidents (`statuspage.rs`).
     Status(statuspage::StatusWrite),
+    /// The forward outbox (`forward.rs`).
+    Forward(forward::ForwardWrite),
     /// Cannot be applied (tests of the writer's per-request failure).
     #[cfg(test)]
     Refuse,
     /// Panics the writer (tests of `/healthz` after a writer panic).
     #[cfg(test)]
     Panic,
+    /// Fails as an I/O error of the file would (tests of the writer's failure rule).
+    #[cfg(test)]
+    DiskFail,
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -3,7 +3,10 @@
 //!
 //! - `oncall_pages` id -> page with its deliveries and timeline
 //! - `oncall_overrides` id -> schedule override
-//! - `oncall_meta` name -> value (the link-signing key)
+//! - `oncall_meta` name -> value: the link-signing key (`link_key`), and contact methods people
+//!   set for themselves (`contacts/<user>`, a JSON list). Those live here rather than in a table
+//!   of their own because a key-value table already in schema version 8 fits them: no migration,
+//!   and backups copy them with the rest of `oncall_meta`.
 
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
@@ -22,6 +25,9 @@ pub struct OncallWrite {
     pub removed_overrides: Vec<u64>,
     /// Written only where the name has no value yet (the first start's key wins a race).
     pub meta_if_absent: Vec<(String, Vec<u8>)>,
+    /// Written whether or not the name has a value.
+    pub meta: Vec<(String, Vec<u8>)>,
+    pub removed_meta: Vec<String>,
 }
 
 pub(super) fn apply(tx: &WriteTransaction, w: &OncallWrite) -> Result<u64, StoreError> {
@@ -46,7 +52,7 @@ pub(super) fn apply(tx: &WriteTransaction, w: &OncallWrite) -> Result<u64, Store
             t.remove(*k).map_err(StoreError::storage)?;
         }
     }
-    if !w.meta_if_absent.is_empty() {
+    if !w.meta_if_absent.is_empty() || !w.meta.is_empty() || !w.removed_meta.is_empty() {
         let mut t = tx.open_table(META).map_err(StoreError::storage)?;
         for (k, v) in &w.meta_if_absent {
             let exists = t.get(k.as_str()).map_err(StoreError::storage)?.is_some();
@@ -54,6 +60,13 @@ pub(super) fn apply(tx: &WriteTransaction, w: &OncallWrite) -> Result<u64, Store
                 t.insert(k.as_str(), v.as_slice())
                     .map_err(StoreError::storage)?;
             }
+        }
+        for (k, v) in &w.meta {
+            t.insert(k.as_str(), v.as_slice())
+                .map_err(StoreError::storage)?;
+        }
+        for k in &w.removed_meta {
+            t.remove(k.as_str()).map_err(StoreError::storage)?;
         }
     }
     Ok(removed)
@@ -164,5 +177,69 @@ impl Store {
         Ok(t.get(name)
             .map_err(StoreError::storage)?
             .map(|v| v.value().to_vec()))
+    }
+
+    /// Every `oncall_meta` entry whose name starts with `prefix`, in name order.
+    pub fn oncall_meta_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let txn = self.read_txn()?;
+        let Some(t) = missing_is_empty(txn.open_table(META))? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for row in t.range(prefix..).map_err(StoreError::storage)? {
+            let (k, v) = row.map_err(StoreError::storage)?;
+            if !k.value().starts_with(prefix) {
+                break;
+            }
+            out.push((k.value().to_string(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{StoreOptions, Write};
+
+    #[tokio::test]
+    async fn meta_entries_are_replaced_removed_and_listed_by_prefix() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store =
+            Store::open(dir.path(), StoreOptions::default(), Default::default()).expect("store");
+        let w = |o: OncallWrite| store.write(vec![Write::Oncall(o)]);
+        w(OncallWrite {
+            meta_if_absent: vec![("link_key".into(), b"k1".to_vec())],
+            meta: vec![
+                ("contacts/ana".into(), b"[1]".to_vec()),
+                ("contacts/ben".into(), b"[2]".to_vec()),
+            ],
+            ..Default::default()
+        })
+        .await
+        .expect("write");
+        w(OncallWrite {
+            meta_if_absent: vec![("link_key".into(), b"k2".to_vec())],
+            meta: vec![("contacts/ana".into(), b"[3]".to_vec())],
+            removed_meta: vec!["contacts/ben".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("write");
+        assert_eq!(
+            store.oncall_meta("link_key").expect("meta"),
+            Some(b"k1".to_vec()),
+            "the key is written once"
+        );
+        assert_eq!(
+            store.oncall_meta_prefix("contacts/").expect("prefix"),
+            [("contacts/ana".to_string(), b"[3]".to_vec())]
+        );
+        assert!(
+            store
+                .oncall_meta_prefix("nobody/")
+                .expect("prefix")
+                .is_empty()
+        );
     }
 }

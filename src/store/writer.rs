@@ -175,6 +175,17 @@ fn commit_batch(
                 }
                 return;
             }
+            // A failure of the file while applying one request is the file's, not the
+            // request's: retrying the others over it would only fail again or worse.
+            Err(Failure::Request(_, e @ StoreError::Disk(_))) | Err(Failure::Commit(e)) => {
+                metrics.commit_errors.inc();
+                error!(error = %e, writes = batch.len(), "store commit failed; refusing further writes");
+                fail(failure, hook, e.to_string());
+                for (_, ack) in batch.drain(..) {
+                    let _ = ack.send(Err(e.clone()));
+                }
+                return;
+            }
             Err(Failure::Request(i, e)) => {
                 metrics.request_errors.inc();
                 warn!(error = %e, "a store write could not be applied; it alone is refused");
@@ -183,15 +194,6 @@ fn commit_batch(
                 if batch.is_empty() {
                     return;
                 }
-            }
-            Err(Failure::Commit(e)) => {
-                metrics.commit_errors.inc();
-                error!(error = %e, writes = batch.len(), "store commit failed; refusing further writes");
-                fail(failure, hook, e.to_string());
-                for (_, ack) in batch.drain(..) {
-                    let _ = ack.send(Err(e.clone()));
-                }
-                return;
             }
         }
     }
@@ -216,7 +218,7 @@ struct Tables<'t> {
 
 /// Applies the whole batch in one transaction; returns per-request row counts.
 fn apply(db: &Database, batch: &[Pending]) -> Result<Vec<u64>, Failure> {
-    fn commit(e: impl std::fmt::Display) -> Failure {
+    fn commit(e: impl std::fmt::Display + 'static) -> Failure {
         Failure::Commit(StoreError::storage(e))
     }
     let mut tx: WriteTransaction = db.begin_write().map_err(commit)?;
@@ -343,8 +345,15 @@ fn apply_one(tx: &WriteTransaction, t: &mut Tables<'_>, w: &Write) -> Result<u64
         Write::Alerts(a) => return super::alerts::apply(tx, a),
         Write::Oncall(o) => return super::oncall::apply(tx, o),
         Write::Status(w) => return super::statuspage::apply(tx, w),
+        Write::Forward(w) => return super::forward::apply(tx, w),
         #[cfg(test)]
         Write::Refuse => return Err(StoreError::Storage("refused for the test".into())),
+        #[cfg(test)]
+        Write::DiskFail => {
+            return Err(StoreError::storage(redb::StorageError::Io(
+                std::io::Error::other("injected disk failure"),
+            )));
+        }
         #[cfg(test)]
         Write::Panic => panic!("writer panic for the test"),
     }

@@ -1,16 +1,21 @@
-//! The writer's lazy writes: they share commits at low rates, and never hold up anyone else.
+//! The writer: lazy writes share commits at low rates and never hold up anyone else; a request
+//! that cannot be applied fails alone; a failing file or writer fails the store.
 
 use std::time::Duration;
 
 use crate::metrics::StoreMetrics;
-use crate::store::{AuditRecord, Store, StoreOptions, Write};
+use crate::store::{AuditRecord, Store, StoreError, StoreOptions, Write};
 
 fn audit(at_ms: u64) -> Write {
+    audit_named(at_ms, "a")
+}
+
+fn audit_named(at_ms: u64, action: &str) -> Write {
     Write::Audit {
         at_ms,
         record: AuditRecord {
             actor: "test".into(),
-            action: "a".into(),
+            action: action.into(),
             detail: String::new(),
         },
     }
@@ -73,4 +78,95 @@ async fn closing_commits_lingering_writes() {
         Store::open(dir.path(), StoreOptions::default(), StoreMetrics::default()).expect("reopen");
     assert_eq!(store.audit(None, 10).expect("read").len(), 1);
     store.close().await;
+}
+
+/// A write that cannot be applied fails alone; the writes batched with it commit, and the store
+/// stays healthy.
+#[tokio::test]
+async fn a_write_that_cannot_be_applied_fails_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store =
+        Store::open(dir.path(), StoreOptions::default(), StoreMetrics::default()).expect("open");
+    // Queued together so the writer takes them as one batch.
+    let a = store
+        .enqueue(vec![audit_named(1, "before")])
+        .expect("queue");
+    let bad = store
+        .enqueue(vec![audit_named(2, "with the bad one"), Write::Refuse])
+        .expect("queue");
+    let b = store.enqueue(vec![audit_named(3, "after")]).expect("queue");
+    assert_eq!(a.await.expect("ack"), Ok(0));
+    assert!(bad.await.expect("ack").is_err());
+    assert_eq!(b.await.expect("ack"), Ok(0));
+    assert!(store.is_healthy());
+    let actions: Vec<String> = store
+        .audit(None, 10)
+        .expect("read")
+        .into_iter()
+        .map(|(_, r)| r.action)
+        .collect();
+    assert_eq!(
+        actions,
+        ["after", "before"],
+        "the refused request left nothing behind"
+    );
+    store.close().await;
+}
+
+/// A panic of the writer thread marks the store failed (so `/healthz` answers 503) and every
+/// later write is refused instead of hanging.
+#[tokio::test]
+async fn a_writer_panic_fails_the_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store =
+        Store::open(dir.path(), StoreOptions::default(), StoreMetrics::default()).expect("open");
+    store
+        .write(vec![audit_named(1, "ok")])
+        .await
+        .expect("first");
+    assert!(store.write(vec![Write::Panic]).await.is_err());
+    assert!(!store.is_healthy());
+    assert_eq!(store.status().status, panoptes_types::StoreState::Failed);
+    assert!(matches!(
+        store.write(vec![audit_named(2, "late")]).await,
+        Err(StoreError::Failed(_))
+    ));
+    store.close().await;
+}
+
+/// A failure of the file while one request is applied (an I/O error, corruption) fails the
+/// store: the other requests of the batch are refused, not retried over a broken file.
+#[tokio::test]
+async fn a_disk_failure_while_applying_fails_the_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store =
+        Store::open(dir.path(), StoreOptions::default(), StoreMetrics::default()).expect("open");
+    let bad = store.enqueue(vec![Write::DiskFail]).expect("queue");
+    let other = store.enqueue(vec![audit(2)]).expect("queue");
+    assert!(matches!(bad.await.expect("ack"), Err(StoreError::Disk(_))));
+    assert!(
+        other.await.expect("ack").is_err(),
+        "not committed over a failed file"
+    );
+    assert!(!store.is_healthy());
+    assert!(matches!(
+        store.write(vec![audit(3)]).await,
+        Err(StoreError::Failed(_))
+    ));
+    assert!(store.audit(None, 10).expect("read").is_empty());
+    store.close().await;
+}
+
+#[test]
+fn redb_errors_are_sorted_into_the_files_and_the_requests() {
+    let io = redb::StorageError::Io(std::io::Error::other("disk gone"));
+    assert!(matches!(StoreError::storage(io), StoreError::Disk(_)));
+    let corrupt = redb::TableError::Storage(redb::StorageError::Corrupted("x".into()));
+    assert!(matches!(StoreError::storage(corrupt), StoreError::Disk(_)));
+    let large = redb::StorageError::ValueTooLarge(1 << 40);
+    assert!(matches!(StoreError::storage(large), StoreError::Storage(_)));
+    assert!(matches!(
+        StoreError::storage("a message"),
+        StoreError::Storage(_)
+    ));
 }

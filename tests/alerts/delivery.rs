@@ -116,11 +116,17 @@ async fn retry_after_is_honoured_5xx_retried_and_4xx_not() {
     assert_eq!(r.hits("/refused").len(), 1, "a 4xx is not retried");
     let metrics = s.metrics().await;
     assert!(
-        metrics.contains("panoptes_notifications_total{receiver=\"web\",result=\"failed\"} 1"),
+        crate::has_line(
+            &metrics,
+            "panoptes_notifications_total{receiver=\"web\",result=\"failed\"} 1"
+        ),
         "{metrics}"
     );
     assert!(
-        metrics.contains("panoptes_alerts{rule=\"ApiDown\",state=\"firing\"} 1"),
+        crate::has_line(
+            &metrics,
+            "panoptes_alerts{rule=\"ApiDown\",state=\"firing\"} 1"
+        ),
         "{metrics}"
     );
 }

@@ -141,6 +141,12 @@ impl Server {
     }
 }
 
+/// Whether `text` (a Prometheus exposition) has exactly this line: a sample checked by
+/// `contains` would also match `... 10` when expecting `... 1`.
+pub fn has_line(text: &str, line: &str) -> bool {
+    text.lines().any(|l| l == line)
+}
+
 /// Alerts in `GET /api/v1/alerts` with this `alertname` and state.
 pub fn alerts_named<'a>(page: &'a Value, name: &str, state: &str) -> Vec<&'a Value> {
     page["items"]

@@ -302,3 +302,231 @@ async fn schedules_overrides_and_calendars_through_the_api() {
         .expect("anon");
     assert_eq!(anon.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn overrides_are_read_and_updated_one_by_one() {
+    let sink = start_sink();
+    let s = Server::start(&config(sink.port));
+    // An offset written with an unencoded `+` (read as a space by query decoding) is an offset.
+    let plus = s
+        .json("/api/v1/oncall?schedule=platform&at=2026-03-29T01:30:00+02:00")
+        .await;
+    let utc = s
+        .json("/api/v1/oncall?schedule=platform&at=2026-03-28T23:30:00Z")
+        .await;
+    assert_eq!(plus, utc);
+    assert_eq!(plus["on_call"], serde_json::json!(["chen"]));
+    let shifts = s
+        .json("/api/v1/oncall/schedules/platform/shifts?from=2026-03-24T00:00:00+01:00&to=2026-03-27T00:00:00+01:00")
+        .await;
+    assert_eq!(shifts["from"], "2026-03-23T23:00:00Z");
+
+    let at = "2026-03-25T12:00:00Z";
+    let (status, o) = s
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/oncall/overrides",
+            Some(serde_json::json!({"schedule": "platform", "user": "ben", "start": "2026-03-25T00:00:00Z", "end": "2026-03-26T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{o}");
+    let path = format!("/api/v1/oncall/overrides/{}", o["id"]);
+    assert_eq!(s.json(&path).await, o);
+
+    // Ana covers instead, and only until 18:00; fields left out stay.
+    let (status, u) = s
+        .send(
+            reqwest::Method::PUT,
+            &path,
+            Some(serde_json::json!({"user": "ana", "end": "2026-03-25T18:00:00Z"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{u}");
+    assert_eq!(
+        (&u["id"], &u["schedule"], &u["user"], &u["start"], &u["end"]),
+        (
+            &o["id"],
+            &serde_json::json!("platform"),
+            &serde_json::json!("ana"),
+            &serde_json::json!("2026-03-25T00:00:00Z"),
+            &serde_json::json!("2026-03-25T18:00:00Z")
+        )
+    );
+    assert_eq!(s.json(&path).await, u);
+    let who = s
+        .json(&format!("/api/v1/oncall?schedule=platform&at={at}"))
+        .await;
+    assert_eq!(who["on_call"], serde_json::json!(["ana"]));
+    let who = s
+        .json("/api/v1/oncall?schedule=platform&at=2026-03-25T19:00:00Z")
+        .await;
+    assert_eq!(
+        who["on_call"],
+        serde_json::json!(["chen"]),
+        "the override ends at 18:00"
+    );
+
+    // Checked as a new override is; an override stays in its schedule; unknown ids are 404.
+    for (body, field) in [
+        (serde_json::json!({"end": "2026-03-24T00:00:00Z"}), "end"),
+        (serde_json::json!({"start": "tomorrow"}), "start"),
+        (serde_json::json!({"user": " "}), "user"),
+        (serde_json::json!({"schedule": "other"}), "schedule"),
+    ] {
+        let (status, e) = s.send(reqwest::Method::PUT, &path, Some(body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+        assert!(e.to_string().contains(field), "{field}: {e}");
+    }
+    assert_eq!(s.json(&path).await, u, "a refused change changes nothing");
+    for method in [reqwest::Method::GET, reqwest::Method::PUT] {
+        let body = (method == reqwest::Method::PUT).then(|| serde_json::json!({"user": "ana"}));
+        let (status, _) = s.send(method, "/api/v1/oncall/overrides/999", body).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+    let audit = s.json("/api/v1/audit").await;
+    let update = audit["items"]
+        .as_array()
+        .expect("audit")
+        .iter()
+        .find(|a| a["action"] == "oncall.override.update")
+        .expect("an update in the audit log");
+    let detail = update.to_string();
+    assert!(
+        detail.contains("ana from") && detail.contains("was ben from"),
+        "{detail}"
+    );
+}
+
+/// A server whose data holds a dashboard user, and a client logged in as them.
+async fn start_with_user(config: &str, user: &str) -> (Server, reqwest::Client) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("panoptes.yaml");
+    std::fs::write(&cfg, config).expect("config");
+    let data = dir.path().join("data");
+    let token = super::common::create_token(&data, "test");
+    super::common::add_user(&data, user, "correct horse battery");
+    let run = super::common::start(&data, &["--config", cfg.to_str().expect("utf8")]);
+    let s = Server {
+        run,
+        token,
+        http: super::common::client(),
+        dir,
+        config: cfg,
+    };
+    let session = super::common::client();
+    let resp = session
+        .post(s.url("/api/v1/session"))
+        .json(&serde_json::json!({"username": user, "password": "correct horse battery"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status(), StatusCode::OK);
+    (s, session)
+}
+
+#[tokio::test]
+async fn people_set_their_own_contact_methods_and_pages_reach_them() {
+    let hooks = super::receiver::Receiver::start().await;
+    let config = format!(
+        r#"
+monitors:
+  - {{name: api, type: push, token: api-token-0123456789, interval: 1h, retries: 0}}
+alerts:
+  rules:
+    - name: ApiDown
+      monitor: {{state: down, monitors: [api]}}
+  route: {{receiver: team, group_by: [alertname], group_wait: 0s, group_interval: 1s, escalation_policy: solo}}
+  receivers:
+    - name: team
+oncall:
+  contacts:
+    ana: [{{webhook: {{url: "{config_hook}"}}}}]
+  schedules:
+    - name: solo
+      layers: [{{users: [ana], rotation: weekly, start: 2026-01-05}}]
+  escalation_policies:
+    - name: solo
+      steps: [{{delay: 0s, targets: [{{schedule: solo}}]}}]
+"#,
+        config_hook = hooks.url("/config")
+    );
+    let (s, ana) = start_with_user(&config, "ana").await;
+    let put = |who: &str, body: Value| {
+        ana.put(s.url(&format!("/api/v1/oncall/users/{who}/contacts")))
+            .header("x-panoptes-csrf", "1")
+            .json(&body)
+            .send()
+    };
+    let mine = serde_json::json!([{"webhook": {"url": hooks.url("/mine")}}]);
+
+    // Ana sets her own; not Ben's (an API token may).
+    let resp = put("ben", mine.clone()).await.expect("put");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let resp = put("ana", serde_json::json!([{"webhook": {}}]))
+        .await
+        .expect("put");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let e = resp.text().await.expect("body");
+    assert!(e.contains("contacts[0].webhook"), "{e}");
+    let resp = put("ana", mine.clone()).await.expect("put");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let view: Value = resp.json().await.expect("json");
+    assert_eq!(view["own"], true);
+    assert_eq!(view["contacts"][0]["method"], "webhook");
+    let shown = ana
+        .get(s.url("/api/v1/oncall/users/ana/contacts"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(shown.json::<Value>().await.expect("json"), mine);
+    let users = s.json("/api/v1/oncall/users").await;
+    assert_eq!(users[0]["user"], "ana");
+    assert_eq!(users[0]["own"], true);
+    let (status, _) = s
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/oncall/users/ben/contacts",
+            Some(serde_json::json!([{"email": "ben@example.com"}])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "a token sets anyone's");
+
+    // A page reaches the contact Ana set, not the config's, with an acknowledge link.
+    s.push("api-token-0123456789", false).await;
+    let hit = hooks
+        .wait_for("/mine", 1, Duration::from_secs(20))
+        .await
+        .remove(0);
+    let body = hit.json();
+    assert!(
+        body["commonAnnotations"]["ack_url"]
+            .as_str()
+            .is_some_and(|u| u.contains("/oncall/ack/")),
+        "{body:#}"
+    );
+    assert!(
+        hooks.hits("/config").is_empty(),
+        "the config's contact is replaced"
+    );
+
+    // Back to the config's; the audit log has both changes.
+    let resp = ana
+        .delete(s.url("/api/v1/oncall/users/ana/contacts"))
+        .header("x-panoptes-csrf", "1")
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let users = s.json("/api/v1/oncall/users").await;
+    assert_eq!(users[0]["own"], false);
+    let audit = s.json("/api/v1/audit").await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .expect("audit")
+        .iter()
+        .filter_map(|a| a["action"].as_str())
+        .collect();
+    for a in ["oncall.contacts.set", "oncall.contacts.delete"] {
+        assert!(actions.contains(&a), "{a} in {actions:?}");
+    }
+}

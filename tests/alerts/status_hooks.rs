@@ -290,7 +290,7 @@ status_pages:
         hook = hooks.url("/hook"),
     ));
     let drafts = |v: &Value| -> Vec<Value> {
-        v["incidents"]
+        v["items"]
             .as_array()
             .map(|a| a.iter().filter(|i| i["draft"] == true).cloned().collect())
             .unwrap_or_default()
@@ -406,6 +406,6 @@ status_pages:
     .await;
     // The published one stays: resolving it is the editors' call.
     let list = s.json("/api/v1/status-pages/public/incidents").await;
-    assert_eq!(list["incidents"].as_array().map(Vec::len), Some(1));
-    assert_eq!(list["incidents"][0]["status"], "investigating");
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(list["items"][0]["status"], "investigating");
 }

@@ -196,7 +196,7 @@ pub fn create_token(data_dir: &Path, name: &str) -> String {
 
 pub fn client() -> reqwest::Client {
     // reqwest is built without a default rustls provider (the server installs ring's).
-    panoptes::periskop::scrape::install_crypto_provider();
+    panoptes::outbound::install_crypto_provider();
     reqwest::Client::builder()
         .cookie_store(true)
         .timeout(Duration::from_secs(30))

@@ -21,9 +21,58 @@ async fn create_token(s: &Server, name: &str) -> Option<String> {
     v["info"]["id"].as_str().map(str::to_string)
 }
 
+const EVENT_ID: &str = "0b5c7e9d2f4a4c6e8a1b3d5f7092b4c6";
+const BEAT_TOKEN: &str = "beat-token-0123456789";
+
+/// The monitor (by name) of a server's list.
+async fn monitor(run: &common::Running, token: &str, name: &str) -> Value {
+    let list: Value = common::client()
+        .get(run.url("/api/v1/monitors"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("monitors")
+        .json()
+        .await
+        .expect("json");
+    list["items"]
+        .as_array()
+        .and_then(|i| i.iter().find(|m| m["name"] == name))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_under_write_load_restores_everything_acknowledged_before_it() {
-    let s = Server::start(CONFIG);
+    let config = format!(
+        "{CONFIG}monitors:\n  - {{name: beat, type: push, token: {BEAT_TOKEN}, interval: 1h}}\n"
+    );
+    let s = Server::start(&config);
+    // An event, grouped and stored, and a heartbeat: ingest's and probing's tables.
+    let event = format!(
+        "{{\"event_id\":\"{EVENT_ID}\"}}\n{{\"type\":\"event\"}}\n{{\"event_id\":\"{EVENT_ID}\",\"message\":\"kept in the backup\"}}\n"
+    );
+    let (st, _) = s.envelope(7, KEY7, event).await;
+    assert_eq!(st, StatusCode::OK);
+    let beat = s
+        .http
+        .post(s.url(&format!(
+            "/api/v1/push/{BEAT_TOKEN}?status=down&msg=before-backup"
+        )))
+        .send()
+        .await
+        .expect("push");
+    assert_eq!(beat.status(), StatusCode::OK);
+    let event_path = format!("/api/v1/projects/7/events/{EVENT_ID}");
+    eventually("the event is grouped", || async {
+        let resp = s.get(&event_path).await;
+        if resp.status() != StatusCode::OK {
+            return None;
+        }
+        let v: Value = resp.json().await.ok()?;
+        v["issue_id"].is_number().then_some(())
+    })
+    .await;
     let mut before = Vec::new();
     for i in 0..40 {
         before.push(
@@ -88,7 +137,40 @@ async fn a_backup_under_write_load_restores_everything_acknowledged_before_it() 
     // Restore: a second server on the copy.
     let restored = tempfile::tempdir().expect("tempdir");
     std::fs::copy(&copy, restored.path().join(panoptes::store::DATA_FILE)).expect("copy");
-    let run = common::start(restored.path(), &[]);
+    let cfg = s.dir.path().join("panoptes.yaml");
+    let run = common::start(restored.path(), &["--config", cfg.to_str().expect("utf8")]);
+    let event: Value = s
+        .http
+        .get(run.url(&event_path))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("event")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(event["event_id"], EVENT_ID, "{event}");
+    assert!(
+        event["event"].to_string().contains("kept in the backup"),
+        "{event}"
+    );
+    let beat = monitor(&run, &s.token, "beat").await;
+    let results: Value = s
+        .http
+        .get(run.url(&format!("/api/v1/monitors/{}/results", beat["id"])))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("results")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        results["items"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|x| x.to_string().contains("before-backup"))),
+        "the heartbeat is in the copy: {results}"
+    );
     let page: Value = s
         .http
         .get(run.url("/api/v1/tokens?limit=1000"))

@@ -48,4 +48,24 @@ async fn errors_axum_answers_have_our_shape() {
     assert_error_shape(resp, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
     let resp = s.http.put(s.url("/healthz")).send().await.expect("put");
     assert_error_shape(resp, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+    // The status page's cached reads skip the per-request layers; their errors do not.
+    let resp = s
+        .http
+        .post(s.url("/status/public"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(
+        resp.headers()
+            .get("x-content-type-options")
+            .map(|v| v.as_bytes()),
+        Some(&b"nosniff"[..])
+    );
+    assert_error_shape(resp, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+    let resp = s.get("/status/%FF/widget").await;
+    assert_eq!(
+        resp.headers().get("x-frame-options").map(|v| v.as_bytes()),
+        Some(&b"DENY"[..])
+    );
+    assert_error_shape(resp, StatusCode::BAD_REQUEST, "invalid_input").await;
 }

@@ -129,7 +129,7 @@ services:
 async fn tls_target() -> (SocketAddr, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio_rustls::rustls::pki_types::PrivatePkcs8KeyDer;
-    panoptes::periskop::scrape::install_crypto_provider();
+    panoptes::outbound::install_crypto_provider();
     let ca_key = rcgen::KeyPair::generate().expect("ca key");
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("ca params");
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);

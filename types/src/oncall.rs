@@ -86,6 +86,21 @@ pub struct NewOverride {
     pub end: String,
 }
 
+/// `PUT /api/v1/oncall/overrides/{id}`: who covers and when; fields left out stay. The
+/// schedule cannot change (if given, it must be the override's).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct OverrideUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
+}
+
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct StepView {
     pub delay_seconds: u64,
@@ -115,6 +130,9 @@ pub struct OnCallUser {
     pub user: String,
     pub contacts: Vec<ContactMethodView>,
     pub ical_url: String,
+    /// The person set these contact methods (API or dashboard), in place of the config's.
+    #[serde(default)]
+    pub own: bool,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]

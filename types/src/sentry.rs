@@ -78,6 +78,36 @@ pub struct IngestStats {
     /// Items received and not yet grouped into issues.
     pub backlog: u64,
     pub projects: Vec<ProjectIngestStats>,
+    /// Forwarding to upstream Sentry (the figures of `GET /count`, and more).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward: Option<ForwardStats>,
+}
+
+/// `GET /count`, with Cyclops's field names: `count` envelopes still to send upstream,
+/// `average` and `percentile` the mean and p90 upstream response time in ms, `processed`
+/// (accepted upstream) and `ignored` (not forwarded: flood copies, `sample_percent`).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct ForwardCount {
+    pub count: u64,
+    pub average: u64,
+    pub percentile: u64,
+    pub processed: u64,
+    pub ignored: u64,
+}
+
+/// The `forward` object of `GET /api/v1/ingest/stats`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct ForwardStats {
+    #[serde(flatten)]
+    pub count: ForwardCount,
+    /// Bytes still to send.
+    pub bytes: u64,
+    /// Given up on, by reason (`rejected`, `rate_limited`, `expired`, `outbox_full`, ...).
+    pub dropped: std::collections::BTreeMap<String, u64>,
+    pub in_flight: u64,
+    /// The last refusal or failure upstream answered, for the operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 /// `PATCH /api/v1/issues/{id}`.

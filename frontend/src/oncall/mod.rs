@@ -1,7 +1,9 @@
 //! `/oncall`: who is on call now and next in each schedule, the next 14 days of shifts,
-//! overrides (add one, delete one), escalation policies, and pages with Acknowledge / Resolve
-//! and their timelines. `?page=ID` (the link in every page message) opens that page's timeline.
+//! overrides (add, edit, delete), people with their contact methods (the signed-in person sets
+//! their own), escalation policies, and pages with Acknowledge / Resolve and their timelines.
+//! `?page=ID` (the link in every page message) opens that page's timeline.
 
+mod contacts;
 mod overrides;
 mod pages;
 
@@ -44,6 +46,7 @@ pub fn OnCallPage() -> impl IntoView {
             })}
         </section>
         <overrides::Overrides changed=changed />
+        <contacts::People />
         <section class="card" id="policies">
             <h2>"Escalation policies"</h2>
             {move || loaded(policies.get(), "policies", |list| {

@@ -1,10 +1,10 @@
 //! Overrides: someone covers a schedule for a while (a swap, a sick day). The form takes the
 //! schedule, who covers, and a start and end in the browser's time zone; each override can be
-//! deleted.
+//! edited (who and when) or deleted.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use panoptes_types::{NewOverride, OverrideView};
+use panoptes_types::{NewOverride, OverrideUpdate, OverrideView};
 
 use super::local_time;
 use crate::api::{self, ApiError};
@@ -44,9 +44,21 @@ fn to_rfc3339(local: &str) -> Option<String> {
 
 /// Now rounded down to the minute plus `hours`, as a `datetime-local` value.
 fn local_input(hours: f64) -> String {
-    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(
+    input_value(&js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(
         js_sys::Date::now() + hours * 3_600_000.0,
-    ));
+    )))
+}
+
+/// An RFC 3339 time as a `datetime-local` value in the browser's zone (empty if unreadable).
+fn input_of(rfc3339: &str) -> String {
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(rfc3339));
+    if d.get_time().is_nan() {
+        return String::new();
+    }
+    input_value(&d)
+}
+
+fn input_value(d: &js_sys::Date) -> String {
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}",
         d.get_full_year(),
@@ -99,11 +111,7 @@ fn OverrideForm(c: Choices, refresh: Callback<()>) -> impl IntoView {
             to_rfc3339(&start.get_untracked()),
             to_rfc3339(&end.get_untracked()),
         ) else {
-            error.set(Some(ApiError::Api {
-                status: 400,
-                code: "invalid".into(),
-                message: "start and end: pick a date and a time".into(),
-            }));
+            error.set(Some(unreadable_times()));
             return;
         };
         let body = NewOverride {
@@ -161,9 +169,22 @@ fn OverrideForm(c: Choices, refresh: Callback<()>) -> impl IntoView {
     .into_any()
 }
 
+/// The error a form shows when a time input cannot be read.
+fn unreadable_times() -> ApiError {
+    ApiError::Api {
+        status: 400,
+        code: "invalid".into(),
+        message: "start and end: pick a date and a time".into(),
+    }
+}
+
 #[component]
 fn OverrideRow(o: OverrideView, refresh: Callback<()>) -> impl IntoView {
     let error = RwSignal::new(None::<ApiError>);
+    let editing = RwSignal::new(false);
+    let user = RwSignal::new(o.user.clone());
+    let start = RwSignal::new(input_of(&o.start));
+    let end = RwSignal::new(input_of(&o.end));
     let id = o.id;
     let remove = move |_| {
         spawn_local(async move {
@@ -175,15 +196,76 @@ fn OverrideRow(o: OverrideView, refresh: Callback<()>) -> impl IntoView {
             }
         });
     };
+    let save = move |_| {
+        let (Some(s), Some(e)) = (
+            to_rfc3339(&start.get_untracked()),
+            to_rfc3339(&end.get_untracked()),
+        ) else {
+            error.set(Some(unreadable_times()));
+            return;
+        };
+        let body = OverrideUpdate {
+            schedule: None,
+            user: Some(user.get_untracked().trim().to_string()),
+            start: Some(s),
+            end: Some(e),
+        };
+        spawn_local(async move {
+            let path = format!("/oncall/overrides/{id}");
+            match super::contacts::put::<_, OverrideView>(&path, &body).await {
+                Ok(_) => {
+                    error.try_set(None);
+                    editing.try_set(false);
+                    refresh.run(());
+                }
+                Err(e) => {
+                    error.try_set(Some(e));
+                }
+            }
+        });
+    };
+    let (shown_user, shown_start, shown_end) = (o.user.clone(), o.start.clone(), o.end.clone());
+    let cells = move || {
+        if editing.get() {
+            view! {
+                <td><input name="user" required=true autocomplete="off"
+                    prop:value=move || user.get() on:input=move |ev| user.set(event_target_value(&ev)) /></td>
+                <td><input name="start" type="datetime-local" required=true
+                    prop:value=move || start.get() on:input=move |ev| start.set(event_target_value(&ev)) /></td>
+                <td><input name="end" type="datetime-local" required=true
+                    prop:value=move || end.get() on:input=move |ev| end.set(event_target_value(&ev)) /></td>
+            }
+            .into_any()
+        } else {
+            view! {
+                <td><b>{shown_user.clone()}</b></td>
+                <td>{local_time(&shown_start)}</td>
+                <td>{local_time(&shown_end)}</td>
+            }
+            .into_any()
+        }
+    };
     view! {
         <tr class="override-row" data-id=o.id.to_string() data-user=o.user.clone()>
             <td>{o.schedule.clone()}</td>
-            <td><b>{o.user.clone()}</b></td>
-            <td>{local_time(&o.start)}</td>
-            <td>{local_time(&o.end)}</td>
+            {cells}
             <td class="muted">{o.created_by.clone()}</td>
             <td>
-                <button class="secondary delete-override" on:click=remove>"Delete"</button>
+                {move || if editing.get() {
+                    view! {
+                        <button class="save-override" on:click=save>"Save"</button>
+                        " "
+                        <button class="secondary" on:click=move |_| editing.set(false)>"Cancel"</button>
+                    }
+                    .into_any()
+                } else {
+                    view! {
+                        <button class="secondary edit-override" on:click=move |_| editing.set(true)>"Edit"</button>
+                        " "
+                        <button class="secondary delete-override" on:click=remove>"Delete"</button>
+                    }
+                    .into_any()
+                }}
                 {move || error.get().map(|e| view! { <ErrorNote error=e /> })}
             </td>
         </tr>

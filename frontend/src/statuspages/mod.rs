@@ -7,29 +7,39 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use panoptes_types::status::{ComponentStatus, Impact, IncidentStatus};
 use panoptes_types::{NewStatusIncident, StatusIncident, StatusPageInfo};
 
 use crate::api::{self, ApiError};
 use crate::components::{Empty, ErrorNote, RelativeTime, loaded};
 use crate::poll::{EVERY, use_poll};
 
-const COMPONENT_STATUSES: [&str; 5] = [
-    "operational",
-    "degraded_performance",
-    "partial_outage",
-    "major_outage",
-    "under_maintenance",
+const COMPONENT_STATUSES: [ComponentStatus; 5] = [
+    ComponentStatus::Operational,
+    ComponentStatus::DegradedPerformance,
+    ComponentStatus::PartialOutage,
+    ComponentStatus::MajorOutage,
+    ComponentStatus::UnderMaintenance,
 ];
-const OPEN_STATUSES: [&str; 3] = ["investigating", "identified", "monitoring"];
-const UPDATE_STATUSES: [&str; 5] = [
-    "investigating",
-    "identified",
-    "monitoring",
-    "resolved",
-    "postmortem",
+const OPEN_STATUSES: [IncidentStatus; 3] = [
+    IncidentStatus::Investigating,
+    IncidentStatus::Identified,
+    IncidentStatus::Monitoring,
 ];
-const MAINTENANCE_STATUSES: [&str; 4] = ["scheduled", "in_progress", "verifying", "completed"];
-const IMPACTS: [&str; 4] = ["none", "minor", "major", "critical"];
+const UPDATE_STATUSES: [IncidentStatus; 5] = [
+    IncidentStatus::Investigating,
+    IncidentStatus::Identified,
+    IncidentStatus::Monitoring,
+    IncidentStatus::Resolved,
+    IncidentStatus::Postmortem,
+];
+const MAINTENANCE_STATUSES: [IncidentStatus; 4] = [
+    IncidentStatus::Scheduled,
+    IncidentStatus::InProgress,
+    IncidentStatus::Verifying,
+    IncidentStatus::Completed,
+];
+const IMPACTS: [Impact; 4] = [Impact::None, Impact::Minor, Impact::Major, Impact::Critical];
 
 #[component]
 pub fn StatusPagesPage() -> impl IntoView {
@@ -59,10 +69,14 @@ fn badge_class(status: &str) -> &'static str {
     }
 }
 
-fn options(values: &'static [&'static str]) -> impl IntoView {
+/// `<option>`s of an enum's values, by their wire names.
+fn options<T: Copy>(values: &[T], name: fn(T) -> &'static str) -> impl IntoView {
     values
         .iter()
-        .map(|v| view! { <option value=*v>{v.replace('_', " ")}</option> })
+        .map(|v| {
+            let v = name(*v);
+            view! { <option value=v>{v.replace('_', " ")}</option> }
+        })
         .collect_view()
 }
 
@@ -80,7 +94,7 @@ fn StatusPageCard(p: StatusPageInfo) -> impl IntoView {
             <h2>{p.title.clone()} " " <a href=p.url.clone() target="_blank" rel="noopener" class="muted">{p.url.clone()}</a></h2>
             <ul class="components">
                 {p.components.iter().map(|c| view! {
-                    <li data-component=c.id.clone()>{c.name.clone()} " " <span class=badge_class(&c.status)>{c.status.replace('_', " ")}</span></li>
+                    <li data-component=c.id.clone()>{c.name.clone()} " " <span class=badge_class(c.status.as_str())>{c.status.as_str().replace('_', " ")}</span></li>
                 }).collect_view()}
             </ul>
             <OpenIncident p=p.clone() refresh=refresh />
@@ -118,13 +132,13 @@ fn OpenIncident(p: StatusPageInfo, refresh: Callback<()>) -> impl IntoView {
         ev.prevent_default();
         let new = NewStatusIncident {
             name: Some(name.get_untracked()),
-            status: Some(status.get_untracked()),
-            impact: Some(impact.get_untracked()),
+            status: IncidentStatus::parse(&status.get_untracked()),
+            impact: Impact::parse(&impact.get_untracked()),
             body: Some(body.get_untracked()),
             components: chosen
                 .get_untracked()
                 .into_iter()
-                .filter(|(_, s)| !s.is_empty())
+                .filter_map(|(id, s)| ComponentStatus::parse(&s).map(|c| (id, c)))
                 .collect(),
             draft: draft.get_untracked().then_some(true),
         };
@@ -157,12 +171,12 @@ fn OpenIncident(p: StatusPageInfo, refresh: Callback<()>) -> impl IntoView {
                 <div class="inline-form">
                     <label>"Impact"
                         <select name="impact" prop:value=move || impact.get() on:change=move |ev| impact.set(event_target_value(&ev))>
-                            {options(&IMPACTS)}
+                            {options(&IMPACTS, Impact::as_str)}
                         </select>
                     </label>
                     <label>"Status"
                         <select name="status" prop:value=move || status.get() on:change=move |ev| status.set(event_target_value(&ev))>
-                            {options(&OPEN_STATUSES)}
+                            {options(&OPEN_STATUSES, IncidentStatus::as_str)}
                         </select>
                     </label>
                 </div>
@@ -183,7 +197,7 @@ fn OpenIncident(p: StatusPageInfo, refresh: Callback<()>) -> impl IntoView {
                                         chosen.update(|m| { m.insert(id.clone(), v); });
                                     }>
                                     <option value="">"not affected"</option>
-                                    {options(&COMPONENT_STATUSES)}
+                                    {options(&COMPONENT_STATUSES, ComponentStatus::as_str)}
                                 </select>
                             </label>
                         }
@@ -202,12 +216,12 @@ fn OpenIncident(p: StatusPageInfo, refresh: Callback<()>) -> impl IntoView {
 #[component]
 fn IncidentRow(slug: String, i: StatusIncident, refresh: Callback<()>) -> impl IntoView {
     let maintenance = i.scheduled_for.is_some();
-    let statuses: &'static [&'static str] = if maintenance {
+    let statuses: &'static [IncidentStatus] = if maintenance {
         &MAINTENANCE_STATUSES
     } else {
         &UPDATE_STATUSES
     };
-    let status = RwSignal::new(i.status.clone());
+    let status = RwSignal::new(i.status.as_str().to_string());
     let body = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ApiError>);
     let busy = RwSignal::new(false);
@@ -216,7 +230,7 @@ fn IncidentRow(slug: String, i: StatusIncident, refresh: Callback<()>) -> impl I
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let update = NewStatusIncident {
-            status: Some(status.get_untracked()),
+            status: IncidentStatus::parse(&status.get_untracked()),
             body: Some(body.get_untracked()),
             ..Default::default()
         };
@@ -257,21 +271,24 @@ fn IncidentRow(slug: String, i: StatusIncident, refresh: Callback<()>) -> impl I
         });
     };
     let latest = i.incident_updates.first().cloned();
-    let closed = matches!(i.status.as_str(), "resolved" | "postmortem" | "completed");
+    let closed = matches!(
+        i.status,
+        IncidentStatus::Resolved | IncidentStatus::Postmortem | IncidentStatus::Completed
+    );
     view! {
-        <article class="incident-row" data-id=i.id.clone() data-status=i.status.clone() data-draft=i.draft.to_string()>
+        <article class="incident-row" data-id=i.id.clone() data-status=i.status.as_str() data-draft=i.draft.to_string()>
             <h4>{i.draft.then(|| view! { <span class="badge warn draft">"draft — not public"</span> " " })}
-                <span class=badge_class(&i.status)>{i.status.replace('_', " ")}</span> " "
+                <span class=badge_class(i.status.as_str())>{i.status.as_str().replace('_', " ")}</span> " "
                 <b class="incident-name">{i.name.clone()}</b> " "
-                <span class="muted">{format!("impact {}", i.impact)} " · opened " <RelativeTime at=i.created_at.clone() /></span></h4>
-            {latest.map(|u| view! { <p class="latest"><span class="muted">{u.status.replace('_', " ")} ": "</span>{u.body}</p> })}
+                <span class="muted">{format!("impact {}", i.impact.as_str())} " · opened " <RelativeTime at=i.created_at.clone() /></span></h4>
+            {latest.map(|u| view! { <p class="latest"><span class="muted">{u.status.as_str().replace('_', " ")} ": "</span>{u.body}</p> })}
             {i.draft.then(|| view! {
                 <button type="button" class="publish" disabled=move || busy.get() on:click=publish>"Publish"</button>
             })}
             {(!closed).then(|| view! {
                 <form class="update-form inline-form" on:submit=submit>
                     <select name="status" prop:value=move || status.get() on:change=move |ev| status.set(event_target_value(&ev))>
-                        {options(statuses)}
+                        {options(statuses, IncidentStatus::as_str)}
                     </select>
                     <input name="body" placeholder="What changed?" prop:value=move || body.get()
                         on:input=move |ev| body.set(event_target_value(&ev)) />

@@ -2,10 +2,11 @@
 
 use serde_json::json;
 
-use super::{Evaluator, MAX_SOURCES_PER_RULE, Observation, SelfStats, labels};
+use std::collections::HashMap;
+
+use super::{Evaluator, MAX_SOURCES_PER_RULE, Measure, Observation, SelfStats, Window, labels};
 use crate::alerts::model::Labels;
 use crate::alerts::rules::{ExceptionCondition, IssueCondition, IssueRule, SelfCondition};
-use crate::alerts::windows::MINUTE;
 use crate::events::{PeriskopEvent, SentryEvent};
 use crate::sentry::events::IssueFacts;
 
@@ -25,6 +26,19 @@ fn issue_matches(
         && r.release
             .as_ref()
             .is_none_or(|p| releases.iter().any(|x| p.0.is_match(x)))
+}
+
+/// The window of `key`, created by `make` unless too many sources are tracked already
+/// (issues and keys are created by clients).
+fn window_of(
+    series: &mut HashMap<(usize, String), Window>,
+    key: (usize, String),
+    make: impl FnOnce() -> Window,
+) -> Option<&mut Window> {
+    if !series.contains_key(&key) && series.len() >= MAX_SOURCES_PER_RULE {
+        return None;
+    }
+    Some(series.entry(key).or_insert_with(make))
 }
 
 impl Evaluator {
@@ -80,28 +94,23 @@ impl Evaluator {
                         ..
                     },
                 ) if issue_matches(rule, issue, environments, releases) => {
-                    let key = (idx, format!("issue:{}", issue.issue_id));
-                    if !self.series.contains_key(&key) && self.series.len() >= MAX_SOURCES_PER_RULE
-                    {
-                        continue;
-                    }
-                    let s = self.series.entry(key).or_default();
-                    let (n, limit, what) = if rule.event == IssueCondition::Frequency {
-                        (*count, rule.count.unwrap_or(0), "events")
+                    let (n, limit, measure) = if rule.event == IssueCondition::Frequency {
+                        (*count, rule.count, Measure::Count("events"))
                     } else {
-                        (*new_users, rule.users.unwrap_or(0), "users")
+                        (*new_users, rule.users, Measure::Count("users"))
                     };
-                    s.add(now, n, window);
-                    let sum = s.sum(now, window);
-                    Some((
-                        issue.clone(),
-                        sum > limit,
-                        false,
-                        format!(
-                            "{sum} {what} in {}",
-                            crate::config::Duration(rule.window.get())
-                        ),
-                    ))
+                    let key = (idx, format!("issue:{}", issue.issue_id));
+                    let make = || Window::new(window, limit.unwrap_or(u64::MAX), measure);
+                    let Some(w) = window_of(&mut self.series, key, make) else {
+                        continue;
+                    };
+                    w.counts.add(now, n, window);
+                    // The latest facts (a title can change) are what a tick re-reports.
+                    w.source = source(issue);
+                    w.context = ctx(issue, "");
+                    w.link = format!("/issues/{}", issue.issue_id);
+                    out.push(w.observe(idx, now));
+                    None
                 }
                 (
                     IssueCondition::Rate,
@@ -113,24 +122,17 @@ impl Evaluator {
                         ..
                     },
                 ) if issue_matches(rule, issue, environments, releases) => {
-                    let s = self
-                        .series
-                        .entry((idx, format!("project:{}", issue.project)))
-                        .or_default();
-                    s.add(now, *count, window);
-                    let per_minute = s.sum(now, window) * MINUTE / window.max(MINUTE);
-                    let active = per_minute > rule.per_minute.unwrap_or(u64::MAX);
-                    let mut src = labels(&[("project", issue.project.to_string())]);
-                    src.remove("issue");
-                    out.push(Observation {
-                        rule: idx,
-                        source: src,
-                        active,
-                        momentary: false,
-                        value: format!("{per_minute} events/min"),
-                        context: json!({"Project": issue.project, "Value": format!("{per_minute} events/min")}),
-                        link: "/issues".into(),
-                    });
+                    let key = (idx, format!("project:{}", issue.project));
+                    let limit = rule.per_minute.unwrap_or(u64::MAX);
+                    let make = || Window::new(window, limit, Measure::PerMinute);
+                    let Some(w) = window_of(&mut self.series, key, make) else {
+                        continue;
+                    };
+                    w.counts.add(now, *count, window);
+                    w.source = labels(&[("project", issue.project.to_string())]);
+                    w.context = json!({"Project": issue.project});
+                    w.link = "/issues".into();
+                    out.push(w.observe(idx, now));
                     None
                 }
                 _ => None,
@@ -228,27 +230,20 @@ impl Evaluator {
                     } else {
                         format!("k:{service}\u{0}{key}")
                     };
-                    let k = (idx, skey);
-                    if !self.series.contains_key(&k) && self.series.len() >= MAX_SOURCES_PER_RULE {
+                    let limit = rule.increase.unwrap_or(u64::MAX);
+                    let make = || Window::new(window, limit, Measure::Increase);
+                    let Some(w) = window_of(&mut self.series, (idx, skey), make) else {
                         continue;
-                    }
-                    let s = self.series.entry(k).or_default();
-                    s.add(now, *increase, window);
-                    let sum = s.sum(now, window);
-                    let src = if per_service {
+                    };
+                    w.counts.add(now, *increase, window);
+                    w.source = if per_service {
                         labels(&[("service", service.clone())])
                     } else {
                         labels(&[("service", service.clone()), ("key", key.clone())])
                     };
-                    let active = sum > rule.increase.unwrap_or(u64::MAX);
-                    push(
-                        src,
-                        active,
-                        false,
-                        format!("+{sum} in {}", crate::config::Duration(rule.window.get())),
-                        service,
-                        key,
-                    );
+                    w.context = json!({"Service": service, "Key": key});
+                    w.link = format!("/exceptions/{service}");
+                    out.push(w.observe(idx, now));
                 }
                 (
                     ExceptionCondition::TargetsDown,
@@ -311,7 +306,7 @@ impl Evaluator {
                     } else {
                         dropped
                     };
-                    let s = self.series.entry((idx, String::new())).or_default();
+                    let s = self.self_series.entry(idx).or_default();
                     s.add(now, n, window);
                     let sum = s.sum(now, window);
                     (

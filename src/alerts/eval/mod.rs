@@ -94,12 +94,85 @@ impl MonitorIndex {
     }
 }
 
+/// How a counted window reads against its rule's threshold.
+#[derive(Debug, Clone, Copy)]
+enum Measure {
+    /// `frequency` / `users`: the sum, as "N events in 10m".
+    Count(&'static str),
+    /// `rate`: the sum per minute over the window.
+    PerMinute,
+    /// `increase`: the sum, as "+N in 5m".
+    Increase,
+}
+
+/// One source of a counted rule (an issue's events, a key's increase), with what an
+/// observation of it carries. Kept whole so a tick can re-check it without an event: windows
+/// only empty with time, and an alert over one must resolve when the traffic stops.
+struct Window {
+    counts: MinuteSeries,
+    window_ms: u64,
+    /// Holds when the measure is above this.
+    limit: u64,
+    measure: Measure,
+    source: Labels,
+    context: Value,
+    link: String,
+    /// What the last observation said. Only windows that held need a tick: one that did not
+    /// cannot start holding as counts leave it.
+    active: bool,
+}
+
+impl Window {
+    fn new(window_ms: u64, limit: u64, measure: Measure) -> Window {
+        Window {
+            counts: MinuteSeries::default(),
+            window_ms,
+            limit,
+            measure,
+            source: Labels::new(),
+            context: Value::Null,
+            link: String::new(),
+            active: false,
+        }
+    }
+
+    /// Whether the window holds at `now`, as an observation of `rule`.
+    fn observe(&mut self, rule: usize, now: u64) -> Observation {
+        let sum = self.counts.sum(now, self.window_ms);
+        let span = crate::config::Duration(std::time::Duration::from_millis(self.window_ms));
+        let (measured, value) = match self.measure {
+            Measure::Count(what) => (sum, format!("{sum} {what} in {span}")),
+            Measure::PerMinute => {
+                let per_minute = sum * MINUTE / self.window_ms.max(MINUTE);
+                (per_minute, format!("{per_minute} events/min"))
+            }
+            Measure::Increase => (sum, format!("+{sum} in {span}")),
+        };
+        self.active = measured > self.limit;
+        let mut context = self.context.clone();
+        if let Value::Object(m) = &mut context {
+            m.insert("Value".into(), Value::String(value.clone()));
+        }
+        Observation {
+            rule,
+            source: self.source.clone(),
+            active: self.active,
+            momentary: false,
+            value,
+            context,
+            link: self.link.clone(),
+        }
+    }
+}
+
 pub struct Evaluator {
     rules: Vec<RuleConfig>,
     index: MonitorIndex,
     monitors: HashMap<u32, MonitorWindow>,
-    /// (rule, source key) -> series.
-    series: HashMap<(usize, String), MinuteSeries>,
+    /// (rule, source key) -> counted window of an issue or exception rule.
+    series: HashMap<(usize, String), Window>,
+    /// Counted windows of `panoptes:` rules, by rule.
+    self_series: HashMap<usize, MinuteSeries>,
     store_failed: Option<String>,
     last_stats: Option<SelfStats>,
     /// Longest minute window of any monitor rule, and longest trend span.
@@ -137,6 +210,7 @@ impl Evaluator {
             rules,
             monitors: HashMap::new(),
             series: HashMap::new(),
+            self_series: HashMap::new(),
             store_failed: None,
             last_stats: None,
             minute_span,
@@ -196,9 +270,19 @@ impl Evaluator {
         }
     }
 
-    /// A delivery gave up (`alerts.delivery.dead_after`): every `notification_dead` rule fires.
-    pub fn notification_dead(&self, receiver: &str, reason: &str) -> Vec<Observation> {
-        self.rules
+    /// A delivery gave up (`alerts.delivery.dead_after`): every `notification_dead` rule (the
+    /// built-in `PanoptesNotificationDead` among them) fires for the receiver's channel. A
+    /// notification that carried only such alerts raises nothing: its own death would
+    /// notify the same broken channel again, and again, for ever.
+    pub fn notification_dead(
+        &self,
+        receiver: &str,
+        channel: &str,
+        reason: &str,
+        alertnames: &[String],
+    ) -> Vec<Observation> {
+        let dead_rules: Vec<usize> = self
+            .rules
             .iter()
             .enumerate()
             .filter(|(_, r)| {
@@ -206,13 +290,24 @@ impl Evaluator {
                     .as_ref()
                     .is_some_and(|p| p.event == SelfCondition::NotificationDead)
             })
-            .map(|(idx, _)| Observation {
+            .map(|(idx, _)| idx)
+            .collect();
+        let about_dead = |name: &String| dead_rules.iter().any(|i| self.rules[*i].name == *name);
+        if !alertnames.is_empty() && alertnames.iter().all(about_dead) {
+            return Vec::new();
+        }
+        dead_rules
+            .into_iter()
+            .map(|idx| Observation {
                 rule: idx,
-                source: labels(&[("receiver", receiver.to_string())]),
+                source: labels(&[
+                    ("receiver", receiver.to_string()),
+                    ("channel", channel.to_string()),
+                ]),
                 active: true,
                 momentary: true,
                 value: reason.to_string(),
-                context: json!({"Receiver": receiver, "Value": reason}),
+                context: json!({"Receiver": receiver, "Channel": channel, "Value": reason}),
                 link: "/alerts".into(),
             })
             .collect()
@@ -242,21 +337,15 @@ impl Evaluator {
                 })
             }));
         }
-        // Windows of issues and keys: a source whose sum fell to nothing is inactive now and
-        // forgotten.
+        // Windows of issues and keys: one that held is checked again, so its alert resolves
+        // once the traffic stops; one whose sum fell to nothing is forgotten.
         let mut gone = Vec::new();
-        for ((idx, key), s) in &mut self.series {
-            let Some(window) = self.rules.get(*idx).and_then(|r| {
-                r.issue
-                    .as_ref()
-                    .map(|i| i.window.get())
-                    .or_else(|| r.exception.as_ref().map(|e| e.window.get()))
-            }) else {
-                continue;
-            };
-            let w = window.as_millis() as u64;
-            s.prune(now, w);
-            if s.is_empty() {
+        for ((idx, key), w) in &mut self.series {
+            w.counts.prune(now, w.window_ms);
+            if w.active {
+                out.push(w.observe(*idx, now));
+            }
+            if !w.active && w.counts.is_empty() {
                 gone.push((*idx, key.clone()));
             }
         }
@@ -267,3 +356,6 @@ impl Evaluator {
         out
     }
 }
+
+#[cfg(test)]
+mod tests;

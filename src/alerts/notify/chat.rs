@@ -1,13 +1,15 @@
 //! Chat and push channels: Slack (incoming webhook: `text` fallback and blocks), Microsoft
 //! Teams (Workflows webhook with an Adaptive Card), Discord (embed), Telegram (bot
-//! `sendMessage`) and ntfy (JSON publish).
+//! `sendMessage`) and ntfy (JSON publish). Each takes a `template:` that replaces its payload
+//! (see [`templated`]).
 
 use serde_json::{Value, json};
 
-use super::{default_text, post_json, text_or};
+use super::{default_text, looks_like_json, post_json, templated, text_or};
 use crate::alerts::config::{
     DiscordConfig, GlobalConfig, NtfyConfig, SlackConfig, TeamsConfig, TelegramConfig,
 };
+use crate::alerts::model::HttpRequest;
 use crate::alerts::model::{AlertStatus, Delivery, Notification};
 
 /// Cuts `s` to `max` characters, marking the cut.
@@ -31,6 +33,18 @@ fn slack_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// The request, with its body replaced by the channel's `template:` if it has one.
+fn finish(
+    mut req: HttpRequest,
+    template: Option<&String>,
+    n: &Notification,
+) -> Result<Vec<Delivery>, String> {
+    if let Some(t) = template {
+        templated(&mut req, t, n)?;
+    }
+    Ok(vec![Delivery::Http(req)])
+}
+
 /// Where a click should go: the one alert's own view, else the alerts page.
 fn click(n: &Notification) -> String {
     match n.alerts.as_slice() {
@@ -47,6 +61,9 @@ pub fn slack(c: &SlackConfig, g: &GlobalConfig, n: &Notification) -> Result<Vec<
         .ok_or("slack_configs needs `api_url` (or `global.slack_api_url`)")?;
     let title = text_or(c.title.as_ref(), n, || n.title())?;
     let text = text_or(c.text.as_ref(), n, || default_text(n))?;
+    let link = text_or(c.title_link.as_ref(), n, || {
+        format!("{}/alerts", n.external_url)
+    })?;
     let mut body = json!({
         // The fallback shown in notifications and by clients without blocks.
         "text": clip(&format!("{title}\n{text}"), 3000),
@@ -54,7 +71,7 @@ pub fn slack(c: &SlackConfig, g: &GlobalConfig, n: &Notification) -> Result<Vec<
             {"type": "header", "text": {"type": "plain_text", "text": clip(&title, 150), "emoji": true}},
             {"type": "section", "text": {"type": "mrkdwn", "text": clip(&slack_escape(&text), 3000)}},
             {"type": "context", "elements": [{"type": "mrkdwn",
-                "text": format!("<{}/alerts|Open in Panoptes>", n.external_url)}]},
+                "text": format!("<{link}|Open in Panoptes>")}]},
         ],
     });
     if let Some(ch) = &c.channel {
@@ -63,7 +80,11 @@ pub fn slack(c: &SlackConfig, g: &GlobalConfig, n: &Notification) -> Result<Vec<
     if let Some(u) = &c.username {
         body["username"] = json!(u);
     }
-    Ok(vec![Delivery::Http(post_json(&url, &body, &c.http_config))])
+    if let Some(e) = &c.icon_emoji {
+        body["icon_emoji"] = json!(e);
+    }
+    let req = post_json(&url, &body, &c.http_config);
+    finish(req, c.template.as_ref(), n)
 }
 
 pub fn teams(c: &TeamsConfig, n: &Notification) -> Result<Vec<Delivery>, String> {
@@ -90,11 +111,8 @@ pub fn teams(c: &TeamsConfig, n: &Notification) -> Result<Vec<Delivery>, String>
             },
         }],
     });
-    Ok(vec![Delivery::Http(post_json(
-        &c.webhook_url,
-        &body,
-        &c.http_config,
-    ))])
+    let req = post_json(&c.webhook_url, &body, &c.http_config);
+    finish(req, c.template.as_ref(), n)
 }
 
 pub fn discord(c: &DiscordConfig, n: &Notification) -> Result<Vec<Delivery>, String> {
@@ -111,11 +129,8 @@ pub fn discord(c: &DiscordConfig, n: &Notification) -> Result<Vec<Delivery>, Str
         }],
         "allowed_mentions": {"parse": []},
     });
-    Ok(vec![Delivery::Http(post_json(
-        &c.webhook_url,
-        &body,
-        &c.http_config,
-    ))])
+    let req = post_json(&c.webhook_url, &body, &c.http_config);
+    finish(req, c.template.as_ref(), n)
 }
 
 fn html_escape(s: &str) -> String {
@@ -159,7 +174,8 @@ pub fn telegram(
     if let Some(t) = c.message_thread_id {
         body["message_thread_id"] = json!(t);
     }
-    Ok(vec![Delivery::Http(post_json(&url, &body, &c.http_config))])
+    let req = post_json(&url, &body, &c.http_config);
+    finish(req, c.template.as_ref(), n)
 }
 
 pub fn ntfy(c: &NtfyConfig, n: &Notification) -> Result<Vec<Delivery>, String> {
@@ -187,7 +203,14 @@ pub fn ntfy(c: &NtfyConfig, n: &Notification) -> Result<Vec<Delivery>, String> {
     if let Some(t) = &c.token {
         http.bearer_token = Some(t.clone());
     }
-    // ntfy takes JSON publishes at its root URL.
-    let url = format!("{}/", c.url.trim_end_matches('/'));
-    Ok(vec![Delivery::Http(post_json(&url, &body, &http))])
+    // ntfy takes JSON publishes at its root URL, plain text at the topic's.
+    let root = c.url.trim_end_matches('/');
+    let mut req = post_json(&format!("{root}/"), &body, &http);
+    if let Some(t) = &c.template {
+        templated(&mut req, t, n)?;
+        if !looks_like_json(&req.body) {
+            req.url = format!("{root}/{}", c.topic);
+        }
+    }
+    Ok(vec![Delivery::Http(req)])
 }

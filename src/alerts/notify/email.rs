@@ -101,8 +101,8 @@ pub fn render(
         from,
         to,
         subject,
-        text: default_text(n),
-        html: Some(html(n)),
+        text: text_or(c.text.as_ref(), n, || default_text(n))?,
+        html: Some(text_or(c.html.as_ref(), n, || html(n))?),
         headers,
         smtp: SmtpSettings {
             smarthost,

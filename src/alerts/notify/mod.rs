@@ -1,6 +1,7 @@
 //! Notification channels: what each receiver type sends for a notification (rendering, pure)
 //! and how one attempt goes (sending, through the shared outbound client factory or SMTP).
-//! Wire shapes follow each provider's documentation; see `docs/ALERTS.md` for the fields.
+//! Wire shapes follow each provider's documentation; the README's "Alerts" section lists the
+//! options of each channel.
 //!
 //! Owns: payloads, the answer → verdict mapping (2xx delivered; 429 and 5xx and network errors
 //! retried, honouring `Retry-After` and the `retry_after` of Discord's and Telegram's bodies;
@@ -157,11 +158,38 @@ pub fn post_json(url: &str, body: &Value, http: &HttpConfig) -> HttpRequest {
             .map(|p| p.display().to_string()),
         insecure_skip_verify: http.tls_config.insecure_skip_verify,
         proxy: http.proxy_url.clone(),
+        timeout_ms: None,
     }
 }
 
+/// A channel's `template:`: the body rendered over the notification replaces the channel's
+/// own payload (for what the payload does not cover). Sent as JSON when it looks like JSON,
+/// else as plain text.
+pub fn templated(req: &mut HttpRequest, template: &str, n: &Notification) -> Result<(), String> {
+    let body = Template::parse(template)
+        .map(|t| t.render(&template_data(n)))
+        .map_err(|e| format!("template: {e}"))?;
+    req.body = body.into_bytes();
+    if !looks_like_json(&req.body) {
+        for h in &mut req.headers {
+            if h.0 == "content-type" {
+                h.1 = "text/plain; charset=utf-8".into();
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn looks_like_json(body: &[u8]) -> bool {
+    body.iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{' || *b == b'[')
+}
+
 fn auth_headers(http: &HttpConfig, headers: &mut Vec<(String, String)>) {
-    if let Some(t) = &http.bearer_token {
+    if let Some(a) = &http.authorization {
+        headers.push(("authorization".into(), a.header()));
+    } else if let Some(t) = &http.bearer_token {
         headers.push(("authorization".into(), format!("Bearer {t}")));
     } else if let Some(b) = &http.basic_auth {
         use base64::Engine;
@@ -215,6 +243,21 @@ pub fn render(
         }
         _ => Err(format!("unknown channel type `{kind}`")),
     }
+}
+
+/// How long one attempt of `channel` may take: the channel's own `timeout` (webhooks, as
+/// Alertmanager's), else `alerts.delivery.timeout`.
+pub fn attempt_timeout(cfg: &AlertsConfig, receiver: &str, channel: &str) -> Duration {
+    let own = match parse_channel(channel) {
+        Some(("webhook_configs", i)) => cfg
+            .receivers
+            .iter()
+            .find(|r| r.name == receiver)
+            .and_then(|r| r.webhook_configs.get(i))
+            .and_then(|c| c.timeout()),
+        _ => None,
+    };
+    own.unwrap_or_else(|| cfg.delivery.timeout.get())
 }
 
 /// `Retry-After` as seconds or an HTTP date, in ms.
@@ -389,7 +432,10 @@ impl Transport for Live {
             let mut worst = (Verdict::Delivered, None);
             for d in &deliveries {
                 let (v, s) = match d {
-                    Delivery::Http(r) => self.http(r, timeout).await,
+                    Delivery::Http(r) => {
+                        let t = r.timeout_ms.map_or(timeout, Duration::from_millis);
+                        self.http(r, t).await
+                    }
                     Delivery::Email(m) => email::send(m, timeout).await,
                 };
                 let rank = |v: &Verdict| match v {

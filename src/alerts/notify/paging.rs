@@ -55,8 +55,25 @@ pub fn pagerduty(
                     .map(pd_severity)
                     .unwrap_or_else(|| pd_severity(a.severity()));
                 let description = text_or(c.description.as_ref(), &one, || summary(a))?;
+                let mut details = json!({
+                    "labels": a.labels,
+                    "annotations": a.annotations,
+                });
+                for (k, v) in &c.details {
+                    details[k] = json!(text_or(Some(v), &one, String::new)?);
+                }
+                let mut links = Vec::new();
+                if !a.generator_url.is_empty() {
+                    links.push(json!({"href": a.generator_url, "text": "Open in Panoptes"}));
+                }
+                for l in &c.links {
+                    links.push(json!({
+                        "href": text_or(Some(&l.href), &one, String::new)?,
+                        "text": text_or(Some(&l.text), &one, String::new)?,
+                    }));
+                }
                 json!({
-                    "routing_key": c.routing_key,
+                    "routing_key": c.key(),
                     "event_action": "trigger",
                     "dedup_key": a.fingerprint,
                     "payload": {
@@ -68,22 +85,15 @@ pub fn pagerduty(
                         "component": a.labels.get("monitor").cloned(),
                         "group": a.labels.get("group").cloned(),
                         "class": a.name(),
-                        "custom_details": {
-                            "labels": a.labels,
-                            "annotations": a.annotations,
-                        },
+                        "custom_details": details,
                     },
                     "client": c.client,
                     "client_url": c.client_url.clone().unwrap_or_else(|| format!("{}/alerts", n.external_url)),
-                    "links": if a.generator_url.is_empty() {
-                        json!([])
-                    } else {
-                        json!([{"href": a.generator_url, "text": "Open in Panoptes"}])
-                    },
+                    "links": links,
                 })
             }
             AlertStatus::Resolved => json!({
-                "routing_key": c.routing_key,
+                "routing_key": c.key(),
                 "event_action": "resolve",
                 "dedup_key": a.fingerprint,
             }),
@@ -131,7 +141,10 @@ pub fn opsgenie(
                     .filter(|t| !t.is_empty())
                     .take(20)
                     .collect();
-                let details: std::collections::BTreeMap<String, String> = a.labels.clone();
+                let mut details: std::collections::BTreeMap<String, String> = a.labels.clone();
+                for (k, v) in &c.details {
+                    details.insert(k.clone(), text_or(Some(v), &one, String::new)?);
+                }
                 let priority = c.priority.clone().unwrap_or_else(|| {
                     match pd_severity(a.severity()) {
                         "critical" => "P1",
@@ -141,9 +154,7 @@ pub fn opsgenie(
                     }
                     .to_string()
                 });
-                post_json(
-                    &format!("{base}/v2/alerts"),
-                    &json!({
+                let mut body = json!({
                         "message": clip(&message, 130),
                         "alias": a.fingerprint,
                         "description": clip(&description, 15_000),
@@ -152,9 +163,15 @@ pub fn opsgenie(
                         "priority": priority,
                         "source": "Panoptes",
                         "entity": a.labels.get("monitor").or(a.labels.get("service")).cloned(),
-                    }),
-                    &c.http_config,
-                )
+                });
+                if !c.responders.is_empty() {
+                    let r: Vec<_> = c.responders.iter().flat_map(|r| r.to_json()).collect();
+                    body["responders"] = json!(r);
+                }
+                if let Some(note) = &c.note {
+                    body["note"] = json!(clip(&text_or(Some(note), &one, String::new)?, 25_000));
+                }
+                post_json(&format!("{base}/v2/alerts"), &body, &c.http_config)
             }
             AlertStatus::Resolved => post_json(
                 &format!(

@@ -3,10 +3,9 @@
 
 use serde_json::{Value, json};
 
-use super::{am_time, post_json, template_data, truncated};
+use super::{am_time, post_json, templated, truncated};
 use crate::alerts::config::{AlertmanagerConfig, WebhookConfig};
 use crate::alerts::model::{AlertStatus, Delivery, Notification};
-use crate::alerts::template::Template;
 use crate::clock::rfc3339;
 
 /// Alertmanager's webhook message.
@@ -35,20 +34,10 @@ pub fn payload(n: &Notification) -> Value {
 
 pub fn webhook(c: &WebhookConfig, n: &Notification) -> Result<Vec<Delivery>, String> {
     let n = truncated(n, c.max_alerts);
-    let mut req = post_json(&c.url, &payload(&n), &c.http_config);
+    let mut req = post_json(c.url(), &payload(&n), &c.http_config);
+    req.timeout_ms = c.timeout().map(|t| t.as_millis() as u64);
     if let Some(t) = &c.template {
-        let body = Template::parse(t)
-            .map(|t| t.render(&template_data(&n)))
-            .map_err(|e| format!("template: {e}"))?;
-        req.body = body.into_bytes();
-        // A template may write anything; say JSON only when it looks like it.
-        if !req.body.first().is_some_and(|b| *b == b'{' || *b == b'[') {
-            for h in &mut req.headers {
-                if h.0 == "content-type" {
-                    h.1 = "text/plain; charset=utf-8".into();
-                }
-            }
-        }
+        templated(&mut req, t, &n)?;
     }
     Ok(vec![Delivery::Http(req)])
 }

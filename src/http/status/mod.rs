@@ -13,10 +13,11 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 
-use panoptes_types::{StatusComponentInfo, StatusPageInfo};
+use panoptes_types::{Page, StatusComponentInfo, StatusPageInfo};
 
 use super::AppState;
 use super::error::{ApiError, Json as JsonBody};
+use super::page::{PageParams, cursor, slice};
 use crate::auth::Principal;
 use crate::statuspage::engine::StatusError;
 use crate::statuspage::model::{Change, Incident};
@@ -315,45 +316,19 @@ async fn history(
     Query(q): Query<MonthQuery>,
 ) -> Result<Response, ApiError> {
     let r = page_of(&state, &slug)?;
-    let tz = r.view.config.time_zone.0.clone();
-    let month_of = |ms: u64| {
-        jiff::Timestamp::from_millisecond(ms as i64)
-            .map(|t| {
-                let z = t.to_zoned(tz.clone());
-                (z.year(), z.month())
-            })
-            .unwrap_or((1970, 1))
-    };
-    let mut months: Vec<(i16, i8)> = r
-        .view
-        .incidents
-        .iter()
-        .map(|i| month_of(i.started_ms))
-        .collect();
-    months.sort_unstable_by(|a, b| b.cmp(a));
-    months.dedup();
     let month = match q.month.as_deref().filter(|m| !m.is_empty()) {
-        Some(m) => {
-            let parsed = m
-                .split_once('-')
+        Some(m) => Some(
+            m.split_once('-')
                 .and_then(|(y, mo)| Some((y.parse::<i16>().ok()?, mo.parse::<i8>().ok()?)))
-                .filter(|(y, mo)| (1970..=9999).contains(y) && (1..=12).contains(mo));
-            parsed.ok_or_else(|| {
-                ApiError::invalid(format!("month: expected YYYY-MM, found `{}`", clip(m)))
-            })?
-        }
-        // The newest month with an incident that has begun (maintenance may be scheduled
-        // years ahead).
-        None => r
-            .view
-            .incidents
-            .iter()
-            .map(|i| i.started_ms)
-            .filter(|t| *t <= r.view.now_ms)
-            .max()
-            .map(month_of)
-            .unwrap_or_else(|| month_of(r.view.now_ms)),
+                .filter(|(y, mo)| (1970..=9999).contains(y) && (1..=12).contains(mo))
+                .ok_or_else(|| {
+                    ApiError::invalid(format!("month: expected YYYY-MM, found `{}`", clip(m)))
+                })?,
+        ),
+        None => None,
     };
+    let months = r.view.incident_months();
+    let month = month.unwrap_or_else(|| r.view.latest_month());
     let body = html::history(&r.view, month, &months);
     Ok((
         [
@@ -391,8 +366,12 @@ pub(super) fn status_error(e: StatusError) -> ApiError {
     }
 }
 
-async fn list_pages(State(state): State<AppState>) -> Json<Vec<StatusPageInfo>> {
-    let pages = state
+async fn list_pages(
+    State(state): State<AppState>,
+    page: PageParams,
+) -> Result<Json<Page<StatusPageInfo>>, ApiError> {
+    let after = page.after::<String>()?;
+    let pages: Vec<StatusPageInfo> = state
         .status
         .pages()
         .into_iter()
@@ -407,27 +386,38 @@ async fn list_pages(State(state): State<AppState>) -> Json<Vec<StatusPageInfo>> 
                 .map(|c| StatusComponentInfo {
                     id: c.id.clone(),
                     name: c.name.clone(),
-                    status: c.status.as_str().to_string(),
+                    status: c.status,
                 })
                 .collect(),
         })
         .collect();
-    Json(pages)
+    let (items, next) = slice(pages, |p| p.slug.clone(), after, page.limit);
+    Ok(Json(Page {
+        items,
+        next_cursor: next.map(|n| cursor(&n)),
+    }))
 }
 
+/// Highest id first, drafts included (the management view).
 async fn list_incidents(
     State(state): State<AppState>,
     Path(slug): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+    page: PageParams,
+) -> Result<Json<Page<serde_json::Value>>, ApiError> {
     let r = page_of(&state, &slug)?;
-    let items: Vec<serde_json::Value> = state
-        .status
-        .incidents(&slug)
-        .unwrap_or_default()
-        .iter()
-        .map(|i| managed(i, &r.view))
-        .collect();
-    Ok(Json(serde_json::json!({ "incidents": items })))
+    let after = page.after::<u64>()?;
+    // Highest id first (ids grow with time), as the engine keeps them.
+    let key = |i: &Incident| u64::MAX - i.id;
+    let (incidents, next) = slice(
+        state.status.incidents(&slug).unwrap_or_default(),
+        key,
+        after,
+        page.limit,
+    );
+    Ok(Json(Page {
+        items: incidents.iter().map(|i| managed(i, &r.view)).collect(),
+        next_cursor: next.map(|n| cursor(&n)),
+    }))
 }
 
 /// An incident as the management API shows it: Statuspage's shape, plus whether it is a

@@ -185,7 +185,8 @@ fn check(rows: &Rows, files: &[(String, String)]) -> BTreeMap<String, String> {
             .next()
             .unwrap_or("")
             .to_string();
-        let krate = if rel == "src/main.rs" {
+        // The binary (main.rs and its own modules under cli/) reaches the library by name.
+        let krate = if rel == "src/main.rs" || rel.starts_with("src/cli/") {
             "panoptes"
         } else {
             "crate"

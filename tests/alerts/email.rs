@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::Server;
 
-const PYTHON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.tools/venv/bin/python");
+use super::common::PYTHON;
 const SINK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/smtp_sink.py");
 
 pub struct Sink {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::Server;
 
-const PYTHON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.tools/venv/bin/python");
+use super::common::PYTHON;
 
 /// `secret-db` is probed at a URL that must never be shown; `internal` is on no page.
 fn config() -> String {

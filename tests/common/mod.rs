@@ -10,6 +10,16 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The Python with the real SDKs and tools the tests drive (`scripts/setup.sh` makes it).
+pub const PYTHON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.tools/venv/bin/python");
+/// Sends with the official `sentry-sdk` (Python).
+pub const PY_SDK: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/python/sentry_sdk_client.py"
+);
+/// Where `@sentry/node` is installed (`npm ci` by `scripts/setup.sh`).
+pub const NODE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node");
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_panoptes");
 
 pub fn panoptes() -> Command {

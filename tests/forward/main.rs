@@ -21,12 +21,8 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
-const PYTHON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.tools/venv/bin/python");
-const PY_SDK: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/python/sentry_sdk_client.py"
-);
-const NODE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node");
+use common::NODE_DIR;
+use common::{PY_SDK, PYTHON};
 const KEY_A: &str = "3f9c2a7be1d04c6f8a5b0e9d7c1f2a43";
 const KEY_B: &str = "bbbbbbbbccccccccddddddddeeeeeeee";
 

@@ -21,7 +21,7 @@ use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-const PYTHON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.tools/venv/bin/python");
+use common::PYTHON;
 const EXPORTER: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/python/periskop_exporter.py"

@@ -14,13 +14,9 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const PYTHON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.tools/venv/bin/python");
-const PY_SDK: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/python/sentry_sdk_client.py"
-);
+use common::{PY_SDK, PYTHON};
 const RAVEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/raven_client.py");
-const NODE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node");
+use common::NODE_DIR;
 const KEY: &str = "3f9c2a7be1d04c6f8a5b0e9d7c1f2a43";
 const LIMITED_KEY: &str = "aaaaaaaabbbbbbbbccccccccdddddddd";
 

@@ -8,11 +8,11 @@
 //! version 2's rows, and so on: each version's writer fills only the tables that version added,
 //! in the layout they had at that version (restated here, as `migrations/` does), and the
 //! migrations carry the older rows forward. The rows themselves are in `fixtures/store/rows.rs`,
-//! which `src/store/tests.rs` reads back after migrating each fixture; before writing, they are
+//! which `src/store/migrate_tests.rs` reads back after migrating each fixture; before writing, they are
 //! checked against today's domain types, so a fixture never holds bytes Panoptes never wrote.
 //!
 //! A new schema version adds: a `vN` writer below (a no-op if it only changes existing tables),
-//! its entry in `WRITERS`, its rows in `rows.rs` and its check in `src/store/tests.rs`; then
+//! its entry in `WRITERS`, its rows in `rows.rs` and its check in `src/store/migrate_tests.rs`; then
 //! `cargo run --example store-fixture -- N` commits the new fixture.
 
 #[path = "../fixtures/store/rows.rs"]

@@ -48,10 +48,7 @@ impl Driver {
 
     /// A browser with extra Chromium switches (a phone's window, JavaScript off).
     async fn start_with(extra: &[&str]) -> Driver {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        let port = common::reserved_port();
         let child = Command::new(which("chromedriver"))
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())

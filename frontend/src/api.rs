@@ -327,7 +327,7 @@ pub async fn on_call_now() -> Result<Vec<OnCallNow>, ApiError> {
 }
 
 pub async fn schedules() -> Result<Vec<ScheduleView>, ApiError> {
-    get("/oncall/schedules").await
+    list("/oncall/schedules").await
 }
 
 /// The schedule's shifts over the next 14 days (the server's default range).
@@ -336,7 +336,7 @@ pub async fn shifts(schedule: &str) -> Result<Shifts, ApiError> {
 }
 
 pub async fn overrides() -> Result<Vec<OverrideView>, ApiError> {
-    get("/oncall/overrides").await
+    list("/oncall/overrides").await
 }
 
 pub async fn create_override(o: &NewOverride) -> Result<OverrideView, ApiError> {
@@ -348,7 +348,7 @@ pub async fn delete_override(id: u64) -> Result<(), ApiError> {
 }
 
 pub async fn policies() -> Result<Vec<PolicyView>, ApiError> {
-    get("/oncall/policies").await
+    list("/oncall/policies").await
 }
 
 /// The 50 newest pages.

@@ -10,7 +10,7 @@ use crate::alerts::outbox::{DeliveryState, Record};
 use crate::alerts::silences::Silence;
 use crate::alerts::state::{Instance, Phase};
 use crate::metrics::StoreMetrics;
-use crate::store::tests::rows;
+use crate::store::migrate_tests::rows;
 use crate::store::{DATA_FILE, Store, StoreOptions};
 
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> T {

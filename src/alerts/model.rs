@@ -8,21 +8,8 @@ use serde::{Deserialize, Serialize};
 /// Labels and annotations: sorted, so fingerprints and group keys are stable.
 pub type Labels = BTreeMap<String, String>;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AlertStatus {
-    Firing,
-    Resolved,
-}
-
-impl AlertStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertStatus::Firing => "firing",
-            AlertStatus::Resolved => "resolved",
-        }
-    }
-}
+/// The wire type is the stored one: the same words in the store, the webhook and the API.
+pub use panoptes_types::AlertStatus;
 
 /// One alert, as a receiver sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -217,14 +217,14 @@ pub fn notification_view(r: &Record) -> NotificationView {
             DeliveryState::Uncertain => WireState::Uncertain,
         },
         group_key: r.notification.group_key.clone(),
-        status: r.notification.status.as_str().to_string(),
+        status: r.notification.status,
         alerts: r
             .notification
             .alerts
             .iter()
             .map(|a| NotifiedAlert {
                 fingerprint: a.fingerprint.clone(),
-                status: a.status.as_str().to_string(),
+                status: a.status,
                 labels: a.labels.clone(),
             })
             .collect(),
@@ -239,7 +239,7 @@ pub fn notification_view(r: &Record) -> NotificationView {
                 at: rfc3339(a.at_ms),
                 latency_ms: a.latency_ms,
                 status: a.status,
-                outcome: a.outcome.clone(),
+                outcome: a.outcome,
                 error: a.error.clone(),
             })
             .collect(),

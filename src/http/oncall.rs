@@ -11,13 +11,13 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 
 use panoptes_types::{
-    NewOverride, OnCallNow, OnCallUser, OverrideUpdate, OverrideView, Page, PageView, PolicyView,
-    ScheduleView, Shifts,
+    NewOverride, OnCallNow, OnCallUser, OverrideUpdate, OverrideView, Page, PageStatus, PageView,
+    PolicyView, ScheduleView, Shifts,
 };
 
 use super::AppState;
 use super::error::{ApiError, Json as JsonBody};
-use super::page::PageParams;
+use super::page::{PageParams, cursor, slice};
 use crate::auth::Principal;
 use crate::clock::rfc3339;
 use crate::oncall::ack::{AckError, MAX_TOKEN, verify_ack};
@@ -126,8 +126,26 @@ async fn who(
     }
 }
 
-async fn schedules(State(state): State<AppState>) -> Json<Vec<ScheduleView>> {
-    Json(state.oncall.schedules(state.clock.now_ms()))
+/// A list kept in config order, paged by position (the config names them in this order).
+fn page_in_order<T>(all: Vec<T>, page: &PageParams) -> Result<Json<Page<T>>, ApiError> {
+    let after = page.after::<usize>()?;
+    let (items, next) = slice(
+        all.into_iter().enumerate().collect(),
+        |(i, _)| *i,
+        after,
+        page.limit,
+    );
+    Ok(Json(Page {
+        items: items.into_iter().map(|(_, v)| v).collect(),
+        next_cursor: next.map(|n| cursor(&n)),
+    }))
+}
+
+async fn schedules(
+    State(state): State<AppState>,
+    page: PageParams,
+) -> Result<Json<Page<ScheduleView>>, ApiError> {
+    page_in_order(state.oncall.schedules(state.clock.now_ms()), &page)
 }
 
 #[derive(Deserialize)]
@@ -168,8 +186,18 @@ async fn shifts(
     }))
 }
 
-async fn overrides(State(state): State<AppState>) -> Json<Vec<OverrideView>> {
-    Json(state.oncall.override_views())
+/// By start, then id (the order the calendar shows them in).
+async fn overrides(
+    State(state): State<AppState>,
+    page: PageParams,
+) -> Result<Json<Page<OverrideView>>, ApiError> {
+    let after = page.after::<(String, u64)>()?;
+    let key = |o: &OverrideView| (o.start.clone(), o.id);
+    let (items, next) = slice(state.oncall.override_views(), key, after, page.limit);
+    Ok(Json(Page {
+        items,
+        next_cursor: next.map(|n| cursor(&n)),
+    }))
 }
 
 async fn put_override(
@@ -246,12 +274,18 @@ async fn delete_override(
     Ok(Json(override_view(&gone)))
 }
 
-async fn policies(State(state): State<AppState>) -> Json<Vec<PolicyView>> {
-    Json(state.oncall.policies())
+async fn policies(
+    State(state): State<AppState>,
+    page: PageParams,
+) -> Result<Json<Page<PolicyView>>, ApiError> {
+    page_in_order(state.oncall.policies(), &page)
 }
 
-async fn users(State(state): State<AppState>) -> Json<Vec<OnCallUser>> {
-    Json(state.oncall.users())
+async fn users(
+    State(state): State<AppState>,
+    page: PageParams,
+) -> Result<Json<Page<OnCallUser>>, ApiError> {
+    page_in_order(state.oncall.users(), &page)
 }
 
 /// Whether `p` may read or change `user`'s own contact methods: a person their own; an API
@@ -353,7 +387,7 @@ async fn pages(
         .await?;
     Ok(Json(Page {
         items,
-        next_cursor: next.map(|n| super::page::cursor(&n)),
+        next_cursor: next.map(|n| cursor(&n)),
     }))
 }
 
@@ -449,9 +483,9 @@ async fn ack_form(State(state): State<AppState>, Path(token): Path<String>) -> R
         "<p><strong>{}</strong></p><p>Page {} is {}.</p>",
         escape(&p.title),
         p.id,
-        p.status
+        p.status.as_str()
     );
-    if p.status != "triggered" {
+    if p.status != PageStatus::Triggered {
         let by = p
             .acknowledged_by
             .as_deref()

@@ -174,7 +174,11 @@ async fn compat_targets(
 
 // ---- push gateway and own export -----------------------------------------------------------
 
-/// The credential is checked before the body is read: a wrong token costs nothing.
+/// Longest a push body may take to arrive (a Periskop export is read in well under a second).
+const PUSH_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The credential is checked before the body is read: a wrong token costs nothing. Then a place
+/// among `periskop.max_concurrent_pushes` is taken, so memory held by pushes stays bounded.
 async fn push(
     State(state): State<AppState>,
     Path(service): Path<String>,
@@ -200,8 +204,23 @@ async fn push(
     if !configured && state.auth.token(&secret).await?.is_none() {
         return Err(ApiError::Unauthorized("unknown push token".into()));
     }
+    let Some(_reading) = state.periskop.push_permit() else {
+        return Err(ApiError::Unavailable {
+            code: ErrorCode::Busy,
+            message: "too many pushes are being read (periskop.max_concurrent_pushes)".into(),
+            retry_after_secs: Some(1),
+        });
+    };
     let limit = state.periskop.settings().global.max_body_bytes as usize;
-    let body = axum::body::to_bytes(body, limit).await.map_err(|e| {
+    // A pusher that stops sending mid-body would otherwise keep its place for ever.
+    let read = tokio::time::timeout(PUSH_READ_TIMEOUT, axum::body::to_bytes(body, limit));
+    let body = read.await.map_err(|_| {
+        ApiError::RequestTimeout(format!(
+            "the export did not arrive within {} s",
+            PUSH_READ_TIMEOUT.as_secs()
+        ))
+    })?;
+    let body = body.map_err(|e| {
         if e.to_string().contains("length limit") {
             ApiError::PayloadTooLarge {
                 message: format!(

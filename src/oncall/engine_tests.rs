@@ -11,6 +11,7 @@ use crate::alerts::model::{Alert, Notification};
 use crate::alerts::outbox::{self, Outcome};
 use crate::clock::TokioClock;
 use crate::oncall::ack::verify_ack;
+use crate::oncall::page::PageStatus;
 
 /// 2026-11-23T00:00:00Z, a Monday: Ana's turn (since the 16th, 09:00) ends at 09:00 today.
 const BASE_MS: u64 = 1_795_392_000_000;
@@ -272,7 +273,7 @@ async fn steps_run_on_time_and_the_acknowledge_link_stops_them() {
     assert_eq!(rig.at(20, 0, 2).await.len(), 2, "no step 3");
     assert_eq!(rig.at(90, 0, 2).await.len(), 2, "no repeat");
     let p = rig.oncall.page(id).expect("read").expect("page");
-    assert_eq!(p.status, "acknowledged");
+    assert_eq!(p.status, PageStatus::Acknowledged);
     assert_eq!(p.next_step_at, None);
     let kinds: Vec<&str> = p.timeline.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(
@@ -324,7 +325,7 @@ async fn an_unanswered_policy_repeats_then_stops_and_a_team_link_acknowledges() 
     assert_eq!(got, want);
     let p = rig.oncall.page(id).expect("read").expect("page");
     assert_eq!((p.round, p.next_step_at.as_deref()), (1, None));
-    let count = |kind: &str| p.timeline.iter().filter(|e| e.kind == kind).count();
+    let count = |kind: &str| p.timeline.iter().filter(|e| e.kind.as_str() == kind).count();
     assert_eq!(
         (count("step"), count("repeat"), count("exhausted")),
         (6, 1, 1)
@@ -332,6 +333,6 @@ async fn an_unanswered_policy_repeats_then_stops_and_a_team_link_acknowledges() 
     // The message to the team's channel carries a link too; it acknowledges as the receiver.
     assert_eq!(rig.ack_from("team").await, "team");
     let p = rig.oncall.page(id).expect("read").expect("page");
-    assert_eq!(p.status, "acknowledged");
+    assert_eq!(p.status, PageStatus::Acknowledged);
     assert_eq!(p.acknowledged_by.as_deref(), Some("team"));
 }

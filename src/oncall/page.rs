@@ -18,33 +18,9 @@ pub const MAX_DELIVERIES: usize = 1000;
 /// Attempts per delivery before it is given up.
 pub const MAX_ATTEMPTS: u32 = 5;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PageStatus {
-    Triggered,
-    Acknowledged,
-    Resolved,
-}
-
-impl PageStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PageStatus::Triggered => "triggered",
-            PageStatus::Acknowledged => "acknowledged",
-            PageStatus::Resolved => "resolved",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryState {
-    Pending,
-    Delivered,
-    Failed,
-    /// Acknowledged or resolved before it went out.
-    Cancelled,
-}
+// The wire types are the stored ones (same words, snake_case): a page reads back as it was
+// shown.
+pub use panoptes_types::{PageDeliveryState as DeliveryState, PageStatus, TimelineKind};
 
 /// One message to one person (a contact method) or one alert receiver's channel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,9 +44,7 @@ pub struct Delivery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     pub at_ms: u64,
-    /// `triggered`, `step`, `notified`, `retry`, `failed`, `acknowledged`, `resolved`,
-    /// `exhausted`, `repeat`.
-    pub kind: String,
+    pub kind: TimelineKind,
     pub text: String,
     #[serde(default)]
     pub user: Option<String>,
@@ -207,7 +181,7 @@ impl Page {
             timeline: Vec::new(),
         };
         let text = format!("{} (policy {})", p.title, p.policy);
-        p.log(now, "triggered", text, None);
+        p.log(now, TimelineKind::Triggered, text, None);
         p
     }
 
@@ -215,11 +189,11 @@ impl Page {
         self.status != PageStatus::Resolved
     }
 
-    fn log(&mut self, at_ms: u64, kind: &str, text: String, user: Option<String>) {
+    fn log(&mut self, at_ms: u64, kind: TimelineKind, text: String, user: Option<String>) {
         if self.timeline.len() < MAX_TIMELINE {
             self.timeline.push(Entry {
                 at_ms,
-                kind: kind.into(),
+                kind,
                 text,
                 user,
             });
@@ -274,7 +248,7 @@ impl Page {
                 told.join(", ")
             };
             let text = format!("step {} of {}: {who}", self.step + 1, policy.steps.len());
-            self.log(now, "step", text, None);
+            self.log(now, TimelineKind::Step, text, None);
             self.step += 1;
             if self.step < policy.steps.len() {
                 let d = policy.steps[self.step].delay.get().as_millis() as u64;
@@ -286,12 +260,12 @@ impl Page {
                 // A repeat waits at least a minute, so a policy of zero delays cannot spin.
                 self.next_step_ms = Some(now + d.max(60_000));
                 let text = format!("repeating the policy ({} of {})", self.round, policy.repeat);
-                self.log(now, "repeat", text, None);
+                self.log(now, TimelineKind::Repeat, text, None);
             } else {
                 self.next_step_ms = None;
                 self.log(
                     now,
-                    "exhausted",
+                    TimelineKind::Exhausted,
                     "every step ran; nobody acknowledged".into(),
                     None,
                 );
@@ -307,7 +281,7 @@ impl Page {
                 if methods.is_empty() {
                     self.log(
                         now,
-                        "failed",
+                        TimelineKind::Failed,
                         format!("{u} has no contact methods"),
                         Some(u.clone()),
                     );
@@ -381,16 +355,16 @@ impl Page {
         let (kind, text) = match v {
             Verdict::Delivered => {
                 d.state = DeliveryState::Delivered;
-                ("notified", format!("notified via {how}"))
+                (TimelineKind::Notified, format!("notified via {how}"))
             }
             Verdict::Retry { after_ms, reason } if d.attempts < MAX_ATTEMPTS => {
                 let backoff = 10_000u64 << d.attempts.min(6);
                 d.due_ms = now + after_ms.unwrap_or(backoff).clamp(1000, 600_000);
-                ("retry", format!("{how}: {reason}; retrying"))
+                (TimelineKind::Retry, format!("{how}: {reason}; retrying"))
             }
             Verdict::Retry { reason, .. } | Verdict::Failed { reason } => {
                 d.state = DeliveryState::Failed;
-                ("failed", format!("{how}: {reason}"))
+                (TimelineKind::Failed, format!("{how}: {reason}"))
             }
         };
         self.log(now, kind, text, who);
@@ -416,7 +390,7 @@ impl Page {
         self.cancel_pending();
         self.log(
             now,
-            "acknowledged",
+            TimelineKind::Acknowledged,
             format!("acknowledged by {by} ({via})"),
             Some(by.into()),
         );
@@ -432,7 +406,7 @@ impl Page {
         self.resolved_by = Some(by.to_string());
         self.resolved_ms = Some(now);
         self.cancel_pending();
-        self.log(now, "resolved", format!("resolved by {by}"), None);
+        self.log(now, TimelineKind::Resolved, format!("resolved by {by}"), None);
         true
     }
 }

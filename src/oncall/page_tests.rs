@@ -142,7 +142,7 @@ fn repeats_then_exhausts_and_pages_receivers() {
     }
     assert_eq!(p.round, 1);
     assert_eq!(p.next_step_ms, None);
-    let steps = p.timeline.iter().filter(|e| e.kind == "step").count();
+    let steps = p.timeline.iter().filter(|e| e.kind == TimelineKind::Step).count();
     assert_eq!(steps, 6);
     assert_eq!(
         p.timeline.last().map(|e| e.kind.as_str()),
@@ -182,5 +182,5 @@ fn retries_back_off_then_fail() {
     }
     assert_eq!(p.deliveries[0].state, DeliveryState::Failed);
     assert_eq!(p.deliveries[0].attempts, MAX_ATTEMPTS);
-    assert!(p.timeline.iter().any(|e| e.kind == "failed"));
+    assert!(p.timeline.iter().any(|e| e.kind == TimelineKind::Failed));
 }

@@ -9,7 +9,7 @@ use panoptes_types::{
 use super::ack::{calendar_matches, calendar_token};
 use super::config::{ContactMethod, LayerConfig, Rotation, ScheduleConfig, Target};
 use super::engine::{Oncall, read};
-use super::page::{DeliveryState, Page};
+use super::page::Page;
 use super::rotation::{Override, Schedule, Shift};
 use crate::clock::rfc3339;
 use crate::store::StoreError;
@@ -320,7 +320,7 @@ pub fn page_view(p: &Page) -> PageView {
         group_key: p.group_key.clone(),
         receiver: p.receiver.clone(),
         title: p.title.clone(),
-        status: p.status.as_str().into(),
+        status: p.status,
         created: rfc3339(p.created_ms),
         acknowledged_by: p.acknowledged_by.clone(),
         acknowledged_at: p.acknowledged_ms.map(rfc3339),
@@ -341,13 +341,7 @@ pub fn page_view(p: &Page) -> PageView {
                 step: d.step + 1,
                 due: rfc3339(d.due_ms),
                 attempts: d.attempts,
-                state: match d.state {
-                    DeliveryState::Pending => "pending",
-                    DeliveryState::Delivered => "delivered",
-                    DeliveryState::Failed => "failed",
-                    DeliveryState::Cancelled => "cancelled",
-                }
-                .into(),
+                state: d.state,
             })
             .collect(),
         timeline: p
@@ -355,7 +349,7 @@ pub fn page_view(p: &Page) -> PageView {
             .iter()
             .map(|e| TimelineEntryView {
                 at: rfc3339(e.at_ms),
-                kind: e.kind.clone(),
+                kind: e.kind,
                 text: e.text.clone(),
                 user: e.user.clone(),
             })

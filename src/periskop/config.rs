@@ -288,6 +288,10 @@ crate::config_section! {
         pub push_instance_ttl: Duration = Duration::secs(3600),
         /// Most services the push gateway creates.
         pub max_push_services: usize = 100,
+        /// Push bodies read at once; more pushes are refused with 503 `busy` before their body
+        /// is read, so memory held by pushes stays under this times `max_body_bytes`.
+        /// Changes on restart.
+        pub max_concurrent_pushes: usize = 16,
         /// Most pushing instances (distinct `target_uuid`s) kept per service; beyond, the one
         /// heard from longest ago is forgotten.
         pub max_push_instances_per_service: usize = 1000,
@@ -365,6 +369,9 @@ pub fn validate(services: &[ServiceConfig], global: &PeriskopConfig, d: &mut Dec
     }
     if global.max_concurrent_scrapes == 0 {
         d.error_at("periskop.max_concurrent_scrapes", "must be at least 1");
+    }
+    if global.max_concurrent_pushes == 0 {
+        d.error_at("periskop.max_concurrent_pushes", "must be at least 1");
     }
     if global.max_occurrences == 0 || global.max_occurrences > 1000 {
         d.error_at("periskop.max_occurrences", "must be between 1 and 1000");

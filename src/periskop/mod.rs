@@ -57,6 +57,8 @@ struct Inner {
     internal: InternalErrors,
     settings: watch::Receiver<Arc<PeriskopSettings>>,
     events: Publisher<PeriskopEvent>,
+    /// Places among the push bodies read at once (`periskop.max_concurrent_pushes`).
+    pushes: Arc<tokio::sync::Semaphore>,
     /// Per service: see [`Periskop::writer`].
     writers: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Held by a push that may create a service, from the `max_push_services` check until the
@@ -112,6 +114,7 @@ impl Periskop {
         for name in configured {
             services.entry(name).or_default().scraped = true;
         }
+        let pushes = settings.borrow().global.max_concurrent_pushes.max(1);
         Ok(Periskop {
             inner: Arc::new(Inner {
                 services: RwLock::new(
@@ -126,6 +129,7 @@ impl Periskop {
                 internal: InternalErrors::new(instance_id),
                 settings,
                 events,
+                pushes: Arc::new(tokio::sync::Semaphore::new(pushes)),
                 writers: Mutex::new(HashMap::new()),
                 creating: tokio::sync::Mutex::new(()),
             }),
@@ -165,6 +169,12 @@ impl Periskop {
             }
             Err(e) => warn!(%service, error = %e, "cannot reload exceptions from the store"),
         }
+    }
+
+    /// A place among the push bodies being read, held until the push is answered; `None`
+    /// when all are taken (the caller refuses before reading the body).
+    pub fn push_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.inner.pushes.clone().try_acquire_owned().ok()
     }
 
     fn global(&self) -> PeriskopConfig {

@@ -549,45 +549,6 @@ fn map_open_error(path: &str, e: redb::DatabaseError) -> StoreError {
 }
 
 #[cfg(test)]
-pub(crate) mod tests;
-
+pub(crate) mod migrate_tests;
 #[cfg(test)]
-mod write_deadline {
-    use super::*;
-
-    /// A commit that does not come (here: another write transaction holds redb's single write
-    /// lock, as a stalled fsync would) is answered `Busy` after `write_timeout`, not awaited
-    /// for ever; the write itself stays queued and lands once the writer moves again.
-    #[tokio::test]
-    async fn a_stalled_commit_answers_busy_after_the_deadline() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let options = StoreOptions {
-            write_timeout: Some(std::time::Duration::from_millis(200)),
-            ..StoreOptions::default()
-        };
-        let store = Store::open(dir.path(), options, StoreMetrics::default()).expect("open");
-        let stall = store.inner.db.begin_write().expect("hold the write lock");
-        let write = vec![Write::PutToken {
-            hash: "h".into(),
-            record: TokenRecord {
-                name: "late".into(),
-                created_at_ms: 1,
-            },
-        }];
-        let started = std::time::Instant::now();
-        let answer = tokio::time::timeout(std::time::Duration::from_secs(10), store.write(write))
-            .await
-            .expect("the write answers within its deadline");
-        assert_eq!(answer, Err(StoreError::Busy));
-        assert!(started.elapsed() < std::time::Duration::from_secs(5));
-        drop(stall);
-        store.write(vec![]).await.expect("the writer moves again");
-        let late = store.token("h").expect("read");
-        assert_eq!(
-            late.map(|t| t.name).as_deref(),
-            Some("late"),
-            "it landed after all"
-        );
-        store.close().await;
-    }
-}
+mod tests;

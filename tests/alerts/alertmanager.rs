@@ -20,12 +20,6 @@ impl Drop for Alertmanager {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
 
 async fn start_alertmanager(hook: &str) -> Alertmanager {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -38,7 +32,7 @@ async fn start_alertmanager(hook: &str) -> Alertmanager {
         ),
     )
     .expect("config");
-    let port = free_port();
+    let port = super::common::reserved_port();
     let child = Command::new("prometheus-alertmanager")
         .arg(format!("--config.file={}", cfg.display()))
         .arg(format!("--storage.path={}", dir.path().display()))

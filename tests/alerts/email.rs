@@ -26,10 +26,7 @@ impl Drop for Sink {
 }
 
 pub fn start_sink() -> Sink {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = super::common::reserved_port();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut child = Command::new(PYTHON)
         .arg(SINK)

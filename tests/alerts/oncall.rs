@@ -272,7 +272,7 @@ async fn schedules_overrides_and_calendars_through_the_api() {
     assert_eq!(who["on_call"], serde_json::json!(["chen"]));
     // The secret calendar URL works without a login; a wrong one does not.
     let schedules = s.json("/api/v1/oncall/schedules").await;
-    let ical = schedules[0]["ical_url"].as_str().expect("ical_url");
+    let ical = schedules["items"][0]["ical_url"].as_str().expect("ical_url");
     let path = &ical[ical.find("/oncall/calendar/").expect("path")..];
     let resp = s.http.get(s.url(path)).send().await.expect("ics");
     assert_eq!(resp.status(), StatusCode::OK);
@@ -480,8 +480,8 @@ oncall:
         .expect("get");
     assert_eq!(shown.json::<Value>().await.expect("json"), mine);
     let users = s.json("/api/v1/oncall/users").await;
-    assert_eq!(users[0]["user"], "ana");
-    assert_eq!(users[0]["own"], true);
+    assert_eq!(users["items"][0]["user"], "ana");
+    assert_eq!(users["items"][0]["own"], true);
     let (status, _) = s
         .send(
             reqwest::Method::PUT,
@@ -518,7 +518,7 @@ oncall:
         .expect("delete");
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     let users = s.json("/api/v1/oncall/users").await;
-    assert_eq!(users[0]["own"], false);
+    assert_eq!(users["items"][0]["own"], false);
     let audit = s.json("/api/v1/audit").await;
     let actions: Vec<&str> = audit["items"]
         .as_array()

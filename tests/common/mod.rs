@@ -204,6 +204,33 @@ pub fn create_token(data_dir: &Path, name: &str) -> String {
         .to_string()
 }
 
+/// A port for a program that must be told its port before it starts (Alertmanager, Prometheus,
+/// chromedriver, the SMTP sink), where binding port 0 and reading the address back is not possible.
+///
+/// Why not "bind port 0, drop, reuse": the kernel hands out the ports it just freed to the next
+/// `bind(0)` or outgoing connection of any test running in parallel, so the program can find
+/// its port taken. These ports lie below the ephemeral range (32768-60999 on Linux), which the
+/// kernel never assigns by itself; only an explicit bind can take one, and the ones this
+/// process handed out are remembered so two tests never get the same one.
+pub fn reserved_port() -> u16 {
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    // Spread across processes (test binaries can run side by side) by the process id.
+    let span = 12_000u32;
+    let start = std::process::id().wrapping_mul(2_654_435_761) % span;
+    for i in 0..span {
+        let port = (20_000 + (start + i * 7) % span) as u16;
+        if given.contains(&port) {
+            continue;
+        }
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!("no free port in 20000-31999");
+}
+
 pub fn client() -> reqwest::Client {
     // reqwest is built without a default rustls provider (the server installs ring's).
     panoptes::outbound::install_crypto_provider();

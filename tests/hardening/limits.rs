@@ -249,3 +249,45 @@ async fn bodies_are_charged_to_the_inflight_budget_as_they_arrive() {
     })
     .await;
 }
+
+/// The push gateway reads at most `periskop.max_concurrent_pushes` bodies at once: with its
+/// places held by slow pushers, another push is refused (503 `busy`) before its body is read,
+/// a wrong token is still 401, and once the slow pushers go a push is accepted again. Before
+/// the cap, any number of token holders could each hold `max_body_bytes` in memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_push_gateway_reads_a_bounded_number_of_bodies_at_once() {
+    let s = Server::start(
+        "periskop:\n  push_tokens: [push-secret-0123456789]\n  max_concurrent_pushes: 2\n",
+    );
+    let head = "POST /push/periskop/cron/errors HTTP/1.1\r\nAuthorization: Bearer push-secret-0123456789";
+    let mut slow = Vec::new();
+    for _ in 0..2 {
+        slow.push(slow_sender(s.run.addr, head, 1000, b"{\"aggregated_errors\":").await);
+    }
+    let push = |token: &'static str| {
+        let http = s.http.clone();
+        let url = s.url("/push/periskop/cron/errors");
+        async move {
+            http.post(url)
+                .bearer_auth(token)
+                .body("{\"aggregated_errors\":[]}")
+                .send()
+                .await
+                .expect("push")
+        }
+    };
+    // The slow ones have taken both places once a third push is refused; poll, since their
+    // heads may still be on their way.
+    let refused = eventually("both places taken", || async {
+        let r = push("push-secret-0123456789").await;
+        (r.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(r)
+    })
+    .await;
+    assert_error_shape(refused, StatusCode::SERVICE_UNAVAILABLE, "busy").await;
+    assert_error_shape(push("wrong-token").await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    drop(slow);
+    eventually("a push accepted once the slow pushers left", || async {
+        (push("push-secret-0123456789").await.status() == StatusCode::OK).then_some(())
+    })
+    .await;
+}

@@ -22,12 +22,6 @@ impl Drop for Prometheus {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
 
 async fn prometheus(port: u16) -> Prometheus {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -86,7 +80,7 @@ async fn query(port: u16, q: &str) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probe_results_reach_prometheus_even_when_it_starts_late() {
-    let port = free_port();
+    let port = super::common::reserved_port();
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = dir.path().join("c.yaml");
     std::fs::write(

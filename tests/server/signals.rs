@@ -99,7 +99,15 @@ async fn graceful_shutdown_keeps_every_acknowledged_write() {
     let s = start(dir.path(), &[]);
     let mut names = std::collections::HashSet::new();
     let mut cursor = String::new();
+    // Bounded: a server that hands back the same cursor (or never ends) fails the test instead
+    // of hanging it; each page must move the cursor forward and add names.
+    let mut pages = 0;
     loop {
+        pages += 1;
+        assert!(
+            pages <= acked.len() / 1000 + 100,
+            "pagination did not end after {pages} pages"
+        );
         let page: Value = c
             .get(s.url(&format!("/api/v1/tokens?limit=1000&cursor={cursor}")))
             .bearer_auth(&token)
@@ -113,7 +121,10 @@ async fn graceful_shutdown_keeps_every_acknowledged_write() {
             names.insert(t["name"].as_str().expect("name").to_string());
         }
         match page["next_cursor"].as_str() {
-            Some(next) => cursor = next.to_string(),
+            Some(next) => {
+                assert_ne!(next, cursor, "the cursor did not advance");
+                cursor = next.to_string();
+            }
             None => break,
         }
     }
@@ -138,10 +149,7 @@ fn sigint_also_shuts_down_cleanly() {
     for sig in ["INT", "TERM"] {
         let dir = tempfile::tempdir().expect("tempdir");
         // A free port chosen here, so the test can see the moment it is bound.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        let port = common::reserved_port();
         let child = common::panoptes()
             .args(["--log-format", "json", "serve", "--listen"])
             .arg(format!("127.0.0.1:{port}"))

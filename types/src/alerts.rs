@@ -6,6 +6,44 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// An alert, or a notification, as it was sent: Alertmanager's `status`.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertStatus {
+    Firing,
+    Resolved,
+}
+
+impl AlertStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Firing => "firing",
+            AlertStatus::Resolved => "resolved",
+        }
+    }
+}
+
+/// What one delivery attempt came to.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AttemptOutcome {
+    Delivered,
+    /// Network error, 5xx or 429: tried again later.
+    Retry,
+    /// Refused by the receiver (other 4xx): not retried.
+    Failed,
+}
+
+impl AttemptOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Delivered => "delivered",
+            AttemptOutcome::Retry => "retry",
+            AttemptOutcome::Failed => "failed",
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertState {
@@ -145,8 +183,7 @@ pub struct DeliveryAttempt {
     pub latency_ms: u64,
     /// HTTP status (SMTP reply code for e-mail) when the receiver answered.
     pub status: Option<u16>,
-    /// `delivered`, `retry` or `failed`.
-    pub outcome: String,
+    pub outcome: AttemptOutcome,
     pub error: Option<String>,
 }
 
@@ -154,8 +191,7 @@ pub struct DeliveryAttempt {
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct NotifiedAlert {
     pub fingerprint: String,
-    /// `firing` or `resolved`.
-    pub status: String,
+    pub status: AlertStatus,
     pub labels: BTreeMap<String, String>,
 }
 
@@ -168,8 +204,7 @@ pub struct NotificationView {
     pub channel: String,
     pub state: DeliveryState,
     pub group_key: String,
-    /// `firing` or `resolved`.
-    pub status: String,
+    pub status: AlertStatus,
     pub alerts: Vec<NotifiedAlert>,
     pub created_at: String,
     pub finished_at: Option<String>,

@@ -5,6 +5,81 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// Where a page stands.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum PageStatus {
+    Triggered,
+    Acknowledged,
+    Resolved,
+}
+
+impl PageStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PageStatus::Triggered => "triggered",
+            PageStatus::Acknowledged => "acknowledged",
+            PageStatus::Resolved => "resolved",
+        }
+    }
+}
+
+/// Where one message of a page (to a person's contact method or a receiver) stands.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum PageDeliveryState {
+    Pending,
+    Delivered,
+    Failed,
+    /// Acknowledged or resolved before it went out.
+    Cancelled,
+}
+
+impl PageDeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PageDeliveryState::Pending => "pending",
+            PageDeliveryState::Delivered => "delivered",
+            PageDeliveryState::Failed => "failed",
+            PageDeliveryState::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// What a line of a page's timeline records.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum TimelineKind {
+    Triggered,
+    /// A step of the policy started.
+    Step,
+    Notified,
+    Retry,
+    Failed,
+    Acknowledged,
+    Resolved,
+    /// The policy starts over.
+    Repeat,
+    /// Every step ran and nobody acknowledged.
+    Exhausted,
+}
+
+impl TimelineKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimelineKind::Triggered => "triggered",
+            TimelineKind::Step => "step",
+            TimelineKind::Notified => "notified",
+            TimelineKind::Retry => "retry",
+            TimelineKind::Failed => "failed",
+            TimelineKind::Acknowledged => "acknowledged",
+            TimelineKind::Resolved => "resolved",
+            TimelineKind::Repeat => "repeat",
+            TimelineKind::Exhausted => "exhausted",
+        }
+    }
+}
+
 /// `GET /api/v1/oncall?schedule=&at=`.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct OnCallNow {
@@ -144,16 +219,13 @@ pub struct PageDeliveryView {
     pub step: usize,
     pub due: String,
     pub attempts: u32,
-    /// `pending`, `delivered`, `failed`, `cancelled`.
-    pub state: String,
+    pub state: PageDeliveryState,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct TimelineEntryView {
     pub at: String,
-    /// `triggered`, `step`, `notified`, `retry`, `failed`, `acknowledged`, `resolved`,
-    /// `repeat`, `exhausted`.
-    pub kind: String,
+    pub kind: TimelineKind,
     pub text: String,
     pub user: Option<String>,
 }
@@ -166,8 +238,7 @@ pub struct PageView {
     pub group_key: String,
     pub receiver: String,
     pub title: String,
-    /// `triggered`, `acknowledged`, `resolved`.
-    pub status: String,
+    pub status: PageStatus,
     pub created: String,
     pub acknowledged_by: Option<String>,
     pub acknowledged_at: Option<String>,

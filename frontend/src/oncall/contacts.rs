@@ -82,7 +82,7 @@ async fn mine() -> Result<Mine, ApiError> {
 
 #[component]
 pub fn People() -> impl IntoView {
-    let users = use_poll(EVERY, || api::get::<Vec<OnCallUser>>("/oncall/users"));
+    let users = use_poll(EVERY, || api::list::<OnCallUser>("/oncall/users"));
     // The form's own state is what is being edited: fetched again only after a change.
     let me = use_poll(std::time::Duration::from_secs(3600), mine);
     let changed = Callback::new(move |()| {

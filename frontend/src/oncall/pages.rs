@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_query_map;
-use panoptes_types::PageView;
+use panoptes_types::{PageStatus, PageView};
 
 use super::local_time;
 use crate::api::{self, ApiError};
@@ -54,17 +54,17 @@ pub fn PageList() -> impl IntoView {
     }
 }
 
-fn status_class(status: &str) -> &'static str {
+fn status_class(status: PageStatus) -> &'static str {
     match status {
-        "triggered" => "badge bad",
-        "acknowledged" => "badge warn",
-        _ => "badge ok",
+        PageStatus::Triggered => "badge bad",
+        PageStatus::Acknowledged => "badge warn",
+        PageStatus::Resolved => "badge ok",
     }
 }
 
 /// Acknowledge and Resolve, as far as the page's status allows.
 #[component]
-fn Actions(id: u64, status: String, refresh: Callback<()>) -> impl IntoView {
+fn Actions(id: u64, status: PageStatus, refresh: Callback<()>) -> impl IntoView {
     let error = RwSignal::new(None::<ApiError>);
     let busy = RwSignal::new(false);
     let act = move |resolve: bool| {
@@ -85,11 +85,11 @@ fn Actions(id: u64, status: String, refresh: Callback<()>) -> impl IntoView {
         });
     };
     view! {
-        {(status == "triggered").then(|| view! {
+        {(status == PageStatus::Triggered).then(|| view! {
             <button class="ack" disabled=move || busy.get() on:click=move |_| act(false)>"Acknowledge"</button>
             " "
         })}
-        {(status != "resolved").then(|| view! {
+        {(status != PageStatus::Resolved).then(|| view! {
             <button class="secondary resolve" disabled=move || busy.get() on:click=move |_| act(true)>"Resolve"</button>
         })}
         {move || error.get().map(|e| view! { <ErrorNote error=e /> })}
@@ -110,14 +110,14 @@ fn who(p: &PageView) -> String {
 fn PageRow(p: PageView, refresh: Callback<()>) -> impl IntoView {
     let href = format!("/oncall?page={}", p.id);
     view! {
-        <tr class="page-row" data-id=p.id.to_string() data-status=p.status.clone()>
-            <td><span class=status_class(&p.status)>{p.status.clone()}</span></td>
+        <tr class="page-row" data-id=p.id.to_string() data-status=p.status.as_str()>
+            <td><span class=status_class(p.status)>{p.status.as_str()}</span></td>
             <td><a href=href><b class="page-title">{format!("#{} {}", p.id, p.title)}</b></a>
                 <br /><span class="muted">{format!("{} firing · {}", p.alerts, p.receiver)}</span></td>
             <td>{p.policy.clone()}</td>
             <td><RelativeTime at=p.created.clone() /></td>
             <td class="muted">{who(&p)}</td>
-            <td><Actions id=p.id status=p.status.clone() refresh=refresh /></td>
+            <td><Actions id=p.id status=p.status refresh=refresh /></td>
         </tr>
     }
 }
@@ -131,17 +131,17 @@ fn PageDetail(p: PageView, refresh: Callback<()>) -> impl IntoView {
         .collect::<Vec<_>>()
         .join(", ");
     view! {
-        <section class="card" id="page-detail" data-id=p.id.to_string() data-status=p.status.clone()>
-            <h2><span class=status_class(&p.status)>{p.status.clone()}</span> " "
+        <section class="card" id="page-detail" data-id=p.id.to_string() data-status=p.status.as_str()>
+            <h2><span class=status_class(p.status)>{p.status.as_str()}</span> " "
                 {format!("Page #{}: {}", p.id, p.title)}</h2>
             <p class="muted">{format!("policy {} · {} · {labels}", p.policy, who(&p))}</p>
-            <p><Actions id=p.id status=p.status.clone() refresh=refresh /></p>
+            <p><Actions id=p.id status=p.status refresh=refresh /></p>
             <h3>"Timeline"</h3>
             <ol class="timeline">
                 {p.timeline.into_iter().map(|t| view! {
-                    <li class="timeline-entry" data-kind=t.kind.clone()>
+                    <li class="timeline-entry" data-kind=t.kind.as_str()>
                         <span class="muted">{local_time(&t.at)}</span> " "
-                        <b>{t.kind.clone()}</b> " " {t.text.clone()}
+                        <b>{t.kind.as_str()}</b> " " {t.text.clone()}
                     </li>
                 }).collect_view()}
             </ol>
@@ -152,13 +152,13 @@ fn PageDetail(p: PageView, refresh: Callback<()>) -> impl IntoView {
                 view! {
                     <Table headers=&["Step", "Who", "Method", "Due", "Attempts", "State"] class="deliveries">
                         {p.deliveries.into_iter().map(|d| view! {
-                            <tr class="delivery-row" data-state=d.state.clone()>
+                            <tr class="delivery-row" data-state=d.state.as_str()>
                                 <td>{d.step}</td>
                                 <td>{d.user.unwrap_or_default()}</td>
                                 <td>{format!("{} {}", d.method, d.target)}</td>
                                 <td>{local_time(&d.due)}</td>
                                 <td>{d.attempts}</td>
-                                <td>{d.state.clone()}</td>
+                                <td>{d.state.as_str()}</td>
                             </tr>
                         }).collect_view()}
                     </Table>

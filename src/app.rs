@@ -387,6 +387,7 @@ impl Server {
             oncall,
             status,
             forward: forwarder,
+            agents: crate::agent::Agents::new(store.clone(), clock.clone(), probes.clone()),
         });
         background.extend(alert_tasks);
         background.push(tokio::spawn(crate::sentry::digest::run(

@@ -14,6 +14,7 @@
 //! - `app`: wires the parts together for `panoptes serve` (signals, reload, shutdown).
 //! - `telemetry`: logging setup.
 
+pub mod agent;
 pub mod alerts;
 pub mod app;
 pub mod auth;

@@ -98,6 +98,14 @@ enum Command {
         #[command(flatten)]
         location: Location,
     },
+    /// Run as a probing agent for a server (or, with `token`, create an agent's token).
+    #[command(args_conflicts_with_subcommands = true)]
+    Agent {
+        #[command(subcommand)]
+        command: Option<AgentCommand>,
+        #[command(flatten)]
+        run: AgentRun,
+    },
     /// A farm of Panoptes instances forwarding to one upstream Sentry.
     Farm {
         #[command(subcommand)]
@@ -124,6 +132,35 @@ enum TokenCommand {
     /// Create an API token and print it (shown only once).
     Create {
         name: String,
+        #[command(flatten)]
+        location: Location,
+    },
+}
+
+#[derive(clap::Args, Clone, Default)]
+struct AgentRun {
+    /// The server's base URL, e.g. http://10.0.0.5:8080.
+    #[arg(long, env = "PANOPTES_SERVER")]
+    server: Option<String>,
+    /// The agent token (`panoptes agent token`, or `POST /api/v1/agents`).
+    #[arg(long, env = "PANOPTES_AGENT_TOKEN")]
+    token: Option<String>,
+    /// This agent's location (overrides probing.location).
+    #[arg(long = "location")]
+    at: Option<String>,
+    #[command(flatten)]
+    location: Location,
+}
+
+#[derive(Subcommand)]
+enum AgentCommand {
+    /// Create an agent for a location and print its token (shown only once; the server must
+    /// be stopped: this opens its data file).
+    Token {
+        name: String,
+        /// The agent's location, as monitors name it in `locations:`.
+        #[arg(long = "location")]
+        at: String,
         #[command(flatten)]
         location: Location,
     },
@@ -250,6 +287,33 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Agent { command: None, run } => {
+            let (Some(server), Some(token), Some(at)) = (run.server, run.token, run.at) else {
+                return Err("panoptes agent needs --server, --token and --location".into());
+            };
+            let config = load(run.location.config.as_deref(), &overrides_of(&run.location))?;
+            runtime()?.block_on(agent(config, server, token, at))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Agent {
+            command: Some(AgentCommand::Token { name, at, location }),
+            ..
+        } => {
+            let config = load(location.config.as_deref(), &overrides_of(&location))?;
+            let created = runtime()?.block_on(async {
+                let store = app::open_store(&config, &Metrics::new()).map_err(|e| e.to_string())?;
+                let clock: SharedClock = Arc::new(SystemClock);
+                let r = panoptes::agent::create(&store, &clock, "cli", &name, &at).await;
+                store.close().await;
+                r.map_err(|e| e.to_string())
+            })?;
+            println!("{}", created.token);
+            eprintln!(
+                "agent `{}` at `{}` created; its token is shown only now.",
+                created.name, created.location
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Backup {
             to,
             server,
@@ -369,6 +433,37 @@ impl<R: BufRead> TakeLine for R {
         use std::io::Read;
         self.take(4096).read_line(buf)
     }
+}
+
+/// The agent process until SIGTERM or SIGINT (see `agent::run`).
+async fn agent(config: Config, server: String, token: String, at: String) -> Result<(), String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let store = app::open_store(&config, &Metrics::new()).map_err(|e| e.to_string())?;
+    let clock: SharedClock = Arc::new(SystemClock);
+    let settings = panoptes::agent::run::Settings {
+        server,
+        token,
+        location: at,
+        probing: config.probing.clone(),
+    };
+    let shutdown = async move {
+        tokio::select! {
+            _ = term.recv() => info!("SIGTERM: shutting down"),
+            _ = int.recv() => info!("SIGINT: shutting down"),
+        }
+    };
+    let r = panoptes::agent::run::run(
+        store.clone(),
+        clock,
+        panoptes::outbound::default_clients(),
+        settings,
+        shutdown,
+    )
+    .await;
+    store.close().await;
+    r
 }
 
 async fn serve(

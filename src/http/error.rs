@@ -211,6 +211,21 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::agent::AgentError> for ApiError {
+    fn from(e: crate::agent::AgentError) -> Self {
+        use crate::agent::AgentError as A;
+        match e {
+            A::Invalid(m) => ApiError::invalid(m),
+            A::Exists(m) => ApiError::Conflict(m),
+            A::NotFound(m) => ApiError::NotFound(m),
+            A::Unauthorized(m) => ApiError::Unauthorized(m),
+            A::TooLarge(message) => ApiError::PayloadTooLarge { message },
+            A::Store(s) | A::Probe(crate::probe::ProbeError::Store(s)) => s.into(),
+            A::Probe(p) => ApiError::Internal(p.to_string()),
+        }
+    }
+}
+
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {

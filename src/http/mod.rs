@@ -5,6 +5,7 @@
 //! `metrics`, `clock`, and each domain's handle. Handlers stay thin: they parse, call into the
 //! domain that owns the work (its `query` module for reads), and map the result.
 
+mod agents;
 mod alerts;
 mod api;
 mod assets;
@@ -80,6 +81,7 @@ pub struct Handles {
     pub oncall: crate::oncall::Oncall,
     pub status: crate::statuspage::StatusPages,
     pub forward: crate::forward::Forwarder,
+    pub agents: crate::agent::Agents,
 }
 
 impl Handles {
@@ -105,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         .merge(alerts::routes())
         .merge(oncall::routes())
         .merge(status::routes())
+        .merge(agents::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_principal,
@@ -116,6 +119,7 @@ pub fn router(state: AppState) -> Router {
             post(api::login).layer(DefaultBodyLimit::max(api::LOGIN_MAX_BODY)),
         )
         .merge(probes::public_routes())
+        .merge(agents::agent_routes())
         .merge(status::public_api_routes())
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(max_body));

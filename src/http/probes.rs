@@ -97,6 +97,27 @@ struct RangeQuery {
     to: Option<String>,
     limit: Option<usize>,
     resolution: Option<String>,
+    /// One location's series of a multi-location monitor (`locations:`).
+    location: Option<String>,
+}
+
+/// The monitor, or its series at `?location=` (another location's results and roll-ups).
+fn at_location(state: &AppState, v: MonitorView, q: &RangeQuery) -> Result<MonitorView, ApiError> {
+    let Some(l) = q.location.as_deref().filter(|l| !l.is_empty()) else {
+        return Ok(v);
+    };
+    let series = state
+        .probes
+        .locations_of(&v.config)
+        .into_iter()
+        .find(|x| x.location == l)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!("`{}` is not checked from `{l}`", v.config.name))
+        })?;
+    match series.series_id {
+        Some(id) => Ok(MonitorView { id, ..v }),
+        None => Err(ApiError::NotFound(format!("no results from `{l}` yet"))),
+    }
 }
 
 /// Milliseconds since the epoch, or RFC 3339.
@@ -136,7 +157,7 @@ async fn results(
     Path(id): Path<u32>,
     Query(q): Query<RangeQuery>,
 ) -> Result<axum::Json<MonitorResults>, ApiError> {
-    let v = monitor(&state, id)?;
+    let v = at_location(&state, monitor(&state, id)?, &q)?;
     let (from, to) = range(&q, state.clock.now_ms(), 3_600_000)?;
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
     Ok(axum::Json(
@@ -152,7 +173,7 @@ async fn rollups(
     Path(id): Path<u32>,
     Query(q): Query<RangeQuery>,
 ) -> Result<axum::Json<MonitorRollups>, ApiError> {
-    let v = monitor(&state, id)?;
+    let v = at_location(&state, monitor(&state, id)?, &q)?;
     let res = match q.resolution.as_deref() {
         None => Resolution::Hour,
         Some(s) => Resolution::parse(s)

@@ -25,6 +25,8 @@ const COMMON_KEYS: &[&str] = &[
     "apdex_t",
     "conditions",
     "enabled",
+    "locations",
+    "quorum",
 ];
 
 crate::config_section! {
@@ -52,6 +54,10 @@ crate::config_section! {
         pub conditions: Vec<Condition> = Vec::new(),
         /// Disabled monitors are kept in the config but never run.
         pub enabled: bool = true,
+        /// Locations checking it (see `super::locations`); empty: the server alone.
+        pub locations: Vec<String> = Vec::new(),
+        /// Failing locations that make it DOWN (default: a majority).
+        pub quorum: Option<u32> = None,
     }
 }
 
@@ -305,9 +311,14 @@ pub struct MonitorConfig {
     pub apdex_t: Duration,
     pub conditions: Vec<Condition>,
     pub enabled: bool,
+    pub locations: Vec<String>,
+    /// Failing locations for DOWN; 0 when `locations` is empty.
+    pub quorum: u32,
     pub kind: CheckKind,
     /// Where the monitor was declared, for errors found later (e.g. duplicate names).
     pub mark: Mark,
+    /// The monitor as written: sent to agents, which decode it with this same decoder.
+    pub source: Node,
 }
 
 const TYPES: &[&str] = &["http", "tcp", "dns", "tls", "icmp", "push"];
@@ -413,6 +424,7 @@ impl Decode for MonitorConfig {
             d.error_at(&at("recovery"), "must be at least 1");
         }
         check_kind(&kind, path, d);
+        let quorum = super::locations::check(&common.locations, common.quorum, path, d);
         // Conditions must only read what this kind of check observes.
         let allowed = kind.placeholders();
         for (i, c) in common.conditions.iter().enumerate() {
@@ -463,8 +475,11 @@ impl Decode for MonitorConfig {
             apdex_t: common.apdex_t,
             conditions,
             enabled: common.enabled,
+            locations: common.locations,
+            quorum,
             kind,
             mark: node.mark,
+            source: node.clone(),
         })
     }
 }
@@ -561,6 +576,7 @@ pub fn validate(
     if probing.per_host_concurrency == 0 {
         d.error_at("probing.per_host_concurrency", "must be at least 1");
     }
+    super::locations::check_probing(probing, d);
 }
 
 pub use super::retention::{Keep, ProbeRetention};
@@ -576,5 +592,9 @@ crate::config_section! {
         pub user_agent: String = concat!("panoptes/", env!("CARGO_PKG_VERSION")).to_string(),
         /// How long raw results and each roll-up resolution are kept.
         pub retention: ProbeRetention = crate::config::section_default(),
+        /// This process's location (the server's, or an agent's); see `super::locations`.
+        pub location: String = "local".to_string(),
+        /// Local address checks are bound to (multi-homed hosts).
+        pub source_address: Option<String> = None,
     }
 }

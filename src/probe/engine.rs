@@ -58,7 +58,10 @@ impl ProbeEngine {
         tokio::spawn(publish_after_commit(pending, deps.events.clone()));
         let engine = ProbeEngine {
             inner: Arc::new(Inner {
-                checkers: Checkers::new(&settings.user_agent, deps.clients.clone()),
+                checkers: Checkers::new(&settings.user_agent, deps.clients.clone()).with_source(
+                    // Validated at load (`locations::check_probing`).
+                    settings.source_address.as_deref().and_then(|a| a.parse().ok()),
+                ),
                 store: deps.store,
                 clock: deps.clock,
                 metrics: deps.metrics,
@@ -71,6 +74,9 @@ impl ProbeEngine {
                 tasks: Mutex::new(HashMap::new()),
                 push_tokens: RwLock::new(HashMap::new()),
                 maintenance: RwLock::new(Arc::new(maintenance.to_vec())),
+                local: settings.location.clone(),
+                series: Mutex::new(HashMap::new()),
+                assigning: tokio::sync::Mutex::new(()),
             }),
         };
         engine.apply(monitors, maintenance).await?;
@@ -86,6 +92,7 @@ impl ProbeEngine {
     ) -> Result<(), ProbeError> {
         let inner = &self.inner;
         *write(&inner.maintenance) = Arc::new(maintenance.to_vec());
+        let _assigning = inner.assigning.lock().await;
         let mut ids = inner.store.probe_ids()?;
         let mut next = ids.values().max().map(|m| m + 1).unwrap_or(1);
         let mut new_ids = Vec::new();
@@ -175,7 +182,7 @@ impl ProbeEngine {
         }
     }
 
-    fn restore(&self, id: u32) -> Runtime {
+    pub(super) fn restore(&self, id: u32) -> Runtime {
         let snap: Snapshot = self
             .inner
             .store

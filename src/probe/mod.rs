@@ -20,6 +20,7 @@ pub mod config;
 mod engine;
 pub mod events;
 pub mod judge;
+pub mod locations;
 pub mod maintenance;
 mod push;
 pub mod query;
@@ -148,6 +149,12 @@ struct Inner {
     tasks: Mutex<HashMap<u32, JoinHandle<()>>>,
     push_tokens: RwLock<HashMap<String, u32>>,
     maintenance: RwLock<Arc<Vec<MaintenanceConfig>>>,
+    /// `probing.location`: the location the monitors' own series stand for.
+    local: String,
+    /// Other locations' series, by `locations::series_key` (see `locations.rs`).
+    series: Mutex<HashMap<String, locations::Series>>,
+    /// Held while probe ids are assigned (config reloads and remote results both do).
+    assigning: tokio::sync::Mutex<()>,
 }
 
 /// The probing engine; cheap to clone.

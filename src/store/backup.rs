@@ -14,7 +14,7 @@ use redb::{
 };
 
 use super::{Store, StoreError, missing_is_empty, open_database};
-use super::{alerts, oncall, periskop, probes, sentry, statuspage, tables};
+use super::{agents, alerts, oncall, periskop, probes, sentry, statuspage, tables};
 
 /// What a backup copied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -81,6 +81,8 @@ fn copy_all(from: &ReadTransaction, to: &WriteTransaction) -> Result<BackupStats
     copy(from, to, statuspage::INCIDENTS, &mut s)?;
     copy(from, to, statuspage::SUBSCRIBERS, &mut s)?;
     copy(from, to, statuspage::OUTBOX, &mut s)?;
+    copy(from, to, agents::AGENTS, &mut s)?;
+    copy(from, to, agents::TOKENS, &mut s)?;
     Ok(s)
 }
 

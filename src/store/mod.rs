@@ -8,6 +8,7 @@
 //! with `Durability::Immediate` (fsynced). Producers are never held hostage by a long batch: the
 //! writer takes at most `max_batch` write requests per transaction and never waits to fill one.
 
+pub mod agents;
 pub mod alerts;
 pub mod backup;
 pub mod config;
@@ -156,6 +157,8 @@ pub enum Write {
     Status(statuspage::StatusWrite),
     /// The forward outbox (`forward.rs`).
     Forward(forward::ForwardWrite),
+    /// Probing agents and their tokens (`agents.rs`).
+    Agents(agents::AgentsWrite),
     /// Cannot be applied (tests of the writer's per-request failure).
     #[cfg(test)]
     Refuse,

@@ -11,7 +11,7 @@ use crate::probe::condition::Observation;
 use crate::probe::config::HttpCheck;
 
 /// The client options of an HTTP monitor.
-fn options(user_agent: &str, h: &HttpCheck) -> ClientOptions {
+fn options(user_agent: &str, source: Option<std::net::IpAddr>, h: &HttpCheck) -> ClientOptions {
     ClientOptions {
         user_agent: user_agent.to_string(),
         tls: Tls {
@@ -30,13 +30,19 @@ fn options(user_agent: &str, h: &HttpCheck) -> ClientOptions {
             (true, false) => Redirects::SameOrigin(10),
         },
         tls_info: true,
+        local_address: source,
         ..ClientOptions::default()
     }
 }
 
-pub async fn check(clients: &dyn ClientFactory, user_agent: &str, h: &HttpCheck) -> Outcome {
+pub async fn check(
+    clients: &dyn ClientFactory,
+    user_agent: &str,
+    source: Option<std::net::IpAddr>,
+    h: &HttpCheck,
+) -> Outcome {
     let started = Instant::now();
-    let client = match clients.client(&options(user_agent, h)) {
+    let client = match clients.client(&options(user_agent, source, h)) {
         Ok(c) => c,
         Err(e) => return Outcome::failed(started, e),
     };

@@ -39,6 +39,8 @@ impl Outcome {
 pub struct Checkers {
     user_agent: String,
     clients: crate::outbound::SharedClients,
+    /// `probing.source_address`: HTTP and TCP checks connect from it.
+    source: Option<std::net::IpAddr>,
 }
 
 impl Checkers {
@@ -46,14 +48,23 @@ impl Checkers {
         Checkers {
             user_agent: user_agent.to_string(),
             clients,
+            source: None,
         }
+    }
+
+    /// Binds HTTP and TCP checks to a local address (a multi-homed host, an agent).
+    pub fn with_source(mut self, source: Option<std::net::IpAddr>) -> Checkers {
+        self.source = source;
+        self
     }
 
     /// Runs one check. The caller applies the timeout; this only does the I/O.
     pub async fn run(&self, m: &MonitorConfig) -> Outcome {
         match &m.kind {
-            CheckKind::Http(h) => http::check(&*self.clients, &self.user_agent, h).await,
-            CheckKind::Tcp(t) => tcp::check(t).await,
+            CheckKind::Http(h) => {
+                http::check(&*self.clients, &self.user_agent, self.source, h).await
+            }
+            CheckKind::Tcp(t) => tcp::check(t, self.source).await,
             CheckKind::Dns(d) => dns::check(d, m.timeout.get()).await,
             CheckKind::Tls(t) => tls::check(t).await,
             CheckKind::Icmp(i) => icmp::check(i, m.timeout.get()).await,

@@ -11,9 +11,31 @@ use crate::probe::config::TcpCheck;
 
 const MAX_LINE: u64 = 4096;
 
-pub async fn check(t: &TcpCheck) -> Outcome {
+/// Connects to `host:port`, from `source` when given (the first address of the host's family).
+async fn connect(
+    host: &str,
+    port: u16,
+    source: Option<std::net::IpAddr>,
+) -> std::io::Result<TcpStream> {
+    let Some(source) = source else {
+        return TcpStream::connect((host, port)).await;
+    };
+    let target = tokio::net::lookup_host((host, port))
+        .await?
+        .find(|a| a.is_ipv4() == source.is_ipv4())
+        .ok_or_else(|| std::io::Error::other(format!("no address of {host} like {source}")))?;
+    let socket = if source.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.bind(std::net::SocketAddr::new(source, 0))?;
+    socket.connect(target).await
+}
+
+pub async fn check(t: &TcpCheck, source: Option<std::net::IpAddr>) -> Outcome {
     let started = Instant::now();
-    let stream = match TcpStream::connect((t.host.as_str(), t.port)).await {
+    let stream = match connect(&t.host, t.port, source).await {
         Ok(s) => s,
         Err(e) => return Outcome::failed(started, format!("connect {}:{}: {e}", t.host, t.port)),
     };

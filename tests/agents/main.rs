@@ -1,0 +1,677 @@
+//! Probing agents against the real binary on 127.0.0.1: agent tokens (API and offline CLI),
+//! assignments with an ETag, gzip result batches from simulated agents at two locations, the
+//! quorum across locations (DEGRADED with one failing location, DOWN with two), idempotent
+//! re-sends, bounded and malformed bodies, revocation, and a kill -9 of the server after which
+//! the per-location state and each agent's progress survive.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::Path;
+use std::process::Stdio;
+
+use common::{client, create_token, panoptes, start};
+use serde_json::{Value, json};
+
+const CONFIG: &str = r#"
+monitors:
+  - name: api
+    type: tcp
+    host: 127.0.0.1
+    port: {port}
+    interval: 60s
+    locations: [local, eu, ap]
+    quorum: 2
+  - name: server-only
+    type: tcp
+    host: 127.0.0.1
+    port: {port}
+    interval: 60s
+"#;
+
+/// `panoptes agent token NAME --location LOC` on a stopped server's data directory.
+fn agent_token_cli(data_dir: &Path, name: &str, location: &str) -> String {
+    let out = panoptes()
+        .args(["agent", "token", name, "--location", location, "--data-dir"])
+        .arg(data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run agent token");
+    assert!(
+        out.status.success(),
+        "agent token failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_string()
+}
+
+fn gzip(v: &Value) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(v.to_string().as_bytes()).expect("gzip");
+    gz.finish().expect("gzip")
+}
+
+fn batch(from_seq: u64, n: u64, ok: bool, at_ms: u64) -> Value {
+    let results: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({
+                "seq": from_seq + i,
+                "monitor": "api",
+                "at_ms": at_ms + i * 1000,
+                "ok": ok,
+                "latency_ms": 40 + i,
+                "error": (!ok).then_some("connection refused"),
+            })
+        })
+        .collect();
+    json!({ "results": results })
+}
+
+async fn post_batch(
+    c: &reqwest::Client,
+    s: &common::Running,
+    token: &str,
+    body: &Value,
+) -> reqwest::Response {
+    c.post(s.url("/api/v1/agent/results"))
+        .bearer_auth(token)
+        .header("content-encoding", "gzip")
+        .header("x-panoptes-agent-version", "9.9.9-test")
+        .body(gzip(body))
+        .send()
+        .await
+        .expect("post results")
+}
+
+async fn json_of(r: reqwest::Response) -> (u16, Value) {
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn monitor_id(c: &reqwest::Client, s: &common::Running, token: &str, name: &str) -> u64 {
+    let (_, v) = json_of(
+        c.get(s.url("/api/v1/monitors"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("monitors"),
+    )
+    .await;
+    v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|m| m["name"] == name)
+        .and_then(|m| m["id"].as_u64())
+        .expect("monitor id")
+}
+
+async fn locations(c: &reqwest::Client, s: &common::Running, token: &str, id: u64) -> Value {
+    let (status, v) = json_of(
+        c.get(s.url(&format!("/api/v1/monitors/{id}/locations")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("locations"),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    v
+}
+
+fn location<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["locations"]
+        .as_array()
+        .expect("locations")
+        .iter()
+        .find(|l| l["location"] == name)
+        .expect("location listed")
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64
+}
+
+#[tokio::test]
+async fn agents_report_per_location_and_the_quorum_decides() {
+    let target = std::net::TcpListener::bind("127.0.0.1:0").expect("target");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("panoptes.yaml");
+    std::fs::write(
+        &cfg,
+        CONFIG.replace(
+            "{port}",
+            &target.local_addr().expect("addr").port().to_string(),
+        ),
+    )
+    .expect("write config");
+    let token = create_token(dir.path(), "admin");
+    let ap_token = agent_token_cli(dir.path(), "ap-1", "ap");
+    assert!(ap_token.starts_with("pnpa_"), "{ap_token}");
+    let mut s = start(dir.path(), &["--config", cfg.to_str().expect("utf8")]);
+    let c = client();
+
+    // An agent is created through the API; its token is shown once.
+    let (status, created) = json_of(
+        c.post(s.url("/api/v1/agents"))
+            .bearer_auth(&token)
+            .json(&json!({"name": "eu-1", "location": "eu"}))
+            .send()
+            .await
+            .expect("create"),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let eu_token = created["token"].as_str().expect("token").to_string();
+    let (status, again) = json_of(
+        c.post(s.url("/api/v1/agents"))
+            .bearer_auth(&token)
+            .json(&json!({"name": "eu-1", "location": "eu"}))
+            .send()
+            .await
+            .expect("create again"),
+    )
+    .await;
+    assert_eq!(
+        (status, again["error"]["code"].as_str()),
+        (409, Some("conflict"))
+    );
+    let (status, bad) = json_of(
+        c.post(s.url("/api/v1/agents"))
+            .bearer_auth(&token)
+            .json(&json!({"name": "x y", "location": "eu"}))
+            .send()
+            .await
+            .expect("bad name"),
+    )
+    .await;
+    assert_eq!(
+        (status, bad["error"]["code"].as_str()),
+        (400, Some("invalid_input"))
+    );
+
+    // Tokens are of their own kind, each refused where the other belongs.
+    let r = c
+        .get(s.url("/api/v1/agent/assignments"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("assignments with an API token");
+    let (status, v) = json_of(r).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    let r = c
+        .get(s.url("/api/v1/monitors"))
+        .bearer_auth(&eu_token)
+        .send()
+        .await
+        .expect("monitors with an agent token");
+    assert_eq!(r.status().as_u16(), 401);
+
+    // Assignments: only the monitors listing the location, with an ETag to poll cheaply.
+    let r = c
+        .get(s.url("/api/v1/agent/assignments"))
+        .bearer_auth(&eu_token)
+        .send()
+        .await
+        .expect("assignments");
+    let etag = r
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .expect("etag")
+        .to_string();
+    let (status, a) = json_of(r).await;
+    assert_eq!(status, 200, "{a}");
+    let names: Vec<&str> = a["monitors"]
+        .as_array()
+        .expect("monitors")
+        .iter()
+        .filter_map(|m| m["name"].as_str())
+        .collect();
+    assert_eq!(names, ["api"]);
+    assert_eq!(a["monitors"][0]["quorum"], 2);
+    let r = c
+        .get(s.url("/api/v1/agent/assignments"))
+        .bearer_auth(&eu_token)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .expect("assignments again");
+    assert_eq!(r.status().as_u16(), 304);
+
+    let id = monitor_id(&c, &s, &token, "api").await;
+    let t0 = now_ms() - 10_000;
+
+    // One location failing of a quorum of two: DEGRADED, not DOWN.
+    let (status, v) = json_of(post_batch(&c, &s, &eu_token, &batch(1, 3, false, t0)).await).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        (v["accepted"].as_u64(), v["duplicates"].as_u64()),
+        (Some(3), Some(0))
+    );
+    let l = locations(&c, &s, &token, id).await;
+    assert_eq!(location(&l, "eu")["state"], "DOWN", "{l}");
+    assert_eq!(location(&l, "eu")["error"], "connection refused");
+    assert_eq!(location(&l, "eu")["latency_ms"], 42);
+    assert_eq!(location(&l, "ap")["state"], "UNKNOWN");
+    assert_eq!(
+        (l["state"].as_str(), l["failing"].as_u64()),
+        (Some("DEGRADED"), Some(1)),
+        "{l}"
+    );
+
+    // A second location agreeing reaches the quorum.
+    let (status, v) = json_of(post_batch(&c, &s, &ap_token, &batch(1, 2, false, t0)).await).await;
+    assert_eq!((status, v["accepted"].as_u64()), (200, Some(2)), "{v}");
+    let l = locations(&c, &s, &token, id).await;
+    assert_eq!(
+        (l["state"].as_str(), l["failing"].as_u64()),
+        (Some("DOWN"), Some(2)),
+        "{l}"
+    );
+
+    // The same batch again (a lost answer, a retry from the spool) is counted once.
+    let (status, v) = json_of(post_batch(&c, &s, &eu_token, &batch(1, 3, false, t0)).await).await;
+    assert_eq!(
+        (status, v["accepted"].as_u64(), v["duplicates"].as_u64()),
+        (200, Some(0), Some(3))
+    );
+
+    // Recovery from one location: back to DEGRADED (ap still failing), never below the data.
+    let (_, v) = json_of(post_batch(&c, &s, &eu_token, &batch(4, 1, true, t0 + 5_000)).await).await;
+    assert_eq!(v["accepted"].as_u64(), Some(1), "{v}");
+    let l = locations(&c, &s, &token, id).await;
+    assert_eq!(location(&l, "eu")["state"], "UP", "{l}");
+    assert_eq!(l["state"], "DEGRADED", "{l}");
+
+    // Malformed, unsupported and oversized bodies are refused in the error shape.
+    let r = c
+        .post(s.url("/api/v1/agent/results"))
+        .bearer_auth(&eu_token)
+        .header("content-encoding", "gzip")
+        .body("not gzip")
+        .send()
+        .await
+        .expect("bad gzip");
+    let (status, v) = json_of(r).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (400, Some("invalid_input")),
+        "{v}"
+    );
+    let r = c
+        .post(s.url("/api/v1/agent/results"))
+        .bearer_auth(&eu_token)
+        .header("content-encoding", "br")
+        .body("{}")
+        .send()
+        .await
+        .expect("brotli");
+    assert_eq!(r.status().as_u16(), 400);
+    let r = c
+        .post(s.url("/api/v1/agent/results"))
+        .bearer_auth(&eu_token)
+        .body(vec![b' '; 5 * 1024 * 1024])
+        .send()
+        .await
+        .expect("too large");
+    let (status, v) = json_of(r).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (413, Some("payload_too_large")),
+        "{v}"
+    );
+
+    // The list shows each agent's location, version, progress.
+    let (status, v) = json_of(
+        c.get(s.url("/api/v1/agents?limit=1"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("list"),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["items"][0]["name"], "ap-1");
+    let cursor = v["next_cursor"]
+        .as_str()
+        .expect("a second page")
+        .to_string();
+    let (_, v) = json_of(
+        c.get(s.url(&format!("/api/v1/agents?limit=1&cursor={cursor}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("list page 2"),
+    )
+    .await;
+    let eu = &v["items"][0];
+    assert_eq!(
+        (eu["name"].as_str(), eu["location"].as_str()),
+        (Some("eu-1"), Some("eu"))
+    );
+    assert_eq!(eu["version"], "9.9.9-test");
+    assert_eq!(
+        (eu["results_total"].as_u64(), eu["last_sequence"].as_u64()),
+        (Some(4), Some(4))
+    );
+    assert_eq!(eu["duplicates_total"].as_u64(), Some(3));
+    assert!(eu["last_seen"].is_string() && eu["lag_ms"].is_u64(), "{eu}");
+
+    // kill -9 of the server: per-location state and each agent's progress survive.
+    s.signal("KILL");
+    s.wait(std::time::Duration::from_secs(10));
+    drop(s);
+    let s = start(dir.path(), &["--config", cfg.to_str().expect("utf8")]);
+    let id = monitor_id(&c, &s, &token, "api").await;
+    let l = locations(&c, &s, &token, id).await;
+    assert_eq!(location(&l, "ap")["state"], "DOWN", "{l}");
+    assert_eq!(location(&l, "eu")["state"], "UP", "{l}");
+    let (_, v) = json_of(post_batch(&c, &s, &eu_token, &batch(1, 4, false, t0)).await).await;
+    assert_eq!(
+        (v["accepted"].as_u64(), v["duplicates"].as_u64()),
+        (Some(0), Some(4)),
+        "{v}"
+    );
+
+    // Revoked: the token is refused at once.
+    let r = c
+        .delete(s.url("/api/v1/agents/eu-1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(r.status().as_u16(), 204);
+    let (status, v) = json_of(post_batch(&c, &s, &eu_token, &batch(5, 1, true, t0)).await).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (401, Some("unauthorized")),
+        "{v}"
+    );
+    let r = c
+        .delete(s.url("/api/v1/agents/eu-1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("revoke again");
+    assert_eq!(r.status().as_u16(), 404);
+}
+
+#[test]
+fn a_zero_quorum_is_refused_at_its_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("bad.yaml");
+    std::fs::write(
+        &cfg,
+        "monitors:\n  - name: a\n    type: tcp\n    host: 127.0.0.1\n    port: 1\n    locations: [eu, ap]\n    quorum: 0\n  - name: b\n    type: tcp\n    host: 127.0.0.1\n    port: 1\n    locations: [eu]\n    quorum: 2\n",
+    )
+    .expect("write");
+    let out = panoptes().arg("check").arg(&cfg).output().expect("check");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("monitors[0].quorum") && text.contains("at least 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("monitors[1].quorum") && text.contains("must not exceed"),
+        "{text}"
+    );
+}
+
+/// An HTTP target that fails for one source address: 500 to 127.0.0.2, 200 to anyone else.
+async fn picky_target() -> u16 {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("target");
+    let port = l.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, peer)) = l.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buf = vec![0u8; 4096];
+                let mut seen = Vec::new();
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") && seen.len() < 65_536 {
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let status = if peer.ip() == std::net::IpAddr::from([127, 0, 0, 2]) {
+                    "500 Internal Server Error"
+                } else {
+                    "200 OK"
+                };
+                let _ = sock
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
+            });
+        }
+    });
+    port
+}
+
+/// `panoptes serve` on a fixed port (agents must find it again after a restart).
+fn serve_at(dir: &Path, cfg: &Path, port: u16) -> std::process::Child {
+    panoptes()
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir)
+        .arg("--config")
+        .arg(cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn server")
+}
+
+fn spawn_agent(dir: &Path, server: &str, token: &str, location: &str, source: &str) -> Killed {
+    let data = dir.join(format!("agent-{location}"));
+    std::fs::create_dir_all(&data).expect("agent dir");
+    let cfg = data.join("agent.yaml");
+    std::fs::write(&cfg, format!("probing:\n  source_address: {source}\n")).expect("agent config");
+    Killed(
+        panoptes()
+            .args([
+                "agent",
+                "--server",
+                server,
+                "--token",
+                token,
+                "--location",
+                location,
+            ])
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--data-dir")
+            .arg(&data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn agent"),
+    )
+}
+
+/// A child process killed (-9) when dropped.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Polls `f` until it returns `Some`, for at most `secs` (a bound, not an assertion on time).
+async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+async fn get_json(c: &reqwest::Client, url: &str, token: &str) -> Option<Value> {
+    let r = c.get(url).bearer_auth(token).send().await.ok()?;
+    if !r.status().is_success() {
+        return None;
+    }
+    r.json().await.ok()
+}
+
+#[tokio::test]
+async fn real_agents_probe_from_their_addresses_and_catch_up_after_an_outage() {
+    let target = picky_target().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("panoptes.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "monitors:\n  - {{name: web, type: http, url: \"http://127.0.0.1:{target}/\", interval: 1s, locations: [local, eu, ap], quorum: 2}}\n  - {{name: web-strict, type: http, url: \"http://127.0.0.1:{target}/\", interval: 1s, locations: [eu, ap], quorum: 1}}\n"
+        ),
+    )
+    .expect("config");
+    let token = create_token(dir.path(), "admin");
+    let eu = agent_token_cli(dir.path(), "eu-1", "eu");
+    let ap = agent_token_cli(dir.path(), "ap-1", "ap");
+    let port = common::reserved_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = Killed(serve_at(dir.path(), &cfg, port));
+    let c = client();
+    let _eu_agent = spawn_agent(dir.path(), &base, &eu, "eu", "127.0.0.2");
+    let mut ap_agent = spawn_agent(dir.path(), &base, &ap, "ap", "127.0.0.3");
+
+    let ids: HashMap<String, u64> = eventually(30, "the monitors", || async {
+        let v = get_json(&c, &format!("{base}/api/v1/monitors"), &token).await?;
+        let ids: HashMap<String, u64> = v["items"]
+            .as_array()?
+            .iter()
+            .filter_map(|m| Some((m["name"].as_str()?.to_string(), m["id"].as_u64()?)))
+            .collect();
+        (ids.len() == 2).then_some(ids)
+    })
+    .await;
+    let locs = |name: &str| format!("{base}/api/v1/monitors/{}/locations", ids[name]);
+
+    // eu (127.0.0.2) sees the target failing, ap (127.0.0.3) and the server do not: one
+    // failing location of a quorum of two is DEGRADED; of a quorum of one, DOWN.
+    let web = eventually(60, "web DEGRADED from eu alone", || async {
+        let v = get_json(&c, &locs("web"), &token).await?;
+        (v["state"] == "DEGRADED"
+            && location(&v, "eu")["state"] == "DOWN"
+            && location(&v, "ap")["state"] == "UP")
+            .then_some(v)
+    })
+    .await;
+    assert_eq!(location(&web, "local")["state"], "UP", "{web}");
+    assert_eq!(web["failing"], 1);
+    let strict = eventually(60, "web-strict DOWN", || async {
+        let v = get_json(&c, &locs("web-strict"), &token).await?;
+        (v["state"] == "DOWN").then_some(v)
+    })
+    .await;
+    assert_eq!(location(&strict, "eu")["status"], 500, "{strict}");
+    assert_eq!(location(&strict, "ap")["status"], 200, "{strict}");
+
+    // The agents are listed with their version and location.
+    let agents = get_json(&c, &format!("{base}/api/v1/agents"), &token)
+        .await
+        .expect("agents");
+    let listed: Vec<(&str, &str)> = agents["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|a| a["version"].is_string())
+        .filter_map(|a| Some((a["name"].as_str()?, a["location"].as_str()?)))
+        .collect();
+    assert_eq!(listed, [("ap-1", "ap"), ("eu-1", "eu")], "{agents}");
+
+    // kill -9 of an agent: the others carry on; it comes back with its spool.
+    ap_agent.0.kill().expect("kill ap");
+    let _ = ap_agent.0.wait();
+    let _ap_again = spawn_agent(dir.path(), &base, &ap, "ap", "127.0.0.3");
+
+    // kill -9 of the server: the agents keep probing and spool; once it is back, the results
+    // taken while it was away arrive (stamped when they were taken), each counted once.
+    server.0.kill().expect("kill server");
+    let _ = server.0.wait();
+    let down_at = now_ms();
+    // The agents record while the server is away (their own files grow); wait for a few.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let up_at = now_ms();
+    let _server = Killed(serve_at(dir.path(), &cfg, port));
+    let during = eventually(60, "results from the outage", || async {
+        let v = get_json(
+            &c,
+            &format!(
+                "{base}/api/v1/monitors/{}/results?location=eu&from={down_at}&to={up_at}",
+                ids["web"]
+            ),
+            &token,
+        )
+        .await?;
+        let items = v["items"].as_array()?.clone();
+        (!items.is_empty()).then_some(items)
+    })
+    .await;
+    assert!(
+        during.iter().all(|r| r["ok"] == false),
+        "eu's spooled results keep their verdict: {during:?}"
+    );
+    let stamps: Vec<u64> = during.iter().filter_map(|r| r["at_ms"].as_u64()).collect();
+    let mut unique = stamps.clone();
+    unique.dedup();
+    assert_eq!(stamps, unique, "no result twice");
+    assert!(
+        stamps.windows(2).all(|w| w[0] < w[1]),
+        "in order: {stamps:?}"
+    );
+    let agents = eventually(30, "eu-1 counted again", || async {
+        let v = get_json(&c, &format!("{base}/api/v1/agents"), &token).await?;
+        let eu = v["items"]
+            .as_array()?
+            .iter()
+            .find(|a| a["name"] == "eu-1")?
+            .clone();
+        (eu["lag_ms"].as_u64().is_some()).then_some(eu)
+    })
+    .await;
+    assert!(
+        agents["results_total"].as_u64().unwrap_or(0) >= stamps.len() as u64,
+        "{agents}"
+    );
+}

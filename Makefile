@@ -1,6 +1,7 @@
 # The two commands that matter: `make run` and `make test`. Everything they need is installed by
-# scripts/setup.sh (wasm target, wasm-bindgen-cli pinned to Cargo.lock, wasm-opt, chromium).
-.PHONY: run build test setup frontend lint bench fuzz clean
+# scripts/setup.sh: `make run` only what building needs (wasm target, wasm-bindgen-cli pinned to
+# Cargo.lock, wasm-opt); `make test` also the test clients, servers and Chromium.
+.PHONY: run build test setup setup-build frontend lint bench fuzz clean
 
 run: build
 	./target/release/panoptes serve
@@ -11,7 +12,10 @@ build: frontend
 setup:
 	scripts/setup.sh
 
-frontend: setup
+setup-build:
+	scripts/setup.sh --build-only
+
+frontend: setup-build
 	scripts/build-frontend.sh
 
 lint:
@@ -22,7 +26,7 @@ lint:
 # Unit, integration and browser tests. The dashboard is built first so the binary under test
 # embeds it.
 test: export PANOPTES_EXPECT_DASHBOARD = 1
-test: frontend lint
+test: setup frontend lint
 	cargo test --locked --all-features
 	scripts/fuzz.sh 30
 

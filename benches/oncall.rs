@@ -233,7 +233,11 @@ async fn pages(n: u64) {
         let (items, _) = oncall.pages(None, None, 1000).await.expect("pages");
         let done = items
             .iter()
-            .filter(|p| p.deliveries.iter().any(|d| d.state == "delivered"))
+            .filter(|p| {
+                p.deliveries
+                    .iter()
+                    .any(|d| d.state == panoptes::oncall::page::DeliveryState::Delivered)
+            })
             .count() as u64;
         delivered.store(done, Ordering::Relaxed);
         if done >= n.min(1000) || t0.elapsed() > Duration::from_secs(120) {

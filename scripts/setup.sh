@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what building the dashboard and running every test needs, skipping what is present:
+# Installs what building the dashboard and running every test needs, skipping what is present
+# (with --build-only, only the first three: what `make run` needs):
 #   - the wasm32-unknown-unknown target (rustup)
 #   - wasm-bindgen-cli at exactly the version of the `wasm-bindgen` crate in Cargo.lock
 #   - wasm-opt from the npm package `binaryen` (Debian's binaryen 108 emits broken modules)
@@ -15,8 +16,17 @@ TOOLS="$ROOT/.tools"
 mkdir -p "$TOOLS/bin"
 log() { printf '[setup] %s\n' "$*" >&2; }
 
+# --build-only: what building the dashboard and the server needs (`make run`), nothing for the
+# tests; --no-browser: everything but Chromium.
 want_browser=1
-[ "${1:-}" = "--no-browser" ] && want_browser=0
+build_only=0
+for arg in "$@"; do
+  case "$arg" in
+    --no-browser) want_browser=0 ;;
+    --build-only) build_only=1 ;;
+    *) log "unknown option $arg (--build-only, --no-browser)"; exit 2 ;;
+  esac
+done
 
 # --- wasm target -----------------------------------------------------------------------------
 if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
@@ -69,6 +79,10 @@ if [ ! -x "$TOOLS/node_modules/.bin/wasm-opt" ]; then
   (cd "$TOOLS" && npm install --silent --no-audit --no-fund binaryen@132.0.0)
 fi
 ln -sf ../node_modules/.bin/wasm-opt "$TOOLS/bin/wasm-opt"
+if [ "$build_only" = 1 ]; then
+  log "build tools ready"
+  exit 0
+fi
 
 # --- chromium for the browser test ------------------------------------------------------------
 if [ "$want_browser" = 1 ] && { ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; }; then

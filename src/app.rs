@@ -274,19 +274,13 @@ impl Server {
             check_ins: Some(Arc::new(ProbeCheckIns(probes.clone()))),
         })?;
         let alerts_settings = section(&root, |c| c.alerts.clone());
-        {
-            let c = root.borrow();
-            for w in crate::alerts::config::warnings(&c.alerts, &c.monitors, &c.projects) {
-                warn!("{w}");
-            }
+        for w in crate::config::warnings(&root.borrow()) {
+            warn!("{w}");
         }
         let oncall_settings = section(&root, |c| crate::oncall::Settings {
             oncall: c.oncall.clone(),
             alerts: c.alerts.clone(),
         });
-        for w in crate::oncall::config::warnings(&root.borrow().oncall) {
-            warn!("{w}");
-        }
         let live = crate::alerts::notify::Live::new(clients.clone(), clock.clone());
         let (oncall, oncall_task) = crate::oncall::engine::start(crate::oncall::Deps {
             store: store.clone(),
@@ -453,6 +447,17 @@ impl Server {
             }
         });
         info!(%addr, data_file = %store.path().display(), "panoptes is serving");
+        // First run: the dashboard offers to create the first admin; from another machine it
+        // asks for this code (only someone who can read this log has it).
+        match state.auth.prepare_setup().await {
+            Ok(Some(code)) => warn!(
+                setup_code = %code,
+                "no user yet: open http://{addr}/ on this machine to create the first admin, \
+                 or enter this setup code from elsewhere (valid for 1 h)"
+            ),
+            Ok(None) => {}
+            Err(e) => warn!(error = %e, "cannot tell whether a first admin is needed"),
+        }
         Ok(Server {
             addr,
             state,
@@ -528,7 +533,9 @@ impl Server {
         {
             warnings.push(e);
         }
-        warnings.extend(crate::oncall::config::warnings(&new.oncall));
+        // The same warnings as at start (`config::warnings`), so a reload that adds an
+        // Alertmanager key without effect says so.
+        warnings.extend(crate::config::warnings(&new));
         for w in &warnings {
             warn!("{w}");
         }

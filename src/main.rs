@@ -132,6 +132,9 @@ enum TokenCommand {
     /// Create an API token and print it (shown only once).
     Create {
         name: String,
+        /// What the token may do: viewer, editor or admin.
+        #[arg(long, default_value = "admin", value_parser = parse_role)]
+        role: auth::Role,
         #[command(flatten)]
         location: Location,
     },
@@ -171,9 +174,17 @@ enum UserCommand {
     /// Create a user or set its password (read from stdin, or prompted on a terminal).
     Add {
         name: String,
+        /// What the user may do: viewer, editor or admin.
+        #[arg(long, default_value = "admin", value_parser = parse_role)]
+        role: auth::Role,
         #[command(flatten)]
         location: Location,
     },
+}
+
+fn parse_role(s: &str) -> Result<auth::Role, String> {
+    s.parse::<auth::Role>()
+        .map_err(|_| format!("`{s}` is not a role: viewer, editor or admin"))
 }
 
 /// See Cargo.toml: glibc malloc was a fifth of the ingest path's CPU.
@@ -257,7 +268,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { file } => match config::load(&file) {
-            Ok(_) => {
+            Ok(c) => {
+                // Valid, but worth knowing (the same lines `serve` logs at start and reload).
+                for w in config::warnings(&c) {
+                    println!("warning: {w}");
+                }
                 println!("{}: ok", file.display());
                 Ok(ExitCode::SUCCESS)
             }
@@ -270,13 +285,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
         },
         Command::Token {
-            command: TokenCommand::Create { name, location },
+            command:
+                TokenCommand::Create {
+                    name,
+                    role,
+                    location,
+                },
         } => {
             let config = load(location.config.as_deref(), &overrides_of(&location))?;
             let created = runtime()?.block_on(async {
                 let store = app::open_store(&config, &Metrics::new()).map_err(|e| e.to_string())?;
                 let clock: SharedClock = Arc::new(SystemClock);
-                let r = auth::create_token(&store, &clock, "cli", &name).await;
+                let r = auth::create_token(&store, &clock, "cli", &name, role).await;
                 store.close().await;
                 r.map_err(|e| e.to_string())
             })?;
@@ -372,7 +392,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             })
         }
         Command::User {
-            command: UserCommand::Add { name, location },
+            command:
+                UserCommand::Add {
+                    name,
+                    role,
+                    location,
+                },
         } => {
             auth::validate_user_name(&name).map_err(|e| e.to_string())?;
             let config = load(location.config.as_deref(), &overrides_of(&location))?;
@@ -381,7 +406,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             runtime()?.block_on(async {
                 let store = app::open_store(&config, &Metrics::new()).map_err(|e| e.to_string())?;
                 let clock: SharedClock = Arc::new(SystemClock);
-                let r = auth::set_user(&store, &clock, &name, &password).await;
+                let r = auth::set_user(&store, &clock, &name, &password, role).await;
                 store.close().await;
                 r.map_err(|e| e.to_string())
             })?;

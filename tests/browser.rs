@@ -48,6 +48,8 @@ impl Driver {
 
     /// A browser with extra Chromium switches (a phone's window, JavaScript off).
     async fn start_with(extra: &[&str]) -> Driver {
+        // reqwest is built without a default rustls provider (the server installs ring's).
+        panoptes::outbound::install_crypto_provider();
         let port = common::reserved_port();
         let child = Command::new(which("chromedriver"))
             .arg(format!("--port={port}"))
@@ -645,6 +647,44 @@ async fn logging_in_shows_what_only_the_running_wasm_could_fetch() {
     d.wait_url(&monitor_url).await;
     d.wait_text("#monitor-detail", "[STATUS] (200) == 200")
         .await;
+    d.call(reqwest::Method::DELETE, "", json!({})).await;
+}
+
+/// First run without a terminal: a fresh server has no user; the dashboard offers the
+/// first-admin form instead of the login, creates the admin and signs them in; afterwards the
+/// login form is back (setup is over).
+#[tokio::test]
+async fn the_first_admin_is_created_in_the_browser() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = start(dir.path(), &[]);
+    let d = Driver::start().await;
+    d.goto(&s.url("/")).await;
+    d.find("#setup-form").await;
+    assert!(
+        !d.exists("#setup-code").await,
+        "a local browser needs no code"
+    );
+    d.type_into("#setup-username", "root").await;
+    d.type_into("#setup-password", "short").await;
+    d.click("#setup").await;
+    // The server's own message, field by field.
+    d.wait_text("#setup-error", "at least 8 characters").await;
+    d.type_into("#setup-password", "correct horse battery")
+        .await;
+    d.screenshot("first-run.png").await;
+    d.click("#setup").await;
+    d.wait_url(&s.url("/")).await;
+    assert_eq!(d.text("#principal").await, "root");
+    d.click("#logout").await;
+    d.find("#login-form").await;
+    assert!(
+        !d.exists("#setup-form").await,
+        "setup is over once a user exists"
+    );
+    d.type_into("#username", "root").await;
+    d.type_into("#password", "correct horse battery").await;
+    d.click("#login").await;
+    d.wait_url(&s.url("/")).await;
     d.call(reqwest::Method::DELETE, "", json!({})).await;
 }
 

@@ -4,6 +4,8 @@
 mod common;
 #[path = "server/signals.rs"]
 mod signals;
+#[path = "server/users.rs"]
+mod users;
 
 use std::time::Duration;
 
@@ -232,7 +234,10 @@ async fn login_sets_a_strict_httponly_cookie_and_csrf_is_enforced() {
         .json()
         .await
         .expect("json");
-    assert_eq!(me, json!({"name": "alice", "kind": "user"}));
+    assert_eq!(
+        me,
+        json!({"name": "alice", "kind": "user", "role": "admin"})
+    );
 
     // A state change with only the cookie (what a cross-site form could send) is refused...
     let resp = c
@@ -369,7 +374,10 @@ async fn bearer_tokens_work_and_can_be_listed_and_revoked() {
         .json()
         .await
         .expect("json");
-    assert_eq!(me, json!({"name": "deploy-bot", "kind": "token"}));
+    assert_eq!(
+        me,
+        json!({"name": "deploy-bot", "kind": "token", "role": "admin"})
+    );
 
     // Token-authenticated writes need no CSRF header: no browser sends bearer tokens by itself.
     let created: Value = c

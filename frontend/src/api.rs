@@ -16,8 +16,8 @@ use panoptes_types::{
     ExceptionService, ExceptionSummary, IssueDetail, IssueStatus, IssueSummary, IssueUpdate,
     LoginRequest, MonitorDetail, MonitorResults, MonitorRollups, MonitorSummary, NewOverride,
     NewSilence, NewStatusIncident, OnCallNow, OverrideView, Page, PageView, PolicyView, Principal,
-    ProjectInfo, ReceiverView, Resolution, ScheduleView, ServerStatus, Shifts, SilenceCreated,
-    SilenceView, StatusIncident, StatusPageInfo, TestDelivery,
+    ProjectInfo, ReceiverView, Resolution, ScheduleView, ServerStatus, SetupRequest, SetupState,
+    Shifts, SilenceCreated, SilenceView, StatusIncident, StatusPageInfo, TestDelivery,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -204,6 +204,16 @@ pub fn segment(s: &str) -> String {
 pub async fn login(username: String, password: String) -> Result<Principal, ApiError> {
     let body = encode(&LoginRequest { username, password })?;
     decode(send(Method::POST, "/session", Some(body), On401::Report).await?).await
+}
+
+/// Whether the first admin is still to be created (no credential needed).
+pub async fn setup_state() -> Result<SetupState, ApiError> {
+    decode(send(Method::GET, "/setup", None, On401::Report).await?).await
+}
+
+/// Creates the first admin and signs them in.
+pub async fn setup(req: &SetupRequest) -> Result<Principal, ApiError> {
+    decode(send(Method::POST, "/setup", Some(encode(req)?), On401::Report).await?).await
 }
 
 pub async fn logout() -> Result<(), ApiError> {

@@ -1,4 +1,5 @@
-//! The login screen (`/login?next=/where/you/were`).
+//! The login screen (`/login?next=/where/you/were`), or, while nobody exists yet, the form that
+//! creates the first admin.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -33,6 +34,14 @@ pub fn Login() -> impl IntoView {
         }
     });
 
+    // While no user exists, the first-admin form takes the login form's place.
+    let setup = RwSignal::new(None::<panoptes_types::SetupState>);
+    spawn_local(async move {
+        if let Ok(state) = api::setup_state().await {
+            setup.try_set(Some(state));
+        }
+    });
+
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
@@ -52,7 +61,9 @@ pub fn Login() -> impl IntoView {
     };
     view! {
         <main>
-            <form class="card login" id="login-form" on:submit=submit>
+            {move || setup.get().filter(|s| s.needed).map(|s| view! { <FirstAdmin code_required=s.code_required /> })}
+            <form class="card login" id="login-form" on:submit=submit
+                hidden=move || setup.get().is_some_and(|s| s.needed)>
                 <h1>"Panoptes"</h1>
                 <p class="muted">"Sign in to the dashboard."</p>
                 <label>
@@ -69,5 +80,60 @@ pub fn Login() -> impl IntoView {
                 {move || error.get().map(|e| view! { <p id="login-error" class="error" role="alert">{e}</p> })}
             </form>
         </main>
+    }
+}
+
+/// Creates the first admin (only while nobody exists) and signs them in.
+#[component]
+fn FirstAdmin(code_required: bool) -> impl IntoView {
+    let session = use_session();
+    let username = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let code = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        busy.set(true);
+        error.set(None);
+        let req = panoptes_types::SetupRequest {
+            username: username.get_untracked(),
+            password: password.get_untracked(),
+            code: Some(code.get_untracked()).filter(|c| !c.is_empty()),
+        };
+        spawn_local(async move {
+            match api::setup(&req).await {
+                Ok(principal) => session.set(Session::User(principal)),
+                Err(e) => {
+                    error.try_set(Some(e.to_string()));
+                }
+            }
+            busy.try_set(false);
+        });
+    };
+    view! {
+        <form class="card login" id="setup-form" on:submit=submit>
+            <h1>"Welcome to Panoptes"</h1>
+            <p class="muted">"Nobody has an account yet. Create the first admin: they can add everyone else."</p>
+            <label>
+                "User name"
+                <input id="setup-username" type="text" autocomplete="username" required
+                    prop:value=username on:input=move |ev| username.set(event_target_value(&ev)) />
+            </label>
+            <label>
+                "Password (at least 8 characters)"
+                <input id="setup-password" type="password" autocomplete="new-password" required
+                    prop:value=password on:input=move |ev| password.set(event_target_value(&ev)) />
+            </label>
+            {code_required.then(|| view! {
+                <label>
+                    "Setup code (printed in the server's log at start-up)"
+                    <input id="setup-code" type="text" autocomplete="off" required
+                        prop:value=code on:input=move |ev| code.set(event_target_value(&ev)) />
+                </label>
+            })}
+            <button id="setup" type="submit" disabled=move || busy.get()>"Create admin and sign in"</button>
+            {move || error.get().map(|e| view! { <p id="setup-error" class="error" role="alert">{e}</p> })}
+        </form>
     }
 }

@@ -5,7 +5,9 @@
 //! high-entropy, so a SHA-256 of them is enough; passwords are low-entropy and get argon2id.
 
 pub mod config;
+pub mod roles;
 mod throttle;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -17,6 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::clock::{SharedClock, rfc3339};
 use crate::store::{AuditRecord, SessionRecord, Store, StoreError, TokenRecord, UserRecord, Write};
 pub use config::AuthConfig;
+pub use panoptes_types::Role;
 pub use throttle::Throttle;
 
 /// Prefix of API tokens, so they are recognisable in logs and secret scanners.
@@ -37,33 +40,58 @@ pub enum AuthError {
     Busy { retry_after_secs: u64 },
     #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("password hashing failed: {0}")]
     Hash(String),
 }
 
-/// Who made a request.
+/// Who made a request, and what they may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
-    User(String),
-    Token { id: String, name: String },
+    User {
+        name: String,
+        role: Role,
+    },
+    Token {
+        id: String,
+        name: String,
+        role: Role,
+    },
 }
 
 impl Principal {
     pub fn name(&self) -> &str {
         match self {
-            Principal::User(n) => n,
-            Principal::Token { name, .. } => name,
+            Principal::User { name, .. } | Principal::Token { name, .. } => name,
         }
     }
+
+    pub fn role(&self) -> Role {
+        match self {
+            Principal::User { role, .. } | Principal::Token { role, .. } => *role,
+        }
+    }
+
+    /// Whether this is the signed-in person `user` (not a token of that name).
+    pub fn is_user(&self, user: &str) -> bool {
+        matches!(self, Principal::User { name, .. } if name == user)
+    }
+
     pub fn to_wire(&self) -> panoptes_types::Principal {
         panoptes_types::Principal {
             name: self.name().to_string(),
             kind: match self {
-                Principal::User(_) => panoptes_types::PrincipalKind::User,
+                Principal::User { .. } => panoptes_types::PrincipalKind::User,
                 Principal::Token { .. } => panoptes_types::PrincipalKind::Token,
             },
+            role: self.role(),
         }
     }
 }
@@ -77,6 +105,16 @@ pub fn new_secret() -> String {
 
 pub fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// Constant-time comparison through hashes, so the time taken says nothing about the secret.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    let ha = Sha256::digest(a.as_bytes());
+    let hb = Sha256::digest(b.as_bytes());
+    ha.iter()
+        .zip(hb.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 /// The public id of a token: a prefix of its hash (enough to name it, useless to forge it).
@@ -132,19 +170,25 @@ pub fn validate_password(password: &str) -> Result<(), AuthError> {
     Ok(())
 }
 
-/// Creates or replaces a dashboard user.
+/// An argon2id hash of `password`, computed off the async workers.
+pub async fn hash_off_thread(password: &str) -> Result<String, AuthError> {
+    let pw = password.to_string();
+    tokio::task::spawn_blocking(move || hash_password(&pw))
+        .await
+        .map_err(|e| AuthError::Hash(e.to_string()))?
+}
+
+/// Creates or replaces a dashboard user (the offline CLI: `panoptes user add`).
 pub async fn set_user(
     store: &Store,
     clock: &SharedClock,
     name: &str,
     password: &str,
+    role: Role,
 ) -> Result<(), AuthError> {
     validate_user_name(name)?;
     validate_password(password)?;
-    let pw = password.to_string();
-    let hash = tokio::task::spawn_blocking(move || hash_password(&pw))
-        .await
-        .map_err(|e| AuthError::Hash(e.to_string()))??;
+    let hash = hash_off_thread(password).await?;
     let now = clock.now_ms();
     store
         .write(vec![
@@ -153,9 +197,11 @@ pub async fn set_user(
                 record: UserRecord {
                     password_hash: hash,
                     created_at_ms: now,
+                    role,
+                    disabled: false,
                 },
             },
-            audit(now, "cli", "user.set", name),
+            audit(now, "cli", "user.set", &format!("{name} ({role})")),
         ])
         .await?;
     Ok(())
@@ -167,6 +213,7 @@ pub async fn create_token(
     clock: &SharedClock,
     actor: &str,
     name: &str,
+    role: Role,
 ) -> Result<panoptes_types::CreatedToken, AuthError> {
     let name = name.trim();
     if name.is_empty() || name.len() > MAX_NAME_LEN {
@@ -185,9 +232,15 @@ pub async fn create_token(
                 record: TokenRecord {
                     name: name.to_string(),
                     created_at_ms: now,
+                    role,
                 },
             },
-            audit(now, actor, "token.create", &format!("{name} ({id})")),
+            audit(
+                now,
+                actor,
+                "token.create",
+                &format!("{name} ({id}, {role})"),
+            ),
         ])
         .await?;
     Ok(panoptes_types::CreatedToken {
@@ -195,6 +248,7 @@ pub async fn create_token(
         info: panoptes_types::TokenInfo {
             id,
             name: name.to_string(),
+            role,
             created_at: rfc3339(now),
         },
     })
@@ -234,6 +288,11 @@ pub struct Auth {
     decoy_hash: String,
     /// Password verifications running at once.
     verifying: Arc<tokio::sync::Semaphore>,
+    /// Changes to users one at a time: "no user yet" and "the last admin" are checked and
+    /// acted on without another change in between.
+    users_lock: tokio::sync::Mutex<()>,
+    /// The first-run setup code and when it expires (see `users.rs`).
+    setup_code: std::sync::Mutex<Option<(String, u64)>>,
 }
 
 /// argon2 verifications at once (each ~19 MiB and a core for ~50 ms).
@@ -259,6 +318,8 @@ impl Auth {
             config,
             decoy_hash,
             verifying: Arc::new(tokio::sync::Semaphore::new(MAX_VERIFYING)),
+            users_lock: tokio::sync::Mutex::new(()),
+            setup_code: std::sync::Mutex::new(None),
         }))
     }
 
@@ -266,13 +327,14 @@ impl Auth {
         &self.config
     }
 
-    /// Checks a password and opens a session. Returns the session secret (the cookie value).
+    /// Checks a password and opens a session. Returns the session secret (the cookie value)
+    /// and who it signs in.
     pub async fn login(
         &self,
         username: &str,
         password: &str,
         client: std::net::IpAddr,
-    ) -> Result<String, AuthError> {
+    ) -> Result<(String, Principal), AuthError> {
         let now = self.clock.now_ms();
         // Only a valid name becomes a throttle key (an invalid one, up to a request body long,
         // must not be stored); the client address is always one.
@@ -315,26 +377,46 @@ impl Auth {
         let matches = tokio::task::spawn_blocking(move || verify_password(&hash, &pw))
             .await
             .unwrap_or(false);
-        if !(matches && record.is_some()) {
+        // A disabled user's right password is refused like a wrong one (and counted as one).
+        let Some(record) = record.filter(|r| matches && !r.disabled) else {
             // Already counted by the reservation.
             return Err(AuthError::InvalidCredentials);
-        }
+        };
         self.throttle.succeed(&keys);
+        let secret = self
+            .open_session(
+                username,
+                vec![audit(now, username, "session.login", &client.to_string())],
+            )
+            .await?;
+        let who = Principal::User {
+            name: username.to_string(),
+            role: record.role,
+        };
+        Ok((secret, who))
+    }
+
+    /// Writes a new session for `user` along with `with`, and returns its secret.
+    pub(crate) async fn open_session(
+        &self,
+        user: &str,
+        mut with: Vec<Write>,
+    ) -> Result<String, AuthError> {
+        let now = self.clock.now_ms();
         let secret = new_secret();
         let ttl = self.config.session_ttl.get().as_millis() as u64;
-        self.store
-            .write(vec![
-                Write::PutSession {
-                    hash: sha256_hex(&secret),
-                    record: SessionRecord {
-                        user: username.to_string(),
-                        created_at_ms: now,
-                        expires_at_ms: now.saturating_add(ttl),
-                    },
+        with.insert(
+            0,
+            Write::PutSession {
+                hash: sha256_hex(&secret),
+                record: SessionRecord {
+                    user: user.to_string(),
+                    created_at_ms: now,
+                    expires_at_ms: now.saturating_add(ttl),
                 },
-                audit(now, username, "session.login", &client.to_string()),
-            ])
-            .await?;
+            },
+        );
+        self.store.write(with).await?;
         Ok(secret)
     }
 
@@ -356,7 +438,19 @@ impl Auth {
         if s.expires_at_ms <= self.clock.now_ms() {
             return Ok(None);
         }
-        Ok(Some(Principal::User(s.user)))
+        // The user as they are now: deleted or disabled ends every session of theirs, a new
+        // role applies at the next request.
+        let name = s.user.clone();
+        let Some(user) = self.store.read(move |st| st.user(&name)).await? else {
+            return Ok(None);
+        };
+        if user.disabled {
+            return Ok(None);
+        }
+        Ok(Some(Principal::User {
+            name: s.user,
+            role: user.role,
+        }))
     }
 
     /// The token behind a bearer credential.
@@ -367,6 +461,7 @@ impl Auth {
         Ok(found.map(|t| Principal::Token {
             id: token_id(&hash),
             name: t.name,
+            role: t.role,
         }))
     }
 

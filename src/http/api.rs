@@ -14,8 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use panoptes_types::{
-    AuditEntry, CreateToken, CreatedToken, Health, LoginRequest, Page, SESSION_COOKIE,
-    ServerStatus, TokenInfo,
+    AuditEntry, CreateToken, CreatedToken, Health, LoginRequest, Page, ServerStatus, TokenInfo,
 };
 
 pub async fn healthz(State(state): State<AppState>) -> Response {
@@ -78,7 +77,7 @@ pub async fn login(
     Json(req): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let ip = client_ip(connect.as_ref().map(|Extension(c)| c));
-    let secret = match state.auth.login(&req.username, &req.password, ip).await {
+    let (secret, who) = match state.auth.login(&req.username, &req.password, ip).await {
         Ok(s) => s,
         Err(e) => {
             if matches!(e, auth::AuthError::InvalidCredentials) {
@@ -87,18 +86,12 @@ pub async fn login(
             return Err(e.into());
         }
     };
-    let cfg = state.auth.config();
-    let cookie = format!(
-        "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
-        cfg.session_ttl.get().as_secs(),
-        if cfg.secure_cookies { "; Secure" } else { "" }
-    );
-    let principal = Principal::User(req.username).to_wire();
-    let mut resp = axum::Json(principal).into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        resp.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    Ok(resp)
+    Ok(super::users::signed_in(
+        &state,
+        &secret,
+        &who,
+        StatusCode::OK,
+    ))
 }
 
 pub async fn logout(
@@ -144,6 +137,7 @@ pub async fn list_tokens(
                 TokenInfo {
                     id: auth::token_id(&hash),
                     name: t.name,
+                    role: t.role,
                     created_at: rfc3339(t.created_at_ms),
                 },
             )
@@ -166,7 +160,15 @@ pub async fn create_token(
     Extension(p): Extension<Principal>,
     Json(req): Json<CreateToken>,
 ) -> Result<(StatusCode, axum::Json<CreatedToken>), ApiError> {
-    let created = auth::create_token(&state.store, &state.clock, p.name(), &req.name).await?;
+    // A token can do at most what its creator can.
+    let role = req.role.unwrap_or(p.role());
+    if role > p.role() {
+        return Err(ApiError::Forbidden(format!(
+            "a {} cannot create a token with the {role} role",
+            p.role()
+        )));
+    }
+    let created = auth::create_token(&state.store, &state.clock, p.name(), &req.name, role).await?;
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
 

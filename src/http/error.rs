@@ -239,6 +239,9 @@ impl From<AuthError> for ApiError {
                 retry_after_secs: Some(retry_after_secs),
             },
             AuthError::Invalid(m) => ApiError::invalid(m),
+            AuthError::Conflict(m) => ApiError::Conflict(m),
+            AuthError::NotFound(m) => ApiError::NotFound(m),
+            AuthError::Forbidden(m) => ApiError::Forbidden(m),
             AuthError::Store(s) => s.into(),
             AuthError::Hash(h) => ApiError::Internal(h),
         }

@@ -21,6 +21,7 @@ mod probes;
 mod sentry;
 mod serve;
 mod status;
+mod users;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,7 +37,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::Layer;
 
-use crate::auth::{Auth, Principal};
+use crate::auth::{Auth, Principal, Role, roles};
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -100,6 +101,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tokens", get(api::list_tokens).post(api::create_token))
         .route("/tokens/{id}", delete(api::delete_token))
         .route("/audit", get(api::audit))
+        .merge(users::routes())
         .route("/backup", get(api::backup))
         .merge(probes::routes())
         .merge(periskop::api_routes())
@@ -118,6 +120,7 @@ pub fn router(state: AppState) -> Router {
             "/session",
             post(api::login).layer(DefaultBodyLimit::max(api::LOGIN_MAX_BODY)),
         )
+        .merge(users::setup_routes())
         .merge(probes::public_routes())
         .merge(agents::agent_routes())
         .merge(status::public_api_routes())
@@ -249,6 +252,16 @@ async fn require_principal(
 ) -> Response {
     match authenticate(&state, req.headers(), req.method()).await {
         Ok(p) => {
+            let needed = roles::required(req.method(), req.uri().path());
+            if p.role() < needed {
+                return ApiError::Forbidden(format!(
+                    "this needs the {needed} role; `{}` is {} {}",
+                    p.name(),
+                    if p.role() == Role::Admin { "an" } else { "a" },
+                    p.role()
+                ))
+                .into_response();
+            }
             req.extensions_mut().insert(p);
             next.run(req).await
         }

@@ -18,7 +18,7 @@ use panoptes_types::{
 use super::AppState;
 use super::error::{ApiError, Json as JsonBody};
 use super::page::{PageParams, cursor, slice};
-use crate::auth::Principal;
+use crate::auth::{Principal, Role};
 use crate::clock::rfc3339;
 use crate::oncall::ack::{AckError, MAX_TOKEN, verify_ack};
 use crate::oncall::contacts;
@@ -288,16 +288,15 @@ async fn users(
     page_in_order(state.oncall.users(), &page)
 }
 
-/// Whether `p` may read or change `user`'s own contact methods: a person their own; an API
-/// token anyone's (tokens are the operator's credential; Panoptes has no roles).
+/// Whether `p` may read or change `user`'s own contact methods: a person their own; an editor
+/// or admin (a person or a token) anyone's.
 fn may_edit_contacts(p: &Principal, user: &str) -> Result<(), ApiError> {
-    match p {
-        Principal::Token { .. } => Ok(()),
-        Principal::User(me) if me == user => Ok(()),
-        Principal::User(_) => Err(ApiError::Forbidden(
-            "people set their own contact methods (an API token may set anyone's)".into(),
-        )),
+    if p.is_user(user) || p.role() >= Role::Editor {
+        return Ok(());
     }
+    Err(ApiError::Forbidden(
+        "people set their own contact methods (an editor or admin may set anyone's)".into(),
+    ))
 }
 
 /// The list as it was set (it may hold secrets, hence the same check as for changing it).
@@ -600,17 +599,25 @@ mod tests {
     }
 
     #[test]
-    fn people_set_their_own_contacts_and_tokens_anyones() {
-        let ana = Principal::User("ana".into());
+    fn people_set_their_own_contacts_and_editors_anyones() {
+        let ana = Principal::User {
+            name: "ana".into(),
+            role: Role::Viewer,
+        };
         assert!(may_edit_contacts(&ana, "ana").is_ok());
         assert!(matches!(
             may_edit_contacts(&ana, "ben"),
             Err(ApiError::Forbidden(_))
         ));
-        let token = Principal::Token {
+        let token = |role| Principal::Token {
             id: "t".into(),
-            name: "ci".into(),
+            name: "ana".into(),
+            role,
         };
-        assert!(may_edit_contacts(&token, "ben").is_ok());
+        assert!(may_edit_contacts(&token(Role::Editor), "ben").is_ok());
+        assert!(
+            may_edit_contacts(&token(Role::Viewer), "ana").is_err(),
+            "a token named like a person is not that person"
+        );
     }
 }

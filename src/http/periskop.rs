@@ -15,12 +15,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use panoptes_types::{ExceptionDetail, ExceptionService, ExceptionSummary, ExceptionTarget, Page};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use super::credentials::{self, Credential};
 use super::error::{ApiError, ErrorCode};
 use super::page::{PageParams, cursor, slice};
 use super::{AppState, authenticate};
+use crate::auth::Role;
 use crate::periskop::PushError;
 use crate::periskop::config::CompatAuth;
 use crate::periskop::query::{self, KeyFilter, KeyPosition, Sort, Status};
@@ -59,15 +59,24 @@ async fn credential(
     headers: &HeaderMap,
     method: &Method,
 ) -> Result<(), ApiError> {
-    if let Ok(Some(Credential::Basic { password, .. })) = credentials::authorization(headers) {
-        return match state.auth.token(&password).await? {
-            Some(_) => Ok(()),
-            None => Err(ApiError::Unauthorized(
-                "unknown or revoked API token".into(),
-            )),
-        };
+    let who = match credentials::authorization(headers) {
+        Ok(Some(Credential::Basic { password, .. })) => state
+            .auth
+            .token(&password)
+            .await?
+            .ok_or_else(|| ApiError::Unauthorized("unknown or revoked API token".into()))?,
+        _ => authenticate(state, headers, method).await?,
+    };
+    // Resolving through the compat API is a change like any other: viewers may only read.
+    let reads = *method == Method::GET || *method == Method::HEAD;
+    if !reads && who.role() < Role::Editor {
+        return Err(ApiError::Forbidden(format!(
+            "resolving needs the editor role; `{}` is a {}",
+            who.name(),
+            who.role()
+        )));
     }
-    authenticate(state, headers, method).await.map(|_| ())
+    Ok(())
 }
 
 /// Checks the compat routes' credential per `periskop.compat_api`; a 401 carries
@@ -97,16 +106,6 @@ async fn compat_guard(
         }
         r
     })
-}
-
-/// Constant-time comparison through hashes, so the time taken says nothing about the secret.
-fn same_secret(a: &str, b: &str) -> bool {
-    let ha = Sha256::digest(a.as_bytes());
-    let hb = Sha256::digest(b.as_bytes());
-    ha.iter()
-        .zip(hb.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0
 }
 
 // ---- Periskop-compatible -------------------------------------------------------------------
@@ -200,9 +199,17 @@ async fn push(
         .global
         .push_tokens
         .iter()
-        .any(|t| same_secret(t, &secret));
-    if !configured && state.auth.token(&secret).await?.is_none() {
-        return Err(ApiError::Unauthorized("unknown push token".into()));
+        .any(|t| crate::auth::same_secret(t, &secret));
+    if !configured {
+        match state.auth.token(&secret).await? {
+            None => return Err(ApiError::Unauthorized("unknown push token".into())),
+            Some(t) if t.role() < Role::Editor => {
+                return Err(ApiError::Forbidden(
+                    "a viewer's token cannot push (it may only read)".into(),
+                ));
+            }
+            Some(_) => {}
+        }
     }
     let Some(_reading) = state.periskop.push_permit() else {
         return Err(ApiError::Unavailable {

@@ -74,6 +74,7 @@ async fn data_files_from_every_earlier_version_migrate_with_all_their_rows() {
                 record: TokenRecord {
                     name: "after-migration".into(),
                     created_at_ms: 1,
+                    role: panoptes_types::Role::Viewer,
                 },
             }])
             .await
@@ -109,6 +110,9 @@ fn check_v2(store: &Store, v: u32) {
     let user = UserRecord {
         password_hash: rows::USER_HASH.into(),
         created_at_ms: rows::USER_CREATED_MS,
+        // Stored before roles: read back as an admin, enabled.
+        role: panoptes_types::Role::Admin,
+        disabled: false,
     };
     assert_eq!(
         store.user(rows::USER).expect("user"),

@@ -113,6 +113,9 @@ pub enum Write {
         name: String,
         record: UserRecord,
     },
+    DeleteUser {
+        name: String,
+    },
     PutToken {
         hash: String,
         record: TokenRecord,
@@ -422,6 +425,18 @@ impl Store {
         let table = txn.open_table(tables::USERS).map_err(StoreError::storage)?;
         let value = table.get(name).map_err(StoreError::storage)?;
         value.map(|v| records::decode(v.value())).transpose()
+    }
+
+    /// Every user, by name.
+    pub fn users(&self) -> Result<Vec<(String, UserRecord)>, StoreError> {
+        let txn = self.read_txn()?;
+        let table = txn.open_table(tables::USERS).map_err(StoreError::storage)?;
+        let mut out = Vec::new();
+        for row in table.iter().map_err(StoreError::storage)? {
+            let (k, v) = row.map_err(StoreError::storage)?;
+            out.push((k.value().to_string(), records::decode(v.value())?));
+        }
+        Ok(out)
     }
 
     pub fn user_count(&self) -> Result<u64, StoreError> {

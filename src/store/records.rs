@@ -3,19 +3,33 @@
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
+use panoptes_types::Role;
+
 use super::StoreError;
+
+/// Users and tokens stored before roles existed could do everything: they read back as admins.
+fn admin() -> Role {
+    Role::Admin
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserRecord {
     /// PHC string (argon2id).
     pub password_hash: String,
     pub created_at_ms: u64,
+    #[serde(default = "admin")]
+    pub role: Role,
+    /// Cannot sign in; their sessions stop working.
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenRecord {
     pub name: String,
     pub created_at_ms: u64,
+    #[serde(default = "admin")]
+    pub role: Role,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

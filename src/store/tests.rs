@@ -270,6 +270,7 @@ mod write_deadline {
             record: TokenRecord {
                 name: "late".into(),
                 created_at_ms: 1,
+                role: panoptes_types::Role::Admin,
             },
         }];
         let started = std::time::Instant::now();

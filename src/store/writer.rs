@@ -272,6 +272,11 @@ fn apply_one(tx: &WriteTransaction, t: &mut Tables<'_>, w: &Write) -> Result<u64
                 .insert(name.as_str(), encode(record).as_slice())
                 .map_err(e)?;
         }
+        Write::DeleteUser { name } => {
+            return Ok(u64::from(
+                t.users.remove(name.as_str()).map_err(e)?.is_some(),
+            ));
+        }
         Write::PutToken { hash, record } => {
             t.tokens
                 .insert(hash.as_str(), encode(record).as_slice())

@@ -16,6 +16,7 @@ pub mod periskop;
 pub mod probes;
 pub mod sentry;
 pub mod status;
+pub mod users;
 
 pub use alerts::*;
 pub use any::{AnyValue, Pairs};
@@ -28,6 +29,7 @@ pub use periskop::*;
 pub use probes::*;
 pub use sentry::*;
 pub use status::*;
+pub use users::*;
 
 /// Prefix of every JSON API route.
 pub const API_PREFIX: &str = "/api/v1";
@@ -90,6 +92,7 @@ pub struct Principal {
     pub name: String,
     /// `user` (dashboard session) or `token` (API token).
     pub kind: PrincipalKind,
+    pub role: Role,
 }
 
 /// `GET /healthz`'s verdict.
@@ -151,6 +154,7 @@ pub struct ErrorDetail {
 pub struct TokenInfo {
     pub id: String,
     pub name: String,
+    pub role: Role,
     pub created_at: String,
 }
 
@@ -158,6 +162,9 @@ pub struct TokenInfo {
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct CreateToken {
     pub name: String,
+    /// At most the creator's own role; the creator's role when absent.
+    #[serde(default)]
+    pub role: Option<Role>,
 }
 
 /// The answer to token creation: the only time the secret is visible.

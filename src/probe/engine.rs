@@ -153,9 +153,13 @@ impl ProbeEngine {
                 pushed: Notify::new(),
             });
             current.insert(*id, monitor.clone());
-            let engine = self.clone();
-            tasks.insert(*id, tokio::spawn(async move { engine.run(monitor).await }));
-            started += 1;
+            // A monitor whose `locations` leave this one out is listed (and its other
+            // locations' results are taken) but not checked from here.
+            if cfg.locations.is_empty() || cfg.locations.contains(&inner.local) {
+                let engine = self.clone();
+                tasks.insert(*id, tokio::spawn(async move { engine.run(monitor).await }));
+                started += 1;
+            }
         }
         let mut tokens = write(&inner.push_tokens);
         tokens.clear();

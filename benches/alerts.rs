@@ -119,9 +119,9 @@ async fn start(yaml: &str, dir: &std::path::Path) -> Server {
 /// The monitors and the alerting section parsed apart: 50,000 monitors with a rule each are
 /// more YAML nodes than one document may hold (the parser's bound on hostile input).
 async fn start_split(monitors: &str, alerts: &str, dir: &std::path::Path) -> Server {
-    let mut c = panoptes::config::parse(monitors, "bench", &|_| None).expect("config");
+    let mut c = panoptes::config::root::parse(monitors, "bench", &|_| None).expect("config");
     if !alerts.is_empty() {
-        c.alerts = panoptes::config::parse(alerts, "bench-alerts", &|_| None)
+        c.alerts = panoptes::config::root::parse(alerts, "bench-alerts", &|_| None)
             .expect("alerts config")
             .alerts;
     }

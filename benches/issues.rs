@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use panoptes::clock::{SharedClock, SystemClock};
-use panoptes::config::Config;
+use panoptes::config::root::Config;
 use panoptes::metrics::Metrics;
 use panoptes::sentry::config::SentrySettings;
 use panoptes::sentry::event::summarize;

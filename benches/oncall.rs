@@ -124,7 +124,7 @@ fn record(i: u64) -> Record {
 }
 
 fn rotations(queries: u64) {
-    let c = panoptes::config::parse(CONFIG, "bench", &|_| None).expect("config");
+    let c = panoptes::config::root::parse(CONFIG, "bench", &|_| None).expect("config");
     let overrides: Vec<Override> = instants(200)
         .into_iter()
         .enumerate()
@@ -200,7 +200,7 @@ async fn pages(n: u64) {
             .expect("write");
     }
     let base = t0.elapsed();
-    let c = panoptes::config::parse(CONFIG, "bench", &|_| None).expect("config");
+    let c = panoptes::config::root::parse(CONFIG, "bench", &|_| None).expect("config");
     let settings = panoptes::oncall::Settings {
         oncall: c.oncall.clone(),
         alerts: c.alerts.clone(),

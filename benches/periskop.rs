@@ -120,7 +120,7 @@ async fn run(duration: Duration) {
     assert_eq!(ports.len(), TARGETS);
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = panoptes::config::Config::default();
+    let mut config = panoptes::config::root::Config::default();
     config.server.data_dir = dir.path().to_path_buf();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -153,7 +153,7 @@ async fn run(duration: Duration) {
         yaml.push_str(&list.join(", "));
         yaml.push_str("]}]\n");
     }
-    let mut scraping = panoptes::config::parse(&yaml, "bench", &|_| None).expect("config");
+    let mut scraping = panoptes::config::root::parse(&yaml, "bench", &|_| None).expect("config");
     scraping.server = config.server.clone();
     let cpu1 = cpu_seconds();
     server.reload(scraping, None).await;

@@ -92,7 +92,7 @@ fn monitors_yaml(n: usize, addrs: &[SocketAddr]) -> String {
 }
 
 async fn run(n: usize, minutes: f64, addrs: &[SocketAddr]) {
-    let c = config::parse(&monitors_yaml(n, addrs), "bench", &|_| None).expect("config");
+    let c = config::root::parse(&monitors_yaml(n, addrs), "bench", &|_| None).expect("config");
     let dir = tempfile::tempdir().expect("tempdir");
     let metrics = Metrics::new();
     let store =

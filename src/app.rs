@@ -23,7 +23,7 @@ use tracing::{info, warn};
 
 use crate::auth::{self, Auth};
 use crate::clock::SharedClock;
-use crate::config::{self, Config};
+use crate::config::{self, root::Config};
 use crate::events::{Bus, DomainEvent};
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
@@ -65,7 +65,7 @@ pub fn load_config(
     o: &Overrides,
 ) -> Result<Config, config::ConfigErrors> {
     let c = match path {
-        Some(p) => config::load(p)?,
+        Some(p) => config::root::load(p)?,
         None => Config::default(),
     };
     Ok(o.apply(c))
@@ -274,7 +274,7 @@ impl Server {
             check_ins: Some(Arc::new(ProbeCheckIns(probes.clone()))),
         })?;
         let alerts_settings = section(&root, |c| c.alerts.clone());
-        for w in crate::config::warnings(&root.borrow()) {
+        for w in crate::config::root::warnings(&root.borrow()) {
             warn!("{w}");
         }
         let oncall_settings = section(&root, |c| crate::oncall::Settings {
@@ -533,9 +533,9 @@ impl Server {
         {
             warnings.push(e);
         }
-        // The same warnings as at start (`config::warnings`), so a reload that adds an
+        // The same warnings as at start (`config::root::warnings`), so a reload that adds an
         // Alertmanager key without effect says so.
-        warnings.extend(crate::config::warnings(&new));
+        warnings.extend(crate::config::root::warnings(&new));
         for w in &warnings {
             warn!("{w}");
         }
@@ -582,7 +582,7 @@ pub fn self_monitor(addr: SocketAddr) -> Option<crate::probe::config::MonitorCon
         "monitors:\n  - name: panoptes\n    group: panoptes\n    type: http\n    url: http://{host}/healthz\n    interval: 10s\n    conditions: [\"[STATUS] == 200\", \"[BODY].status == ok\"]\n"
     );
     // The text above is fixed and covered by a test.
-    config::parse(&yaml, "<embedded>", &|_| None)
+    config::root::parse(&yaml, "<embedded>", &|_| None)
         .ok()
         .and_then(|mut c| (!c.monitors.is_empty()).then(|| c.monitors.remove(0)))
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand, ValueEnum};
 use panoptes::app::{self, Overrides, Server};
 use panoptes::clock::{SharedClock, SystemClock};
-use panoptes::config::{self, Config};
+use panoptes::config::{self, root::Config};
 use panoptes::metrics::Metrics;
 use panoptes::telemetry::LogFormat;
 use panoptes::{auth, telemetry};
@@ -248,7 +248,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Init { file, force } => {
             match file {
-                None => print!("{}", config::EXAMPLE),
+                None => print!("{}", config::root::EXAMPLE),
                 Some(path) => {
                     if path.exists() && !force {
                         return Err(format!(
@@ -256,7 +256,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                             path.display()
                         ));
                     }
-                    std::fs::write(&path, config::EXAMPLE)
+                    std::fs::write(&path, config::root::EXAMPLE)
                         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
                     eprintln!(
                         "wrote {}; check it with `panoptes check {}`",
@@ -267,10 +267,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { file } => match config::load(&file) {
+        Command::Check { file } => match config::root::load(&file) {
             Ok(c) => {
                 // Valid, but worth knowing (the same lines `serve` logs at start and reload).
-                for w in config::warnings(&c) {
+                for w in config::root::warnings(&c) {
                     println!("warning: {w}");
                 }
                 println!("{}: ok", file.display());

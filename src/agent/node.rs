@@ -96,7 +96,7 @@ mod tests {
 
     #[test]
     fn a_monitor_survives_the_trip() {
-        let c = crate::config::parse(
+        let c = crate::config::root::parse(
             "monitors:\n  - {name: a, type: http, url: \"http://h/\", interval: 5s, locations: [eu, ap],\n     quorum: 1, headers: {X-A: \"1\"}, conditions: [\"[STATUS] == 200\"]}\n",
             "t",
             &|_| None,

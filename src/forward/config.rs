@@ -72,7 +72,7 @@ fn check(c: &ForwardConfig, path: &str, d: &mut Decoder) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::parse;
+    use crate::config::root::parse;
 
     #[test]
     fn section_parses_and_errors_point_at_the_line() {

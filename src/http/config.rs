@@ -53,13 +53,13 @@ mod tests {
     fn connection_bounds_must_be_positive() {
         let text =
             "server:\n  header_read_timeout: 0s\n  request_timeout: 0s\n  max_connections: 0\n";
-        let errs = crate::config::parse(text, "s.yaml", &|_| None).expect_err("invalid");
+        let errs = crate::config::root::parse(text, "s.yaml", &|_| None).expect_err("invalid");
         let text: Vec<String> = errs.0.iter().map(|e| e.to_string()).collect();
         assert_eq!(text.len(), 3, "{text:#?}");
         assert!(text[0].contains("server.header_read_timeout: must be positive"));
         assert!(text[1].contains("server.request_timeout: must be positive"));
         assert!(text[2].contains("server.max_connections: must be at least 1"));
-        let c = crate::config::Config::default();
+        let c = crate::config::root::Config::default();
         assert_eq!(c.server.max_connections, 1024);
         assert_eq!(c.server.header_read_timeout.get().as_secs(), 10);
     }

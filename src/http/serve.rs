@@ -170,7 +170,7 @@ mod tests {
 
     #[tokio::test]
     async fn slots_wait_for_a_free_connection_and_follow_the_config() {
-        let mut cfg = crate::config::Config::default().server;
+        let mut cfg = crate::config::root::Config::default().server;
         cfg.max_connections = 1;
         let (tx, rx) = watch::channel(Arc::new(cfg.clone()));
         let slots = Arc::new(Slots::default());

@@ -489,7 +489,7 @@ pub fn warnings(c: &OncallConfig) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     fn errors(yaml: &str) -> String {
-        match crate::config::parse(yaml, "t.yaml", &|_| None) {
+        match crate::config::root::parse(yaml, "t.yaml", &|_| None) {
             Ok(_) => String::new(),
             Err(e) => e.to_string(),
         }
@@ -497,7 +497,7 @@ mod tests {
 
     #[test]
     fn the_issue_example_parses() {
-        let c = crate::config::parse(
+        let c = crate::config::root::parse(
             r#"
 alerts:
   route: {receiver: team, escalation_policy: platform}
@@ -535,7 +535,7 @@ oncall:
 
     #[test]
     fn a_step_may_name_someone_who_sets_their_own_contacts() {
-        let c = crate::config::parse(
+        let c = crate::config::root::parse(
             "oncall: {escalation_policies: [{name: p, steps: [{targets: [{user: zed}]}]}]}",
             "t.yaml",
             &|_| None,

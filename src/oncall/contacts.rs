@@ -184,7 +184,7 @@ mod tests {
 
     #[test]
     fn own_lists_replace_the_configs() {
-        let cfg = crate::config::parse(
+        let cfg = crate::config::root::parse(
             "oncall: {contacts: {ana: [{email: ana@example.com}], ben: [{email: ben@example.com}]}}",
             "t.yaml",
             &|_| None,

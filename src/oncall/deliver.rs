@@ -139,7 +139,7 @@ mod tests {
     }
 
     fn page() -> Page {
-        let c = crate::config::parse(
+        let c = crate::config::root::parse(
             "oncall: {escalation_policies: [{name: p, steps: [{targets: [{user: ana}]}]}], contacts: {ana: [{email: a@b.c}]}}",
             "t.yaml",
             &|_| None,

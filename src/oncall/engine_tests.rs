@@ -127,7 +127,7 @@ struct Rig {
 
 impl Rig {
     async fn start() -> Rig {
-        let c = crate::config::parse(CONFIG, "t.yaml", &|_| None).unwrap_or_else(|e| panic!("{e}"));
+        let c = crate::config::root::parse(CONFIG, "t.yaml", &|_| None).unwrap_or_else(|e| panic!("{e}"));
         let dir = tempfile::tempdir().expect("tempdir");
         // No write deadline: on the paused clock it would fire while the writer thread commits.
         let options = crate::store::StoreOptions {

@@ -28,7 +28,7 @@ oncall:
         - {delay: 10m, targets: [{schedule_next: platform}]}
         - {delay: 10m, targets: [{schedule_all: platform}, {receiver: team}]}
 "#;
-    crate::config::parse(text, "t.yaml", &|_| None)
+    crate::config::root::parse(text, "t.yaml", &|_| None)
         .unwrap_or_else(|e| panic!("{e}"))
         .oncall
 }

@@ -14,7 +14,7 @@ fn iso(ms: u64) -> String {
 
 fn config(yaml: &str) -> OncallConfig {
     let text = format!("oncall:\n{}", indent(yaml));
-    crate::config::parse(&text, "test.yaml", &|_| None)
+    crate::config::root::parse(&text, "test.yaml", &|_| None)
         .unwrap_or_else(|e| panic!("{e}"))
         .oncall
 }

@@ -401,7 +401,7 @@ pub fn validate(services: &[ServiceConfig], global: &PeriskopConfig, d: &mut Dec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::parse;
+    use crate::config::root::parse;
 
     fn no_env(_: &str) -> Option<String> {
         None

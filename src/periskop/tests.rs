@@ -18,7 +18,7 @@ struct Fixture {
 }
 
 fn fixture(yaml: &str) -> Fixture {
-    let c = crate::config::parse(yaml, "t.yaml", &|_| None).unwrap_or_else(|e| panic!("{e}"));
+    let c = crate::config::root::parse(yaml, "t.yaml", &|_| None).unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path(), Default::default(), Default::default()).expect("store");
     let (tx, rx) = watch::channel(Arc::new(PeriskopSettings {

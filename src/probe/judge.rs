@@ -184,7 +184,7 @@ mod tests {
     }
 
     fn monitor() -> MonitorConfig {
-        let c = crate::config::parse(
+        let c = crate::config::root::parse(
             "monitors:\n  - {name: a, type: http, url: \"http://h/\", conditions: [\"[STATUS] == 200\"]}\n",
             "t",
             &|_| None,

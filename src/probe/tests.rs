@@ -13,8 +13,8 @@ use crate::probe::rollup::Resolution;
 /// 2026-11-23T00:00:00Z, a Monday.
 const BASE_MS: u64 = 1_795_392_000_000;
 
-fn parse(yaml: &str) -> config::Config {
-    config::parse(yaml, "test.yaml", &|_| None).unwrap_or_else(|e| panic!("{e}"))
+fn parse(yaml: &str) -> config::root::Config {
+    config::root::parse(yaml, "test.yaml", &|_| None).unwrap_or_else(|e| panic!("{e}"))
 }
 
 async fn engine(yaml: &str) -> (tempfile::TempDir, ProbeEngine, u32) {
@@ -251,7 +251,7 @@ fn monitor_config_errors_point_at_their_line() {
     url: http://x
     conditions: [\"[STATUS] = 200\"]
 ";
-    let errs = config::parse(yaml, "m.yaml", &|_| None).expect_err("invalid");
+    let errs = config::root::parse(yaml, "m.yaml", &|_| None).expect_err("invalid");
     let lines: Vec<String> = errs.0.iter().map(|e| e.to_string()).collect();
     let has = |needle: &str| {
         assert!(
@@ -276,7 +276,7 @@ fn duplicate_names_and_unknown_maintenance_targets_are_errors() {
 maintenance:
   - {name: w, monitors: [zzz], start: 2026-01-01T00:00:00Z, end: 2026-01-02T00:00:00Z}
 ";
-    let errs = config::parse(yaml, "m.yaml", &|_| None).expect_err("invalid");
+    let errs = config::root::parse(yaml, "m.yaml", &|_| None).expect_err("invalid");
     let text = errs.to_string();
     assert!(text.contains("duplicate monitor name `a`"), "{text}");
     assert!(text.contains("push token already used"), "{text}");
@@ -288,7 +288,7 @@ maintenance:
   - {name: b, type: http, url: \"http://h/\", interval: soon}
   - {name: a, type: http, url: \"http://h/\", conditions: [\"[STATUS] === 200\"]}
 ";
-    let errs = config::parse(yaml, "m.yaml", &|_| None).expect_err("invalid");
+    let errs = config::root::parse(yaml, "m.yaml", &|_| None).expect_err("invalid");
     let lines: Vec<String> = errs.0.iter().map(|e| e.to_string()).collect();
     assert!(
         lines
@@ -309,7 +309,7 @@ maintenance:
         "{lines:#?}"
     );
     // A field error in a maintenance window is reported at its field.
-    let errs = config::parse(
+    let errs = config::root::parse(
         "maintenance:\n  - {name: bad, at: \"25:00\", duration: 1h}\n",
         "m.yaml",
         &|_| None,

@@ -72,7 +72,7 @@ pub fn validate(endpoints: &[RemoteWriteConfig], d: &mut Decoder) {
 #[cfg(test)]
 mod tests {
     fn errors(yaml: &str) -> String {
-        match crate::config::parse(yaml, "t.yaml", &|_| None) {
+        match crate::config::root::parse(yaml, "t.yaml", &|_| None) {
             Ok(_) => String::new(),
             Err(e) => e.to_string(),
         }

@@ -311,7 +311,7 @@ pub fn validate(projects: &[ProjectConfig], ingest: &IngestConfig, d: &mut Decod
 
 #[cfg(test)]
 mod tests {
-    use crate::config::parse;
+    use crate::config::root::parse;
 
     #[test]
     fn upstreams_parse() {

@@ -369,7 +369,7 @@ mod tests {
     use super::*;
 
     fn errors(yaml: &str) -> Vec<String> {
-        match crate::config::parse(yaml, "t.yaml", &|_| None) {
+        match crate::config::root::parse(yaml, "t.yaml", &|_| None) {
             Ok(_) => Vec::new(),
             Err(e) => {
                 e.0.iter()
@@ -386,7 +386,7 @@ mod tests {
         let yaml = format!(
             "{MONITORS}status_pages:\n  - slug: public\n    title: Example\n    time_zone: Europe/Berlin\n    components:\n      - {{name: API, monitor: api}}\n      - {{name: Web, group: web}}\n    groups:\n      - name: More\n        components: [{{name: Both, monitors: [api, web-1], rule: 1}}]\n"
         );
-        let c = crate::config::parse(&yaml, "t.yaml", &|_| None).expect("valid");
+        let c = crate::config::root::parse(&yaml, "t.yaml", &|_| None).expect("valid");
         let p = &c.status_pages[0];
         assert_eq!(p.all_components().count(), 3);
         assert_eq!(p.groups[0].components[0].rule, Rule::AtLeast(1));

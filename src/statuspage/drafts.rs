@@ -135,7 +135,7 @@ mod tests {
         let yaml = format!(
             "monitors:\n  - {{name: api-1, type: tcp, host: 127.0.0.1, port: 1, group: api}}\n  - {{name: db, type: tcp, host: 127.0.0.1, port: 2}}\nstatus_pages:\n  - slug: p\n    title: T\n    draft_from_alerts: {draft}\n    components:\n      - {{name: API, group: api}}\n      - {{name: Everything, monitors: [api-1, db]}}\n"
         );
-        let mut c = crate::config::parse(&yaml, "t.yaml", &|_| None).expect("config");
+        let mut c = crate::config::root::parse(&yaml, "t.yaml", &|_| None).expect("config");
         (c.status_pages.remove(0), c.monitors)
     }
 

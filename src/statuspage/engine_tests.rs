@@ -36,7 +36,7 @@ impl Monitors for Gate {
 }
 
 fn settings() -> Settings {
-    let c = crate::config::parse(
+    let c = crate::config::root::parse(
         "monitors:\n  - {name: api, type: push, token: api-token-0123456789}\nstatus_pages:\n  - {slug: public, title: T, components: [{name: API, monitor: api}]}\n",
         "t.yaml",
         &|_| None,

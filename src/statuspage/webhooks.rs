@@ -76,7 +76,7 @@ mod tests {
             daily_ms: Vec::new(),
             details: None,
         };
-        let config = crate::config::parse(
+        let config = crate::config::root::parse(
             "monitors:\n  - {name: a, type: tcp, host: 127.0.0.1, port: 1}\nstatus_pages:\n  - {slug: public, title: T, components: [{name: API, monitor: a}]}\n",
             "t.yaml",
             &|_| None,

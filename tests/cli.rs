@@ -203,3 +203,31 @@ fn user_add_rejects_short_passwords() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("at least 8 characters"));
 }
+
+/// `check` shows what `serve` would warn about (a valid file that will not do all it says),
+/// and still exits 0.
+#[test]
+fn check_prints_the_warnings_serve_would_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("warn.yaml");
+    std::fs::write(
+        &file,
+        "alerts:\n  time_intervals: [{name: offhours}]\n  rules:\n    - {name: A, monitor: {state: down, monitors: [nope]}}\n",
+    )
+    .expect("write");
+    let out = panoptes().arg("check").arg(&file).output().expect("run");
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(
+        lines[0].starts_with("warning: alerts.time_intervals:"),
+        "{stdout}"
+    );
+    assert!(
+        lines[1]
+            .starts_with("warning: alerts.rules[0].monitor.monitors[0]: no monitor named `nope`"),
+        "{stdout}"
+    );
+    assert!(lines[2].ends_with(": ok"), "{stdout}");
+}

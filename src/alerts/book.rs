@@ -168,14 +168,14 @@ impl Book {
         self.by_name.get(name).copied()
     }
 
-    /// The labels of the alert an observation is about: the rule's, the source's, `alertname`
-    /// and `severity`.
-    pub fn alert_labels(rule: &RuleConfig, source: &Labels) -> Labels {
-        let mut l = rule
-            .labels
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect::<Labels>();
+    /// The labels of the alert an observation is about: the source's `base` (a monitor's
+    /// labels), overridden by the rule's (as in Prometheus), then the source's identity,
+    /// `alertname` and `severity`.
+    pub fn alert_labels(rule: &RuleConfig, base: &Labels, source: &Labels) -> Labels {
+        let mut l = base.clone();
+        for (k, v) in &rule.labels {
+            l.insert(k.clone(), v.clone());
+        }
         for (k, v) in source {
             l.insert(k.clone(), v.clone());
         }
@@ -193,7 +193,7 @@ impl Book {
                 continue;
             };
             let t = self.timing(&rule);
-            let labels = Self::alert_labels(&rule, &o.source);
+            let labels = Self::alert_labels(&rule, &o.base, &o.source);
             let fp = fingerprint(&labels);
             let link = format!("{}{}", self.external_url.trim_end_matches('/'), o.link);
             // Built only when annotations are rendered: most observations change nothing.

@@ -36,6 +36,7 @@ rules:
     let mut b = book(&cfg);
     let obs = Observation {
         rule: 0,
+        base: Default::default(),
         source: [("monitor".to_string(), "api".to_string())].into(),
         active: true,
         momentary: false,
@@ -83,4 +84,38 @@ receivers:
         "A notification to web (webhook_configs[0]) was given up"
     );
     assert_eq!(a.annotations["description"], "HTTP 500: down");
+}
+
+/// A monitor's labels join its alerts' labels; the rule's own labels override them, as a
+/// Prometheus rule's labels override its series' labels.
+#[test]
+fn monitor_labels_join_the_alert_and_the_rule_labels_win() {
+    let cfg: AlertsConfig = super::decode(
+        r#"
+rules:
+  - name: ApiDown
+    monitor: {state: down}
+    labels: {team: web}
+"#,
+    );
+    let rule = &cfg.rules[0];
+    let pairs = |p: &[(&str, &str)]| -> super::model::Labels {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let got = Book::alert_labels(
+        rule,
+        &pairs(&[("team", "payments"), ("tier", "1")]),
+        &pairs(&[("monitor", "api")]),
+    );
+    assert_eq!(
+        got,
+        pairs(&[
+            ("alertname", "ApiDown"),
+            ("monitor", "api"),
+            ("team", "web"),
+            ("tier", "1")
+        ])
+    );
 }

@@ -508,6 +508,19 @@ pub fn warnings(
                     ));
                 }
             }
+            let labelled = |x: &crate::probe::config::MonitorConfig| {
+                let mut l = x.labels.clone();
+                l.insert("monitor".into(), x.name.clone());
+                if let Some(g) = &x.group {
+                    l.insert("group".into(), g.clone());
+                }
+                super::matcher::all_match(&m.matchers, &l)
+            };
+            if !m.matchers.is_empty() && !monitors.iter().any(labelled) {
+                out.push(format!(
+                    "{path}.monitor.matchers: no monitor has labels matching them"
+                ));
+            }
         }
         if let Some(is) = &r.issue {
             for (j, p) in is.projects.iter().enumerate() {

@@ -177,6 +177,7 @@ pub async fn start(d: Deps) -> Result<(Alerts, Vec<tokio::task::JoinHandle<()>>)
     let book = Arc::new(RwLock::new(book));
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
     let (out_tx, out_rx) = mpsc::channel(1024);
+    let (volatile_tx, volatile_rx) = mpsc::channel(64);
     let (dead_tx, dead_rx) = mpsc::channel(256);
     let outbox = Outbox {
         store: d.store.clone(),
@@ -185,6 +186,7 @@ pub async fn start(d: Deps) -> Result<(Alerts, Vec<tokio::task::JoinHandle<()>>)
         config: d.config.clone(),
         transport: d.transport.clone(),
         incoming: out_rx,
+        volatile: volatile_rx,
         dead: dead_tx,
         concurrency: 32,
     };
@@ -209,6 +211,7 @@ pub async fn start(d: Deps) -> Result<(Alerts, Vec<tokio::task::JoinHandle<()>>)
         stats: d.stats,
         default_external_url: d.default_external_url,
         outbox: out_tx,
+        volatile: volatile_tx,
         publish: d.publish,
         next_id: snap.max_notification_id,
         unsaved: Vec::new(),
@@ -289,6 +292,8 @@ struct Engine {
     stats: Arc<dyn Fn() -> SelfStats + Send + Sync>,
     default_external_url: String,
     outbox: mpsc::Sender<Record>,
+    /// Notifications of Panoptes' own alerts the failed store could not take.
+    volatile: mpsc::Sender<Record>,
     publish: Publisher<AlertEvent>,
     next_id: u64,
     /// Changes whose write failed, written with the next batch.
@@ -391,11 +396,8 @@ impl Engine {
         self.eval = Evaluator::new(effective(&cfg.rules));
         seed(&mut self.eval, &self.store, self.clock.now_ms()).await;
         let ext = external_url(&cfg, &self.default_external_url);
+        // Its warnings (`config::warnings`) are logged by the app's reload, as at start.
         lock_write(&self.book).configure(&cfg, receiver_channels(&cfg.receivers), ext);
-        // At start these are among `config::warnings`, logged by the app.
-        for w in super::compat::ignored(&cfg) {
-            warn!("{w}");
-        }
         debug!("alerting configuration reloaded");
     }
 
@@ -522,9 +524,39 @@ impl Engine {
             Err(e) => {
                 warn!(error = %e, "alert state could not be written; retrying");
                 self.retry_at = Some(now + 1_000);
+                let records = match e {
+                    StoreError::Failed(_) | StoreError::Disk(_) => self.unrecorded(records),
+                    _ => records,
+                };
                 self.unsaved.push((dirty, records));
             }
         }
+    }
+}
+
+impl Engine {
+    /// The store has failed: it refuses writes until a restart, so these records would wait
+    /// for ever, and among them the one saying so (`store_failed`). Those that carry only
+    /// Panoptes' own alerts go to the outbox unrecorded (best-effort: see `outbox.rs`); the
+    /// rest are returned, kept for a write that may never come. A restart on a working store
+    /// evaluates again and notifies durably; it cannot resend these, as none was recorded.
+    fn unrecorded(&self, records: Vec<Record>) -> Vec<Record> {
+        let own = |name: &str| {
+            self.eval
+                .rules()
+                .iter()
+                .any(|r| r.name == name && r.panoptes.is_some())
+        };
+        let (send, keep): (Vec<Record>, Vec<Record>) = records.into_iter().partition(|r| {
+            let alerts = &r.notification.alerts;
+            !alerts.is_empty() && alerts.iter().all(|a| own(a.name()))
+        });
+        for r in send {
+            if let Err(e) = self.volatile.try_send(r) {
+                warn!(error = %e, "an unrecorded notification was dropped (outbox full or stopped)");
+            }
+        }
+        keep
     }
 }
 

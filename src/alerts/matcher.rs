@@ -43,6 +43,12 @@ impl Matcher {
         if !valid_label_name(name) {
             return Err(format!("`{name}` is not a label name"));
         }
+        Matcher::unchecked(name, op, value)
+    }
+
+    /// A matcher over a name that is not a label name (a Sentry tag such as `browser.name`);
+    /// the caller has checked the name.
+    fn unchecked(name: &str, op: MatchOp, value: &str) -> Result<Matcher, String> {
         let regex = match op {
             MatchOp::Regex | MatchOp::NotRegex => {
                 Some(anchored(value).map_err(|e| format!("invalid regex `{value}`: {e}"))?)
@@ -59,34 +65,23 @@ impl Matcher {
 
     /// Parses `name="value"` (or unquoted `name=value`) with `=`, `!=`, `=~` or `!~`.
     pub fn parse(s: &str) -> Result<Matcher, String> {
-        let s = s.trim();
-        let at = s
-            .find(['=', '!'])
-            .ok_or_else(|| format!("`{s}` has no operator (=, !=, =~ or !~)"))?;
-        let name = s[..at].trim();
-        let rest = &s[at..];
-        let (op, value) = if let Some(v) = rest.strip_prefix("=~") {
-            (MatchOp::Regex, v)
-        } else if let Some(v) = rest.strip_prefix("!~") {
-            (MatchOp::NotRegex, v)
-        } else if let Some(v) = rest.strip_prefix("!=") {
-            (MatchOp::NotEqual, v)
-        } else if let Some(v) = rest.strip_prefix('=') {
-            (MatchOp::Equal, v)
-        } else {
-            return Err(format!("`{s}` has no operator (=, !=, =~ or !~)"));
-        };
-        let value = value.trim();
-        let value = match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
-            Some(quoted) => unescape(quoted)?,
-            None => value.to_string(),
-        };
-        Matcher::new(name, op, &value)
+        let (name, op, value) = split(s)?;
+        Matcher::new(&name, op, &value)
     }
 
-    /// Whether `labels` satisfy this matcher (a missing label is the empty string).
-    pub fn matches(&self, labels: &Labels) -> bool {
-        let v = labels.get(&self.name).map_or("", String::as_str);
+    /// Parses a matcher whose name `name_ok` accepts instead of a label name (`what` says what
+    /// it must be, for the error).
+    pub fn parse_named(s: &str, name_ok: fn(&str) -> bool, what: &str) -> Result<Matcher, String> {
+        let (name, op, value) = split(s)?;
+        if !name_ok(&name) {
+            return Err(format!("`{name}` is not {what}"));
+        }
+        Matcher::unchecked(&name, op, &value)
+    }
+
+    /// Whether this matcher holds for `v` as its name's value (a missing one is the empty
+    /// string).
+    pub fn matches_value(&self, v: &str) -> bool {
         match self.op {
             MatchOp::Equal => v == self.value,
             MatchOp::NotEqual => v != self.value,
@@ -94,6 +89,38 @@ impl Matcher {
             MatchOp::NotRegex => !self.regex.as_ref().is_some_and(|r| r.is_match(v)),
         }
     }
+
+    /// Whether `labels` satisfy this matcher (a missing label is the empty string).
+    pub fn matches(&self, labels: &Labels) -> bool {
+        self.matches_value(labels.get(&self.name).map_or("", String::as_str))
+    }
+}
+
+/// `name`, operator and unquoted value of `name="value"`.
+fn split(s: &str) -> Result<(String, MatchOp, String), String> {
+    let s = s.trim();
+    let at = s
+        .find(['=', '!'])
+        .ok_or_else(|| format!("`{s}` has no operator (=, !=, =~ or !~)"))?;
+    let name = s[..at].trim();
+    let rest = &s[at..];
+    let (op, value) = if let Some(v) = rest.strip_prefix("=~") {
+        (MatchOp::Regex, v)
+    } else if let Some(v) = rest.strip_prefix("!~") {
+        (MatchOp::NotRegex, v)
+    } else if let Some(v) = rest.strip_prefix("!=") {
+        (MatchOp::NotEqual, v)
+    } else if let Some(v) = rest.strip_prefix('=') {
+        (MatchOp::Equal, v)
+    } else {
+        return Err(format!("`{s}` has no operator (=, !=, =~ or !~)"));
+    };
+    let value = value.trim();
+    let value = match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+        Some(quoted) => unescape(quoted)?,
+        None => value.to_string(),
+    };
+    Ok((name.to_string(), op, value))
 }
 
 impl std::fmt::Display for Matcher {

@@ -8,6 +8,12 @@
 //! the receiver got it, so it is marked `uncertain` and not sent again (a page twice is worse
 //! than a page flagged for a human). Channels whose receiver deduplicates (PagerDuty's
 //! `dedup_key`, Opsgenie's alias, Alertmanager's label identity) are simply resent.
+//!
+//! One exception to "durable first": once the store has failed it refuses every write until a
+//! restart, so the engine cannot record the `store_failed` alert it raises. Notifications that
+//! carry only Panoptes' own alerts then arrive on `volatile` and are delivered from memory with
+//! the same channels, retries and pacing, without any record: best-effort, not durable, lost
+//! if the process stops, and not listed in `/api/v1/notifications`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -24,6 +30,7 @@ use crate::metrics::AlertMetrics;
 use crate::store::alerts::AlertsWrite;
 use crate::store::{Store, Write};
 use crate::tasks::Shutdown;
+pub use panoptes_types::AttemptOutcome;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -64,7 +71,7 @@ pub struct Attempt {
     /// The receiver's HTTP status (SMTP reply code for e-mail), when it answered.
     pub status: Option<u16>,
     /// `delivered`, `retry` or `failed`.
-    pub outcome: String,
+    pub outcome: AttemptOutcome,
     /// The error or the receiver's answer (clipped).
     pub error: Option<String>,
 }
@@ -133,15 +140,15 @@ impl Record {
     pub fn settle(&mut self, o: &Outcome, now: u64, d: &DeliveryConfig) {
         self.attempt_count += 1;
         let (outcome, error) = match &o.verdict {
-            Verdict::Delivered => ("delivered", None),
-            Verdict::Retry { reason, .. } => ("retry", Some(clip(reason))),
-            Verdict::Failed { reason } => ("failed", Some(clip(reason))),
+            Verdict::Delivered => (AttemptOutcome::Delivered, None),
+            Verdict::Retry { reason, .. } => (AttemptOutcome::Retry, Some(clip(reason))),
+            Verdict::Failed { reason } => (AttemptOutcome::Failed, Some(clip(reason))),
         };
         self.attempts.push(Attempt {
             at_ms: now,
             latency_ms: o.latency_ms,
             status: o.status,
-            outcome: outcome.into(),
+            outcome,
             error,
         });
         let keep = d.max_attempts_kept.max(1);
@@ -223,6 +230,8 @@ pub struct Outbox {
     pub transport: Arc<dyn Transport>,
     /// Records just committed by the engine.
     pub incoming: mpsc::Receiver<Record>,
+    /// Records the failed store could not take (Panoptes' own alerts): delivered unrecorded.
+    pub volatile: mpsc::Receiver<Record>,
     pub dead: mpsc::Sender<Dead>,
     /// Attempts under way at once, over all channels.
     pub concurrency: usize,
@@ -280,6 +289,8 @@ impl Outbox {
             queue.insert((r.next_attempt_ms, r.id), r);
         }
         let mut busy: HashSet<String> = HashSet::new();
+        // Ids of the records delivered without being stored (see the module comment).
+        let mut volatile: HashSet<u64> = HashSet::new();
         let mut pacer = Pacer::default();
         let (done_tx, mut done_rx) = mpsc::channel::<Record>(self.concurrency.max(1));
         let mut running = 0usize;
@@ -322,8 +333,9 @@ impl Outbox {
                     done_tx.clone(),
                 );
                 let cfg = cfg.clone();
+                let durable = !volatile.contains(&r.id);
                 tokio::spawn(async move {
-                    if !deduplicates(&r.channel) {
+                    if durable && !deduplicates(&r.channel) {
                         r.state = DeliveryState::Sending;
                         if let Err(e) = save(&store, &[&r]).await {
                             // Not marked, not sent: try again later.
@@ -355,7 +367,7 @@ impl Outbox {
                     // Written until it sticks: losing this write would resend a delivered
                     // message after a restart.
                     let mut wait = Duration::from_millis(100);
-                    while let Err(e) = save(&store, &[&r]).await {
+                    while durable && let Err(e) = save(&store, &[&r]).await {
                         if matches!(e, crate::store::StoreError::Closed) {
                             break;
                         }
@@ -375,9 +387,18 @@ impl Outbox {
                 Some(r) = self.incoming.recv() => {
                     queue.insert((r.next_attempt_ms, r.id), r);
                 }
+                Some(r) = self.volatile.recv() => {
+                    warn!(receiver = %r.receiver, channel = %r.channel,
+                        "the store has failed: delivering Panoptes' own alert unrecorded (not durable)");
+                    volatile.insert(r.id);
+                    queue.insert((r.next_attempt_ms, r.id), r);
+                }
                 Some(r) = done_rx.recv() => {
                     running = running.saturating_sub(1);
                     busy.remove(&format!("{}/{}", r.receiver, r.channel));
+                    if !r.state.is_open() {
+                        volatile.remove(&r.id);
+                    }
                     self.finish(r, &mut queue).await;
                 }
                 _ = tokio::time::sleep(sleep) => {}
@@ -448,123 +469,5 @@ impl Outbox {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(channel: &str) -> Record {
-        Record {
-            id: 1,
-            receiver: "web".into(),
-            channel: channel.into(),
-            notification: Notification {
-                receiver: "web".into(),
-                group_key: "{}:{}".into(),
-                status: super::super::model::AlertStatus::Firing,
-                group_labels: Default::default(),
-                common_labels: Default::default(),
-                common_annotations: Default::default(),
-                external_url: String::new(),
-                truncated_alerts: 0,
-                alerts: Vec::new(),
-            },
-            escalation_policy: None,
-            created_ms: 0,
-            state: DeliveryState::Queued,
-            next_attempt_ms: 0,
-            attempt_count: 0,
-            attempts: Vec::new(),
-            finished_ms: None,
-        }
-    }
-
-    fn out(v: Verdict) -> Outcome {
-        Outcome {
-            verdict: v,
-            status: None,
-            latency_ms: 3,
-        }
-    }
-
-    #[test]
-    fn retries_back_off_then_die() {
-        let d = DeliveryConfig::defaults(); // 1 s doubling to 300 s, dead after 1 h
-        let mut r = record("webhook_configs[0]");
-        let retry = || {
-            out(Verdict::Retry {
-                after_ms: None,
-                reason: "500".into(),
-            })
-        };
-        r.settle(&retry(), 0, &d);
-        assert_eq!((r.state, r.next_attempt_ms), (DeliveryState::Queued, 1_000));
-        r.settle(&retry(), 1_000, &d);
-        assert_eq!(r.next_attempt_ms, 3_000);
-        r.settle(&retry(), 3_000, &d);
-        assert_eq!(r.next_attempt_ms, 7_000);
-        for _ in 0..20 {
-            let now = r.next_attempt_ms;
-            r.settle(&retry(), now, &d);
-        }
-        assert!(r.attempts.len() <= d.max_attempts_kept);
-        assert_eq!(r.attempts[0].at_ms, 0, "the first attempt is kept");
-        assert!(r.next_attempt_ms - r.attempts.last().map_or(0, |a| a.at_ms) <= 300_000);
-        let mut now = r.next_attempt_ms;
-        while r.state == DeliveryState::Queued {
-            r.settle(&retry(), now, &d);
-            now = r.next_attempt_ms.max(now + 1);
-        }
-        assert_eq!(r.state, DeliveryState::Dead);
-        assert!(r.finished_ms.is_some_and(|f| f <= 3_600_000));
-    }
-
-    #[test]
-    fn retry_after_is_honoured_and_4xx_fails_at_once() {
-        let d = DeliveryConfig::defaults();
-        let mut r = record("slack_configs[0]");
-        r.settle(
-            &out(Verdict::Retry {
-                after_ms: Some(7_000),
-                reason: "429".into(),
-            }),
-            100,
-            &d,
-        );
-        assert_eq!(r.next_attempt_ms, 7_100);
-        r.settle(
-            &out(Verdict::Failed {
-                reason: "400 bad".into(),
-            }),
-            7_100,
-            &d,
-        );
-        assert_eq!(r.state, DeliveryState::Failed);
-        assert_eq!(r.attempt_count, 2);
-    }
-
-    #[test]
-    fn interrupted_deliveries_resend_only_where_the_receiver_deduplicates() {
-        let mut a = record("webhook_configs[0]");
-        a.state = DeliveryState::Sending;
-        let mut b = record("pagerduty_configs[0]");
-        b.state = DeliveryState::Sending;
-        let c = record("email_configs[0]");
-        let (resume, settled) = recover(vec![a, b, c], 5);
-        assert_eq!(settled.len(), 1);
-        assert_eq!(settled[0].state, DeliveryState::Uncertain);
-        assert_eq!(settled[0].channel, "webhook_configs[0]");
-        let chans: Vec<&str> = resume.iter().map(|r| r.channel.as_str()).collect();
-        assert_eq!(chans, ["pagerduty_configs[0]", "email_configs[0]"]);
-        assert!(resume.iter().all(|r| r.state == DeliveryState::Queued));
-    }
-
-    #[test]
-    fn the_pacer_spreads_a_burst() {
-        let mut p = Pacer::default();
-        for _ in 0..2 {
-            assert!(p.take("a", 0, 2).is_ok());
-        }
-        assert_eq!(p.take("a", 0, 2), Err(500));
-        assert!(p.take("b", 0, 2).is_ok(), "per channel");
-        assert!(p.take("a", 500, 2).is_ok());
-    }
-}
+#[path = "outbox_tests.rs"]
+mod tests;

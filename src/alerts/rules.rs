@@ -10,7 +10,7 @@ use crate::config::Duration;
 use crate::config::decode::{Decode, Decoder, join};
 use crate::config::yaml::Node;
 
-use super::matcher::{anchored, valid_label_name};
+use super::matcher::{Matcher, anchored, valid_label_name};
 
 /// A regular expression from the config, matched anywhere in the value (unanchored, as a
 /// search: `title: "Timeout"` matches `ConnectTimeout: ...`).
@@ -32,6 +32,42 @@ impl Decode for Pattern {
                 .map(Pattern)
                 .map_err(|e| e.to_string())
         })
+    }
+}
+
+/// A matcher over a Sentry event's tag, Sentry's "The event's tags match {key} {match}
+/// {value}" written as an Alertmanager matcher: `browser=~"Chrome.*"`, `customer="acme"`,
+/// `server_name!="web-1"`. A tag the event does not have is the empty value, so
+/// `customer=""` means "not set" and `customer!=""` "set".
+#[derive(Debug, Clone, PartialEq)]
+pub struct TagMatcher(pub Matcher);
+
+impl Decode for TagMatcher {
+    fn decode(node: &Node, path: &str, d: &mut Decoder) -> Option<Self> {
+        d.parse_with(
+            node,
+            path,
+            "a tag matcher like browser=~\"Chrome.*\"",
+            |s| {
+                Matcher::parse_named(
+                    s,
+                    crate::sentry::event::tags::valid_key,
+                    "a tag key (1 to 32 characters of [a-zA-Z0-9_.:-])",
+                )
+                .map(TagMatcher)
+            },
+        )
+    }
+}
+
+impl TagMatcher {
+    /// Whether one of `values` (the batch's values of this tag; none: the empty value)
+    /// satisfies the matcher.
+    pub fn holds<'a>(&self, mut values: impl Iterator<Item = &'a str>) -> bool {
+        match values.next() {
+            None => self.0.matches_value(""),
+            Some(first) => self.0.matches_value(first) || values.any(|v| self.0.matches_value(v)),
+        }
     }
 }
 
@@ -87,6 +123,9 @@ crate::config_section! {
         /// Monitor names; with `groups` also empty, every monitor.
         pub monitors: Vec<String> = Vec::new(),
         pub groups: Vec<String> = Vec::new(),
+        /// Of the monitors selected so, those whose labels (their `labels:`, plus `monitor`
+        /// and `group`) satisfy every matcher: `['team="payments"', 'tier=~"1|2"']`.
+        pub matchers: Vec<Matcher> = Vec::new(),
         /// `cert_expiry`: days left at most.
         pub days: f64 = 14.0,
         /// `availability`: percent (e.g. 99.9); `apdex`: 0..1.
@@ -192,6 +231,8 @@ crate::config_section! {
         /// Only events of this environment.
         pub environment: Option<String> = None,
         pub release: Option<Pattern> = None,
+        /// Tag matchers, all of which must hold (`['browser=~"Chrome.*"', 'customer="acme"']`).
+        pub tags: Vec<TagMatcher> = Vec::new(),
         /// `frequency`: more than this many events in `window`.
         pub count: Option<u64> = None,
         /// `users`: more than this many new users in `window`.

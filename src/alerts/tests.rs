@@ -24,6 +24,8 @@ const BASE_MS: u64 = 1_795_392_000_000;
 #[derive(Default)]
 struct Recorder {
     sent: Mutex<Vec<(u64, String, AlertStatus, usize)>>,
+    /// (time, the group's `alertname`, status) of each notification.
+    named: Mutex<Vec<(u64, String, AlertStatus)>>,
     clock: Mutex<Option<SharedClock>>,
 }
 
@@ -39,6 +41,15 @@ impl Transport for Recorder {
             .expect("lock")
             .as_ref()
             .map_or(0, |c| c.now_ms());
+        self.named.lock().expect("lock").push((
+            now - BASE_MS,
+            r.notification
+                .common_labels
+                .get("alertname")
+                .cloned()
+                .unwrap_or_default(),
+            r.notification.status,
+        ));
         self.sent.lock().expect("lock").push((
             now - BASE_MS,
             r.channel.clone(),
@@ -84,7 +95,8 @@ async fn rig(dir: &std::path::Path) -> Rig {
 
 /// A rig on `config` over a store that first took `writes` (say, a probe's past roll-ups).
 async fn rig_with(dir: &std::path::Path, config: &str, writes: Vec<crate::store::Write>) -> Rig {
-    let c = crate::config::parse(config, "test.yaml", &|_| None).unwrap_or_else(|e| panic!("{e}"));
+    let c = crate::config::root::parse(config, "test.yaml", &|_| None)
+        .unwrap_or_else(|e| panic!("{e}"));
     // No write deadline: on the paused clock it would fire while the writer thread commits.
     let options = StoreOptions {
         write_timeout: None,
@@ -129,11 +141,17 @@ async fn rig_with(dir: &std::path::Path, config: &str, writes: Vec<crate::store:
 
 impl Rig {
     async fn checked(&self, state: State) {
+        self.checked_as(1, "api", state).await;
+    }
+
+    /// A result of monitor `id` named `name`.
+    async fn checked_as(&self, id: u32, name: &str, state: State) {
         let now = self.alerts.clock.now_ms();
         let e = DomainEvent::Probe(ProbeEvent::Checked(Checked {
-            monitor_id: 1,
-            name: "api".into(),
+            monitor_id: id,
+            name: name.into(),
             group: None,
+            labels: Default::default(),
             kind: "push",
             at_ms: now,
             previous: State::Up,
@@ -427,6 +445,70 @@ async fn a_count_window_alert_resolves_when_the_traffic_stops() {
         sent.last().map(|s| s.2),
         Some(AlertStatus::Resolved),
         "{sent:?}"
+    );
+    rig.stop().await;
+}
+
+const INHIBIT: &str = r#"
+alerts:
+  rules:
+    - name: HostDown
+      monitor: {state: down, monitors: [host]}
+      labels: {host: h1}
+    - name: HttpDown
+      monitor: {state: down, monitors: [web]}
+      labels: {host: h1}
+  route: {receiver: web, group_by: [alertname], group_wait: 30s, group_interval: 5m, repeat_interval: 1h}
+  receivers:
+    - name: web
+      webhook_configs: [{url: "http://127.0.0.1:9/hook"}]
+  inhibit_rules:
+    - {source_matchers: ['alertname="HostDown"'], target_matchers: ['alertname="HttpDown"'], equal: [host]}
+"#;
+
+/// A host that is down mutes its HTTP check's alert; once the host is back, the HTTP alert is
+/// news at its group's next flush (`group_interval` after the first), not before.
+#[tokio::test(start_paused = true)]
+async fn inhibition_mutes_while_the_source_fires_and_releases_at_the_next_flush() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rig = rig_with(dir.path(), INHIBIT, Vec::new()).await;
+    rig.checked_as(1, "host", State::Down).await;
+    rig.checked_as(2, "web", State::Down).await;
+    assert_eq!(rig.states(), ["firing", "firing"]);
+    let named = || rig.sent.named.lock().expect("lock").clone();
+    at(29, &rig).await;
+    assert!(named().is_empty(), "group_wait: 30s");
+    at(30, &rig).await;
+    assert_eq!(
+        named(),
+        [(30_000, "HostDown".to_string(), AlertStatus::Firing)],
+        "HttpDown is inhibited by HostDown"
+    );
+    let (alerts, _) = rig.alerts.alerts(&Default::default(), None, 100);
+    let http = alerts
+        .iter()
+        .find(|a| a.labels.get("alertname").map(String::as_str) == Some("HttpDown"))
+        .expect("HttpDown listed");
+    assert!(http.inhibited, "shown as inhibited");
+    // Still muted at the next flushes while the host is down.
+    at(330, &rig).await;
+    assert_eq!(named().len(), 1, "{:?}", named());
+    // The host comes back at 400 s: HostDown resolves, HttpDown is no longer muted, and both
+    // groups tell at their next flush (30 s + 2 x 5 m), not at once.
+    at(400, &rig).await;
+    rig.checked_as(1, "host", State::Up).await;
+    at(629, &rig).await;
+    assert_eq!(named().len(), 1, "group_interval holds it: {:?}", named());
+    at(630, &rig).await;
+    let mut got = named();
+    got.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    assert_eq!(
+        got,
+        [
+            (30_000, "HostDown".to_string(), AlertStatus::Firing),
+            (630_000, "HostDown".to_string(), AlertStatus::Resolved),
+            (630_000, "HttpDown".to_string(), AlertStatus::Firing),
+        ]
     );
     rig.stop().await;
 }

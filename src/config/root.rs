@@ -92,6 +92,15 @@ impl Config {
     }
 }
 
+/// What a valid file has that will not do what it seems to: alert rules naming monitors,
+/// groups or projects that do not exist, Alertmanager keys accepted without effect, on-call
+/// people who cannot be paged. Logged at start and at each reload, printed by `panoptes check`.
+pub fn warnings(c: &Config) -> Vec<String> {
+    let mut out = crate::alerts::config::warnings(&c.alerts, &c.monitors, &c.projects);
+    out.extend(crate::oncall::config::warnings(&c.oncall));
+    out
+}
+
 /// Parses config text. `file` names the source in error messages.
 pub fn parse(
     text: &str,

@@ -25,6 +25,7 @@ const COMMON_KEYS: &[&str] = &[
     "apdex_t",
     "conditions",
     "enabled",
+    "labels",
     "locations",
     "quorum",
 ];
@@ -54,6 +55,9 @@ crate::config_section! {
         pub conditions: Vec<Condition> = Vec::new(),
         /// Disabled monitors are kept in the config but never run.
         pub enabled: bool = true,
+        /// Labels added to the alerts raised for this monitor (`{team: payments, tier: "1"}`);
+        /// alert rules select monitors by them (`matchers`). A rule's own labels win.
+        pub labels: std::collections::BTreeMap<String, String> = Default::default(),
         /// Locations checking it (see `super::locations`); empty: the server alone.
         pub locations: Vec<String> = Vec::new(),
         /// Failing locations that make it DOWN (default: a majority).
@@ -311,6 +315,8 @@ pub struct MonitorConfig {
     pub apdex_t: Duration,
     pub conditions: Vec<Condition>,
     pub enabled: bool,
+    /// Labels of the alerts raised for it (checked: Prometheus label names).
+    pub labels: std::collections::BTreeMap<String, String>,
     pub locations: Vec<String>,
     /// Failing locations for DOWN; 0 when `locations` is empty.
     pub quorum: u32,
@@ -423,6 +429,7 @@ impl Decode for MonitorConfig {
         if common.recovery == 0 {
             d.error_at(&at("recovery"), "must be at least 1");
         }
+        check_labels(&common.labels, &at("labels"), d);
         check_kind(&kind, path, d);
         let quorum = super::locations::check(&common.locations, common.quorum, path, d);
         // Conditions must only read what this kind of check observes.
@@ -475,12 +482,54 @@ impl Decode for MonitorConfig {
             apdex_t: common.apdex_t,
             conditions,
             enabled: common.enabled,
+            labels: common.labels,
             locations: common.locations,
             quorum,
             kind,
             mark: node.mark,
             source: node.clone(),
         })
+    }
+}
+
+/// Most labels per monitor, and the longest value: they travel with every result's event.
+const MAX_LABELS: usize = 32;
+const MAX_LABEL_VALUE: usize = 256;
+/// Labels every monitor alert has already, from Panoptes itself.
+const RESERVED_LABELS: &[&str] = &["alertname", "monitor", "group"];
+
+/// Monitor labels: Prometheus label names (`[a-zA-Z_][a-zA-Z0-9_]*`, not `__`-prefixed, which
+/// Prometheus reserves), none Panoptes sets itself, bounded values.
+fn check_labels(labels: &std::collections::BTreeMap<String, String>, path: &str, d: &mut Decoder) {
+    if labels.len() > MAX_LABELS {
+        d.error_at(path, format!("at most {MAX_LABELS} labels"));
+    }
+    for (k, v) in labels {
+        let at = join(path, k);
+        let mut chars = k.chars();
+        let name_ok = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && k.len() <= 128
+            && !k.starts_with("__");
+        if !name_ok {
+            d.error_at(
+                &at,
+                format!("`{k}` is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)"),
+            );
+        } else if RESERVED_LABELS.contains(&k.as_str()) {
+            d.error_at(
+                &at,
+                format!("`{k}` is set by Panoptes on every monitor alert"),
+            );
+        }
+        if v.len() > MAX_LABEL_VALUE || v.chars().any(char::is_control) {
+            d.error_at(
+                &at,
+                format!("must be at most {MAX_LABEL_VALUE} bytes without control characters"),
+            );
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! What probing reports after each result is stored (see `crate::events`).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::state::State;
@@ -10,6 +11,8 @@ pub struct Checked {
     pub monitor_id: u32,
     pub name: Arc<str>,
     pub group: Option<Arc<str>>,
+    /// The monitor's configured `labels` (shared: every result carries them).
+    pub labels: Arc<BTreeMap<String, String>>,
     /// `http`, `tcp`, ...
     pub kind: &'static str,
     pub at_ms: u64,

@@ -94,6 +94,7 @@ pub struct Monitor {
     /// The name and group as shared strings, for events.
     name: Arc<str>,
     group: Option<Arc<str>>,
+    labels: Arc<std::collections::BTreeMap<String, String>>,
     rt: Mutex<Runtime>,
     /// Held from judging a result to swapping its runtime in, so results of one monitor (a
     /// push, a missed deadline, a scheduled check) are applied one at a time, in order.

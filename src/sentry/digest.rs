@@ -14,7 +14,7 @@ use serde_json::Value;
 use tracing::{debug, warn};
 
 use super::counts::{Count, release_label, session_counts};
-use super::events::{IssueFacts, SentryEvent};
+use super::events::{IssueFacts, MAX_BATCH_TAGS, SentryEvent};
 use super::issues::{IssueRecord, OVERFLOW_GROUP, Status};
 use super::record::decode_row;
 use super::{CheckIns, InboxHeader, Ingest, Kind, lock};
@@ -290,6 +290,12 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
                     if let Some(r) = &summary.release {
                         seen.releases.insert(r.clone());
                     }
+                    for t in &summary.tags {
+                        if seen.tags.len() >= MAX_BATCH_TAGS {
+                            break;
+                        }
+                        seen.tags.insert(t.clone());
+                    }
                     // Distinct users are kept up to `ingest.max_users_per_issue` per issue (the
                     // set is stored: a client inventing a user per event must not grow it for
                     // ever); beyond, the issue's count says "at least".
@@ -382,6 +388,7 @@ struct BatchFacts {
     new_users: u64,
     environments: BTreeSet<String>,
     releases: BTreeSet<String>,
+    tags: BTreeSet<(String, String)>,
     at_ms: u64,
 }
 
@@ -415,6 +422,7 @@ fn batch_events(
                 issue: facts(rec),
                 environments: b.environments.iter().cloned().collect(),
                 releases: b.releases.iter().cloned().collect(),
+                tags: b.tags.iter().cloned().collect(),
                 at_ms: b.at_ms,
             });
         }
@@ -423,6 +431,7 @@ fn batch_events(
                 issue: facts(rec),
                 environments: b.environments.iter().cloned().collect(),
                 releases: b.releases.iter().cloned().collect(),
+                tags: b.tags.iter().cloned().collect(),
                 at_ms: b.at_ms,
             });
         }
@@ -432,6 +441,7 @@ fn batch_events(
             new_users: b.new_users,
             environments: b.environments.iter().cloned().collect(),
             releases: b.releases.iter().cloned().collect(),
+            tags: b.tags.iter().cloned().collect(),
             at_ms: b.at_ms,
         });
     }

@@ -1,4 +1,11 @@
 //! What ingest reports after each digest batch is committed (see `crate::events`).
+//!
+//! `environments`, `releases` and `tags` are those of the batch's events for the issue: the
+//! distinct values, bounded ([`MAX_BATCH_TAGS`] tag pairs; each event's own tags are bounded
+//! by `event/tags.rs`), so an event never carries more than the stored events did.
+
+/// Most distinct `(key, value)` tag pairs one event reports (the first ones, in key order).
+pub const MAX_BATCH_TAGS: usize = 256;
 
 /// An issue as it was when the event was published.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,11 +20,12 @@ pub struct IssueFacts {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SentryEvent {
-    /// A new issue was opened. `environments` and `releases` are those of the batch's events.
+    /// A new issue was opened.
     IssueCreated {
         issue: IssueFacts,
         environments: Vec<String>,
         releases: Vec<String>,
+        tags: Vec<(String, String)>,
         at_ms: u64,
     },
     /// A resolved issue got an event again.
@@ -25,6 +33,7 @@ pub enum SentryEvent {
         issue: IssueFacts,
         environments: Vec<String>,
         releases: Vec<String>,
+        tags: Vec<(String, String)>,
         at_ms: u64,
     },
     /// Events grouped into an issue by one digest batch (count-only flood copies included).
@@ -35,6 +44,7 @@ pub enum SentryEvent {
         new_users: u64,
         environments: Vec<String>,
         releases: Vec<String>,
+        tags: Vec<(String, String)>,
         at_ms: u64,
     },
 }

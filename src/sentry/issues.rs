@@ -354,6 +354,7 @@ mod tests {
             user: None,
             timestamp_ms: None,
             exception_type: None,
+            tags: Vec::new(),
         }
     }
 

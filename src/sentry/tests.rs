@@ -16,7 +16,7 @@ struct Fixture {
 }
 
 fn settings(yaml: &str) -> SentrySettings {
-    let cfg = crate::config::parse(yaml, "t", &|_| None).expect("config");
+    let cfg = crate::config::root::parse(yaml, "t", &|_| None).expect("config");
     SentrySettings {
         projects: cfg.projects.clone(),
         ingest: cfg.ingest.clone(),
@@ -196,7 +196,7 @@ async fn the_digest_publishes_what_it_committed() {
     );
     let event = |user: &str| {
         format!(
-            "{{}}\n{{\"type\":\"event\"}}\n{{\"message\":\"boom\",\"environment\":\"prod\",\"user\":{{\"id\":\"{user}\"}}}}\n"
+            "{{}}\n{{\"type\":\"event\"}}\n{{\"message\":\"boom\",\"environment\":\"prod\",\"tags\":{{\"customer\":\"{user}\"}},\"user\":{{\"id\":\"{user}\"}}}}\n"
         )
     };
     for u in ["a", "b", "a"] {
@@ -206,9 +206,20 @@ async fn the_digest_publishes_what_it_committed() {
     let issue = {
         let got = lock(&seen).clone();
         assert_eq!(got.len(), 2, "{got:?}");
-        let SentryEvent::IssueCreated { issue, .. } = &got[0] else {
+        let SentryEvent::IssueCreated { issue, tags, .. } = &got[0] else {
             panic!("{got:?}")
         };
+        // The batch's tags, for alert rules' tag matchers: each distinct pair once.
+        let pairs: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(
+            pairs,
+            [
+                "customer=a",
+                "customer=b",
+                "environment=prod",
+                "level=error"
+            ]
+        );
         let SentryEvent::EventsAccepted {
             count,
             new_users,

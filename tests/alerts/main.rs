@@ -3,8 +3,9 @@
 //! `Retry-After`, or 500 then 200), a real SMTP server (aiosmtpd), a real Prometheus
 //! Alertmanager, silences through the API, and kill -9 in the middle of a delivery.
 //!
-//! Alerts are driven by push monitors: `?status=down` makes one DOWN at once, `?status=up`
-//! brings it back.
+//! Alerts are mostly driven by push monitors: `?status=down` makes one DOWN at once,
+//! `?status=up` brings it back; `rules.rs` drives the other rule kinds with real probes,
+//! ingest and scrapes, and `store_failed.rs` fails the store with a real file-size limit.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -15,9 +16,11 @@ mod delivery;
 mod email;
 mod oncall;
 mod receiver;
+mod rules;
 mod silences;
 mod status;
 mod status_hooks;
+mod store_failed;
 
 use std::time::{Duration, Instant};
 

@@ -10,12 +10,20 @@ use crate::alerts::rules::{ExceptionCondition, IssueCondition, IssueRule, SelfCo
 use crate::events::{PeriskopEvent, SentryEvent};
 use crate::sentry::events::IssueFacts;
 
-fn issue_matches(
-    r: &IssueRule,
-    i: &IssueFacts,
-    environments: &[String],
-    releases: &[String],
-) -> bool {
+/// What a batch said about an issue besides its facts: environments, releases, tags.
+struct Seen<'a> {
+    environments: &'a [String],
+    releases: &'a [String],
+    /// Sorted by key (the digest publishes them so).
+    tags: &'a [(String, String)],
+}
+
+fn issue_matches(r: &IssueRule, i: &IssueFacts, seen: Seen<'_>) -> bool {
+    let Seen {
+        environments,
+        releases,
+        tags,
+    } = seen;
     (r.projects.is_empty() || r.projects.contains(&i.project))
         && (r.levels.is_empty() || r.levels.iter().any(|l| l.eq_ignore_ascii_case(&i.level)))
         && r.title.as_ref().is_none_or(|p| p.0.is_match(&i.title))
@@ -26,6 +34,25 @@ fn issue_matches(
         && r.release
             .as_ref()
             .is_none_or(|p| releases.iter().any(|x| p.0.is_match(x)))
+        && r.tags.iter().all(|m| {
+            let values = tags
+                .iter()
+                .filter(|(k, _)| *k == m.0.name)
+                .map(|(_, v)| v.as_str());
+            m.holds(values)
+        })
+}
+
+fn seen<'a>(
+    environments: &'a [String],
+    releases: &'a [String],
+    tags: &'a [(String, String)],
+) -> Seen<'a> {
+    Seen {
+        environments,
+        releases,
+        tags,
+    }
 }
 
 /// The window of `key`, created by `make` unless too many sources are tracked already
@@ -64,6 +91,7 @@ impl Evaluator {
                         issue,
                         environments,
                         releases,
+                        tags,
                         ..
                     },
                 )
@@ -73,9 +101,10 @@ impl Evaluator {
                         issue,
                         environments,
                         releases,
+                        tags,
                         ..
                     },
-                ) => issue_matches(rule, issue, environments, releases).then(|| {
+                ) => issue_matches(rule, issue, seen(environments, releases, tags)).then(|| {
                     let what = if rule.event == IssueCondition::New {
                         "new issue"
                     } else {
@@ -91,9 +120,10 @@ impl Evaluator {
                         new_users,
                         environments,
                         releases,
+                        tags,
                         ..
                     },
-                ) if issue_matches(rule, issue, environments, releases) => {
+                ) if issue_matches(rule, issue, seen(environments, releases, tags)) => {
                     let (n, limit, measure) = if rule.event == IssueCondition::Frequency {
                         (*count, rule.count, Measure::Count("events"))
                     } else {
@@ -119,9 +149,10 @@ impl Evaluator {
                         count,
                         environments,
                         releases,
+                        tags,
                         ..
                     },
-                ) if issue_matches(rule, issue, environments, releases) => {
+                ) if issue_matches(rule, issue, seen(environments, releases, tags)) => {
                     let key = (idx, format!("project:{}", issue.project));
                     let limit = rule.per_minute.unwrap_or(u64::MAX);
                     let make = || Window::new(window, limit, Measure::PerMinute);
@@ -140,6 +171,7 @@ impl Evaluator {
             if let Some((issue, active, momentary, value)) = obs {
                 out.push(Observation {
                     rule: idx,
+                    base: Labels::new(),
                     source: source(&issue),
                     active,
                     momentary,
@@ -168,6 +200,7 @@ impl Evaluator {
                             key: &str| {
                 out.push(Observation {
                     rule: idx,
+                    base: Labels::new(),
                     context: json!({"Service": service, "Key": key, "Value": value}),
                     source,
                     active,
@@ -319,6 +352,7 @@ impl Evaluator {
             };
             out.push(Observation {
                 rule: idx,
+                base: Labels::new(),
                 source: Labels::new(),
                 active,
                 momentary: false,

@@ -24,6 +24,9 @@ const MAX_SOURCES_PER_RULE: usize = 100_000;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observation {
     pub rule: usize,
+    /// Labels the source brings that the rule's own labels override, as Prometheus lets a
+    /// rule's labels override its series' (a monitor's `labels:`).
+    pub base: Labels,
     /// Labels of the source (`monitor`, `issue`, `service`, ...), added to the rule's.
     pub source: Labels,
     pub active: bool,
@@ -155,6 +158,7 @@ impl Window {
         }
         Observation {
             rule,
+            base: Labels::new(),
             source: self.source.clone(),
             active: self.active,
             momentary: false,
@@ -300,6 +304,7 @@ impl Evaluator {
             .into_iter()
             .map(|idx| Observation {
                 rule: idx,
+                base: Labels::new(),
                 source: labels(&[
                     ("receiver", receiver.to_string()),
                     ("channel", channel.to_string()),

@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 
 use super::{Evaluator, HOUR, Observation, labels};
+use crate::alerts::matcher::all_match;
 use crate::alerts::model::Labels;
 use crate::alerts::rules::{MonitorCondition, MonitorRule};
 use crate::alerts::windows::{Buckets, MINUTE};
@@ -10,12 +11,23 @@ use crate::probe::events::Checked;
 use crate::probe::rollup::Rollup;
 use crate::probe::state::State;
 
-fn selects(r: &MonitorRule, c: &Checked) -> bool {
-    (r.monitors.is_empty() && r.groups.is_empty())
-        || r.monitors.iter().any(|m| **m == *c.name)
-        || c.group
-            .as_deref()
-            .is_some_and(|g| r.groups.iter().any(|x| x == g))
+/// Whether a rule selects a monitor: by name or group (none: every monitor), then by its
+/// matchers over the monitor's labels.
+fn selects(r: &MonitorRule, name: &str, group: Option<&str>, labels: &Labels) -> bool {
+    let named = (r.monitors.is_empty() && r.groups.is_empty())
+        || r.monitors.iter().any(|m| m == name)
+        || group.is_some_and(|g| r.groups.iter().any(|x| x == g));
+    named && (r.matchers.is_empty() || all_match(&r.matchers, &matched_labels(name, group, labels)))
+}
+
+/// What `matchers` see: the monitor's labels, `monitor` and `group`.
+fn matched_labels(name: &str, group: Option<&str>, labels: &Labels) -> Labels {
+    let mut l = labels.clone();
+    l.insert("monitor".into(), name.to_string());
+    if let Some(g) = group {
+        l.insert("group".into(), g.to_string());
+    }
+    l
 }
 
 impl Evaluator {
@@ -29,6 +41,7 @@ impl Evaluator {
             "Error": c.error.clone().unwrap_or_default(),
             "Latency": c.latency_ms,
             "Status": c.status,
+            "Labels": &*c.labels,
         })
     }
 
@@ -81,7 +94,7 @@ impl Evaluator {
         for i in self.index.candidates(&c.name, c.group.as_deref()) {
             let r = &self.rules[i];
             let Some(m) = &r.monitor else { continue };
-            if !selects(m, c) {
+            if !selects(m, &c.name, c.group.as_deref(), &c.labels) {
                 continue;
             }
             let window = m.window.get().as_millis() as u64;
@@ -167,6 +180,7 @@ impl Evaluator {
             let active = active && !c.maintenance;
             out.push(Observation {
                 rule: i,
+                base: (*c.labels).clone(),
                 source: Self::monitor_source(c),
                 active,
                 momentary: false,
@@ -188,13 +202,13 @@ impl Evaluator {
             if m.state != MonitorCondition::Missed {
                 continue;
             }
-            let group = last.as_ref().and_then(|c| c.group.clone());
-            let selected = (m.monitors.is_empty() && m.groups.is_empty())
-                || m.monitors.iter().any(|x| x == name)
-                || group
-                    .as_deref()
-                    .is_some_and(|g| m.groups.iter().any(|x| x == g));
-            if !selected || last.as_ref().is_some_and(|c| c.maintenance) {
+            let base = last
+                .as_ref()
+                .map(|c| (*c.labels).clone())
+                .unwrap_or_default();
+            if !selects(m, name, group.as_deref(), &base)
+                || last.as_ref().is_some_and(|c| c.maintenance)
+            {
                 continue;
             }
             let mut source = labels(&[("monitor", name.to_string())]);
@@ -203,6 +217,7 @@ impl Evaluator {
             }
             out.push(Observation {
                 rule: i,
+                base,
                 source,
                 active: true,
                 momentary: false,

@@ -30,6 +30,10 @@ pub struct Summary {
     pub timestamp_ms: Option<u64>,
     /// Exception type of the main exception, if any.
     pub exception_type: Option<String>,
+    /// The event's tags, bounded (`tags.rs`), sorted by key; for alert rules' tag matchers.
+    /// Absent from inbox rows written before tags were read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
 }
 
 fn s<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -360,11 +364,13 @@ pub fn summarize(event: &Value) -> Summary {
     let digest = h.finalize();
     let group = hex::encode(&digest[..16]);
     let excs = exceptions(event);
+    let level = level(event, "error");
     Summary {
         group,
         title: title(event),
         culprit: culprit(event, &platform),
-        level: level(event, "error"),
+        tags: tags::tags(event, &level),
+        level,
         release: text(event.get("release")).map(|r| clip(&r, 200)),
         environment: text(event.get("environment")).map(|e| clip(&e, 64)),
         user: user(event),
@@ -381,6 +387,7 @@ pub fn summarize(event: &Value) -> Summary {
 /// addresses, IP addresses, UUIDs, hex numbers, timestamps and integers.
 mod normalize;
 pub use normalize::normalize;
+pub mod tags;
 
 #[cfg(test)]
 mod tests;

@@ -396,7 +396,7 @@ impl Engine {
         self.eval = Evaluator::new(effective(&cfg.rules));
         seed(&mut self.eval, &self.store, self.clock.now_ms()).await;
         let ext = external_url(&cfg, &self.default_external_url);
-        // Its warnings (`config::warnings`) are logged by the app's reload, as at start.
+        // Its warnings (`config::root::warnings`) are logged by the app's reload, as at start.
         lock_write(&self.book).configure(&cfg, receiver_channels(&cfg.receivers), ext);
         debug!("alerting configuration reloaded");
     }

@@ -21,6 +21,10 @@ mod silences;
 mod status;
 mod status_hooks;
 mod store_failed;
+/// The probes' test servers (a TLS target with a certificate of a chosen expiry).
+#[allow(dead_code)]
+#[path = "../probes/targets.rs"]
+mod targets;
 
 use std::time::{Duration, Instant};
 

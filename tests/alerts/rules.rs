@@ -1,7 +1,8 @@
 //! Rule kinds end to end, each driven by the real thing on 127.0.0.1 and heard by a local
 //! webhook receiver: a Sentry new issue selected by its tags, monitors selected by their
-//! labels, latency and availability windows over real HTTP probes, a Periskop new key and a
-//! target down from real scrapes; and the configuration warnings a SIGHUP reload logs.
+//! labels, latency and availability windows over real HTTP probes, certificate expiry from a
+//! real TLS handshake, a Periskop new key and a target down from real scrapes; and the
+//! configuration warnings a SIGHUP reload logs.
 
 use std::time::Duration;
 
@@ -230,6 +231,56 @@ alerts:
     let page = s.json("/api/v1/alerts").await;
     assert_eq!(super::alerts_named(&page, "SlowApi", "firing").len(), 1);
     assert_eq!(super::alerts_named(&page, "FlakyApi", "firing").len(), 1);
+}
+
+#[tokio::test]
+async fn a_certificate_expiring_soon_fires_from_a_real_tls_probe() {
+    use super::targets::{cert, days, tls_target};
+    let r = Receiver::start().await;
+    let soon = tls_target(&cert(days(3), None)).await;
+    let later = tls_target(&cert(days(90), None)).await;
+    let tls = |name: &str, a: std::net::SocketAddr| {
+        format!(
+            "  - {{name: {name}, type: tls, host: 127.0.0.1, port: {}, server_name: localhost, verify_tls: false, interval: 1s}}\n",
+            a.port()
+        )
+    };
+    let s = Server::start(&format!(
+        r#"
+monitors:
+{}{}alerts:
+  rules:
+    - name: CertSoon
+      monitor: {{state: cert_expiry, days: 14}}
+      annotations: {{summary: "{{{{ .Monitor }}}}: {{{{ .Value }}}}"}}
+{}"#,
+        tls("soon", soon),
+        tls("later", later),
+        route(&r)
+    ));
+    let m = message_about(&r, "CertSoon").await;
+    let alerts = m["alerts"].as_array().expect("alerts");
+    assert_eq!(alerts.len(), 1, "{m:#}");
+    assert_eq!(alerts[0]["labels"]["monitor"], "soon");
+    let summary = alerts[0]["annotations"]["summary"]
+        .as_str()
+        .expect("summary");
+    let left: f64 = summary
+        .strip_prefix("soon: ")
+        .and_then(|v| v.strip_suffix(" days left"))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("summary: {summary}"));
+    assert!((2.0..=3.0).contains(&left), "{summary}");
+    // The 90-day certificate is probed too (its monitor is UP), and never fires.
+    s.wait_json("/api/v1/monitors", WAIT, |v| {
+        v["items"]
+            .as_array()
+            .is_some_and(|i| i.iter().all(|m| m["state"] == "UP"))
+    })
+    .await;
+    let page = s.json("/api/v1/alerts").await;
+    let firing = super::alerts_named(&page, "CertSoon", "firing");
+    assert_eq!(firing.len(), 1, "{page:#}");
 }
 
 #[tokio::test]

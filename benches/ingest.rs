@@ -141,6 +141,7 @@ const BUGSINK_VERSION: &str = "2.6.2";
 fn panoptes(dir: &Path) -> util::Server {
     let data = dir.join("data");
     let cfg = dir.join("panoptes.yaml");
+    std::fs::create_dir_all(dir).expect("row directory");
     std::fs::write(
         &cfg,
         format!("projects:\n  - id: 7\n    name: bench\n    keys: [{KEY}]\n"),

@@ -15,6 +15,7 @@ pub mod error;
 mod forward;
 mod issues;
 mod oncall;
+mod oncall_links;
 pub mod page;
 mod periskop;
 mod probes;
@@ -134,7 +135,7 @@ pub fn router(state: AppState) -> Router {
         .nest(panoptes_types::API_PREFIX, api)
         .merge(periskop::routes())
         .merge(sentry::ingest_routes())
-        .merge(oncall::public_routes())
+        .merge(oncall_links::public_routes())
         .merge(status::public_routes())
         .fallback(assets::serve)
         .layer(middleware::from_fn_with_state(

@@ -20,7 +20,6 @@ impl Drop for Alertmanager {
     }
 }
 
-
 async fn start_alertmanager(hook: &str) -> Alertmanager {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = dir.path().join("alertmanager.yml");

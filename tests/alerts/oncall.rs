@@ -272,7 +272,9 @@ async fn schedules_overrides_and_calendars_through_the_api() {
     assert_eq!(who["on_call"], serde_json::json!(["chen"]));
     // The secret calendar URL works without a login; a wrong one does not.
     let schedules = s.json("/api/v1/oncall/schedules").await;
-    let ical = schedules["items"][0]["ical_url"].as_str().expect("ical_url");
+    let ical = schedules["items"][0]["ical_url"]
+        .as_str()
+        .expect("ical_url");
     let path = &ical[ical.find("/oncall/calendar/").expect("path")..];
     let resp = s.http.get(s.url(path)).send().await.expect("ics");
     assert_eq!(resp.status(), StatusCode::OK);
@@ -397,14 +399,15 @@ async fn overrides_are_read_and_updated_one_by_one() {
     );
 }
 
-/// A server whose data holds a dashboard user, and a client logged in as them.
+/// A server whose data holds a dashboard user (a viewer: they change only what is their own),
+/// and a client logged in as them.
 async fn start_with_user(config: &str, user: &str) -> (Server, reqwest::Client) {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = dir.path().join("panoptes.yaml");
     std::fs::write(&cfg, config).expect("config");
     let data = dir.path().join("data");
     let token = super::common::create_token(&data, "test");
-    super::common::add_user(&data, user, "correct horse battery");
+    super::common::add_user_as(&data, user, "correct horse battery", "viewer");
     let run = super::common::start(&data, &["--config", cfg.to_str().expect("utf8")]);
     let s = Server {
         run,
@@ -459,7 +462,7 @@ oncall:
     };
     let mine = serde_json::json!([{"webhook": {"url": hooks.url("/mine")}}]);
 
-    // Ana sets her own; not Ben's (an API token may).
+    // Ana (a viewer) sets her own; not Ben's (an editor, an admin or their token may).
     let resp = put("ben", mine.clone()).await.expect("put");
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     let resp = put("ana", serde_json::json!([{"webhook": {}}]))

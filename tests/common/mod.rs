@@ -162,10 +162,15 @@ pub fn start(data_dir: &Path, args: &[&str]) -> Running {
     }
 }
 
-/// `panoptes user add NAME` with the password on stdin.
+/// `panoptes user add NAME` with the password on stdin (an admin).
 pub fn add_user(data_dir: &Path, name: &str, password: &str) {
+    add_user_as(data_dir, name, password, "admin");
+}
+
+/// `panoptes user add NAME --role ROLE` with the password on stdin.
+pub fn add_user_as(data_dir: &Path, name: &str, password: &str, role: &str) {
     let mut child = panoptes()
-        .args(["user", "add", name, "--data-dir"])
+        .args(["user", "add", name, "--role", role, "--data-dir"])
         .arg(data_dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -212,14 +212,14 @@ fn check_prints_the_warnings_serve_would_log() {
     let file = dir.path().join("warn.yaml");
     std::fs::write(
         &file,
-        "alerts:\n  time_intervals: [{name: offhours}]\n  rules:\n    - {name: A, monitor: {state: down, monitors: [nope]}}\n",
+        "monitors:\n  - {name: api, type: push, token: api-token-0123456789, labels: {team: web}}\nalerts:\n  time_intervals: [{name: offhours}]\n  rules:\n    - {name: A, monitor: {state: down, monitors: [nope]}}\n    - {name: B, monitor: {state: down, matchers: ['team=\"payments\"']}}\n",
     )
     .expect("write");
     let out = panoptes().arg("check").arg(&file).output().expect("run");
     assert!(out.status.success(), "{}", text(&out.stdout));
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 3, "{stdout}");
+    assert_eq!(lines.len(), 4, "{stdout}");
     assert!(
         lines[0].starts_with("warning: alerts.time_intervals:"),
         "{stdout}"
@@ -229,5 +229,11 @@ fn check_prints_the_warnings_serve_would_log() {
             .starts_with("warning: alerts.rules[0].monitor.monitors[0]: no monitor named `nope`"),
         "{stdout}"
     );
-    assert!(lines[2].ends_with(": ok"), "{stdout}");
+    assert!(
+        lines[2].starts_with(
+            "warning: alerts.rules[1].monitor.matchers: no monitor has labels matching them"
+        ),
+        "{stdout}"
+    );
+    assert!(lines[3].ends_with(": ok"), "{stdout}");
 }

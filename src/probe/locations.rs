@@ -149,11 +149,16 @@ impl ProbeEngine {
     }
 
     /// A location's series, loaded from the store on first use; `None` before its first result.
-    fn series(&self, key: &str) -> Option<Series> {
+    /// `ids` is the probe ids, read once per caller on its first miss (a read of the whole
+    /// table per miss made a first batch of 50,000 new series quadratic).
+    fn series(&self, key: &str, ids: &mut Option<HashMap<String, u32>>) -> Option<Series> {
         if let Some(s) = lock(&self.inner.series).get(key) {
             return Some(s.clone());
         }
-        let id = *self.inner.store.probe_ids().ok()?.get(key)?;
+        if ids.is_none() {
+            *ids = Some(self.inner.store.probe_ids().ok()?);
+        }
+        let id = *ids.as_ref()?.get(key)?;
         let s = Series {
             id,
             rt: self.restore(id),
@@ -173,10 +178,12 @@ impl ProbeEngine {
     ) -> Result<usize, ProbeError> {
         // One batch at a time, and never while `apply` assigns ids (both allocate them).
         let _turn = self.inner.assigning.lock().await;
-        let monitors: HashMap<String, MonitorConfig> = read(&self.inner.monitors)
+        let running = read(&self.inner.monitors).clone();
+        let monitors: HashMap<&str, &MonitorConfig> = running
             .values()
-            .map(|m| (m.config.name.clone(), m.config.clone()))
+            .map(|m| (m.config.name.as_str(), &m.config))
             .collect();
+        let mut ids = None;
         let windows = read(&self.inner.maintenance).clone();
         let now = self.inner.clock.now_ms();
         let mut touched: HashMap<String, Series> = HashMap::new();
@@ -185,7 +192,7 @@ impl ProbeEngine {
         let mut writes = Vec::new();
         let mut recorded = 0;
         for r in results {
-            let Some(cfg) = monitors.get(&r.monitor) else {
+            let Some(cfg) = monitors.get(r.monitor.as_str()).copied() else {
                 continue;
             };
             if !cfg.locations.contains(&r.location) {
@@ -193,18 +200,19 @@ impl ProbeEngine {
             }
             let key = series_key(&r.monitor, &r.location);
             if !touched.contains_key(&key) {
-                let s = match self.series(&key) {
+                let s = match self.series(&key, &mut ids) {
                     Some(s) => s,
                     None => {
                         let id = match next_id {
                             Some(n) => n,
-                            None => self
-                                .inner
-                                .store
-                                .probe_ids()?
-                                .values()
-                                .max()
-                                .map_or(1, |m| m + 1),
+                            None => {
+                                if ids.is_none() {
+                                    ids = Some(self.inner.store.probe_ids()?);
+                                }
+                                ids.as_ref()
+                                    .and_then(|i| i.values().max())
+                                    .map_or(1, |m| m + 1)
+                            }
                         };
                         next_id = Some(id + 1);
                         new_ids.push((key.clone(), id));
@@ -260,6 +268,7 @@ impl ProbeEngine {
     /// Each of the monitor's locations as it stands (reads the store for series not loaded).
     pub fn locations_of(&self, cfg: &MonitorConfig) -> Vec<LocationView> {
         let now = self.inner.clock.now_ms();
+        let mut ids = None;
         let own = read(&self.inner.monitors)
             .values()
             .find(|m| m.config.name == cfg.name)
@@ -271,7 +280,8 @@ impl ProbeEngine {
                 let found = if local {
                     own.clone()
                 } else {
-                    self.series(&series_key(&cfg.name, l)).map(|s| (s.id, s.rt))
+                    self.series(&series_key(&cfg.name, l), &mut ids)
+                        .map(|s| (s.id, s.rt))
                 };
                 LocationView {
                     location: l.clone(),

@@ -513,6 +513,21 @@ async fn serve(
     if config_path.is_none() {
         let bound = listener.local_addr().map_err(|e| e.to_string())?;
         config.monitors.extend(app::self_monitor(bound));
+        if config.projects.is_empty() {
+            let project = app::default_project(&config.server.data_dir)?;
+            let host = if bound.ip().is_unspecified() {
+                format!("127.0.0.1:{}", bound.port())
+            } else {
+                bound.to_string()
+            };
+            if let Some(key) = project.keys.first() {
+                info!(
+                    dsn = %format!("http://{}@{host}/{}", key.0, project.id),
+                    "Sentry SDKs can send to the default project"
+                );
+            }
+            config.projects.push(project);
+        }
     }
     let clock: SharedClock = Arc::new(SystemClock);
     let server = Server::start(

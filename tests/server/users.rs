@@ -325,3 +325,84 @@ async fn no_setup_once_a_user_exists() {
     assert_eq!((st, v["needed"].clone()), (StatusCode::OK, json!(false)));
     assert!(!s.log_text().contains("setup_code"));
 }
+
+/// The DSN the server logged for its default project.
+fn logged_dsn(s: &common::Running) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = s.log_text();
+        if let Some(dsn) = text.lines().find_map(|l| {
+            let v: Value = serde_json::from_str(l).ok()?;
+            v["fields"]["dsn"]
+                .as_str()
+                .or(v["dsn"].as_str())
+                .map(str::to_string)
+        }) {
+            return dsn;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no DSN in the log:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A fresh install on the embedded default has a Sentry project ready: the official Python SDK,
+/// pointed at the DSN `serve` logs, is accepted and grouped; the key is kept in the data
+/// directory (owner-only) and the DSN survives a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_install_takes_events_at_the_dsn_it_logs() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = create_token(dir.path(), "test");
+    let s = start(dir.path(), &[]);
+    let dsn = logged_dsn(&s);
+    assert!(dsn.ends_with("/1"), "{dsn}");
+    let out = std::process::Command::new(common::PYTHON)
+        .args([common::PY_SDK, &dsn, "gzip", "fresh"])
+        .env_remove("SENTRY_DSN")
+        .output()
+        .expect("run the Python SDK");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let http = client();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let v: Value = http
+            .get(s.url("/api/v1/projects/1/issues"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("issues")
+            .json()
+            .await
+            .expect("json");
+        let titles: Vec<&str> = v["items"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|i| i["title"].as_str()).collect())
+            .unwrap_or_default();
+        if titles.iter().any(|t| t.contains("ZeroDivisionError")) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no issue: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let key_file = dir.path().join("default-project.key");
+    let mode = std::fs::metadata(&key_file)
+        .expect("key file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "only its owner reads the key: {mode:o}");
+    drop(s);
+    let again = start(dir.path(), &[]);
+    let key = |d: &str| d.split('@').next().map(str::to_string);
+    assert_eq!(
+        key(&logged_dsn(&again)),
+        key(&dsn),
+        "the same key after a restart (the port is new: port 0)"
+    );
+}

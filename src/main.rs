@@ -512,9 +512,9 @@ async fn serve(
     let mut config = config;
     if config_path.is_none() {
         let bound = listener.local_addr().map_err(|e| e.to_string())?;
-        config.monitors.extend(app::self_monitor(bound));
+        config.monitors.extend(app::embedded::self_monitor(bound));
         if config.projects.is_empty() {
-            let project = app::default_project(&config.server.data_dir)?;
+            let project = app::embedded::default_project(&config.server.data_dir)?;
             let host = if bound.ip().is_unspecified() {
                 format!("127.0.0.1:{}", bound.port())
             } else {

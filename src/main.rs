@@ -19,6 +19,8 @@ use tracing::{error, info, warn};
 
 #[path = "cli/backup.rs"]
 mod backup_client;
+#[path = "cli/import.rs"]
+mod import;
 
 #[derive(Parser)]
 #[command(
@@ -72,6 +74,11 @@ enum Command {
     },
     /// Validate a config file and print every error; exit status 1 when invalid.
     Check { file: PathBuf },
+    /// Convert another tool's config into Panoptes config (printed on stdout).
+    Import {
+        #[command(subcommand)]
+        from: ImportCommand,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -170,6 +177,13 @@ enum AgentCommand {
 }
 
 #[derive(Subcommand)]
+enum ImportCommand {
+    /// A Gatus config's endpoints as Panoptes monitors (what cannot be carried over is listed
+    /// on stderr).
+    Gatus { file: PathBuf },
+}
+
+#[derive(Subcommand)]
 enum UserCommand {
     /// Create a user or set its password (read from stdin, or prompted on a terminal).
     Add {
@@ -265,6 +279,23 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     );
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import {
+            from: ImportCommand::Gatus { file },
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let got = import::gatus(&text, &file.display().to_string())?;
+            for n in &got.notes {
+                eprintln!("note: {n}");
+            }
+            print!("{}", got.yaml);
+            eprintln!(
+                "{} monitor(s) imported, {} note(s); add them to your config and run `panoptes check`",
+                got.monitors,
+                got.notes.len()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { file } => match config::root::load(&file) {

@@ -127,7 +127,8 @@ struct Rig {
 
 impl Rig {
     async fn start() -> Rig {
-        let c = crate::config::root::parse(CONFIG, "t.yaml", &|_| None).unwrap_or_else(|e| panic!("{e}"));
+        let c = crate::config::root::parse(CONFIG, "t.yaml", &|_| None)
+            .unwrap_or_else(|e| panic!("{e}"));
         let dir = tempfile::tempdir().expect("tempdir");
         // No write deadline: on the paused clock it would fire while the writer thread commits.
         let options = crate::store::StoreOptions {
@@ -325,7 +326,12 @@ async fn an_unanswered_policy_repeats_then_stops_and_a_team_link_acknowledges() 
     assert_eq!(got, want);
     let p = rig.oncall.page(id).expect("read").expect("page");
     assert_eq!((p.round, p.next_step_at.as_deref()), (1, None));
-    let count = |kind: &str| p.timeline.iter().filter(|e| e.kind.as_str() == kind).count();
+    let count = |kind: &str| {
+        p.timeline
+            .iter()
+            .filter(|e| e.kind.as_str() == kind)
+            .count()
+    };
     assert_eq!(
         (count("step"), count("repeat"), count("exhausted")),
         (6, 1, 1)

@@ -406,7 +406,12 @@ impl Page {
         self.resolved_by = Some(by.to_string());
         self.resolved_ms = Some(now);
         self.cancel_pending();
-        self.log(now, TimelineKind::Resolved, format!("resolved by {by}"), None);
+        self.log(
+            now,
+            TimelineKind::Resolved,
+            format!("resolved by {by}"),
+            None,
+        );
         true
     }
 }

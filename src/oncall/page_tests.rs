@@ -142,7 +142,11 @@ fn repeats_then_exhausts_and_pages_receivers() {
     }
     assert_eq!(p.round, 1);
     assert_eq!(p.next_step_ms, None);
-    let steps = p.timeline.iter().filter(|e| e.kind == TimelineKind::Step).count();
+    let steps = p
+        .timeline
+        .iter()
+        .filter(|e| e.kind == TimelineKind::Step)
+        .count();
     assert_eq!(steps, 6);
     assert_eq!(
         p.timeline.last().map(|e| e.kind.as_str()),

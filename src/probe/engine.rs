@@ -60,7 +60,10 @@ impl ProbeEngine {
             inner: Arc::new(Inner {
                 checkers: Checkers::new(&settings.user_agent, deps.clients.clone()).with_source(
                     // Validated at load (`locations::check_probing`).
-                    settings.source_address.as_deref().and_then(|a| a.parse().ok()),
+                    settings
+                        .source_address
+                        .as_deref()
+                        .and_then(|a| a.parse().ok()),
                 ),
                 store: deps.store,
                 clock: deps.clock,

@@ -259,7 +259,8 @@ async fn the_push_gateway_reads_a_bounded_number_of_bodies_at_once() {
     let s = Server::start(
         "periskop:\n  push_tokens: [push-secret-0123456789]\n  max_concurrent_pushes: 2\n",
     );
-    let head = "POST /push/periskop/cron/errors HTTP/1.1\r\nAuthorization: Bearer push-secret-0123456789";
+    let head =
+        "POST /push/periskop/cron/errors HTTP/1.1\r\nAuthorization: Bearer push-secret-0123456789";
     let mut slow = Vec::new();
     for _ in 0..2 {
         slow.push(slow_sender(s.run.addr, head, 1000, b"{\"aggregated_errors\":").await);
@@ -284,7 +285,12 @@ async fn the_push_gateway_reads_a_bounded_number_of_bodies_at_once() {
     })
     .await;
     assert_error_shape(refused, StatusCode::SERVICE_UNAVAILABLE, "busy").await;
-    assert_error_shape(push("wrong-token").await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert_error_shape(
+        push("wrong-token").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
     drop(slow);
     eventually("a push accepted once the slow pushers left", || async {
         (push("push-secret-0123456789").await.status() == StatusCode::OK).then_some(())

@@ -22,7 +22,6 @@ impl Drop for Prometheus {
     }
 }
 
-
 async fn prometheus(port: u16) -> Prometheus {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = dir.path().join("prometheus.yml");

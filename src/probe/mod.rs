@@ -20,6 +20,7 @@ pub mod config;
 mod engine;
 pub mod events;
 pub mod judge;
+pub mod kinds;
 pub mod locations;
 pub mod maintenance;
 mod push;

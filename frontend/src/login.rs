@@ -66,16 +66,8 @@ pub fn Login() -> impl IntoView {
                 hidden=move || setup.get().is_some_and(|s| s.needed)>
                 <h1>"Panoptes"</h1>
                 <p class="muted">"Sign in to the dashboard."</p>
-                <label>
-                    "User name"
-                    <input id="username" type="text" autocomplete="username" required
-                        prop:value=username on:input=move |ev| username.set(event_target_value(&ev)) />
-                </label>
-                <label>
-                    "Password"
-                    <input id="password" type="password" autocomplete="current-password" required
-                        prop:value=password on:input=move |ev| password.set(event_target_value(&ev)) />
-                </label>
+                <Field label="User name" id="username" kind="text" autocomplete="username" value=username />
+                <Field label="Password" id="password" kind="password" autocomplete="current-password" value=password />
                 <button id="login" type="submit" disabled=move || busy.get()>"Sign in"</button>
                 {move || error.get().map(|e| view! { <p id="login-error" class="error" role="alert">{e}</p> })}
             </form>
@@ -115,25 +107,31 @@ fn FirstAdmin(code_required: bool) -> impl IntoView {
         <form class="card login" id="setup-form" on:submit=submit>
             <h1>"Welcome to Panoptes"</h1>
             <p class="muted">"Nobody has an account yet. Create the first admin: they can add everyone else."</p>
-            <label>
-                "User name"
-                <input id="setup-username" type="text" autocomplete="username" required
-                    prop:value=username on:input=move |ev| username.set(event_target_value(&ev)) />
-            </label>
-            <label>
-                "Password (at least 8 characters)"
-                <input id="setup-password" type="password" autocomplete="new-password" required
-                    prop:value=password on:input=move |ev| password.set(event_target_value(&ev)) />
-            </label>
+            <Field label="User name" id="setup-username" kind="text" autocomplete="username" value=username />
+            <Field label="Password (at least 8 characters)" id="setup-password" kind="password" autocomplete="new-password" value=password />
             {code_required.then(|| view! {
-                <label>
-                    "Setup code (printed in the server's log at start-up)"
-                    <input id="setup-code" type="text" autocomplete="off" required
-                        prop:value=code on:input=move |ev| code.set(event_target_value(&ev)) />
-                </label>
+                <Field label="Setup code (printed in the server's log at start-up)" id="setup-code" kind="text" autocomplete="off" value=code />
             })}
             <button id="setup" type="submit" disabled=move || busy.get()>"Create admin and sign in"</button>
             {move || error.get().map(|e| view! { <p id="setup-error" class="error" role="alert">{e}</p> })}
         </form>
+    }
+}
+
+/// A labelled, required text input bound to `value`.
+#[component]
+fn Field(
+    label: &'static str,
+    id: &'static str,
+    kind: &'static str,
+    autocomplete: &'static str,
+    value: RwSignal<String>,
+) -> impl IntoView {
+    view! {
+        <label>
+            {label}
+            <input id=id type=kind autocomplete=autocomplete required
+                prop:value=value on:input=move |ev| value.set(event_target_value(&ev)) />
+        </label>
     }
 }

@@ -432,19 +432,21 @@ impl Auth {
     /// The user behind a session cookie, if the session exists and has not expired.
     pub async fn session(&self, secret: &str) -> Result<Option<Principal>, AuthError> {
         let hash = sha256_hex(secret);
-        let Some(s) = self.store.read(move |s| s.session(&hash)).await? else {
+        // The session and its user as they are now, in one read: deleted or disabled ends
+        // every session of theirs, a new role applies at the next request.
+        let found = self
+            .store
+            .read(move |st| {
+                let Some(s) = st.session(&hash)? else {
+                    return Ok(None);
+                };
+                Ok(st.user(&s.user)?.map(|u| (s, u)))
+            })
+            .await?;
+        let Some((s, user)) = found else {
             return Ok(None);
         };
-        if s.expires_at_ms <= self.clock.now_ms() {
-            return Ok(None);
-        }
-        // The user as they are now: deleted or disabled ends every session of theirs, a new
-        // role applies at the next request.
-        let name = s.user.clone();
-        let Some(user) = self.store.read(move |st| st.user(&name)).await? else {
-            return Ok(None);
-        };
-        if user.disabled {
+        if s.expires_at_ms <= self.clock.now_ms() || user.disabled {
             return Ok(None);
         }
         Ok(Some(Principal::User {

@@ -132,6 +132,13 @@ impl Auth {
         Ok(rows.iter().map(|(n, r)| view(n, r)).collect())
     }
 
+    /// One user, by name.
+    pub async fn user(&self, name: &str) -> Result<Option<UserView>, AuthError> {
+        let key = name.to_string();
+        let found = self.store.read(move |s| s.user(&key)).await?;
+        Ok(found.map(|r| view(name, &r)))
+    }
+
     pub async fn create_user(&self, actor: &str, u: &NewUser) -> Result<UserView, AuthError> {
         validate_user_name(&u.username)?;
         validate_password(&u.password)?;

@@ -106,10 +106,8 @@ async fn one(
 ) -> Result<axum::Json<UserView>, ApiError> {
     state
         .auth
-        .users()
+        .user(&name)
         .await?
-        .into_iter()
-        .find(|u| u.username == name)
         .map(axum::Json)
         .ok_or_else(|| ApiError::NotFound(format!("no user named `{name}`")))
 }

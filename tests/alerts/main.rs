@@ -148,6 +148,25 @@ impl Server {
     }
 }
 
+/// Sends one event to project 7 as an envelope, the way the SDKs frame it; the answer's status.
+pub async fn send_envelope(s: &Server, key: &str, event: &Value) -> reqwest::StatusCode {
+    let id = event["event_id"].as_str().expect("event_id");
+    let payload = event.to_string();
+    let body = format!(
+        "{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\",\"length\":{}}}\n{payload}\n",
+        payload.len()
+    );
+    s.http
+        .post(s.url(&format!(
+            "/api/7/envelope/?sentry_key={key}&sentry_version=7"
+        )))
+        .body(body)
+        .send()
+        .await
+        .expect("envelope")
+        .status()
+}
+
 /// Whether `text` (a Prometheus exposition) has exactly this line: a sample checked by
 /// `contains` would also match `... 10` when expecting `... 1`.
 pub fn has_line(text: &str, line: &str) -> bool {

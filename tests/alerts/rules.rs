@@ -53,22 +53,7 @@ async fn message_about(r: &Receiver, alertname: &str) -> Value {
 
 /// Sends one event as an envelope, as the SDKs do.
 async fn send_event(s: &Server, event: Value) {
-    let id = event["event_id"].as_str().expect("event_id").to_string();
-    let payload = event.to_string();
-    let body = format!(
-        "{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\",\"length\":{}}}\n{payload}\n",
-        payload.len()
-    );
-    let resp = s
-        .http
-        .post(s.url(&format!(
-            "/api/7/envelope/?sentry_key={KEY}&sentry_version=7"
-        )))
-        .body(body)
-        .send()
-        .await
-        .expect("envelope");
-    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(super::send_envelope(s, KEY, &event).await, StatusCode::OK);
 }
 
 fn exception(ty: &str, tags: Value, browser: &str) -> Value {

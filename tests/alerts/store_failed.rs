@@ -4,9 +4,7 @@
 //! the file, and the store fails for good. The alert is then delivered from memory to a local
 //! webhook receiver.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -34,51 +32,8 @@ fn start_limited(data: &std::path::Path, config: &std::path::Path, fsize: u64) -
         .arg(data)
         .arg("--config")
         .arg(config);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("PANOPTES_") {
-            cmd.env_remove(k);
-        }
-    }
-    let mut child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn sh/prlimit/panoptes");
-    let stderr = child.stderr.take().expect("stderr");
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let sink = logs.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("panoptes is serving") {
-                let _ = tx.send(line.clone());
-            }
-            if let Ok(mut l) = sink.lock() {
-                l.push(line);
-            }
-        }
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .unwrap_or_else(|_| {
-            let _ = child.kill();
-            panic!(
-                "panoptes did not start under prlimit:\n{}",
-                logs.lock().map(|l| l.join("\n")).unwrap_or_default()
-            )
-        });
-    let v: serde_json::Value = serde_json::from_str(&line).expect("json log line");
-    let addr = v["fields"]["addr"]
-        .as_str()
-        .expect("addr")
-        .parse()
-        .expect("socket addr");
-    Running {
-        child,
-        addr,
-        logs,
-        data_dir: data.to_path_buf(),
-    }
+    common::without_panoptes_env(&mut cmd);
+    common::spawn_serving(cmd, data)
 }
 
 #[tokio::test]
@@ -141,21 +96,8 @@ alerts:
         let id = uuid::Uuid::new_v4().simple().to_string();
         let event = json!({"event_id": id, "message": "fill", "fingerprint": [id],
             "extra": {"pad": pad}});
-        let payload = event.to_string();
-        let body = format!(
-            "{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\",\"length\":{}}}\n{payload}\n",
-            payload.len()
-        );
         // Refused (503) once the store failed; that is the point.
-        let _ = s
-            .http
-            .post(s.url(&format!(
-                "/api/7/envelope/?sentry_key={KEY}&sentry_version=7"
-            )))
-            .body(body)
-            .send()
-            .await
-            .expect("envelope");
+        let _ = super::send_envelope(&s, KEY, &event).await;
         sent += 1;
     }
 

@@ -24,13 +24,17 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_panoptes");
 
 pub fn panoptes() -> Command {
     let mut c = Command::new(BIN);
-    // Tests must not pick up a developer's environment.
+    without_panoptes_env(&mut c);
+    c
+}
+
+/// Tests must not pick up a developer's environment (`PANOPTES_CONFIG`, ...).
+pub fn without_panoptes_env(c: &mut Command) {
     for (k, _) in std::env::vars() {
         if k.starts_with("PANOPTES_") {
             c.env_remove(k);
         }
     }
-    c
 }
 
 pub struct Running {
@@ -107,17 +111,24 @@ impl Drop for Running {
 
 /// Starts `panoptes serve` on 127.0.0.1:0 with `args` and waits until it serves.
 pub fn start(data_dir: &Path, args: &[&str]) -> Running {
-    let mut child = panoptes()
-        .args([
-            "--log-format",
-            "json",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(data_dir)
-        .args(args)
+    let mut cmd = panoptes();
+    cmd.args([
+        "--log-format",
+        "json",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+    ])
+    .arg(data_dir)
+    .args(args);
+    spawn_serving(cmd, data_dir)
+}
+
+/// Spawns `cmd` (a `panoptes serve` with JSON logs on 127.0.0.1:0, possibly behind a wrapper
+/// such as `prlimit`), collects its log lines and waits until it serves.
+pub fn spawn_serving(mut cmd: Command, data_dir: &Path) -> Running {
+    let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

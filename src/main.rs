@@ -1,8 +1,9 @@
-//! The `panoptes` command line: serve, init, check, token, user.
+//! The `panoptes` command line: serve, init, check, import, export, token, user, backup, agent,
+//! farm.
 //!
 //! Errors here are for a person at a terminal: one line, `panoptes: error: ...`, exit status 1.
 
-use std::io::{BufRead, IsTerminal, Write as _};
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,8 +20,13 @@ use tracing::{error, info, warn};
 
 #[path = "cli/backup.rs"]
 mod backup_client;
+#[path = "cli/export.rs"]
+mod export;
 #[path = "cli/import.rs"]
 mod import;
+#[path = "cli/password.rs"]
+mod password;
+use password::read_password;
 
 #[derive(Parser)]
 #[command(
@@ -78,6 +84,18 @@ enum Command {
     Import {
         #[command(subcommand)]
         from: ImportCommand,
+    },
+    /// Print the monitors created through the API or the dashboard as a config file's
+    /// `monitors:` section: from a running server (--server), or from a stopped one's data.
+    Export {
+        /// Base URL of a running server, e.g. http://127.0.0.1:8080.
+        #[arg(long, env = "PANOPTES_SERVER")]
+        server: Option<String>,
+        /// API token (editor or admin) for --server.
+        #[arg(long, env = "PANOPTES_TOKEN")]
+        token: Option<String>,
+        #[command(flatten)]
+        location: Location,
     },
     /// Manage API tokens.
     Token {
@@ -283,18 +301,19 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Import {
             from: ImportCommand::Gatus { file },
+        } => export::import_gatus(&file),
+        Command::Export {
+            server,
+            token,
+            location,
         } => {
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-            let got = import::gatus(&text, &file.display().to_string())?;
-            for n in &got.notes {
-                eprintln!("note: {n}");
-            }
-            print!("{}", got.yaml);
-            eprintln!(
-                "{} monitor(s) imported, {} note(s); add them to your config and run `panoptes check`",
-                got.monitors,
-                got.notes.len()
+            let config = match server {
+                Some(_) => None,
+                None => Some(load(location.config.as_deref(), &overrides_of(&location))?),
+            };
+            print!(
+                "{}",
+                runtime()?.block_on(export::run(server, token, config))?
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -459,36 +478,6 @@ fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Config, String> {
         let n = errors.0.len();
         format!("invalid configuration ({n} error(s)):\n{errors}")
     })
-}
-
-/// The password from a prompt (terminal) or the first line of stdin (scripts).
-fn read_password() -> Result<String, String> {
-    if std::io::stdin().is_terminal() {
-        let first = rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?;
-        let second = rpassword::prompt_password("Repeat: ").map_err(|e| e.to_string())?;
-        if first != second {
-            return Err("the passwords do not match".into());
-        }
-        return Ok(first);
-    }
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .take_line(&mut line)
-        .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
-    Ok(line.trim_end_matches(['\n', '\r']).to_string())
-}
-
-trait TakeLine {
-    fn take_line(&mut self, buf: &mut String) -> std::io::Result<usize>;
-}
-
-impl<R: BufRead> TakeLine for R {
-    /// Reads one line, bounded so a stray pipe cannot exhaust memory.
-    fn take_line(&mut self, buf: &mut String) -> std::io::Result<usize> {
-        use std::io::Read;
-        self.take(4096).read_line(buf)
-    }
 }
 
 /// The agent process until SIGTERM or SIGINT (see `agent::run`).

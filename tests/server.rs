@@ -1,7 +1,12 @@
 //! The running server over real HTTP: health, metrics, the dashboard, access control, tokens;
-//! signals (shutdown with writes in flight, reload) are in `server/signals.rs`.
+//! signals (shutdown with writes in flight, reload) are in `server/signals.rs`, the live feed in
+//! `server/live.rs`.
 
 mod common;
+#[path = "server/live.rs"]
+mod live;
+#[path = "server/monitors.rs"]
+mod monitors;
 #[path = "server/signals.rs"]
 mod signals;
 #[path = "server/users.rs"]

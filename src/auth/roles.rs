@@ -34,6 +34,9 @@ pub fn required(method: &Method, path: &str) -> Role {
         return Role::Admin;
     }
     let reads = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if reads && editor_reads(path) {
+        return Role::Editor;
+    }
     if reads {
         return Role::Viewer;
     }
@@ -44,6 +47,15 @@ pub fn required(method: &Method, path: &str) -> Role {
         return Role::Viewer;
     }
     Role::Editor
+}
+
+/// Reads that show what only those who may change it need: a monitor's fields as written
+/// (headers, bearer tokens, passwords of basic auth) and their export.
+fn editor_reads(path: &str) -> bool {
+    path == "/monitors/export"
+        || path
+            .strip_prefix("/monitors/")
+            .is_some_and(|rest| rest.ends_with("/config") && rest.matches('/').count() == 1)
 }
 
 /// Changes every signed-in person makes for themselves.
@@ -104,6 +116,15 @@ mod tests {
         assert_eq!(required(&Method::GET, "/agents"), Role::Viewer);
         assert_eq!(required(&Method::POST, "/agents"), Role::Admin);
         assert_eq!(required(&Method::DELETE, "/agents/eu-1"), Role::Admin);
+    }
+
+    #[test]
+    fn a_monitors_fields_as_written_are_for_editors() {
+        assert_eq!(required(&Method::GET, "/monitors/7/config"), Role::Editor);
+        assert_eq!(required(&Method::GET, "/monitors/export"), Role::Editor);
+        assert_eq!(required(&Method::GET, "/monitors/7"), Role::Viewer);
+        assert_eq!(required(&Method::POST, "/monitors"), Role::Editor);
+        assert_eq!(required(&Method::PATCH, "/monitors/7"), Role::Editor);
     }
 
     #[test]

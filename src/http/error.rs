@@ -6,7 +6,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use panoptes_types::{ErrorBody, ErrorDetail};
+use panoptes_types::{ErrorBody, ErrorDetail, FieldError};
 use serde::de::DeserializeOwned;
 use tracing::error;
 
@@ -110,6 +110,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("{message}")]
     BadRequest { code: ErrorCode, message: String },
+    /// `invalid_input` with each wrong field of the body (the config decoder's messages).
+    #[error("{}", fields_message(.0))]
+    Fields(Vec<FieldError>),
     #[error("{message}")]
     PayloadTooLarge { message: String },
     #[error("too many attempts; retry in {retry_after_secs} s")]
@@ -124,6 +127,14 @@ pub enum ApiError {
     },
     #[error("internal error")]
     Internal(String),
+}
+
+fn fields_message(fields: &[FieldError]) -> String {
+    fields
+        .iter()
+        .map(|f| format!("{}: {}", f.field, f.message))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl ApiError {
@@ -148,6 +159,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
             ApiError::Conflict(_) => ErrorCode::Conflict,
             ApiError::BadRequest { code, .. } => *code,
+            ApiError::Fields(_) => ErrorCode::InvalidInput,
             ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             ApiError::TooManyRequests { .. } => ErrorCode::TooManyRequests,
             ApiError::RequestTimeout(_) => ErrorCode::RequestTimeout,
@@ -168,13 +180,8 @@ impl IntoResponse for ApiError {
             error!(error = %detail, "internal error while serving a request");
         }
         let status = self.status();
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code().as_str().to_string(),
-                message: self.to_string(),
-            },
-        };
-        let mut resp = (status, axum::Json(body)).into_response();
+        let message = self.to_string();
+        let code = self.code().as_str().to_string();
         let retry = match &self {
             ApiError::TooManyRequests { retry_after_secs } => Some(*retry_after_secs),
             ApiError::Unavailable {
@@ -182,6 +189,18 @@ impl IntoResponse for ApiError {
             } => *retry_after_secs,
             _ => None,
         };
+        let fields = match self {
+            ApiError::Fields(f) => f,
+            _ => Vec::new(),
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                message,
+                fields,
+            },
+        };
+        let mut resp = (status, axum::Json(body)).into_response();
         if let Some(secs) = retry
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
@@ -444,6 +463,7 @@ async fn as_json_error(resp: Response) -> Response {
         error: ErrorDetail {
             code: code_for(status).as_str().to_string(),
             message,
+            fields: Vec::new(),
         },
     };
     let mut out = (status, axum::Json(body)).into_response();

@@ -1,5 +1,5 @@
-//! Monitor API: list, detail, raw results, roll-ups, and the public push endpoint. Translation
-//! only: the answers come from `probe::query`.
+//! Monitor API: list, detail, raw results, roll-ups, and the public push endpoint (changes are
+//! `monitors.rs`). Translation only: the answers come from `probe::query`.
 
 use std::time::Duration;
 
@@ -25,8 +25,8 @@ use crate::probe::state::State as MonState;
 /// Authenticated routes (merged under the credential layer).
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/monitors", get(list))
-        .route("/monitors/{id}", get(detail))
+        .route("/monitors", super::monitors::create_route().get(list))
+        .route("/monitors/{id}", super::monitors::change_route(get(detail)))
         .route("/monitors/{id}/results", get(results))
         .route("/monitors/{id}/rollups", get(rollups))
 }

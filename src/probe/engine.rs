@@ -8,6 +8,7 @@ use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tracing::{info, warn};
 
 use super::check::{self, Checkers, Outcome};
+use super::combined::Trigger;
 use super::config::{CheckKind, MonitorConfig, ProbingConfig};
 use super::events::{Checked, ProbeEvent};
 use super::judge::{Judged, fresh_runtime, judge};
@@ -23,7 +24,8 @@ use crate::store::{StoreError, Write};
 /// A result's event, published once the write holding the result has committed.
 pub struct AfterCommit {
     ack: oneshot::Receiver<Result<u64, StoreError>>,
-    event: ProbeEvent,
+    /// The result's event, and the monitor's combined one when it has locations.
+    events: Vec<ProbeEvent>,
 }
 
 /// A result judged on a copy of the runtime, waiting for the store before it becomes current.
@@ -34,6 +36,7 @@ struct Judgement {
     retry: bool,
     ok: bool,
     latency_ms: u64,
+    trigger: Trigger,
 }
 
 /// Results whose commit is awaited before their event goes out; beyond, events are dropped
@@ -79,6 +82,7 @@ impl ProbeEngine {
                 maintenance: RwLock::new(Arc::new(maintenance.to_vec())),
                 local: settings.location.clone(),
                 series: Mutex::new(HashMap::new()),
+                combined: Mutex::new(HashMap::new()),
                 assigning: tokio::sync::Mutex::new(()),
             }),
         };
@@ -203,6 +207,8 @@ impl ProbeEngine {
         let mut rt = fresh_runtime(now);
         rt.current = Resolution::ALL.map(|res| {
             let bucket = res.bucket(now);
+        drop((tokens, tasks, current));
+        self.preload(&ids, monitors);
             let rollup = self
                 .inner
                 .store
@@ -311,6 +317,7 @@ impl ProbeEngine {
     fn apply_judged(&self, m: &Monitor, rt: Runtime, ok: bool, latency_ms: u64) -> super::State {
         let now = self.inner.clock.now_ms();
         let state = rt.state;
+            located: !cfg.locations.is_empty(),
         let cert_days = rt
             .cert_expires_at_ms
             .map(|at| (at - now as i64) as f64 / 86_400_000.0);
@@ -326,6 +333,12 @@ impl ProbeEngine {
             uptime,
         );
         state
+            trigger: Trigger {
+                at_ms: j.at_ms,
+                ok: j.ok,
+                latency_ms: j.latency_ms,
+                status: j.record.status,
+            },
     }
 
     /// Records a scheduled check's result. Queued, not awaited: nobody is waiting on it, the
@@ -351,10 +364,7 @@ impl ProbeEngine {
                 if self
                     .inner
                     .after_commit
-                    .try_send(AfterCommit {
-                        ack,
-                        event: j.event,
-                    })
+                    .try_send(AfterCommit { ack, events })
                     .is_err()
                 {
                     warn!(monitor = %m.config.name, "result event dropped: the after-commit queue is full");
@@ -371,6 +381,8 @@ impl ProbeEngine {
 
     /// Records a result somebody is waiting for (a pushed heartbeat at `now`): resolves, with
     /// the monitor's new state, once it is durable, so a 2xx to the pusher means stored. On a
+                let mut events = vec![j.event];
+                events.extend(self.combined(m, j.trigger));
     /// store error nothing changed in memory, not even the time of the last push.
     pub(super) async fn record_durably(
         &self,
@@ -400,9 +412,14 @@ impl ProbeEngine {
 
 /// Publishes each result's event once its write committed, in the order results were recorded.
 async fn publish_after_commit(mut rx: mpsc::Receiver<AfterCommit>, events: Publisher<ProbeEvent>) {
-    while let Some(AfterCommit { ack, event }) = rx.recv().await {
+    while let Some(AfterCommit { ack, events: out }) = rx.recv().await {
         if let Ok(Ok(_)) = ack.await {
-            events.publish(event);
+            for e in out {
+                events.publish(e);
+            }
         }
     }
 }
+        if let Some(e) = self.combined(m, j.trigger) {
+            self.inner.events.publish(e);
+        }

@@ -8,6 +8,8 @@
 //! Layout: `engine.rs` starts, reconciles and stops monitors and records results; `schedule.rs`
 //! runs each monitor's loop; `push.rs` takes heartbeats; `judge.rs` is the pure core (an outcome
 //! in; the record, roll-ups and transition out); `query.rs` answers listings and uptime;
+//! `locations.rs` keeps other locations' series, `quorum.rs` (pure) decides across them and
+//! `combined.rs` publishes that decision as the monitor's state;
 //! `retention.rs` expires old rows. Each monitor is one tokio task that sleeps until its next
 //! planned start (start-to-start, first runs spread across the interval by a hash of the name),
 //! takes a global and a per-host permit, runs its check under its timeout and records the
@@ -18,6 +20,7 @@ pub mod check;
 pub mod condition;
 pub mod config;
 mod engine;
+mod combined;
 pub mod events;
 pub mod judge;
 pub mod kinds;
@@ -30,6 +33,7 @@ pub mod rollup;
 mod schedule;
 pub mod state;
 
+pub mod quorum;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -161,6 +165,9 @@ struct Inner {
 
 /// The probing engine; cheap to clone.
 #[derive(Clone)]
+    /// Multi-location monitors' combined state as last published, by monitor id (see
+    /// `combined.rs`).
+    combined: Mutex<HashMap<u32, State>>,
 pub struct ProbeEngine {
     inner: Arc<Inner>,
 }

@@ -30,10 +30,12 @@ impl ProbeEngine {
     }
 
     fn view(&self, m: &Monitor) -> MonitorView {
-        let (state, last, cert) = {
+        let (last, cert) = {
             let rt = lock(&m.rt);
-            (rt.state, rt.last.clone(), rt.cert_expires_at_ms)
+            (rt.last.clone(), rt.cert_expires_at_ms)
         };
+        // A monitor checked from several locations is in the state across them.
+        let state = self.shown_state(m);
         MonitorView {
             id: m.id,
             config: m.config.clone(),
@@ -65,7 +67,7 @@ impl ProbeEngine {
                 continue;
             }
             if let Some(s) = filter.state
-                && lock(&m.rt).state != s
+                && self.shown_state(m) != s
             {
                 continue;
             }
@@ -136,6 +138,8 @@ impl ProbeEngine {
             certificate_days_left: v
                 .cert_expires_at_ms
                 .map(|at| ((at - now as i64) as f64 / DAY as f64 * 10.0).round() / 10.0),
+            source: self.source_of(&v.config.name),
+            paused: !v.config.enabled,
         }
     }
 

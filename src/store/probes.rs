@@ -1,5 +1,6 @@
 //! Probe data: monitor ids, raw results (append-only, keyed by monitor and time), roll-ups per
-//! resolution and bucket, and each monitor's state snapshot for restarts.
+//! resolution and bucket, each monitor's state snapshot for restarts, and the monitors created
+//! through the API (`probe::managed` owns what their records mean).
 
 use std::collections::HashMap;
 
@@ -15,10 +16,22 @@ pub const RESULTS: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("pr
 pub const ROLLUPS: TableDefinition<(u32, u8, u64), &[u8]> = TableDefinition::new("probe_rollups");
 /// Monitor id -> JSON snapshot of the state machine and last check.
 pub const STATE: TableDefinition<u32, &[u8]> = TableDefinition::new("probe_state");
+/// Monitor name -> record of a monitor created through the API (JSON: its fields as the config
+/// names them, who and when). Config-declared monitors are never here.
+pub const MANAGED: TableDefinition<&str, &[u8]> = TableDefinition::new("probe_managed");
 
 #[derive(Debug, Clone)]
 pub enum ProbeWrite {
     AssignIds(Vec<(String, u32)>),
+    /// Creates or replaces a monitor managed through the API.
+    PutManaged {
+        name: String,
+        record: Vec<u8>,
+    },
+    /// Deletes one; counts 1 when it existed. Its results stay until retention removes them.
+    RemoveManaged {
+        name: String,
+    },
     Result {
         id: u32,
         at_ms: u64,
@@ -45,6 +58,22 @@ pub(super) fn apply(tx: &WriteTransaction, w: &ProbeWrite) -> Result<u64, StoreE
                 t.insert(name.as_str(), *id).map_err(StoreError::storage)?;
             }
             Ok(0)
+        }
+        ProbeWrite::PutManaged { name, record } => {
+            tx.open_table(MANAGED)
+                .map_err(StoreError::storage)?
+                .insert(name.as_str(), record.as_slice())
+                .map_err(StoreError::storage)?;
+            Ok(0)
+        }
+        ProbeWrite::RemoveManaged { name } => {
+            let existed = tx
+                .open_table(MANAGED)
+                .map_err(StoreError::storage)?
+                .remove(name.as_str())
+                .map_err(StoreError::storage)?
+                .is_some();
+            Ok(u64::from(existed))
         }
         ProbeWrite::Result {
             id,
@@ -197,6 +226,20 @@ impl Store {
         {
             let (k, v) = row.map_err(StoreError::storage)?;
             out.push((k.value().2, v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Every monitor managed through the API, by name.
+    pub fn managed_monitors(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let txn = self.read_txn()?;
+        let Some(t) = missing_is_empty(txn.open_table(MANAGED))? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for row in t.iter().map_err(StoreError::storage)? {
+            let (k, v) = row.map_err(StoreError::storage)?;
+            out.push((k.value().to_string(), v.value().to_vec()));
         }
         Ok(out)
     }

@@ -35,6 +35,32 @@ pub struct MonitorSummary {
     pub last_error: Option<String>,
     pub uptime: Uptime,
     pub certificate_days_left: Option<f64>,
+    /// Where it is declared: `config` (read-only here) or `api` (managed from the dashboard).
+    #[serde(default)]
+    pub source: MonitorSource,
+    /// Paused (`enabled: false`): listed, not checked.
+    #[serde(default)]
+    pub paused: bool,
+}
+
+/// Where a monitor is declared.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MonitorSource {
+    /// The config file: the source of truth for it; changed by editing the file.
+    #[default]
+    Config,
+    /// Created through the API or the dashboard; stored in the data file.
+    Api,
+}
+
+/// `GET /api/v1/monitors/{id}/config`: the monitor's fields as the config file names them (the
+/// body a `PATCH` starts from).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct MonitorConfigView {
+    pub id: u32,
+    pub source: MonitorSource,
+    pub config: serde_json::Value,
 }
 
 /// One condition with the value the last check saw, e.g. `[STATUS] (503) == 200`.

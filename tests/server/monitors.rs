@@ -1,0 +1,332 @@
+//! Monitors managed through the API: created with the config's field names and its messages,
+//! scheduled at once, paused and changed, kept across a restart, exported as config that
+//! `panoptes check` accepts, deleted; config-declared ones stay read-only; a viewer writes
+//! nothing and cannot read a monitor's secrets.
+
+use super::*;
+use reqwest::Method;
+
+async fn call(
+    s: &common::Running,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = client().request(method, s.url(path)).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status();
+    let text = resp.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Waits until monitor `id` is in `state` (it is probed every second).
+async fn wait_state(s: &common::Running, token: &str, id: u64, state: &str) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (st, v) = call(
+            s,
+            token,
+            Method::GET,
+            &format!("/api/v1/monitors/{id}"),
+            None,
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        if v["state"] == state {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "monitor {id} never became {state}: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn config_monitor_id(list: &Value) -> u64 {
+    list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|m| m["source"] == "config")
+        .and_then(|m| m["id"].as_u64())
+        .expect("the embedded default's own monitor")
+}
+
+#[tokio::test]
+async fn monitors_are_created_changed_kept_exported_and_deleted_through_the_api() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let admin = create_token(dir.path(), "ci");
+    common::add_user_as(dir.path(), "vic", PASSWORD, "viewer");
+    let mut s = start(dir.path(), &[]);
+    let viewer = {
+        let c = client();
+        assert!(login(&c, &s, "vic", PASSWORD).await.status().is_success());
+        c
+    };
+
+    // Every wrong field at once, with the config file's messages.
+    let (st, v) = call(
+        &s,
+        &admin,
+        Method::POST,
+        "/api/v1/monitors",
+        Some(json!({"name": "bad", "type": "http", "url": "ftp://x", "interval": "soon", "colour": 1})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error"]["code"], "invalid_input");
+    let fields: Vec<&str> = v["error"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["field"].as_str())
+        .collect();
+    for f in ["url", "interval", "colour"] {
+        assert!(fields.contains(&f), "{f} named in {v}");
+    }
+    let (st, v) = call(
+        &s,
+        &admin,
+        Method::POST,
+        "/api/v1/monitors",
+        Some(json!({"name": "t"})),
+    )
+    .await;
+    assert_eq!(
+        (st, v["error"]["fields"][0]["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("type"))
+    );
+
+    // A valid one is scheduled at once and probed.
+    let body = json!({
+        "name": "own-health", "type": "http", "url": s.url("/healthz"), "interval": "1s",
+        "group": "api", "labels": {"team": "core"}, "headers": {"X-Secret": "s3cr3t"},
+        "conditions": ["[STATUS] == 200", "[BODY].status == ok"]
+    });
+    let (st, created) = call(
+        &s,
+        &admin,
+        Method::POST,
+        "/api/v1/monitors",
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{created}");
+    assert_eq!(created["source"], "api");
+    assert_eq!(created["paused"], false);
+    let id = created["id"].as_u64().expect("id");
+    let up = wait_state(&s, &admin, id, "UP").await;
+    assert_eq!(up["conditions"][1]["seen"], "[BODY].status (ok) == ok");
+
+    // Names are unique across the config and the API.
+    let (st, _) = call(
+        &s,
+        &admin,
+        Method::POST,
+        "/api/v1/monitors",
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    let (_, list) = call(&s, &admin, Method::GET, "/api/v1/monitors", None).await;
+    let from_config = config_monitor_id(&list);
+    let own_name = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|m| m["id"].as_u64() == Some(from_config))
+        .map(|m| m["name"].clone())
+        .expect("name");
+    let mut clash = body.clone();
+    clash["name"] = own_name;
+    let (st, v) = call(&s, &admin, Method::POST, "/api/v1/monitors", Some(clash)).await;
+    assert_eq!(st, StatusCode::CONFLICT, "{v}");
+
+    // The config's own monitor is read-only here.
+    let (st, v) = call(
+        &s,
+        &admin,
+        Method::PATCH,
+        &format!("/api/v1/monitors/{from_config}"),
+        Some(json!({"enabled": false})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("config file")
+    );
+    let (st, _) = call(
+        &s,
+        &admin,
+        Method::DELETE,
+        &format!("/api/v1/monitors/{from_config}"),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+
+    // A viewer reads the list but changes nothing and never sees the fields as written.
+    let path = format!("/api/v1/monitors/{id}");
+    let r = viewer.get(s.url(&path)).send().await.expect("get");
+    assert_eq!(r.status(), StatusCode::OK);
+    for (m, p) in [
+        (Method::PATCH, path.clone()),
+        (Method::DELETE, path.clone()),
+        (Method::POST, "/api/v1/monitors".to_string()),
+    ] {
+        let r = viewer
+            .request(m.clone(), s.url(&p))
+            .header(panoptes_types::CSRF_HEADER, "1")
+            .json(&json!({"enabled": false}))
+            .send()
+            .await
+            .expect("write");
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{m} {p}");
+    }
+    for p in [
+        format!("{path}/config"),
+        "/api/v1/monitors/export".to_string(),
+    ] {
+        let r = viewer.get(s.url(&p)).send().await.expect("get");
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{p}");
+    }
+
+    // Renaming is refused (history is keyed by the name); pausing keeps it listed.
+    let (st, v) = call(
+        &s,
+        &admin,
+        Method::PATCH,
+        &path,
+        Some(json!({"name": "other"})),
+    )
+    .await;
+    assert_eq!(
+        (st, v["error"]["fields"][0]["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("name"))
+    );
+    let (st, v) = call(
+        &s,
+        &admin,
+        Method::PATCH,
+        &path,
+        Some(json!({"enabled": false})),
+    )
+    .await;
+    assert_eq!(
+        (st, v["paused"].clone()),
+        (StatusCode::OK, json!(true)),
+        "{v}"
+    );
+    let (_, list) = call(&s, &admin, Method::GET, "/api/v1/monitors", None).await;
+    assert!(
+        list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|m| m["id"].as_u64() == Some(id) && m["paused"] == true)
+    );
+    // A bad patch leaves the monitor as it was.
+    let (st, _) = call(
+        &s,
+        &admin,
+        Method::PATCH,
+        &path,
+        Some(json!({"interval": "0s"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    // Resumed with a condition that cannot hold: it goes DOWN.
+    let (st, v) = call(
+        &s,
+        &admin,
+        Method::PATCH,
+        &path,
+        Some(json!({"enabled": true, "conditions": ["[STATUS] == 418"]})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    wait_state(&s, &admin, id, "DOWN").await;
+    let (st, cfg) = call(&s, &admin, Method::GET, &format!("{path}/config"), None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(cfg["source"], "api");
+    assert_eq!(cfg["config"]["conditions"], json!(["[STATUS] == 418"]));
+    assert_eq!(cfg["config"]["headers"]["X-Secret"], "s3cr3t");
+
+    // Kept across a restart, with its id.
+    drop(s);
+    s = start(dir.path(), &[]);
+    let (st, v) = call(&s, &admin, Method::GET, &path, None).await;
+    assert_eq!(
+        (st, v["name"].clone(), v["source"].clone()),
+        (StatusCode::OK, json!("own-health"), json!("api"))
+    );
+
+    // Exported as config that `panoptes check` accepts, online and (server stopped) offline.
+    let r = client()
+        .get(s.url("/api/v1/monitors/export"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(r.status(), StatusCode::OK);
+    let yaml = r.text().await.expect("yaml");
+    assert!(yaml.contains("own-health"), "{yaml}");
+    let file = dir.path().join("exported.yaml");
+    std::fs::write(&file, &yaml).expect("write");
+    let checked = common::panoptes()
+        .arg("check")
+        .arg(&file)
+        .output()
+        .expect("check");
+    assert!(
+        checked.status.success(),
+        "{yaml}\n{}",
+        String::from_utf8_lossy(&checked.stdout)
+    );
+    let cli = common::panoptes()
+        .args(["export", "--server", &s.url(""), "--token", &admin])
+        .output()
+        .expect("export --server");
+    assert_eq!(String::from_utf8_lossy(&cli.stdout), yaml);
+
+    // The audit log says who did what.
+    let (_, audit) = call(&s, &admin, Method::GET, "/api/v1/audit", None).await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for a in ["monitor.create", "monitor.update"] {
+        assert!(actions.contains(&a), "{a} in {audit}");
+    }
+
+    // Deleted: gone from the API, from the schedule, and after a restart.
+    let (st, _) = call(&s, &admin, Method::DELETE, &path, None).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, _) = call(&s, &admin, Method::GET, &path, None).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    drop(s);
+    let offline = common::panoptes()
+        .args(["export", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("export offline");
+    assert!(
+        offline.status.success(),
+        "{}",
+        String::from_utf8_lossy(&offline.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&offline.stdout).contains("own-health"));
+    let s = start(dir.path(), &[]);
+    let (st, _) = call(&s, &admin, Method::GET, &path, None).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+}

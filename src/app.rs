@@ -371,6 +371,15 @@ impl Server {
             store: store.clone(),
             auth,
             metrics: metrics.clone(),
+        let agents = crate::agent::Agents::new(
+            store.clone(),
+            clock.clone(),
+            probes.clone(),
+            bus.publisher(DomainEvent::Agent),
+        );
+        if let Err(e) = agents.announce().await {
+            warn!(error = %e, "agents not announced to alerting: a silent one is noticed once it was heard from");
+        }
             clock: clock.clone(),
             server: section(&root, |c| c.server.clone()),
             started: Instant::now(),
@@ -383,7 +392,7 @@ impl Server {
             oncall,
             status,
             forward: forwarder,
-            agents: crate::agent::Agents::new(store.clone(), clock.clone(), probes.clone()),
+            agents: agents.clone(),
         });
         background.extend(alert_tasks);
         background.push(tokio::spawn(crate::sentry::digest::run(

@@ -3,8 +3,8 @@
 //! alerting reports alerts fired and resolved (the status pages draft incidents from them).
 //!
 //! Owns: the bus, its subscribers and the `DomainEvent` envelope. Depends on: each domain's
-//! event types (`probe/events.rs`, `sentry/events.rs`, `periskop/events.rs`, `store/events.rs`,
-//! `alerts/events.rs`: leaf files that depend on nothing) and `metrics`.
+//! event types (`probe/events.rs`, `agent/events.rs`, `sentry/events.rs`, `periskop/events.rs`,
+//! `store/events.rs`, `alerts/events.rs`: leaf files that depend on nothing) and `metrics`.
 //!
 //! Publishing never waits: every subscriber has its own bounded queue, and an event that does
 //! not fit is dropped for that subscriber alone and counted
@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 
 pub use crate::metrics::EventMetrics;
 
+pub use crate::agent::events::AgentEvent;
 pub use crate::alerts::events::AlertEvent;
 pub use crate::periskop::events::PeriskopEvent;
 pub use crate::probe::events::ProbeEvent;
@@ -30,6 +31,7 @@ pub enum DomainEvent {
     Periskop(PeriskopEvent),
     Store(StoreEvent),
     Alert(AlertEvent),
+    Agent(AgentEvent),
 }
 
 impl DomainEvent {
@@ -41,6 +43,7 @@ impl DomainEvent {
             DomainEvent::Periskop(_) => "periskop",
             DomainEvent::Store(_) => "store",
             DomainEvent::Alert(_) => "alerts",
+            DomainEvent::Agent(_) => "agent",
         }
     }
 }

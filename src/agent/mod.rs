@@ -4,7 +4,8 @@
 //! Owns: agent tokens (their own kind: an agent token fetches its location's assignments and
 //! posts its location's results, nothing else; stored only as a SHA-256 like API tokens),
 //! the agent records (version, last seen, progress), result batches (bounded, gzip, idempotent
-//! by sequence), and the decision across locations (`quorum.rs`, the pure core). Depends on:
+//! by sequence). The decision across locations is probing's (`probe::quorum`): the combined state
+//! is the monitor's state, which alerts and status pages follow. Depends on:
 //! `store` (the agent tables), `probe` (assignments and each location's series; the agent runs
 //! a `ProbeEngine` of its own, `run.rs`), `auth` (secret generation and hashing), `config` (the
 //! monitor decoder, `node.rs`), `outbound`, `events`, `clock`.
@@ -13,8 +14,8 @@
 //! stored in the agent's record in the same write as the results, so a batch sent again after
 //! a lost answer (or a crash on either side) is counted once.
 
+pub mod events;
 pub mod node;
-pub mod quorum;
 pub mod run;
 pub mod wire;
 
@@ -25,11 +26,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{audit, new_secret, sha256_hex};
 use crate::clock::{SharedClock, rfc3339};
+use crate::events::Publisher;
 use crate::probe::locations::{RemoteResult, valid_location};
+use crate::probe::quorum;
 use crate::probe::{ProbeEngine, ProbeError};
 use crate::store::agents::AgentsWrite;
 use crate::store::records::{decode, encode};
 use crate::store::{Store, StoreError, Write};
+use events::AgentEvent;
 use wire::{Accepted, AgentInfo, Assignment, Assignments, Batch, CreatedAgent};
 
 /// Prefix of agent tokens (API tokens are `pnp_`).
@@ -160,15 +164,52 @@ pub struct Agents {
     /// One batch (or revocation) at a time: the sequence check and the write that moves it
     /// must not interleave with another's.
     turn: Arc<tokio::sync::Mutex<()>>,
+    /// When agents are heard from (alerting tells a silent one by it).
+    events: Publisher<AgentEvent>,
 }
 
 impl Agents {
-    pub fn new(store: Store, clock: SharedClock, probes: ProbeEngine) -> Agents {
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        probes: ProbeEngine,
+        events: Publisher<AgentEvent>,
+    ) -> Agents {
         Agents {
             store,
             clock,
             probes,
             turn: Arc::new(tokio::sync::Mutex::new(())),
+            events,
+        }
+    }
+
+    /// Reports every known agent with when it was last heard from (its creation if never), so
+    /// an agent that went silent before a restart is still noticed after it.
+    pub async fn announce(&self) -> Result<(), AgentError> {
+        let mut after: Option<String> = None;
+        loop {
+            let from = after.clone();
+            let rows = self
+                .store
+                .read(move |s| s.agents(from.as_deref(), 500))
+                .await?;
+            let Some((last, _)) = rows.last() else {
+                return Ok(());
+            };
+            after = Some(last.clone());
+            let full = rows.len() == 500;
+            for (name, bytes) in rows {
+                let r: AgentRecord = decode(&bytes)?;
+                self.events.publish(AgentEvent::Seen {
+                    name,
+                    location: r.location,
+                    at_ms: r.last_seen_ms.unwrap_or(r.created_at_ms),
+                });
+            }
+            if !full {
+                return Ok(());
+            }
         }
     }
 
@@ -206,6 +247,9 @@ impl Agents {
                 audit(now, actor, "agent.revoke", name),
             ])
             .await?;
+        self.events.publish(AgentEvent::Revoked {
+            name: name.to_string(),
+        });
         Ok(())
     }
 
@@ -261,6 +305,13 @@ impl Agents {
             .record(&name)
             .await?
             .ok_or_else(|| AgentError::Unauthorized("unknown or revoked agent token".into()))?;
+        // Any authenticated contact counts as heard from: an agent with nothing assigned
+        // still polls its assignments.
+        self.events.publish(AgentEvent::Seen {
+            name: name.clone(),
+            location: r.location.clone(),
+            at_ms: self.clock.now_ms(),
+        });
         Ok(Agent {
             name,
             location: r.location,

@@ -336,6 +336,9 @@ pub enum SelfCondition {
     EventsDropped,
     /// A notification could not be delivered before `alerts.delivery.dead_after`.
     NotificationDead,
+    /// A probing agent not heard from for `window` (one alert per agent, labels `agent` and
+    /// `location`); resolves when it reports again or is revoked.
+    AgentSilent,
 }
 
 impl Decode for SelfCondition {
@@ -343,7 +346,7 @@ impl Decode for SelfCondition {
         d.parse_with(
             node,
             path,
-            "store_failed, backlog, quota_rejections, events_dropped or notification_dead",
+            "store_failed, backlog, quota_rejections, events_dropped, notification_dead or agent_silent",
             |s| {
                 Ok(match s {
                     "store_failed" => SelfCondition::StoreFailed,
@@ -351,6 +354,7 @@ impl Decode for SelfCondition {
                     "quota_rejections" => SelfCondition::QuotaRejections,
                     "events_dropped" => SelfCondition::EventsDropped,
                     "notification_dead" => SelfCondition::NotificationDead,
+                    "agent_silent" => SelfCondition::AgentSilent,
                     _ => return Err(String::new()),
                 })
             },

@@ -163,6 +163,7 @@ impl Rig {
             cert_expires_at_ms: None,
             maintenance: false,
             apdex_t_ms: 500,
+            located: false,
         }));
         self.events.send(Arc::new(e)).await.expect("send");
         settle().await;

@@ -29,6 +29,10 @@ pub struct Checked {
     pub maintenance: bool,
     /// The monitor's Apdex threshold, for judges of latency over a window.
     pub apdex_t_ms: u64,
+    /// The monitor is checked from several locations (`locations:`): its state, for rules
+    /// about states and for pages, is the one [`ProbeEvent::Combined`] carries; a `Checked`
+    /// of such a monitor is the server's own location's result.
+    pub located: bool,
 }
 
 impl Checked {
@@ -41,6 +45,11 @@ impl Checked {
 pub enum ProbeEvent {
     /// Every stored result; `previous != state` is a state transition.
     Checked(Checked),
+    /// A monitor checked from several locations, decided again across them after a result
+    /// of any of its locations was stored: `previous`/`state` are the combined states (DOWN
+    /// when at least `quorum` locations fail, DEGRADED when fewer do); `ok`, latency and
+    /// status are the triggering result's; `error` names the failing locations.
+    Combined(Checked),
     /// A push monitor's heartbeat did not arrive within its interval and grace (also reported
     /// as a failed `Checked`).
     HeartbeatMissed {

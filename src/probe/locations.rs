@@ -5,16 +5,19 @@
 //! series of their own, registered in the probe ids under `"<monitor>@<location>"`, so raw
 //! results, roll-ups and the state snapshot reuse the probe tables, [`judge`] and the roll-up
 //! code unchanged. The monitor's own series stays the server's (location `probing.location`).
-//! Depends on: the engine (`Inner`), `store`. Deciding across locations is `crate::agent::quorum`.
+//! Depends on: the engine (`Inner`), `store`. Deciding across locations is `quorum.rs` (pure),
+//! published by `combined.rs`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::check::Outcome;
+use super::combined::Trigger;
 use super::condition::Observation;
 use super::config::{MonitorConfig, ProbingConfig};
 use super::judge::judge;
 use super::state::State;
-use super::{LastCheck, ProbeEngine, ProbeError, Runtime, lock, maintenance, read};
+use super::{LastCheck, Monitor, ProbeEngine, ProbeError, Runtime, lock, maintenance, read};
 use crate::config::decode::{Decoder, join};
 use crate::store::Write;
 use crate::store::probes::ProbeWrite;
@@ -103,8 +106,8 @@ pub fn series_key(monitor: &str, location: &str) -> String {
 /// One location's series of a monitor.
 #[derive(Clone)]
 pub(super) struct Series {
-    id: u32,
-    rt: Runtime,
+    pub(super) id: u32,
+    pub(super) rt: Runtime,
 }
 
 /// A result another location reports, judged there (its conditions ran where the check ran).
@@ -179,10 +182,12 @@ impl ProbeEngine {
         // One batch at a time, and never while `apply` assigns ids (both allocate them).
         let _turn = self.inner.assigning.lock().await;
         let running = read(&self.inner.monitors).clone();
-        let monitors: HashMap<&str, &MonitorConfig> = running
+        let monitors: HashMap<&str, &Arc<Monitor>> = running
             .values()
-            .map(|m| (m.config.name.as_str(), &m.config))
+            .map(|m| (m.config.name.as_str(), m))
             .collect();
+        // Each monitor's last result in the batch: it is decided again once, after the write.
+        let mut triggers: HashMap<&str, Trigger> = HashMap::new();
         let mut ids = None;
         let windows = read(&self.inner.maintenance).clone();
         let now = self.inner.clock.now_ms();
@@ -192,9 +197,10 @@ impl ProbeEngine {
         let mut writes = Vec::new();
         let mut recorded = 0;
         for r in results {
-            let Some(cfg) = monitors.get(r.monitor.as_str()).copied() else {
+            let Some((name, m)) = monitors.get_key_value(r.monitor.as_str()) else {
                 continue;
             };
+            let cfg = &m.config;
             if !cfg.locations.contains(&r.location) {
                 continue;
             }
@@ -245,6 +251,15 @@ impl ProbeEngine {
             let maint = maintenance::active(&windows, &cfg.name, cfg.group.as_deref(), at as i64)
                 .map(str::to_string);
             let j = judge(&judged_cfg, outcome, maint, at, &mut s.rt);
+            triggers.insert(
+                name,
+                Trigger {
+                    at_ms: j.at_ms,
+                    ok: j.ok,
+                    latency_ms: j.latency_ms,
+                    status: j.record.status,
+                },
+            );
             writes.push(Write::Probe(ProbeWrite::Result {
                 id: s.id,
                 at_ms: j.at_ms,
@@ -262,6 +277,11 @@ impl ProbeEngine {
         all.extend(extra);
         self.inner.store.write(all).await?;
         lock(&self.inner.series).extend(touched);
+        for (name, t) in triggers {
+            if let Some(e) = monitors.get(name).and_then(|m| self.combined(m, t)) {
+                self.inner.events.publish(e);
+            }
+        }
         Ok(recorded)
     }
 

@@ -6,7 +6,7 @@
 //! location not heard from within `stale_after_ms` counts as unknown, not failing: an agent
 //! that stopped reporting must not page for the target (it is alerted on by itself).
 
-use crate::probe::state::State;
+use super::state::State;
 
 /// One location's latest word on a monitor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,9 +25,26 @@ pub struct Verdict {
     pub reporting: usize,
 }
 
+impl Default for Seen {
+    /// A location never heard from.
+    fn default() -> Seen {
+        Seen {
+            state: State::Unknown,
+            at_ms: None,
+        }
+    }
+}
+
 /// Whether a location's state counts as failing (retries still pending do not).
 fn failing(s: State) -> bool {
     s == State::Down
+}
+
+/// Whether a location counts among the failing ones at `now` (recent enough, and DOWN).
+pub fn counts_failing(s: &Seen, now_ms: u64, stale_after_ms: u64) -> bool {
+    failing(s.state)
+        && s.at_ms
+            .is_some_and(|at| now_ms.saturating_sub(at) <= stale_after_ms)
 }
 
 pub fn decide(seen: &[Seen], quorum: u32, now_ms: u64, stale_after_ms: u64) -> Verdict {

@@ -266,7 +266,9 @@ async fn run(pages: StatusPages, mut events: mpsc::Receiver<Event>, mut shutdown
                         continue;
                     }
                     // Only a change of state changes what a page shows before the next tick.
-                    let DomainEvent::Probe(ProbeEvent::Checked(c)) = ev.as_ref() else { continue };
+                    // A monitor checked from several locations shows its state across them.
+                    let (DomainEvent::Probe(ProbeEvent::Checked(c))
+                    | DomainEvent::Probe(ProbeEvent::Combined(c))) = ev.as_ref() else { continue };
                     if !c.is_transition() {
                         continue;
                     }

@@ -2,11 +2,17 @@
 //! assignments with an ETag, gzip result batches from simulated agents at two locations, the
 //! quorum across locations (DEGRADED with one failing location, DOWN with two), idempotent
 //! re-sends, bounded and malformed bodies, revocation, and a kill -9 of the server after which
-//! the per-location state and each agent's progress survive.
+//! the per-location state and each agent's progress survive. `combined.rs`: the state across
+//! locations paging and on the status page, and a silent agent alerted on.
 
+mod combined;
 #[path = "../common/mod.rs"]
 mod common;
 mod real;
+// Shared with the alerts tests, which use all of it.
+#[allow(dead_code)]
+#[path = "../alerts/receiver.rs"]
+mod receiver;
 
 use std::io::Write as _;
 use std::path::Path;

@@ -69,7 +69,13 @@ fn serve_at(dir: &Path, cfg: &Path, port: u16) -> std::process::Child {
         .expect("spawn server")
 }
 
-fn spawn_agent(dir: &Path, server: &str, token: &str, location: &str, source: &str) -> Killed {
+pub(super) fn spawn_agent(
+    dir: &Path,
+    server: &str,
+    token: &str,
+    location: &str,
+    source: &str,
+) -> Killed {
     let data = dir.join(format!("agent-{location}"));
     std::fs::create_dir_all(&data).expect("agent dir");
     let cfg = data.join("agent.yaml");
@@ -97,7 +103,7 @@ fn spawn_agent(dir: &Path, server: &str, token: &str, location: &str, source: &s
 }
 
 /// A child process killed (-9) when dropped.
-struct Killed(std::process::Child);
+pub(super) struct Killed(std::process::Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -107,7 +113,7 @@ impl Drop for Killed {
 }
 
 /// Polls `f` until it returns `Some`, for at most `secs` (a bound, not an assertion on time).
-async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
+pub(super) async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
@@ -125,7 +131,7 @@ where
     }
 }
 
-async fn get_json(c: &reqwest::Client, url: &str, token: &str) -> Option<Value> {
+pub(super) async fn get_json(c: &reqwest::Client, url: &str, token: &str) -> Option<Value> {
     let r = c.get(url).bearer_auth(token).send().await.ok()?;
     if !r.status().is_success() {
         return None;

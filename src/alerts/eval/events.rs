@@ -4,7 +4,9 @@ use serde_json::json;
 
 use std::collections::HashMap;
 
-use super::{Evaluator, MAX_SOURCES_PER_RULE, Measure, Observation, SelfStats, Window, labels};
+use super::{
+    Evaluator, MAX_SOURCES_PER_RULE, Measure, Observation, SelfStats, Window, agents, labels,
+};
 use crate::alerts::model::Labels;
 use crate::alerts::rules::{ExceptionCondition, IssueCondition, IssueRule, SelfCondition};
 use crate::events::{PeriskopEvent, SentryEvent};
@@ -349,6 +351,13 @@ impl Evaluator {
                 }
                 // Reported by the outbox through `notification_dead`.
                 SelfCondition::NotificationDead => continue,
+                // One per agent, on every tick (`agents.rs`).
+                SelfCondition::AgentSilent => {
+                    if stats.is_some() {
+                        out.extend(agents::silent(idx, window, &self.agents, now));
+                    }
+                    continue;
+                }
             };
             out.push(Observation {
                 rule: idx,

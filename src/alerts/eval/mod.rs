@@ -2,6 +2,7 @@
 //! and source (a monitor, an issue, a key), whether the condition holds, out. Pure: the engine
 //! turns these observations into alert state changes.
 
+mod agents;
 mod events;
 mod monitors;
 
@@ -53,6 +54,9 @@ struct MonitorWindow {
     minutes: Option<Buckets<Rollup>>,
     hours: Option<Buckets<Rollup>>,
     last: Option<Checked>,
+    /// For a monitor checked from several locations, its state across them: what rules about
+    /// states (`down`, `degraded`) follow instead of the server's own location's.
+    combined: Option<Checked>,
 }
 
 /// Which monitor rules may select a monitor, so one result costs the rules about it, not every
@@ -178,6 +182,8 @@ pub struct Evaluator {
     /// Counted windows of `panoptes:` rules, by rule.
     self_series: HashMap<usize, MinuteSeries>,
     store_failed: Option<String>,
+    /// Probing agents by name: location and when last heard from (`agent_silent`).
+    agents: HashMap<String, (String, u64)>,
     last_stats: Option<SelfStats>,
     /// Longest minute window of any monitor rule, and longest trend span.
     minute_span: u64,
@@ -216,6 +222,7 @@ impl Evaluator {
             series: HashMap::new(),
             self_series: HashMap::new(),
             store_failed: None,
+            agents: HashMap::new(),
             last_stats: None,
             minute_span,
             hour_span,
@@ -256,6 +263,7 @@ impl Evaluator {
     pub fn on_event(&mut self, e: &DomainEvent, now: u64) -> Vec<Observation> {
         match e {
             DomainEvent::Probe(ProbeEvent::Checked(c)) => self.checked(c),
+            DomainEvent::Probe(ProbeEvent::Combined(c)) => self.combined(c),
             DomainEvent::Probe(ProbeEvent::HeartbeatMissed {
                 monitor_id, name, ..
             }) => self.missed(*monitor_id, name),
@@ -269,6 +277,7 @@ impl Evaluator {
                 self.store_failed = Some(reason.clone());
                 self.self_rules(None, now)
             }
+            DomainEvent::Agent(a) => self.agent_event(a, now),
             // Alerting's own reports: rules do not watch alerts.
             DomainEvent::Alert(_) => Vec::new(),
         }

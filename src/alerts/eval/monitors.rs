@@ -82,12 +82,26 @@ impl Evaluator {
         self.monitor_rules(c.monitor_id, c.at_ms)
     }
 
+    /// A multi-location monitor decided again: rules about its state follow this one.
+    pub(super) fn combined(&mut self, c: &Checked) -> Vec<Observation> {
+        if self
+            .index
+            .candidates(&c.name, c.group.as_deref())
+            .is_empty()
+        {
+            return Vec::new();
+        }
+        self.monitors.entry(c.monitor_id).or_default().combined = Some(c.clone());
+        self.monitor_rules(c.monitor_id, c.at_ms)
+    }
+
     /// Every monitor rule's condition for one monitor at `now`.
     pub(super) fn monitor_rules(&self, id: u32, now: u64) -> Vec<Observation> {
         let Some(w) = self.monitors.get(&id) else {
             return Vec::new();
         };
-        let Some(c) = &w.last else {
+        // A monitor whose locations leave out the server's has only combined results.
+        let Some(c) = w.last.as_ref().or(w.combined.as_ref()) else {
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -107,10 +121,26 @@ impl Evaluator {
                 }
                 total
             };
+            // Rules about states read the state across locations when there are several.
+            let mut subject = c;
             let (active, value) = match m.state {
-                MonitorCondition::Down => (c.state == State::Down, c.state.as_str().to_string()),
-                MonitorCondition::Degraded => {
-                    (c.state == State::Degraded, c.state.as_str().to_string())
+                MonitorCondition::Down | MonitorCondition::Degraded => {
+                    if c.located {
+                        match &w.combined {
+                            Some(k) => subject = k,
+                            None => continue,
+                        }
+                    }
+                    let want = if m.state == MonitorCondition::Down {
+                        State::Down
+                    } else {
+                        State::Degraded
+                    };
+                    let mut value = subject.state.as_str().to_string();
+                    if let Some(why) = subject.error.as_deref().filter(|_| subject.located) {
+                        value = format!("{value} ({why})");
+                    }
+                    (subject.state == want, value)
                 }
                 // Cleared by the next heartbeat that arrives (a passing result).
                 MonitorCondition::Missed => {
@@ -177,14 +207,14 @@ impl Evaluator {
                 }
             };
             // Maintenance never alerts.
-            let active = active && !c.maintenance;
+            let active = active && !subject.maintenance;
             out.push(Observation {
                 rule: i,
                 base: (*c.labels).clone(),
                 source: Self::monitor_source(c),
                 active,
                 momentary: false,
-                context: Self::monitor_context(c, &value),
+                context: Self::monitor_context(subject, &value),
                 value,
                 link: format!("/monitors/{}", c.monitor_id),
             });

@@ -120,6 +120,7 @@ fn checked(id: u32, name: &str, group: Option<&str>, labels: &[(&str, &str)]) ->
         cert_expires_at_ms: None,
         maintenance: false,
         apdex_t_ms: 500,
+        located: false,
     }))
 }
 

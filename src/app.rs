@@ -367,10 +367,6 @@ impl Server {
                 shutdown: shutdown.clone(),
             },
         )));
-        let state = AppState::new(crate::http::Handles {
-            store: store.clone(),
-            auth,
-            metrics: metrics.clone(),
         let agents = crate::agent::Agents::new(
             store.clone(),
             clock.clone(),
@@ -380,6 +376,10 @@ impl Server {
         if let Err(e) = agents.announce().await {
             warn!(error = %e, "agents not announced to alerting: a silent one is noticed once it was heard from");
         }
+        let state = AppState::new(crate::http::Handles {
+            store: store.clone(),
+            auth,
+            metrics: metrics.clone(),
             clock: clock.clone(),
             server: section(&root, |c| c.server.clone()),
             started: Instant::now(),

@@ -184,6 +184,8 @@ impl ProbeEngine {
                 "monitors applied"
             );
         }
+        drop((tokens, tasks, current));
+        self.preload(&ids, monitors);
         Ok(())
     }
 
@@ -207,8 +209,6 @@ impl ProbeEngine {
         let mut rt = fresh_runtime(now);
         rt.current = Resolution::ALL.map(|res| {
             let bucket = res.bucket(now);
-        drop((tokens, tasks, current));
-        self.preload(&ids, monitors);
             let rollup = self
                 .inner
                 .store
@@ -294,6 +294,7 @@ impl ProbeEngine {
             cert_expires_at_ms: rt.cert_expires_at_ms,
             maintenance: in_maintenance,
             apdex_t_ms: cfg.apdex_t.get().as_millis() as u64,
+            located: !cfg.locations.is_empty(),
         });
         let write = Write::Probe(ProbeWrite::Result {
             id: m.id,
@@ -309,6 +310,12 @@ impl ProbeEngine {
             retry: j.transition.retry,
             ok: j.ok,
             latency_ms: j.latency_ms,
+            trigger: Trigger {
+                at_ms: j.at_ms,
+                ok: j.ok,
+                latency_ms: j.latency_ms,
+                status: j.record.status,
+            },
         }
     }
 
@@ -317,7 +324,6 @@ impl ProbeEngine {
     fn apply_judged(&self, m: &Monitor, rt: Runtime, ok: bool, latency_ms: u64) -> super::State {
         let now = self.inner.clock.now_ms();
         let state = rt.state;
-            located: !cfg.locations.is_empty(),
         let cert_days = rt
             .cert_expires_at_ms
             .map(|at| (at - now as i64) as f64 / 86_400_000.0);
@@ -333,12 +339,6 @@ impl ProbeEngine {
             uptime,
         );
         state
-            trigger: Trigger {
-                at_ms: j.at_ms,
-                ok: j.ok,
-                latency_ms: j.latency_ms,
-                status: j.record.status,
-            },
     }
 
     /// Records a scheduled check's result. Queued, not awaited: nobody is waiting on it, the
@@ -361,6 +361,8 @@ impl ProbeEngine {
         match queued {
             Ok(ack) => {
                 self.apply_judged(m, j.rt, j.ok, j.latency_ms);
+                let mut events = vec![j.event];
+                events.extend(self.combined(m, j.trigger));
                 if self
                     .inner
                     .after_commit
@@ -381,8 +383,6 @@ impl ProbeEngine {
 
     /// Records a result somebody is waiting for (a pushed heartbeat at `now`): resolves, with
     /// the monitor's new state, once it is durable, so a 2xx to the pusher means stored. On a
-                let mut events = vec![j.event];
-                events.extend(self.combined(m, j.trigger));
     /// store error nothing changed in memory, not even the time of the last push.
     pub(super) async fn record_durably(
         &self,
@@ -397,6 +397,9 @@ impl ProbeEngine {
         }
         let state = self.apply_judged(m, j.rt, j.ok, j.latency_ms);
         self.inner.events.publish(j.event);
+        if let Some(e) = self.combined(m, j.trigger) {
+            self.inner.events.publish(e);
+        }
         Ok(state)
     }
 
@@ -420,6 +423,3 @@ async fn publish_after_commit(mut rx: mpsc::Receiver<AfterCommit>, events: Publi
         }
     }
 }
-        if let Some(e) = self.combined(m, j.trigger) {
-            self.inner.events.publish(e);
-        }

@@ -17,10 +17,10 @@
 //! monitor's schedule.
 
 pub mod check;
+mod combined;
 pub mod condition;
 pub mod config;
 mod engine;
-mod combined;
 pub mod events;
 pub mod judge;
 pub mod kinds;
@@ -28,12 +28,12 @@ pub mod locations;
 pub mod maintenance;
 mod push;
 pub mod query;
+pub mod quorum;
 pub mod retention;
 pub mod rollup;
 mod schedule;
 pub mod state;
 
-pub mod quorum;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -159,15 +159,15 @@ struct Inner {
     local: String,
     /// Other locations' series, by `locations::series_key` (see `locations.rs`).
     series: Mutex<HashMap<String, locations::Series>>,
+    /// Multi-location monitors' combined state as last published, by monitor id (see
+    /// `combined.rs`).
+    combined: Mutex<HashMap<u32, State>>,
     /// Held while probe ids are assigned (config reloads and remote results both do).
     assigning: tokio::sync::Mutex<()>,
 }
 
 /// The probing engine; cheap to clone.
 #[derive(Clone)]
-    /// Multi-location monitors' combined state as last published, by monitor id (see
-    /// `combined.rs`).
-    combined: Mutex<HashMap<u32, State>>,
 pub struct ProbeEngine {
     inner: Arc<Inner>,
 }

@@ -415,7 +415,7 @@ crate::config_section! {
         pub retention: ProbeRetention = crate::config::section_default(),
         /// This process's location (the server's, or an agent's); see `super::locations`.
         pub location: String = "local".to_string(),
-        /// Local address checks are bound to (multi-homed hosts).
+        /// Local address HTTP, TCP, TLS and DNS checks are bound to (multi-homed hosts, agents).
         pub source_address: Option<String> = None,
     }
 }

@@ -39,7 +39,7 @@ fn system_nameserver() -> Option<SocketAddr> {
         .find_map(|rest| parse_nameserver(rest.trim()))
 }
 
-pub async fn check(d: &DnsCheck, timeout: Duration) -> Outcome {
+pub async fn check(d: &DnsCheck, timeout: Duration, source: Option<std::net::IpAddr>) -> Outcome {
     let started = Instant::now();
     let Some(rtype) = record_type(&d.record.0) else {
         return Outcome::failed(started, format!("unknown record type {}", d.record.0));
@@ -66,10 +66,18 @@ pub async fn check(d: &DnsCheck, timeout: Duration) -> Outcome {
         Ok(b) => b,
         Err(e) => return Outcome::failed(started, format!("encoding query: {e}")),
     };
-    let bind: SocketAddr = if server.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    // From `probing.source_address` when set: a query must leave from the same address as
+    // the other checks of this location, or a resolver's view (split horizon, ACLs) differs.
+    let bind: SocketAddr = match source {
+        Some(ip) if ip.is_ipv4() == server.is_ipv4() => (ip, 0).into(),
+        Some(ip) => {
+            return Outcome::failed(
+                started,
+                format!("nameserver {server} is not of the source address {ip}'s family"),
+            );
+        }
+        None if server.is_ipv4() => ([0, 0, 0, 0], 0).into(),
+        None => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
     };
     let sock = match UdpSocket::bind(bind).await {
         Ok(s) => s,

@@ -39,7 +39,8 @@ impl Outcome {
 pub struct Checkers {
     user_agent: String,
     clients: crate::outbound::SharedClients,
-    /// `probing.source_address`: HTTP and TCP checks connect from it.
+    /// `probing.source_address`: HTTP, TCP and TLS checks connect from it, DNS queries leave
+    /// from it (ICMP does not bind).
     source: Option<std::net::IpAddr>,
 }
 
@@ -52,7 +53,7 @@ impl Checkers {
         }
     }
 
-    /// Binds HTTP and TCP checks to a local address (a multi-homed host, an agent).
+    /// Binds HTTP, TCP, TLS and DNS checks to a local address (a multi-homed host, an agent).
     pub fn with_source(mut self, source: Option<std::net::IpAddr>) -> Checkers {
         self.source = source;
         self
@@ -65,8 +66,8 @@ impl Checkers {
                 http::check(&*self.clients, &self.user_agent, self.source, h).await
             }
             CheckKind::Tcp(t) => tcp::check(t, self.source).await,
-            CheckKind::Dns(d) => dns::check(d, m.timeout.get()).await,
-            CheckKind::Tls(t) => tls::check(t).await,
+            CheckKind::Dns(d) => dns::check(d, m.timeout.get(), self.source).await,
+            CheckKind::Tls(t) => tls::check(t, self.source).await,
             CheckKind::Icmp(i) => icmp::check(i, m.timeout.get()).await,
             CheckKind::Push(_) => Outcome::failed(Instant::now(), "push monitors are not polled"),
         }
@@ -79,3 +80,6 @@ pub fn cert_not_after_ms(der: &[u8]) -> Option<i64> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
     cert.validity().not_after.timestamp().checked_mul(1000)
 }
+
+#[cfg(test)]
+mod source_tests;

@@ -12,7 +12,8 @@ use crate::probe::config::TcpCheck;
 const MAX_LINE: u64 = 4096;
 
 /// Connects to `host:port`, from `source` when given (the first address of the host's family).
-async fn connect(
+/// TLS checks connect through it too.
+pub(super) async fn connect(
     host: &str,
     port: u16,
     source: Option<std::net::IpAddr>,

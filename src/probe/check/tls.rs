@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
-use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::client::danger::{
     HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
@@ -111,7 +110,7 @@ fn client_config(verify: bool, ca_file: Option<&PathBuf>) -> Result<Arc<ClientCo
     Ok(config)
 }
 
-pub async fn check(t: &TlsCheck) -> Outcome {
+pub async fn check(t: &TlsCheck, source: Option<std::net::IpAddr>) -> Outcome {
     let started = Instant::now();
     let config = match client_config(t.verify_tls, t.ca_file.as_ref()) {
         Ok(c) => c,
@@ -122,7 +121,7 @@ pub async fn check(t: &TlsCheck) -> Outcome {
         Ok(n) => n,
         Err(e) => return Outcome::failed(started, format!("server name `{name}`: {e}")),
     };
-    let tcp = match TcpStream::connect((t.host.as_str(), t.port)).await {
+    let tcp = match super::tcp::connect(&t.host, t.port, source).await {
         Ok(s) => s,
         Err(e) => return Outcome::failed(started, format!("connect {}:{}: {e}", t.host, t.port)),
     };

@@ -14,6 +14,7 @@ pub fn Loading(#[prop(into)] what: String) -> impl IntoView {
 pub fn ErrorNote(error: ApiError) -> impl IntoView {
     let code = match &error {
         ApiError::Api { code, .. } => code.clone(),
+        ApiError::Invalid { .. } => "invalid_input".into(),
         ApiError::Unauthorized(_) => "unauthorized".into(),
         ApiError::Network(_) => "network".into(),
         ApiError::Decode(_) => "decode".into(),

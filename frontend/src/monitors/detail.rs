@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use leptos_router::components::A;
-use leptos_router::hooks::use_params_map;
-use panoptes_types::{ConditionView, MonitorDetail, Resolution};
+use leptos_router::hooks::{use_navigate, use_params_map};
+use panoptes_types::{ConditionView, MonitorDetail, MonitorSource, Resolution};
 
 use super::history::{Results, Rollups};
 use super::state_of;
@@ -43,7 +44,9 @@ pub fn MonitorPage() -> impl IntoView {
     view! {
         <p class="crumbs"><A href="/monitors">"← Monitors"</A></p>
         <section class="card" id="monitor-detail">
-            {move || loaded(detail.get(), "monitor", |d| view! { <Detail d=d /> })}
+            {move || loaded(detail.get(), "monitor", |d| {
+                view! { <Detail d=d changed=Callback::new(move |_| detail.refetch()) /> }
+            })}
         </section>
         <section class="card" id="monitor-results">
             <h2>"Last hour"</h2>
@@ -56,10 +59,68 @@ pub fn MonitorPage() -> impl IntoView {
     }
 }
 
+/// Edit, pause/resume and delete, for a monitor made here by someone who may change it; a
+/// note for one the config file declares.
 #[component]
-fn Detail(d: MonitorDetail) -> impl IntoView {
+fn Actions(id: u32, source: MonitorSource, paused: bool, changed: Callback<()>) -> impl IntoView {
+    let editor = super::can_edit();
+    let error = RwSignal::new(None::<String>);
+    let navigate = use_navigate();
+    let toggle = move |_| {
+        spawn_local(async move {
+            let patch = serde_json::json!({ "enabled": paused });
+            match api::update_monitor(id, &patch).await {
+                Ok(_) => changed.run(()),
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
+    let remove = move |_| {
+        let confirmed = web_sys::window()
+            .and_then(|w| {
+                w.confirm_with_message(
+                    "Delete this monitor? Its results stay until retention removes them.",
+                )
+                .ok()
+            })
+            .unwrap_or(false);
+        if !confirmed {
+            return;
+        }
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match api::delete_monitor(id).await {
+                Ok(()) => navigate("/monitors", Default::default()),
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
+    match source {
+        MonitorSource::Config => view! {
+            <p class="muted" id="from-config">"Declared in the config file: change it there."</p>
+        }
+        .into_any(),
+        MonitorSource::Api => view! {
+            <Show when=editor>
+                <div class="actions" id="monitor-actions">
+                    <A href=format!("/monitors/{id}/edit") {..} id="edit-monitor" class="button">"Edit"</A>
+                    <button class="secondary" id="pause-monitor" on:click=toggle>
+                        {if paused { "Resume" } else { "Pause" }}
+                    </button>
+                    <button class="secondary" id="delete-monitor" on:click=remove.clone()>"Delete"</button>
+                </div>
+            </Show>
+            {move || error.get().map(|e| view! { <p class="error note" role="alert">{e}</p> })}
+        }
+        .into_any(),
+    }
+}
+
+#[component]
+fn Detail(d: MonitorDetail, changed: Callback<()>) -> impl IntoView {
     let s = d.summary;
     let state = state_of(&s);
+    let (id, source, paused) = (s.id, s.source, s.paused);
     let uptime = [
         ("24 h", s.uptime.h24),
         ("7 d", s.uptime.d7),
@@ -70,7 +131,9 @@ fn Detail(d: MonitorDetail) -> impl IntoView {
         <div class="row">
             <h1>{s.name.clone()}</h1>
             <StateBadge state=state />
+            {paused.then(|| view! { <span class="badge muted paused">"paused"</span> })}
         </div>
+        <Actions id=id source=source paused=paused changed=changed />
         <p class="muted">
             {format!("{} {} every {}, timeout {}, retries {} ({} apart), recovery after {}",
                 s.kind, s.target, d.interval, d.timeout, d.retries, d.retry_interval, d.recovery)}

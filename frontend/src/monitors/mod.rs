@@ -2,15 +2,18 @@
 //! night sees them without scrolling; `/monitors/:id` (see `detail`) for one.
 
 mod detail;
+mod form;
 mod history;
 
 pub use detail::MonitorPage;
+pub use form::{EditMonitor, NewMonitor};
 
 use leptos::prelude::*;
 use leptos_router::components::A;
-use panoptes_types::{MonitorState, MonitorSummary};
+use panoptes_types::{MonitorSource, MonitorState, MonitorSummary, Role};
 
 use crate::api;
+use crate::app::{Session, use_session};
 use crate::components::{Empty, RelativeTime, StateBadge, Table, loaded, millis, pct, row_link};
 use crate::poll::{EVERY, use_poll};
 
@@ -24,6 +27,13 @@ fn rank(state: MonitorState) -> u8 {
         MonitorState::Unknown => 4,
         MonitorState::Up => 5,
     }
+}
+
+/// Whether the signed-in person may change monitors (the server decides; this hides buttons
+/// that would only be refused).
+pub(crate) fn can_edit() -> impl Fn() -> bool + Copy {
+    let session = use_session();
+    move || matches!(session.get(), Session::User(p) if p.role >= Role::Editor)
 }
 
 pub(crate) fn state_of(m: &MonitorSummary) -> MonitorState {
@@ -43,12 +53,18 @@ async fn sorted_monitors() -> Result<Vec<MonitorSummary>, api::ApiError> {
 #[component]
 pub fn MonitorList() -> impl IntoView {
     let monitors = use_poll(EVERY, sorted_monitors);
+    let editor = can_edit();
     view! {
         <section class="card" id="monitors">
-            <h1>"Monitors"</h1>
+            <div class="row">
+                <h1>"Monitors"</h1>
+                <Show when=editor>
+                    <A href="/monitors/new" {..} id="new-monitor" class="button">"New monitor"</A>
+                </Show>
+            </div>
             {move || loaded(monitors.get(), "monitors", |items| {
                 if items.is_empty() {
-                    view! { <Empty>"No monitors configured (see " <code>"monitors:"</code> " in the config)."</Empty> }
+                    view! { <Empty>"No monitors yet: add one here, or under " <code>"monitors:"</code> " in the config."</Empty> }
                         .into_any()
                 } else {
                     view! {
@@ -78,6 +94,9 @@ fn MonitorRow(m: MonitorSummary) -> impl IntoView {
             <td>
                 <A href=href>{name}</A>
                 {m.group.map(|g| view! { <span class="muted">{format!("  {g}")}</span> })}
+                {m.paused.then(|| view! { <span class="badge muted paused">"paused"</span> })}
+                {(m.source == MonitorSource::Config)
+                    .then(|| view! { <span class="badge muted from-config" title="declared in the config file">"config"</span> })}
             </td>
             <td>{m.kind}</td>
             <td class="target"><code>{m.target}</code></td>

@@ -1,0 +1,84 @@
+//! Monitors managed from the dashboard: an admin creates one in the form (a wrong field is named
+//! under its input first), sees it probed, reaches its edit form by a deep link that survives a
+//! reload, pauses it, and finds the config's own monitor read-only.
+
+use super::*;
+
+#[tokio::test]
+async fn a_monitor_created_in_the_form_is_probed_and_can_be_paused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    add_user(dir.path(), "root", "correct horse battery");
+    let s = start(dir.path(), &[]);
+    let d = Driver::start().await;
+    d.goto(&s.url("/monitors")).await;
+    d.type_into("#username", "root").await;
+    d.type_into("#password", "correct horse battery").await;
+    d.click("#login").await;
+    d.wait_url(&s.url("/monitors")).await;
+    // The embedded default's own monitor comes from the config.
+    d.find("tr.monitor-row .from-config").await;
+
+    d.click("#new-monitor").await;
+    d.wait_url(&s.url("/monitors/new")).await;
+    d.type_into("#f-name", "own health").await;
+    d.type_into("#f-url", "ftp://nowhere").await;
+    d.type_into("#f-interval", "1s").await;
+    d.click("#f-save").await;
+    // The server's message for that field, under its input; nothing was created.
+    let said = d
+        .wait_text("[data-field='url']", "is not an http:// or https:// URL")
+        .await;
+    assert!(said.contains("ftp://nowhere"), "{said}");
+    assert_eq!(d.url().await, s.url("/monitors/new"));
+
+    d.type_into("#f-url", &s.url("/healthz")).await;
+    d.click("#f-save").await;
+    d.find("#monitor-actions").await;
+    let url = d.url().await;
+    let id: u32 = url
+        .rsplit('/')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not a monitor's page: {url}"));
+    // Probed every second: it is UP without a reload.
+    d.find("#monitor-detail [data-state='UP']").await;
+    d.screenshot("monitor-detail.png").await;
+
+    // The edit form by its address, after a reload, holds what was saved.
+    d.goto(&s.url(&format!("/monitors/{id}/edit"))).await;
+    d.find("#f-url").await;
+    d.wait_text("#monitor-form h1", "Edit monitor").await;
+    let value = d
+        .call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            json!({"script": "return document.querySelector('#f-url').value", "args": []}),
+        )
+        .await;
+    assert_eq!(value["value"], s.url("/healthz"));
+    d.screenshot("monitor-form.png").await;
+
+    // Paused from its page; listed as paused.
+    d.goto(&s.url(&format!("/monitors/{id}"))).await;
+    d.click("#pause-monitor").await;
+    d.find("#monitor-detail .paused").await;
+    d.goto(&s.url("/monitors")).await;
+    d.find(&format!("tr.monitor-row[data-id='{id}'] .paused"))
+        .await;
+
+    // The config's monitor shows no buttons, only where to change it.
+    let own = d
+        .call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            json!({"script": "return document.querySelector('tr.monitor-row .from-config').closest('tr').dataset.id", "args": []}),
+        )
+        .await;
+    let own = own["value"]
+        .as_str()
+        .expect("the config monitor's id")
+        .to_string();
+    d.goto(&s.url(&format!("/monitors/{own}"))).await;
+    d.find("#from-config").await;
+    assert!(!d.exists("#edit-monitor").await);
+}

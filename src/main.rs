@@ -176,6 +176,11 @@ struct AgentRun {
     /// This agent's location (overrides probing.location).
     #[arg(long = "location")]
     at: Option<String>,
+    /// Most bytes of unsent results kept while the server is away; beyond, the oldest are
+    /// dropped (counted and logged).
+    #[arg(long, env = "PANOPTES_AGENT_MAX_SPOOL_BYTES",
+          default_value_t = panoptes::agent::run::DEFAULT_MAX_SPOOL_BYTES)]
+    max_spool_bytes: u64,
     #[command(flatten)]
     location: Location,
 }
@@ -362,7 +367,23 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 return Err("panoptes agent needs --server, --token and --location".into());
             };
             let config = load(run.location.config.as_deref(), &overrides_of(&run.location))?;
-            runtime()?.block_on(agent(config, server, token, at))?;
+            // The agent logs like the server (its spool's losses and the server's absence are
+            // only ever said there).
+            let format = match log_format {
+                Some(LogFormatArg::Json) => LogFormat::Json,
+                Some(LogFormatArg::Text) => LogFormat::Text,
+                None => config.log.format,
+            };
+            let level = log_level.unwrap_or_else(|| config.log.level.clone());
+            let _log = telemetry::init(&level, format)?;
+            let settings = panoptes::agent::run::Settings {
+                server,
+                token,
+                location: at,
+                probing: config.probing.clone(),
+                max_spool_bytes: run.max_spool_bytes,
+            };
+            runtime()?.block_on(agent(config, settings))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Agent {
@@ -481,18 +502,12 @@ fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Config, String> {
 }
 
 /// The agent process until SIGTERM or SIGINT (see `agent::run`).
-async fn agent(config: Config, server: String, token: String, at: String) -> Result<(), String> {
+async fn agent(config: Config, settings: panoptes::agent::run::Settings) -> Result<(), String> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     let store = app::open_store(&config, &Metrics::new()).map_err(|e| e.to_string())?;
     let clock: SharedClock = Arc::new(SystemClock);
-    let settings = panoptes::agent::run::Settings {
-        server,
-        token,
-        location: at,
-        probing: config.probing.clone(),
-    };
     let shutdown = async move {
         tokio::select! {
             _ = term.recv() => info!("SIGTERM: shutting down"),

@@ -9,8 +9,9 @@
 //! the server is unreachable results wait on disk and go out in order later. Each result's id
 //! is its position in that order (see [`seq`]), so a batch sent twice is counted once.
 //!
-//! Bounded: results older than [`MAX_SPOOL_AGE`] are dropped unsent (counted in the log), and
-//! sent results are pruned from the local file.
+//! Bounded: results older than [`MAX_SPOOL_AGE`] are dropped unsent (counted in the log); so
+//! are the oldest unsent ones once the spool holds more than `--max-spool-bytes` (measured
+//! while the server is away, see [`over_bound`]); sent results are pruned from the local file.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -47,6 +48,13 @@ const SHIP_EVERY: Duration = Duration::from_secs(1);
 const HEARTBEAT_MS: u64 = 15_000;
 /// Sent results stay in the local file this long (for a look at the agent's own data).
 const KEEP_SENT_MS: u64 = 3_600_000;
+/// Default bound of the unsent results' stored size (`--max-spool-bytes`).
+pub const DEFAULT_MAX_SPOOL_BYTES: u64 = 256 * 1024 * 1024;
+/// While batches fail, the spool is measured at most this often (a measure reads every unsent
+/// result's key).
+const MEASURE_EVERY_MS: u64 = 5_000;
+/// A stored result's key: series id and time.
+const KEY_BYTES: usize = 12;
 
 pub struct Settings {
     /// Base URL of the server, e.g. `http://10.0.0.5:8080`.
@@ -54,6 +62,8 @@ pub struct Settings {
     pub token: String,
     pub location: String,
     pub probing: ProbingConfig,
+    /// Most bytes of unsent results kept; beyond, the oldest are dropped (counted and logged).
+    pub max_spool_bytes: u64,
 }
 
 /// A result's id with its agent: its time, then its local series id (unique per monitor and
@@ -61,6 +71,33 @@ pub struct Settings {
 /// order results are shipped.
 pub fn seq(at_ms: u64, id: u32) -> u64 {
     (at_ms << 20) | u64::from(id & 0xF_FFFF)
+}
+
+/// Where the spool must start so that what is kept fits in `max_bytes`: `None` when it all
+/// fits, else the time of the oldest result kept (results stamped before it are dropped, whole
+/// milliseconds at a time, so the cursor never splits one). `sizes` is each unsent result's
+/// (time, stored bytes), in any order. Pure.
+pub fn over_bound(sizes: &mut [(u64, usize)], max_bytes: u64) -> Option<u64> {
+    let total: u64 = sizes.iter().map(|(_, b)| *b as u64).sum();
+    if total <= max_bytes {
+        return None;
+    }
+    sizes.sort_unstable_by_key(|(at, _)| *at);
+    let mut excess = total - max_bytes;
+    let mut i = 0;
+    while i < sizes.len() && excess > 0 {
+        let at = sizes[i].0;
+        // The whole millisecond goes, or none of it.
+        while i < sizes.len() && sizes[i].0 == at {
+            excess = excess.saturating_sub(sizes[i].1 as u64);
+            i += 1;
+        }
+    }
+    Some(
+        sizes
+            .get(i)
+            .map_or_else(|| sizes[i - 1].0 + 1, |(at, _)| *at),
+    )
 }
 
 pub async fn run(
@@ -101,6 +138,10 @@ pub async fn run(
         token: settings.token,
         etag: None,
         last_post_ms: 0,
+        max_spool_bytes: settings.max_spool_bytes,
+        failing: true,
+        measured_ms: 0,
+        dropped_total: 0,
     };
     info!(location = %settings.location, server = %agent.base, "panoptes agent running");
     let mut poll = tokio::time::interval(POLL_EVERY);
@@ -126,6 +167,12 @@ struct Agent {
     token: String,
     etag: Option<String>,
     last_post_ms: u64,
+    max_spool_bytes: u64,
+    /// The last batch did not reach the server (true at start: a spool may be left over).
+    failing: bool,
+    measured_ms: u64,
+    /// Results dropped for the size bound since start.
+    dropped_total: u64,
 }
 
 impl Agent {
@@ -205,6 +252,11 @@ impl Agent {
             );
             cursor = oldest;
         }
+        // Only a spool the server does not drain grows: measured then, now and again.
+        if self.failing && now.saturating_sub(self.measured_ms) >= MEASURE_EVERY_MS {
+            self.measured_ms = now;
+            cursor = self.bound(cursor, now).await;
+        }
         let to = until.min(cursor.saturating_add(BATCH_SPAN_MS));
         if to <= cursor {
             return;
@@ -241,13 +293,65 @@ impl Agent {
         match sent {
             Ok(r) if r.status().is_success() => {
                 self.last_post_ms = now;
+                self.failing = false;
                 self.advance(cursor, next).await;
             }
-            Ok(r) => warn!(status = %r.status(), results = n, "batch refused; kept in the spool"),
+            Ok(r) => {
+                self.failing = true;
+                warn!(status = %r.status(), results = n, "batch refused; kept in the spool")
+            }
             Err(e) => {
+                self.failing = true;
                 warn!(error = %crate::outbound::error_chain(&e), results = n, "server unreachable; results kept in the spool")
             }
         }
+    }
+
+    /// Drops the oldest unsent results beyond `max_spool_bytes`: the cursor moves past them
+    /// (durably, with the results themselves pruned) and the loss is logged with its count.
+    /// Returns the cursor in force.
+    async fn bound(&mut self, cursor: u64, now: u64) -> u64 {
+        let mut sizes: Vec<(u64, usize)> =
+            match self.store.probe_result_sizes_between(cursor, now + 1) {
+                Ok(rows) => rows
+                    .into_iter()
+                    .map(|(_, at, len)| (at, len + KEY_BYTES))
+                    .collect(),
+                Err(e) => {
+                    warn!(error = %e, "spool not measured");
+                    return cursor;
+                }
+            };
+        let Some(keep_from) = over_bound(&mut sizes, self.max_spool_bytes) else {
+            return cursor;
+        };
+        let dropped = sizes.iter().filter(|(at, _)| *at < keep_from).count() as u64;
+        let mut writes = vec![Write::PutMeta {
+            key: CURSOR_KEY.into(),
+            value: keep_from,
+        }];
+        if let Ok(ids) = self.store.probe_ids() {
+            writes.push(Write::Probe(ProbeWrite::Prune {
+                ids: ids.into_values().collect(),
+                resolution: None,
+                before_ms: keep_from,
+                limit: usize::try_from(dropped).unwrap_or(usize::MAX).max(1),
+            }));
+        }
+        if let Err(e) = self.store.write(writes).await {
+            warn!(error = %e, "spool over its bound, but the cursor was not moved");
+            return cursor;
+        }
+        self.dropped_total += dropped;
+        warn!(
+            dropped,
+            dropped_total = self.dropped_total,
+            max_spool_bytes = self.max_spool_bytes,
+            from_ms = cursor,
+            to_ms = keep_from,
+            "spool over its size bound: oldest unsent results dropped"
+        );
+        keep_from
     }
 
     /// Results stamped in `[from, to)` (at most [`BATCH_RESULTS`]) and where the next slice
@@ -330,6 +434,17 @@ fn gzip_batch(results: &[AgentResult]) -> std::io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_oldest_whole_milliseconds_go_when_over_the_bound() {
+        assert_eq!(over_bound(&mut [(5, 10), (6, 10)], 20), None);
+        // 10 bytes over: the oldest millisecond (both of its results) goes.
+        let mut s = [(7, 10), (5, 6), (5, 6), (6, 10)];
+        assert_eq!(over_bound(&mut s, 22), Some(6));
+        // Everything over a tiny bound: past the newest.
+        assert_eq!(over_bound(&mut [(5, 10), (9, 10)], 0), Some(10));
+        assert_eq!(over_bound(&mut [], 0), None);
+    }
 
     #[test]
     fn ids_follow_time_then_series() {

@@ -181,6 +181,34 @@ impl Store {
 
     /// Raw results of every monitor stamped in `[from_ms, to_ms)`, by monitor then time (one
     /// read transaction: a consistent cut for remote-write).
+    /// Each stored result's (series id, time, encoded size) in `[from_ms, to_ms)`, without
+    /// copying the results (the agent measures its spool so).
+    pub fn probe_result_sizes_between(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> Result<Vec<(u32, u64, usize)>, StoreError> {
+        let txn = self.read_txn()?;
+        let (Some(ids), Some(t)) = (
+            missing_is_empty(txn.open_table(IDS))?,
+            missing_is_empty(txn.open_table(RESULTS))?,
+        ) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for row in ids.iter().map_err(StoreError::storage)? {
+            let id = row.map_err(StoreError::storage)?.1.value();
+            for r in t
+                .range((id, from_ms)..(id, to_ms.max(from_ms)))
+                .map_err(StoreError::storage)?
+            {
+                let (k, v) = r.map_err(StoreError::storage)?;
+                out.push((id, k.value().1, v.value().len()));
+            }
+        }
+        Ok(out)
+    }
+
     pub fn probe_results_between(
         &self,
         from_ms: u64,

@@ -3,12 +3,14 @@
 //! quorum across locations (DEGRADED with one failing location, DOWN with two), idempotent
 //! re-sends, bounded and malformed bodies, revocation, and a kill -9 of the server after which
 //! the per-location state and each agent's progress survive. `combined.rs`: the state across
-//! locations paging and on the status page, and a silent agent alerted on.
+//! locations paging and on the status page, and a silent agent alerted on. `spool.rs`: the
+//! agent's spool bounded by size.
 
 mod combined;
 #[path = "../common/mod.rs"]
 mod common;
 mod real;
+mod spool;
 // Shared with the alerts tests, which use all of it.
 #[allow(dead_code)]
 #[path = "../alerts/receiver.rs"]

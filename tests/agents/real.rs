@@ -52,7 +52,7 @@ async fn picky_target() -> u16 {
 }
 
 /// `panoptes serve` on a fixed port (agents must find it again after a restart).
-fn serve_at(dir: &Path, cfg: &Path, port: u16) -> std::process::Child {
+pub(super) fn serve_at(dir: &Path, cfg: &Path, port: u16) -> std::process::Child {
     panoptes()
         .args([
             "serve",
@@ -103,7 +103,7 @@ pub(super) fn spawn_agent(
 }
 
 /// A child process killed (-9) when dropped.
-pub(super) struct Killed(std::process::Child);
+pub(super) struct Killed(pub(super) std::process::Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {

@@ -226,6 +226,8 @@ impl Server {
         // The status pages only need to hear of state changes; a dropped one waits for the
         // next 30 s refresh.
         let status_events = bus.subscribe("status", 4_096);
+        // The dashboards' live feed: a dropped event only delays a view to its slow poll.
+        let live_events = bus.subscribe("live", crate::live::BUS_QUEUE);
         let store = open_store(&config, &metrics)?;
         store.on_failure(bus.publisher(DomainEvent::Store));
         let auth = Auth::new(store.clone(), clock.clone(), config.auth.clone())
@@ -294,7 +296,9 @@ impl Server {
         })
         .await?;
         let stats_metrics = metrics.clone();
-        let mut background = vec![oncall_task];
+        let (live_feed, live_task) =
+            crate::live::Live::start(live_events, &instance_id, shutdown.clone());
+        let mut background = vec![oncall_task, live_task];
         let (alerts, alert_tasks) = crate::alerts::engine::start(crate::alerts::Deps {
             store: store.clone(),
             clock: clock.clone(),
@@ -393,6 +397,7 @@ impl Server {
             status,
             forward: forwarder,
             agents: agents.clone(),
+            live: live_feed,
         });
         background.extend(alert_tasks);
         background.push(tokio::spawn(crate::sentry::digest::run(

@@ -12,6 +12,7 @@
 //! - `oncall`: schedules, overrides, escalation policies, pages and acknowledge links.
 //! - `clock`: time as a parameter.
 //! - `app`: wires the parts together for `panoptes serve` (signals, reload, shutdown).
+//! - `live`: the dashboard's live feed (domain events as small messages, server-sent).
 //! - `telemetry`: logging setup.
 
 pub mod agent;
@@ -23,6 +24,7 @@ pub mod config;
 pub mod events;
 pub mod forward;
 pub mod http;
+pub mod live;
 pub mod metrics;
 pub mod oncall;
 pub mod outbound;

@@ -162,6 +162,13 @@ pub async fn patch<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> R
     decode(send(Method::PATCH, path, Some(encode(body)?), On401::Login).await?).await
 }
 
+/// A POST whose answer has no body (204).
+pub async fn post_no_content<B: Serialize>(path: &str, body: &B) -> Result<(), ApiError> {
+    send(Method::POST, path, Some(encode(body)?), On401::Login)
+        .await
+        .map(drop)
+}
+
 pub async fn delete(path: &str) -> Result<(), ApiError> {
     send(Method::DELETE, path, None, On401::Login)
         .await

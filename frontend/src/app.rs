@@ -41,6 +41,7 @@ pub fn App() -> impl IntoView {
     let session = RwSignal::new(Session::Checking);
     provide_context(session);
     provide_now();
+    crate::live::provide(session);
     api::on_unauthorized(move || {
         session.try_set(Session::Anonymous);
     });
@@ -68,6 +69,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("alerts") view=AlertsPage />
                     <Route path=path!("oncall") view=OnCallPage />
                     <Route path=path!("statuspages") view=StatusPagesPage />
+                    <Route path=path!("settings") view=crate::settings::SettingsPage />
                     <Route path=path!("*any") view=NotFound />
                 </ParentRoute>
             </Routes>
@@ -158,7 +160,11 @@ fn Nav(principal: Principal) -> impl IntoView {
                 <A href="/statuspages" {..} id="nav-statuspages">
                     "Status pages"
                 </A>
+                <A href="/settings" {..} id="nav-settings">
+                    "Settings"
+                </A>
             </nav>
+            {crate::live::LiveDot()}
             <span class="who muted">
                 "Signed in as " <b id="principal">{principal.name}</b>
             </span>

@@ -1,9 +1,10 @@
 //! The Panoptes dashboard: a Leptos client-side app compiled to wasm32 and embedded in the
 //! server binary. It talks only to the JSON API (`panoptes_types` describes every payload).
 //!
-//! Layout: `api` (the one fetch path), `poll` (data that refreshes itself), `components`
+//! Layout: `api` (the one fetch path), `poll` (data that refreshes itself), `live` (the live
+//! feed it listens to), `components`
 //! (tables, badges, load states, times), `app` (session, routes, navigation bar), and one
-//! module per area: `overview`, `monitors`, `issues`, `exceptions`, `alerts`, `oncall`, `statuspages`, `login`.
+//! module per area: `overview`, `monitors`, `issues`, `exceptions`, `alerts`, `oncall`, `statuspages`, `settings`, `login`.
 
 mod alerts;
 mod api;
@@ -11,11 +12,13 @@ mod app;
 mod components;
 mod exceptions;
 mod issues;
+mod live;
 mod login;
 mod monitors;
 mod oncall;
 mod overview;
 mod poll;
+mod settings;
 mod statuspages;
 
 fn main() {

@@ -14,6 +14,7 @@ pub mod credentials;
 pub mod error;
 mod forward;
 mod issues;
+mod live;
 mod oncall;
 mod oncall_links;
 pub mod page;
@@ -84,6 +85,7 @@ pub struct Handles {
     pub status: crate::statuspage::StatusPages,
     pub forward: crate::forward::Forwarder,
     pub agents: crate::agent::Agents,
+    pub live: crate::live::Live,
 }
 
 impl Handles {
@@ -102,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tokens", get(api::list_tokens).post(api::create_token))
         .route("/tokens/{id}", delete(api::delete_token))
         .route("/audit", get(api::audit))
+        .route("/live", get(live::stream))
         .merge(users::routes())
         .route("/backup", get(api::backup))
         .merge(probes::routes())

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 pub mod alerts;
 pub mod any;
 pub mod event;
+pub mod live;
 pub mod oncall;
 pub mod periskop;
 pub mod probes;
@@ -24,6 +25,7 @@ pub use event::{
     Breadcrumb, ExceptionValue, Frame, LogEntry, Mechanism, RequestInfo, SdkInfo, SentryEvent,
     Stacktrace, Thread, Timestamp, User,
 };
+pub use live::{LiveMessage, Topic};
 pub use oncall::*;
 pub use periskop::*;
 pub use probes::*;

@@ -11,12 +11,13 @@ use panoptes_types::{AlertHistoryEntry, AlertState, AlertView, NewSilence, Silen
 
 use crate::api::{self, ApiError};
 use crate::components::{Empty, ErrorNote, RelativeTime, Table, loaded};
-use crate::poll::{EVERY, use_poll};
+use crate::live::Topics;
+use crate::poll::{EVERY, use_poll_on};
 
 #[component]
 pub fn AlertsPage() -> impl IntoView {
-    let alerts = use_poll(EVERY, api::alerts);
-    let history = use_poll(EVERY, api::alert_history);
+    let alerts = use_poll_on(Topics::ALERTS, EVERY, api::alerts);
+    let history = use_poll_on(Topics::ALERTS, EVERY, api::alert_history);
     let refresh = Callback::new(move |()| alerts.refetch());
     view! {
         <section class="card" id="alerts">

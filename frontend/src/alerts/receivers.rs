@@ -7,11 +7,12 @@ use panoptes_types::{DeliveryState, ReceiverView, TestDelivery};
 
 use crate::api::{self, ApiError};
 use crate::components::{Empty, ErrorNote, RelativeTime, Table, loaded};
-use crate::poll::{EVERY, use_poll};
+use crate::live::Topics;
+use crate::poll::{EVERY, use_poll_on};
 
 #[component]
 pub fn Receivers() -> impl IntoView {
-    let receivers = use_poll(EVERY, api::receivers);
+    let receivers = use_poll_on(Topics::NONE, EVERY, api::receivers);
     view! {
         <section class="card" id="receivers">
             <h2>"Receivers"</h2>

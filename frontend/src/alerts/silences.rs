@@ -6,11 +6,12 @@ use panoptes_types::{SilenceState, SilenceView};
 
 use crate::api::{self, ApiError};
 use crate::components::{Empty, ErrorNote, RelativeTime, Table, loaded};
-use crate::poll::{EVERY, use_poll};
+use crate::live::Topics;
+use crate::poll::{EVERY, use_poll_on};
 
 #[component]
 pub fn Silences() -> impl IntoView {
-    let silences = use_poll(EVERY, api::silences);
+    let silences = use_poll_on(Topics::ALERTS, EVERY, api::silences);
     let refresh = Callback::new(move |()| silences.refetch());
     view! {
         <section class="card" id="silences">

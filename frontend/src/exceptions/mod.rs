@@ -11,7 +11,8 @@ use panoptes_types::ExceptionService;
 
 use crate::api;
 use crate::components::{Empty, RelativeTime, Table, loaded, row_link};
-use crate::poll::{EVERY, use_poll};
+use crate::live::Topics;
+use crate::poll::{EVERY, use_poll_on};
 
 /// The client-side address of a service's page.
 pub fn service_href(name: &str) -> String {
@@ -20,7 +21,7 @@ pub fn service_href(name: &str) -> String {
 
 #[component]
 pub fn ServiceList() -> impl IntoView {
-    let services = use_poll(EVERY, api::exception_services);
+    let services = use_poll_on(Topics::EXCEPTIONS, EVERY, api::exception_services);
     view! {
         <section class="card" id="exceptions">
             <h1>"Exceptions"</h1>

@@ -11,7 +11,8 @@ use panoptes_types::{
 
 use crate::api::{self, ApiError};
 use crate::components::{Empty, ErrorNote, LevelBadge, RelativeTime, Table, loaded};
-use crate::poll::{EVERY, use_poll};
+use crate::live::Topics;
+use crate::poll::{EVERY, use_poll_on};
 
 #[component]
 pub fn ServicePage() -> impl IntoView {
@@ -24,7 +25,7 @@ pub fn ServicePage() -> impl IntoView {
                 .unwrap_or(s)
         })
     });
-    let keys = use_poll(EVERY, move || {
+    let keys = use_poll_on(Topics::EXCEPTIONS, EVERY, move || {
         let service = service.get();
         async move {
             let service = service.ok_or_else(|| ApiError::not_found("no such service"))?;
@@ -96,7 +97,7 @@ fn KeyRow(k: ExceptionSummary, selected: RwSignal<Option<String>>) -> impl IntoV
 fn KeyDetail(service: String, key_name: String, on_resolved: Callback<()>) -> impl IntoView {
     let detail = {
         let (service, key) = (service.clone(), key_name.clone());
-        use_poll(EVERY, move || {
+        use_poll_on(Topics::EXCEPTIONS, EVERY, move || {
             let (service, key) = (service.clone(), key.clone());
             async move { api::exception_key(&service, &key).await }
         })

@@ -9,7 +9,8 @@ use panoptes_types::{IssueDetail, IssueStatus};
 use super::event::EventView;
 use crate::api::{self, ApiError};
 use crate::components::{Empty, ErrorNote, LevelBadge, RelativeTime, loaded};
-use crate::poll::{EVERY, use_poll};
+use crate::live::Topics;
+use crate::poll::{EVERY, use_poll_on};
 
 #[component]
 pub fn IssuePage() -> impl IntoView {
@@ -19,7 +20,7 @@ pub fn IssuePage() -> impl IntoView {
             .with(|p| p.get("id"))
             .and_then(|s| s.parse::<u64>().ok())
     });
-    let detail = use_poll(EVERY, move || {
+    let detail = use_poll_on(Topics::ISSUES, EVERY, move || {
         let id = id.get().ok_or_else(|| ApiError::not_found("no such issue"));
         async move { api::issue(id?).await }
     });

@@ -12,7 +12,8 @@ use panoptes_types::{IssueSummary, ProjectInfo};
 
 use crate::api::{self, ApiError};
 use crate::components::{Empty, LevelBadge, RelativeTime, Table, loaded, row_link};
-use crate::poll::{EVERY, use_poll};
+use crate::live::Topics;
+use crate::poll::{EVERY, use_poll_on};
 
 /// One project's unresolved issues.
 #[derive(Clone, PartialEq)]
@@ -33,7 +34,7 @@ async fn fetch_issues() -> Result<Vec<ProjectIssues>, ApiError> {
 
 #[component]
 pub fn IssueList() -> impl IntoView {
-    let data = use_poll(EVERY, fetch_issues);
+    let data = use_poll_on(Topics::ISSUES, EVERY, fetch_issues);
     view! {
         <section class="card" id="issues">
             <h1>"Issues"</h1>

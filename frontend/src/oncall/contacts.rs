@@ -11,7 +11,8 @@ use serde::de::DeserializeOwned;
 
 use crate::api::{self, ApiError};
 use crate::components::{Empty, ErrorNote, Table, loaded};
-use crate::poll::{EVERY, use_poll};
+use crate::live::Topics;
+use crate::poll::{EVERY, use_poll_on};
 
 const EXAMPLE: &str =
     r#"[{"email": "me@example.com"}, {"ntfy": {"topic": "me-pages"}, "after": "2m"}]"#;
@@ -82,9 +83,11 @@ async fn mine() -> Result<Mine, ApiError> {
 
 #[component]
 pub fn People() -> impl IntoView {
-    let users = use_poll(EVERY, || api::list::<OnCallUser>("/oncall/users"));
+    let users = use_poll_on(Topics::NONE, EVERY, || {
+        api::list::<OnCallUser>("/oncall/users")
+    });
     // The form's own state is what is being edited: fetched again only after a change.
-    let me = use_poll(std::time::Duration::from_secs(3600), mine);
+    let me = use_poll_on(Topics::NONE, std::time::Duration::from_secs(3600), mine);
     let changed = Callback::new(move |()| {
         users.refetch();
         me.refetch();

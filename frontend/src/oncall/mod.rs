@@ -12,14 +12,16 @@ use panoptes_types::{OnCallNow, PolicyView, ScheduleView, Shifts};
 
 use crate::api::{self, ApiError};
 use crate::components::{Empty, RelativeTime, Table, loaded};
-use crate::poll::{EVERY, use_poll};
+use crate::live::Topics;
+use crate::poll::{EVERY, use_poll_on};
 
 pub use pages::PageList;
 
 #[component]
 pub fn OnCallPage() -> impl IntoView {
-    let rota = use_poll(EVERY, rota);
-    let policies = use_poll(EVERY, api::policies);
+    // Nothing the live feed carries changes these: hand-offs come with the clock.
+    let rota = use_poll_on(Topics::NONE, EVERY, rota);
+    let policies = use_poll_on(Topics::NONE, EVERY, api::policies);
     // Adding or deleting an override changes who is on call: reload the rota at once.
     let changed = Callback::new(move |()| rota.refetch());
     view! {

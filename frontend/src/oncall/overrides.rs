@@ -9,7 +9,8 @@ use panoptes_types::{NewOverride, OverrideUpdate, OverrideView};
 use super::local_time;
 use crate::api::{self, ApiError};
 use crate::components::{Empty, ErrorNote, Table, loaded};
-use crate::poll::{EVERY, use_poll};
+use crate::live::Topics;
+use crate::poll::{EVERY, use_poll_on};
 
 /// Who the form offers: everyone in a layer or with contact methods.
 #[derive(Clone, PartialEq)]
@@ -71,8 +72,8 @@ fn input_value(d: &js_sys::Date) -> String {
 
 #[component]
 pub fn Overrides(changed: Callback<()>) -> impl IntoView {
-    let list = use_poll(EVERY, api::overrides);
-    let choices = use_poll(EVERY, choices);
+    let list = use_poll_on(Topics::NONE, EVERY, api::overrides);
+    let choices = use_poll_on(Topics::NONE, EVERY, choices);
     let refresh = Callback::new(move |()| {
         list.refetch();
         changed.run(());

@@ -10,14 +10,15 @@ use panoptes_types::{PageStatus, PageView};
 use super::local_time;
 use crate::api::{self, ApiError};
 use crate::components::{Empty, ErrorNote, RelativeTime, Table, loaded};
-use crate::poll::{EVERY, use_poll};
+use crate::live::Topics;
+use crate::poll::{EVERY, use_poll_on};
 
 #[component]
 pub fn PageList() -> impl IntoView {
-    let pages = use_poll(EVERY, api::pages);
+    let pages = use_poll_on(Topics::ALERTS, EVERY, api::pages);
     let query = use_query_map();
     let open = Memo::new(move |_| query.read().get("page").and_then(|p| p.parse::<u64>().ok()));
-    let detail = use_poll(EVERY, move || {
+    let detail = use_poll_on(Topics::ALERTS, EVERY, move || {
         let id = open.get();
         async move {
             match id {

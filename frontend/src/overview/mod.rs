@@ -6,12 +6,13 @@ use panoptes_types::{MonitorState, ServerStatus, StoreState};
 
 use crate::api::{self, ApiError};
 use crate::components::{RelativeTime, StateBadge, duration_text, loaded};
-use crate::poll::{EVERY, use_poll};
+use crate::live::Topics;
+use crate::poll::{EVERY, use_poll_on};
 
 #[component]
 pub fn Overview() -> impl IntoView {
-    let status = use_poll(EVERY, api::status);
-    let glance = use_poll(EVERY, glance);
+    let status = use_poll_on(Topics::SERVER, EVERY, api::status);
+    let glance = use_poll_on(Topics::MONITORS.union(Topics::ISSUES), EVERY, glance);
     view! {
         <section class="card" id="server">
             <h1>"Server"</h1>

@@ -12,7 +12,8 @@ use panoptes_types::{NewStatusIncident, StatusIncident, StatusPageInfo};
 
 use crate::api::{self, ApiError};
 use crate::components::{Empty, ErrorNote, RelativeTime, loaded};
-use crate::poll::{EVERY, use_poll};
+use crate::live::Topics;
+use crate::poll::{EVERY, use_poll_on};
 
 const COMPONENT_STATUSES: [ComponentStatus; 5] = [
     ComponentStatus::Operational,
@@ -43,7 +44,11 @@ const IMPACTS: [Impact; 4] = [Impact::None, Impact::Minor, Impact::Major, Impact
 
 #[component]
 pub fn StatusPagesPage() -> impl IntoView {
-    let pages = use_poll(EVERY, api::status_pages);
+    let pages = use_poll_on(
+        Topics::MONITORS.union(Topics::ALERTS),
+        EVERY,
+        api::status_pages,
+    );
     view! {
         <section class="card" id="statuspages">
             <h1>"Status pages"</h1>
@@ -83,7 +88,7 @@ fn options<T: Copy>(values: &[T], name: fn(T) -> &'static str) -> impl IntoView 
 #[component]
 fn StatusPageCard(p: StatusPageInfo) -> impl IntoView {
     let slug = p.slug.clone();
-    let incidents = use_poll(EVERY, move || {
+    let incidents = use_poll_on(Topics::ALERTS, EVERY, move || {
         let slug = slug.clone();
         async move { api::status_incidents(&slug).await }
     });

@@ -1,0 +1,88 @@
+//! The settings view in the browser: an admin adds a viewer and creates a token there (its
+//! secret shown once), the audit log lists both; the viewer, signed in, sees no admin sections
+//! and a write they try elsewhere is refused with the server's 403 message.
+
+use super::*;
+
+#[tokio::test]
+async fn an_admin_adds_a_viewer_whose_writes_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    add_user(dir.path(), "root", "correct horse battery");
+    let token = create_token(dir.path(), "test");
+    let s = start(dir.path(), &[]);
+    // A silence for the viewer to try to expire.
+    let now = jiff::Timestamp::now();
+    let r = client()
+        .post(s.url("/api/v1/silences"))
+        .bearer_auth(&token)
+        .json(&json!({
+            "matchers": [{"name": "alertname", "value": "Down", "isRegex": false}],
+            "startsAt": now.to_string(),
+            "endsAt": (now + jiff::SignedDuration::from_secs(3600)).to_string(),
+            "createdBy": "root",
+            "comment": "settings test",
+        }))
+        .send()
+        .await
+        .expect("silence");
+    assert!(r.status().is_success(), "silence: {}", r.status());
+
+    let d = Driver::start().await;
+    d.goto(&s.url("/settings")).await;
+    d.type_into("#username", "root").await;
+    d.type_into("#password", "correct horse battery").await;
+    d.click("#login").await;
+    d.wait_url(&s.url("/settings")).await;
+    // The projects' DSNs (the embedded default project) are there for everyone.
+    d.wait_text("#settings-projects", "http://").await;
+
+    d.type_into("#new-user input[name='username']", "vic").await;
+    d.type_into("#new-user input[name='password']", "viewer password 1")
+        .await;
+    d.click("#new-user select[name='role'] option[value='viewer']")
+        .await;
+    d.click("#new-user button[type='submit']").await;
+    d.find("tr.user-row[data-name='vic'][data-role='viewer'][data-disabled='false']")
+        .await;
+
+    d.type_into("#new-token input[name='name']", "ci").await;
+    d.click("#new-token select[name='role'] option[value='editor']")
+        .await;
+    d.click("#new-token button[type='submit']").await;
+    let secret = d.wait_text("#token-secret", "not shown again").await;
+    assert!(
+        secret.contains("ci") && secret.contains("editor"),
+        "{secret}"
+    );
+    d.find("#settings-tokens tr.token-row").await;
+    d.screenshot("settings.png").await;
+    // The audit log, read afresh, names both changes and who made them.
+    d.goto(&s.url("/settings")).await;
+    d.find("#settings-audit tr.audit-row[data-actor='root']")
+        .await;
+    let audit = d.text("#settings-audit").await;
+    assert!(
+        audit.contains("vic"),
+        "the audit log names the new user: {audit}"
+    );
+
+    d.click("#logout").await;
+    d.find("#login-form").await;
+    d.type_into("#username", "vic").await;
+    d.type_into("#password", "viewer password 1").await;
+    d.click("#login").await;
+    d.wait_text("#principal", "vic").await;
+    d.goto(&s.url("/settings")).await;
+    d.find("#settings-not-admin").await;
+    d.find("#settings-password").await;
+    assert!(
+        !d.exists("#settings-users").await && !d.exists("#settings-tokens").await,
+        "a viewer is not shown the admin sections"
+    );
+    // A write: the server refuses it, and the page says why.
+    d.goto(&s.url("/alerts")).await;
+    d.click("tr.silence-row .expire-silence").await;
+    d.wait_text("tr.silence-row .error", "needs the editor role")
+        .await;
+    d.call(reqwest::Method::DELETE, "", json!({})).await;
+}

@@ -265,15 +265,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 listen,
             };
             let config = load(location.config.as_deref(), &overrides)?;
-            let format = match log_format {
-                Some(LogFormatArg::Json) => LogFormat::Json,
-                Some(LogFormatArg::Text) => LogFormat::Text,
-                None => config.log.format,
-            };
-            let level = log_level
-                .clone()
-                .unwrap_or_else(|| config.log.level.clone());
-            let log = telemetry::init(&level, format)?;
+            let log = init_log(log_format, log_level.clone(), &config)?;
             runtime()?.block_on(serve(
                 config,
                 location.config,
@@ -369,13 +361,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let config = load(run.location.config.as_deref(), &overrides_of(&run.location))?;
             // The agent logs like the server (its spool's losses and the server's absence are
             // only ever said there).
-            let format = match log_format {
-                Some(LogFormatArg::Json) => LogFormat::Json,
-                Some(LogFormatArg::Text) => LogFormat::Text,
-                None => config.log.format,
-            };
-            let level = log_level.unwrap_or_else(|| config.log.level.clone());
-            let _log = telemetry::init(&level, format)?;
+            let _log = init_log(log_format, log_level, &config)?;
             let settings = panoptes::agent::run::Settings {
                 server,
                 token,
@@ -499,6 +485,20 @@ fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Config, String> {
         let n = errors.0.len();
         format!("invalid configuration ({n} error(s)):\n{errors}")
     })
+}
+
+/// Logging as the flags say, else as the config's `log:` section.
+fn init_log(
+    format: Option<LogFormatArg>,
+    level: Option<String>,
+    config: &Config,
+) -> Result<telemetry::LogHandle, String> {
+    let format = match format {
+        Some(LogFormatArg::Json) => LogFormat::Json,
+        Some(LogFormatArg::Text) => LogFormat::Text,
+        None => config.log.format,
+    };
+    telemetry::init(&level.unwrap_or_else(|| config.log.level.clone()), format)
 }
 
 /// The agent process until SIGTERM or SIGINT (see `agent::run`).

@@ -1,6 +1,6 @@
 //! Monitors managed from the dashboard: an admin creates one in the form (a wrong field is named
 //! under its input first), sees it probed, reaches its edit form by a deep link that survives a
-//! reload, pauses it, and finds the config's own monitor read-only.
+//! reload, pauses it, and finds the config's own monitor read-only. Its latency chart is drawn.
 
 use super::*;
 
@@ -42,6 +42,11 @@ async fn a_monitor_created_in_the_form_is_probed_and_can_be_paused() {
         .unwrap_or_else(|| panic!("not a monitor's page: {url}"));
     // Probed every second: it is UP without a reload.
     d.find("#monitor-detail [data-state='UP']").await;
+    // Its latency percentiles are charted (the current hour's bucket is a point already).
+    d.find("#monitor-latency svg circle.dot.p95").await;
+    d.click("#monitor-latency .segmented button:first-child")
+        .await;
+    d.find("#monitor-latency svg circle.dot.p50").await;
     d.screenshot("monitor-detail.png").await;
 
     // The edit form by its address, after a reload, holds what was saved.

@@ -1,11 +1,13 @@
 //! Building blocks every view uses: tables, badges, load states, times.
 
 mod badge;
+mod chart;
 mod state;
 mod table;
 mod time;
 
 pub use badge::{LevelBadge, StateBadge};
+pub use chart::{LineChart, Series};
 pub use state::{Empty, ErrorNote, Loading, loaded};
 pub use table::{Table, row_link};
 pub use time::{RelativeTime, duration_text, provide_now};

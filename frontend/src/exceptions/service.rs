@@ -10,7 +10,9 @@ use panoptes_types::{
 };
 
 use crate::api::{self, ApiError};
-use crate::components::{Empty, ErrorNote, LevelBadge, RelativeTime, Table, loaded};
+use crate::components::{
+    Empty, ErrorNote, LevelBadge, LineChart, RelativeTime, Series, Table, loaded,
+};
 use crate::live::Topics;
 use crate::poll::{EVERY, use_poll_on};
 
@@ -136,20 +138,25 @@ fn KeyDetail(service: String, key_name: String, on_resolved: Callback<()>) -> im
 
 #[component]
 fn Key(d: ExceptionDetail) -> impl IntoView {
-    let peak = d.rate.iter().map(|p| p.count).max().unwrap_or(0).max(1);
     view! {
         <h2><code>{d.summary.aggregation_key}</code></h2>
         <p class="muted">
             {format!("{} occurrences, first seen ", d.summary.total_count)}
             <RelativeTime at=d.summary.first_seen />
         </p>
-        {(!d.rate.is_empty()).then(|| view! {
-            <div class="strip rate" role="img" aria-label="occurrences per minute">
-                {d.rate.into_iter().map(|p| {
-                    let height = format!("height: {}%", 10 + 90 * p.count / peak);
-                    view! { <span class="bar" style=height title=format!("{}: {}", p.minute, p.count)></span> }
-                }).collect_view()}
-            </div>
+        {(!d.rate.is_empty()).then(|| {
+            let points = d
+                .rate
+                .iter()
+                .map(|p| (js_sys::Date::parse(&p.minute), Some(p.count as f64)))
+                .filter(|(t, _)| t.is_finite())
+                .collect();
+            let series = vec![Series { name: "per minute", class: "rate", points }];
+            view! {
+                <div id="key-rate">
+                    <LineChart series=series label="Occurrences per minute" format=|v| format!("{v:.0}") />
+                </div>
+            }
         })}
         {match d.occurrences.into_iter().next() {
             Some(o) => view! { <Occurrence o=o /> }.into_any(),

@@ -9,7 +9,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use panoptes_types::{ConditionView, MonitorDetail, MonitorSource, Resolution};
 
-use super::history::{Results, Rollups};
+use super::history::{LatencyChart, Results, Rollups};
 use super::state_of;
 use crate::api::{self, ApiError};
 use crate::components::{RelativeTime, StateBadge, loaded, millis, pct};
@@ -41,11 +41,37 @@ pub fn MonitorPage() -> impl IntoView {
         let id = with_id();
         async move { api::monitor_rollups(id?, Resolution::Hour).await }
     });
+    // The chart's range: its resolution and how far back.
+    let range = RwSignal::new(Range::Day);
+    let chart = use_poll(Duration::from_secs(60), move || {
+        let id = with_id();
+        let r = range.get();
+        async move {
+            let from = (js_sys::Date::now() as u64).saturating_sub(r.span_ms());
+            api::monitor_rollups_since(id?, r.resolution(), from).await
+        }
+    });
     view! {
         <p class="crumbs"><A href="/monitors">"← Monitors"</A></p>
         <section class="card" id="monitor-detail">
             {move || loaded(detail.get(), "monitor", |d| {
                 view! { <Detail d=d changed=Callback::new(move |_| detail.refetch()) /> }
+            })}
+        </section>
+        <section class="card" id="monitor-latency">
+            <div class="row">
+                <h2>"Latency"</h2>
+                <div class="segmented" role="group" aria-label="Range">
+                    {Range::ALL.into_iter().map(|r| view! {
+                        <button class="secondary" class:selected=move || range.get() == r
+                            aria-pressed=move || (range.get() == r).to_string()
+                            on:click=move |_| range.set(r)>{r.label()}</button>
+                    }).collect_view()}
+                </div>
+            </div>
+            {move || loaded(chart.get(), "latency", |r| {
+                let from_ms = js_sys::Date::now() - range.get_untracked().span_ms() as f64;
+                view! { <LatencyChart r=r from_ms=from_ms /> }
             })}
         </section>
         <section class="card" id="monitor-results">
@@ -56,6 +82,46 @@ pub fn MonitorPage() -> impl IntoView {
             <h2>"By hour"</h2>
             {move || loaded(rollups.get(), "roll-ups", |r| view! { <Rollups r=r /> })}
         </section>
+    }
+}
+
+/// The latency chart's ranges: minutes over 6 hours, hours over 7 days, days over 90.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Range {
+    Hours6,
+    Day,
+    Week,
+    Days90,
+}
+
+impl Range {
+    const ALL: [Range; 4] = [Range::Hours6, Range::Day, Range::Week, Range::Days90];
+
+    fn label(self) -> &'static str {
+        match self {
+            Range::Hours6 => "6 h",
+            Range::Day => "24 h",
+            Range::Week => "7 d",
+            Range::Days90 => "90 d",
+        }
+    }
+
+    fn span_ms(self) -> u64 {
+        const H: u64 = 3_600_000;
+        match self {
+            Range::Hours6 => 6 * H,
+            Range::Day => 24 * H,
+            Range::Week => 7 * 24 * H,
+            Range::Days90 => 90 * 24 * H,
+        }
+    }
+
+    fn resolution(self) -> Resolution {
+        match self {
+            Range::Hours6 => Resolution::Minute,
+            Range::Day | Range::Week => Resolution::Hour,
+            Range::Days90 => Resolution::Day,
+        }
     }
 }
 

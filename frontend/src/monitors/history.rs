@@ -1,10 +1,10 @@
-//! A monitor's recent past: the last hour of raw results as a strip of ticks, and hourly
-//! roll-ups as a table.
+//! A monitor's recent past: the last hour of raw results as a strip of ticks, latency
+//! percentiles as a chart, and hourly roll-ups as a table.
 
 use leptos::prelude::*;
 use panoptes_types::{MonitorResults, MonitorRollups, MonitorState, ResultItem, RollupItem};
 
-use crate::components::{Empty, RelativeTime, Table, millis, pct};
+use crate::components::{Empty, LineChart, RelativeTime, Series, Table, millis, pct};
 
 fn tick_class(state: MonitorState) -> &'static str {
     match state {
@@ -101,4 +101,31 @@ fn RollupRow(b: RollupItem) -> impl IntoView {
             <td class="num">{b.maintenance}</td>
         </tr>
     }
+}
+
+/// p50, p95 and p99 latency of every bucket, as a chart.
+#[component]
+pub fn LatencyChart(r: MonitorRollups, from_ms: f64) -> impl IntoView {
+    let pick = |f: fn(&RollupItem) -> Option<f64>| -> Vec<(f64, Option<f64>)> {
+        r.items.iter().map(|b| (b.start_ms as f64, f(b))).collect()
+    };
+    let series = vec![
+        Series {
+            name: "p50",
+            class: "p50",
+            points: pick(|b| b.latency_ms.p50),
+        },
+        Series {
+            name: "p95",
+            class: "p95",
+            points: pick(|b| b.latency_ms.p95),
+        },
+        Series {
+            name: "p99",
+            class: "p99",
+            points: pick(|b| b.latency_ms.p99),
+        },
+    ];
+    let domain = (from_ms, js_sys::Date::now());
+    view! { <LineChart series=series label="Latency" format=|v| millis(Some(v)) domain=domain /> }
 }

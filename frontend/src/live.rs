@@ -130,15 +130,32 @@ thread_local! {
     static FEED: RefCell<Feed> = RefCell::new(Feed::default());
 }
 
-/// Puts the feed in the context and keeps it open exactly while someone is signed in.
+/// Puts the feed in the context and keeps it open exactly while someone is signed in and the
+/// tab is visible.
+///
+/// Why not in hidden tabs: the server speaks HTTP/1, where a browser opens at most six
+/// connections to one origin; a stream held by each of a dozen background tabs would starve
+/// the one in front. A tab coming back reconnects, and `hello` makes its views refetch.
 pub fn provide(session: RwSignal<Session>) {
     let live = Live {
         connected: RwSignal::new(false),
         pulse: RwSignal::new((0, Topics::ALL)),
     };
     provide_context(live);
+    let visible = RwSignal::new(!document().hidden());
+    let on_visibility = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+        visible.try_set(!document().hidden());
+    });
+    let listening = document().add_event_listener_with_callback(
+        "visibilitychange",
+        on_visibility.as_ref().unchecked_ref(),
+    );
+    if listening.is_ok() {
+        // Listens for the life of the page, as the app does.
+        on_visibility.forget();
+    }
     Effect::new(move || {
-        if matches!(session.get(), Session::User(_)) {
+        if matches!(session.get(), Session::User(_)) && visible.get() {
             connect(live);
         } else {
             disconnect(live);

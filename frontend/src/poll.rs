@@ -140,6 +140,11 @@ where
     }
     let fallback_ms = FALLBACK.max(every).as_millis() as f64;
     let tick = move || {
+        // A hidden tab fetches nothing: when it is shown again the feed reconnects, and its
+        // `hello` refetches every view.
+        if live.is_some() && document().hidden() {
+            return;
+        }
         let live_up = live.is_some_and(|l| l.connected.get_untracked());
         let due = !live_up || js_sys::Date::now() - sent_at.get() >= fallback_ms;
         if due && !in_flight.get() {

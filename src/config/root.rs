@@ -117,8 +117,10 @@ pub fn parse(
         }])
     })?;
     let mut d = Decoder::new(file, env);
-    let config = d.decode::<Config>(&root, "");
-    if let Some(c) = &config {
+    let mut config = d.decode::<Config>(&root, "");
+    if let Some(c) = &mut config {
+        // Group defaults fill monitors in before anything reads their locations.
+        crate::probe::locations::apply_groups(&c.probing, &mut c.monitors, &mut d);
         c.validate(&mut d);
     }
     match config {

@@ -90,7 +90,8 @@ pub struct MonitorConfig {
     /// Labels of the alerts raised for it (checked: Prometheus label names).
     pub labels: std::collections::BTreeMap<String, String>,
     pub locations: Vec<String>,
-    /// Failing locations for DOWN; 0 when `locations` is empty.
+    /// Failing locations for DOWN; 0 when `locations` is empty (after `probing.groups` are
+    /// applied; until then, a `quorum` written without `locations`).
     pub quorum: u32,
     pub kind: CheckKind,
     /// Where the monitor was declared, for errors found later (e.g. duplicate names).
@@ -417,5 +418,9 @@ crate::config_section! {
         pub location: String = "local".to_string(),
         /// Local address HTTP, TCP, TLS and DNS checks are bound to (multi-homed hosts, agents).
         pub source_address: Option<String> = None,
+        /// Where each group's monitors are checked from, by group name (`group:` of monitors);
+        /// a monitor's own `locations`/`quorum` win.
+        pub groups: std::collections::BTreeMap<String, super::locations::GroupLocations> =
+            Default::default(),
     }
 }

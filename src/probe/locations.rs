@@ -35,8 +35,19 @@ pub fn valid_location(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+crate::config_section! {
+    /// `probing.groups.<group>`: where the monitors of a group are checked from, unless a
+    /// monitor says otherwise (its `locations` win, and its `quorum` over the group's).
+    pub struct GroupLocations {
+        pub locations: Vec<String>,
+        /// Failing locations for DOWN (default: a majority).
+        pub quorum: Option<u32> = None,
+    }
+}
+
 /// Validates a monitor's `locations` and `quorum`; returns the quorum in force (a majority by
-/// default, 0 without locations).
+/// default, 0 without locations). A `quorum` without `locations` is returned as written: its
+/// group may bring the locations ([`apply_groups`] decides, and reports it if none does).
 pub fn check(locations: &[String], quorum: Option<u32>, path: &str, d: &mut Decoder) -> u32 {
     let at = |f: &str| join(path, f);
     if locations.len() > MAX_LOCATIONS {
@@ -65,10 +76,7 @@ pub fn check(locations: &[String], quorum: Option<u32>, path: &str, d: &mut Deco
             d.error_at(&at("quorum"), "must be at least 1");
             0
         }
-        Some(_) if n == 0 => {
-            d.error_at(&at("quorum"), "needs `locations` (the locations it counts)");
-            0
-        }
+        Some(q) if n == 0 => q,
         Some(q) if q > n => {
             d.error_at(
                 &at("quorum"),
@@ -80,8 +88,44 @@ pub fn check(locations: &[String], quorum: Option<u32>, path: &str, d: &mut Deco
     }
 }
 
-/// Validates `probing.location` and `probing.source_address`.
+/// Gives the monitors of a group in `probing.groups` that set no `locations` their group's,
+/// with their own `quorum` if they set one, else the group's, else a majority. Reports a
+/// `quorum` left without locations at its monitor's line. Runs after decoding, before
+/// validation (`config::root::parse`).
+pub fn apply_groups(p: &ProbingConfig, monitors: &mut [MonitorConfig], d: &mut Decoder) {
+    for (i, m) in monitors.iter_mut().enumerate() {
+        if !m.locations.is_empty() {
+            continue;
+        }
+        let path = format!("monitors[{i}]");
+        // Without locations, a quorum is only ever the one written (see `check`).
+        let written = (m.quorum > 0).then_some(m.quorum);
+        match m.group.as_deref().and_then(|g| p.groups.get(g)) {
+            Some(g) => {
+                m.locations.clone_from(&g.locations);
+                m.quorum = check(&m.locations, written.or(g.quorum), &path, d);
+            }
+            None if written.is_some() => {
+                d.error_at(
+                    &join(&path, "quorum"),
+                    "needs `locations` (the monitor's own, or its group's in `probing.groups`)",
+                );
+                m.quorum = 0;
+            }
+            None => {}
+        }
+    }
+}
+
+/// Validates `probing.location`, `probing.source_address` and `probing.groups`.
 pub fn check_probing(p: &ProbingConfig, d: &mut Decoder) {
+    for (name, g) in &p.groups {
+        let path = join("probing.groups", name);
+        if g.locations.is_empty() {
+            d.error_at(&join(&path, "locations"), "must list at least one location");
+        }
+        check(&g.locations, g.quorum, &path, d);
+    }
     if !valid_location(&p.location) {
         d.error_at(
             "probing.location",

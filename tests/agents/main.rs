@@ -4,11 +4,12 @@
 //! re-sends, bounded and malformed bodies, revocation, and a kill -9 of the server after which
 //! the per-location state and each agent's progress survive. `combined.rs`: the state across
 //! locations paging and on the status page, and a silent agent alerted on. `spool.rs`: the
-//! agent's spool bounded by size.
+//! agent's spool bounded by size. `groups.rs`: `probing.groups`.
 
 mod combined;
 #[path = "../common/mod.rs"]
 mod common;
+mod groups;
 mod real;
 mod spool;
 // Shared with the alerts tests, which use all of it.

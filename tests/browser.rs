@@ -78,6 +78,8 @@ async fn logging_in_shows_what_only_the_running_wasm_could_fetch() {
     s.wait_for_log("configuration reloaded", Duration::from_secs(30));
     // One error event, as an SDK sends it.
     let event = json!({"platform": "python", "level": "error", "release": "shop@2.4.1",
+        "breadcrumbs": {"values": [{"timestamp": 1764900000.0, "category": "http", "level": "info",
+            "message": "GET /cart/42 200"}]},
         "exception": {"values": [{"type": "ZeroDivisionError", "value": "division by zero",
             "stacktrace": {"frames": [{"filename": "checkout.py", "function": "price_per_unit",
                 "module": "shop.checkout", "lineno": 18, "context_line": "    return total / quantity",
@@ -196,6 +198,8 @@ async fn logging_in_shows_what_only_the_running_wasm_could_fetch() {
     let issue = d.wait_text("#issue-detail", "price_per_unit").await;
     assert!(issue.contains("return total / quantity"), "{issue}");
     assert!(issue.contains("shop@2.4.1"), "{issue}");
+    d.wait_text("#issue-detail table.breadcrumbs", "GET /cart/42 200")
+        .await;
     let issue_url = d.url().await;
     assert!(
         issue_url.starts_with(&s.url("/issues/")),

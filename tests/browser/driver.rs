@@ -272,7 +272,9 @@ impl Driver {
         if let Some(b64) = v["value"].as_str() {
             use base64::Engine;
             if let Ok(png) = base64::engine::general_purpose::STANDARD.decode(b64) {
-                let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+                // Into the repository: the README shows them, so they follow the dashboard.
+                let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+                let _ = std::fs::create_dir_all(&dir);
                 let _ = std::fs::write(dir.join(name), png);
             }
         }

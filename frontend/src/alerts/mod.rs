@@ -18,7 +18,12 @@ use crate::poll::{EVERY, use_poll_on};
 pub fn AlertsPage() -> impl IntoView {
     let alerts = use_poll_on(Topics::ALERTS, EVERY, api::alerts);
     let history = use_poll_on(Topics::ALERTS, EVERY, api::alert_history);
-    let refresh = Callback::new(move |()| alerts.refetch());
+    // Silencing from a row changes both lists; the feed may say so later than the answer.
+    let silence_list = use_poll_on(Topics::ALERTS, EVERY, api::silences);
+    let refresh = Callback::new(move |()| {
+        alerts.refetch();
+        silence_list.refetch();
+    });
     view! {
         <section class="card" id="alerts">
             <h1>"Alerts"</h1>
@@ -35,7 +40,7 @@ pub fn AlertsPage() -> impl IntoView {
                 }
             })}
         </section>
-        <silences::Silences />
+        <silences::Silences silences=silence_list />
         <receivers::Receivers />
         <section class="card" id="alert-history">
             <h2>"Resolved"</h2>

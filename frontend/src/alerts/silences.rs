@@ -6,12 +6,10 @@ use panoptes_types::{SilenceState, SilenceView};
 
 use crate::api::{self, ApiError};
 use crate::components::{Empty, ErrorNote, RelativeTime, Table, loaded};
-use crate::live::Topics;
-use crate::poll::{EVERY, use_poll_on};
+use crate::poll::Poll;
 
 #[component]
-pub fn Silences() -> impl IntoView {
-    let silences = use_poll_on(Topics::ALERTS, EVERY, api::silences);
+pub fn Silences(silences: Poll<Vec<SilenceView>>) -> impl IntoView {
     let refresh = Callback::new(move |()| silences.refetch());
     view! {
         <section class="card" id="silences">

@@ -1,6 +1,7 @@
 //! The settings view in the browser: an admin adds a viewer and creates a token there (its
-//! secret shown once), the audit log lists both; the viewer, signed in, sees no admin sections
-//! and a write they try elsewhere is refused with the server's 403 message.
+//! secret shown once), the audit log lists both; the viewer, signed in, sees no admin sections,
+//! changes their own password, and a write they try elsewhere is refused with the server's 403
+//! message.
 
 use super::*;
 
@@ -79,10 +80,30 @@ async fn an_admin_adds_a_viewer_whose_writes_are_refused() {
         !d.exists("#settings-users").await && !d.exists("#settings-tokens").await,
         "a viewer is not shown the admin sections"
     );
+    // Their own password is theirs to change: a wrong current one is refused with the
+    // server's message, the right one works, and the next sign-in needs the new one.
+    let form = |field: &str| format!("#password-form input[name='{field}']");
+    d.type_into(&form("current"), "not my password").await;
+    d.type_into(&form("new"), "viewer password 2").await;
+    d.type_into(&form("again"), "viewer password 2").await;
+    d.click("#password-form button[type='submit']").await;
+    d.find("#settings-password .error").await;
+    d.type_into(&form("current"), "viewer password 1").await;
+    d.type_into(&form("new"), "viewer password 2").await;
+    d.type_into(&form("again"), "viewer password 2").await;
+    d.click("#password-form button[type='submit']").await;
+    d.find("#password-changed").await;
+
     // A write: the server refuses it, and the page says why.
     d.goto(&s.url("/alerts")).await;
     d.click("tr.silence-row .expire-silence").await;
     d.wait_text("tr.silence-row .error", "needs the editor role")
         .await;
+    d.click("#logout").await;
+    d.find("#login-form").await;
+    d.type_into("#username", "vic").await;
+    d.type_into("#password", "viewer password 2").await;
+    d.click("#login").await;
+    d.wait_text("#principal", "vic").await;
     d.call(reqwest::Method::DELETE, "", json!({})).await;
 }

@@ -30,6 +30,16 @@ pub fn Audit() -> impl IntoView {
     let before = RwSignal::new(Vec::<Option<String>>::new());
     let cursor = RwSignal::new(None::<String>);
     let entries = use_poll_on(QUIET.0, QUIET.1, move || page(cursor.get()));
+    // A change made in this view (a user, a token) is shown at once.
+    if let Some(changed) = super::Changed::of_context() {
+        Effect::new(move |previous: Option<u64>| {
+            let n = changed.0.get();
+            if previous.is_some() {
+                entries.refetch();
+            }
+            n
+        });
+    }
     let older = move |next: String| {
         before.update(|b| b.push(cursor.get_untracked()));
         cursor.set(Some(next));

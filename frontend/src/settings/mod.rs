@@ -24,8 +24,23 @@ use crate::poll::FALLBACK;
 /// they refresh after their own changes and on the slow fallback.
 const QUIET: (Topics, std::time::Duration) = (Topics::NONE, FALLBACK);
 
+/// Bumped by every change made in this view, so the audit log shows it at once.
+#[derive(Clone, Copy)]
+struct Changed(RwSignal<u64>);
+
+impl Changed {
+    fn of_context() -> Option<Changed> {
+        use_context::<Changed>()
+    }
+
+    fn bump(self) {
+        self.0.try_update(|n| *n += 1);
+    }
+}
+
 #[component]
 pub fn SettingsPage() -> impl IntoView {
+    provide_context(Changed(RwSignal::new(0)));
     let session = use_session();
     let admin = move || matches!(session.get(), Session::User(p) if p.role == Role::Admin);
     view! {

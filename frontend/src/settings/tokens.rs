@@ -13,7 +13,11 @@ use crate::poll::use_poll_on;
 #[component]
 pub fn Tokens() -> impl IntoView {
     let tokens = use_poll_on(QUIET.0, QUIET.1, || api::list::<TokenInfo>("/tokens"));
-    let refresh = Callback::new(move |()| tokens.refetch());
+    let changed = super::Changed::of_context();
+    let refresh = Callback::new(move |()| {
+        tokens.refetch();
+        changed.map(super::Changed::bump);
+    });
     view! {
         <section class="card" id="settings-tokens">
             <h2>"API tokens"</h2>

@@ -17,7 +17,11 @@ fn path(name: &str) -> String {
 #[component]
 pub fn Users() -> impl IntoView {
     let users = use_poll_on(QUIET.0, QUIET.1, || api::list::<UserView>("/users"));
-    let refresh = Callback::new(move |()| users.refetch());
+    let changed = super::Changed::of_context();
+    let refresh = Callback::new(move |()| {
+        users.refetch();
+        changed.map(super::Changed::bump);
+    });
     view! {
         <section class="card" id="settings-users">
             <h2>"Users"</h2>

@@ -16,7 +16,9 @@ pub fn Tokens() -> impl IntoView {
     let changed = super::Changed::of_context();
     let refresh = Callback::new(move |()| {
         tokens.refetch();
-        changed.map(super::Changed::bump);
+        if let Some(c) = changed {
+            c.bump();
+        }
     });
     view! {
         <section class="card" id="settings-tokens">

@@ -20,7 +20,9 @@ pub fn Users() -> impl IntoView {
     let changed = super::Changed::of_context();
     let refresh = Callback::new(move |()| {
         users.refetch();
-        changed.map(super::Changed::bump);
+        if let Some(c) = changed {
+            c.bump();
+        }
     });
     view! {
         <section class="card" id="settings-users">

@@ -21,7 +21,7 @@ use crate::sentry::issues::{Filter, Sort, Status};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/projects", get(projects))
+        .route("/projects", get(projects).post(super::projects::create))
         .route("/projects/{id}/issues", get(list_issues))
         .route("/issues/{id}", get(get_issue).patch(patch_issue))
         .route("/issues/{id}/events", get(issue_events))
@@ -43,17 +43,8 @@ async fn projects(
     headers: HeaderMap,
     page: PageParams,
 ) -> Result<Json<Page<ProjectInfo>>, ApiError> {
-    let settings = state.ingest.settings();
-    let base = settings.ingest.public_url.clone().unwrap_or_else(|| {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_string)
-            .unwrap_or_else(|| state.server().listen.to_string());
-        format!("http://{host}")
-    });
     let (items, next) = slice(
-        state.ingest.projects(&base),
+        super::projects::all(&state, &headers),
         |p| p.id,
         page.after::<u64>()?,
         page.limit,

@@ -34,6 +34,7 @@ pub mod issues;
 mod limits;
 pub mod minidump;
 mod plan;
+pub mod projects;
 pub mod query;
 pub mod record;
 pub mod retention;

@@ -38,6 +38,8 @@ impl Ingest {
                     events_per_minute: p.events_per_minute,
                     issues,
                     unresolved,
+                    // The API layer says which ones were created through it.
+                    source: Default::default(),
                 }
             })
             .collect()

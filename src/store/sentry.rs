@@ -28,6 +28,8 @@ use redb::{ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransacti
 use super::{Store, StoreError, missing_is_empty};
 
 pub const INBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("sentry_inbox");
+/// Project id -> record of a project created through the API (`sentry::projects` owns it).
+pub const PROJECTS: TableDefinition<u64, &[u8]> = TableDefinition::new("sentry_projects");
 pub const ISSUES: TableDefinition<u64, &[u8]> = TableDefinition::new("sentry_issues");
 pub const GROUPS: TableDefinition<(u64, &str), u64> = TableDefinition::new("sentry_groups");
 pub const EVENTS: TableDefinition<(u64, &str), &[u8]> =
@@ -83,6 +85,10 @@ pub enum SentryWrite {
     Digest(Box<DigestWrite>),
     /// An issue record changed outside the digest (status set through the API).
     Issue(u64, Vec<u8>),
+    /// Creates or replaces a project managed through the API.
+    PutProject(u64, Vec<u8>),
+    /// Deletes one; counts 1 when it existed. Its issues and events stay until retention.
+    RemoveProject(u64),
     /// Deletes up to `limit` events received before `before_ms`, with their index rows and
     /// attachments; returns how many events went.
     PruneEvents {
@@ -136,6 +142,21 @@ pub(super) fn apply(tx: &WriteTransaction, w: &SentryWrite) -> Result<u64, Store
                 .map_err(StoreError::storage)?;
         }
         SentryWrite::Digest(d) => apply_digest(tx, d)?,
+        SentryWrite::PutProject(id, bytes) => {
+            tx.open_table(PROJECTS)
+                .map_err(StoreError::storage)?
+                .insert(*id, bytes.as_slice())
+                .map_err(StoreError::storage)?;
+        }
+        SentryWrite::RemoveProject(id) => {
+            let existed = tx
+                .open_table(PROJECTS)
+                .map_err(StoreError::storage)?
+                .remove(*id)
+                .map_err(StoreError::storage)?
+                .is_some();
+            return Ok(u64::from(existed));
+        }
         SentryWrite::PruneEvents { before_ms, limit } => {
             return prune_events(tx, *before_ms, *limit);
         }
@@ -247,6 +268,20 @@ fn prune_events(tx: &WriteTransaction, before_ms: u64, limit: usize) -> Result<u
 }
 
 impl Store {
+    /// Every project managed through the API, by id.
+    pub fn managed_projects(&self) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let txn = self.read_txn()?;
+        let Some(t) = missing_is_empty(txn.open_table(PROJECTS))? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for row in t.iter().map_err(StoreError::storage)? {
+            let (k, v) = row.map_err(StoreError::storage)?;
+            out.push((k.value(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
     /// The oldest `limit` undigested items, in arrival order.
     pub fn sentry_inbox(&self, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let txn = self.read_txn()?;

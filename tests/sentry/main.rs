@@ -237,4 +237,5 @@ mod bad_input;
 mod durability;
 mod features;
 mod limits;
+mod projects;
 mod sdks;

@@ -18,6 +18,24 @@ pub struct ProjectInfo {
     pub events_per_minute: Option<u64>,
     pub issues: u64,
     pub unresolved: u64,
+    /// Where it is declared: `config` (read-only here) or `api` (managed from the dashboard).
+    #[serde(default)]
+    pub source: crate::MonitorSource,
+}
+
+/// `POST /api/v1/projects`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct NewProject {
+    pub name: String,
+    #[serde(default)]
+    pub events_per_minute: Option<u64>,
+}
+
+/// `POST /api/v1/projects/{id}/keys`: the new key and its DSN.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct NewProjectKey {
+    pub key: String,
+    pub dsn: String,
 }
 
 /// An issue: events grouped by fingerprint (`GET /api/v1/projects/{id}/issues`).

@@ -13,6 +13,8 @@ mod driver;
 mod exceptions;
 #[path = "browser/live.rs"]
 mod live;
+#[path = "browser/locations.rs"]
+mod locations;
 #[path = "browser/monitors.rs"]
 mod monitors;
 #[path = "browser/settings.rs"]

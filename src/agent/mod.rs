@@ -464,7 +464,7 @@ pub fn monitor_locations(
     wire::MonitorLocations {
         monitor: cfg.name.clone(),
         quorum: cfg.quorum,
-        state: verdict.state.as_str().to_string(),
+        state: verdict.state.wire(),
         failing: verdict.failing,
         reporting: verdict.reporting,
         locations: views
@@ -476,7 +476,7 @@ pub fn monitor_locations(
                     .is_none_or(|l| now_ms.saturating_sub(l.at_ms) > stale_after),
                 location: v.location,
                 local: v.local,
-                state: v.state.as_str().to_string(),
+                state: v.state.wire(),
                 series_id: v.series_id,
                 last_at: v.last.as_ref().map(|l| rfc3339(l.at_ms)),
                 ok: v.last.as_ref().map(|l| l.ok),

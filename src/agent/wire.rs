@@ -97,30 +97,5 @@ pub struct Assignment {
     pub config: serde_json::Value,
 }
 
-/// `GET /api/v1/monitors/{id}/locations`.
-#[derive(Debug, Serialize)]
-pub struct MonitorLocations {
-    pub monitor: String,
-    pub quorum: u32,
-    /// The state across locations (see `quorum.rs`).
-    pub state: String,
-    pub failing: usize,
-    pub reporting: usize,
-    pub locations: Vec<LocationInfo>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct LocationInfo {
-    pub location: String,
-    pub local: bool,
-    pub state: String,
-    /// Silent for longer than a few intervals: not counted.
-    pub stale: bool,
-    pub series_id: Option<u32>,
-    pub last_at: Option<String>,
-    pub ok: Option<bool>,
-    pub latency_ms: Option<u64>,
-    pub status: Option<u16>,
-    pub error: Option<String>,
-    pub uptime_24h: Option<f64>,
-}
+/// `GET /api/v1/monitors/{id}/locations` (shared with the dashboard).
+pub use panoptes_types::{LocationInfo, MonitorLocations};

@@ -238,3 +238,37 @@ pub struct MonitorRollups {
     pub resolution: Resolution,
     pub items: Vec<RollupItem>,
 }
+
+/// `GET /api/v1/monitors/{id}/locations`: a monitor checked from several locations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonitorLocations {
+    pub monitor: String,
+    /// Failing locations that make it DOWN.
+    pub quorum: u32,
+    /// The state across locations: the monitor's state.
+    pub state: MonitorState,
+    pub failing: usize,
+    /// Locations heard from recently enough to count.
+    pub reporting: usize,
+    pub locations: Vec<LocationInfo>,
+}
+
+/// One location's view of a monitor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocationInfo {
+    pub location: String,
+    /// The server's own location.
+    pub local: bool,
+    pub state: MonitorState,
+    /// Silent for longer than a few intervals: not counted.
+    pub stale: bool,
+    /// Its series, for `?location=` on results and roll-ups; `None` before its first result.
+    pub series_id: Option<u32>,
+    /// RFC 3339.
+    pub last_at: Option<String>,
+    pub ok: Option<bool>,
+    pub latency_ms: Option<u64>,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub uptime_24h: Option<f64>,
+}

@@ -1,5 +1,6 @@
 //! `/monitors/:id`: one monitor's settings, each condition with the value the last check saw,
-//! its last hour of results and its hourly roll-ups.
+//! its locations when it has several (`locations.rs`), its last hour of results and its hourly
+//! roll-ups.
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use panoptes_types::{ConditionView, MonitorDetail, MonitorSource, Resolution};
 
 use super::history::{LatencyChart, Results, Rollups};
+use super::locations::Locations;
 use super::state_of;
 use crate::api::{self, ApiError};
 use crate::components::{RelativeTime, StateBadge, loaded, millis, pct};
@@ -58,6 +60,7 @@ pub fn MonitorPage() -> impl IntoView {
                 view! { <Detail d=d changed=Callback::new(move |_| detail.refetch()) /> }
             })}
         </section>
+        <Locations id=id />
         <section class="card" id="monitor-latency">
             <div class="row">
                 <h2>"Latency"</h2>

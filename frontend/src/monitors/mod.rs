@@ -4,6 +4,7 @@
 mod detail;
 mod form;
 mod history;
+mod locations;
 
 pub use detail::MonitorPage;
 pub use form::{EditMonitor, NewMonitor};

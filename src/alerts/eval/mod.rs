@@ -373,3 +373,5 @@ impl Evaluator {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod located_tests;

@@ -113,8 +113,15 @@ impl ProbeEngine {
     }
 
     /// Loads the stored series of the other locations of `monitors`, so a restarted server
-    /// decides with every location's last word, not only those heard from since.
+    /// decides with every location's last word, not only those heard from since; forgets the
+    /// combined state of monitors no longer checked from several locations.
     pub(super) fn preload(&self, ids: &HashMap<String, u32>, monitors: &[MonitorConfig]) {
+        let located: std::collections::HashSet<u32> = monitors
+            .iter()
+            .filter(|m| !m.locations.is_empty())
+            .filter_map(|m| ids.get(&m.name).copied())
+            .collect();
+        lock(&self.inner.combined).retain(|id, _| located.contains(id));
         for cfg in monitors.iter().filter(|m| m.enabled) {
             for l in cfg.locations.iter().filter(|l| **l != self.inner.local) {
                 let key = series_key(&cfg.name, l);

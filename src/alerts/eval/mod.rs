@@ -372,6 +372,6 @@ impl Evaluator {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod located_tests;
+#[cfg(test)]
+mod tests;

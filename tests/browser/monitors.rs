@@ -70,6 +70,15 @@ async fn a_monitor_created_in_the_form_is_probed_and_can_be_paused() {
     d.goto(&s.url("/monitors")).await;
     d.find(&format!("tr.monitor-row[data-id='{id}'] .paused"))
         .await;
+    // Searching narrows the list; the count says how much of it shows.
+    d.wait_text("#monitor-count", "2 of 2").await;
+    d.type_into("#monitor-search", "own heal").await;
+    d.wait_text("#monitor-count", "1 of 2").await;
+    assert!(d.exists(&format!("tr.monitor-row[data-id='{id}']")).await);
+    d.type_into("#monitor-search", "").await;
+    d.click("#filter-state option[value='DOWN']").await;
+    d.wait_text("#monitor-count", "0 of 2").await;
+    d.click("#filter-state option[value='']").await;
 
     // The config's monitor shows no buttons, only where to change it.
     let own = d

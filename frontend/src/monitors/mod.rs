@@ -4,6 +4,7 @@
 mod detail;
 mod form;
 mod history;
+mod list;
 mod locations;
 
 pub use detail::MonitorPage;
@@ -55,6 +56,8 @@ async fn sorted_monitors() -> Result<Vec<MonitorSummary>, api::ApiError> {
 pub fn MonitorList() -> impl IntoView {
     let monitors = use_poll(EVERY, sorted_monitors);
     let editor = can_edit();
+    let filter = RwSignal::new(list::Filter::default());
+    let top = RwSignal::new(0.0f64);
     view! {
         <section class="card" id="monitors">
             <div class="row">
@@ -63,21 +66,51 @@ pub fn MonitorList() -> impl IntoView {
                     <A href="/monitors/new" {..} id="new-monitor" class="button">"New monitor"</A>
                 </Show>
             </div>
-            {move || loaded(monitors.get(), "monitors", |items| {
+            {move || loaded(monitors.get(), "monitors", move |items| {
                 if items.is_empty() {
-                    view! { <Empty>"No monitors yet: add one here, or under " <code>"monitors:"</code> " in the config."</Empty> }
-                        .into_any()
-                } else {
-                    view! {
+                    return view! { <Empty>"No monitors yet: add one here, or under " <code>"monitors:"</code> " in the config."</Empty> }
+                        .into_any();
+                }
+                let mut kinds: Vec<String> = items.iter().map(|m| m.kind.clone()).collect();
+                kinds.sort();
+                kinds.dedup();
+                let mut groups: Vec<String> = items.iter().filter_map(|m| m.group.clone()).collect();
+                groups.sort();
+                groups.dedup();
+                let total = items.len();
+                let items = StoredValue::new(items);
+                let shown = Memo::new(move |_| {
+                    let f = filter.get();
+                    items.with_value(|all| all.iter().filter(|m| f.keeps(m)).cloned().collect::<Vec<_>>())
+                });
+                let on_scroll = move |ev: leptos::ev::Event| {
+                    let el = event_target::<web_sys::Element>(&ev);
+                    top.set(f64::from(el.scroll_top()));
+                };
+                view! {
+                    <list::FilterBar filter=filter kinds=kinds groups=groups />
+                    <p class="muted count" id="monitor-count">
+                        {move || format!("{} of {total}", shown.with(Vec::len))}
+                    </p>
+                    <div class="scroller" id="monitor-scroller" on:scroll=on_scroll>
                         <Table
                             headers=&["State", "Name", "Type", "Target", "Latency", "Checked", "24 h", "30 d", "Last error"]
                             class="monitors"
                         >
-                            {items.into_iter().map(|m| view! { <MonitorRow m=m /> }).collect_view()}
+                            {move || shown.with(|rows| {
+                                let (start, end) = list::window(top.get(), rows.len());
+                                let above = format!("height: {}px", start as f64 * list::ROW_PX);
+                                let below = format!("height: {}px", (rows.len() - end) as f64 * list::ROW_PX);
+                                view! {
+                                    <tr class="spacer" style=above aria-hidden="true"></tr>
+                                    {rows[start..end].iter().cloned().map(|m| view! { <MonitorRow m=m /> }).collect_view()}
+                                    <tr class="spacer" style=below aria-hidden="true"></tr>
+                                }
+                            })}
                         </Table>
-                    }
-                        .into_any()
+                    </div>
                 }
+                .into_any()
             })}
         </section>
     }

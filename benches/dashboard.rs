@@ -1,0 +1,193 @@
+//! The dashboard at 10,000 monitors, server side and in a real browser:
+//!
+//!     cargo bench --bench dashboard -- [--monitors 10000]
+//!
+//! Panoptes (release binary, own data directory) holds N push monitors (nothing to probe, so
+//! the machine's time goes to the dashboard). Server side: every page of `GET /api/v1/monitors`
+//! (1000 per page, each with its 7/30/90-day uptime read from the day roll-ups), against
+//! `GET /healthz` in the same run as the baseline (one round trip with nothing behind it).
+//! Client side (headless Chromium through chromedriver, as the browser tests drive it): from
+//! navigating to `/monitors` to the list shown with every monitor counted, the rows actually in
+//! the page, and the time of each of 40 scroll steps across the whole list (from setting the
+//! scroll offset to the second animation frame after it, i.e. the rows re-drawn and painted).
+
+#[allow(dead_code)]
+#[path = "../tests/common/mod.rs"]
+mod common;
+#[allow(dead_code)]
+#[path = "../tests/browser/driver.rs"]
+mod driver;
+#[path = "util.rs"]
+mod util;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    if v.is_empty() {
+        return 0.0;
+    }
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+#[tokio::main]
+async fn main() {
+    let n: usize = util::arg("--monitors", 10_000);
+    let bin = env!("CARGO_BIN_EXE_panoptes");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let mut cfg = String::from("monitors:\n");
+    for i in 0..n {
+        cfg.push_str(&format!(
+            "  - {{name: m{i:05}, group: g{:02}, type: push, token: bench-token-{i:05}, interval: 1h}}\n",
+            i % 20
+        ));
+    }
+    let cfg_path = dir.path().join("c.yaml");
+    std::fs::write(&cfg_path, cfg).expect("config");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let mut add = std::process::Command::new(bin)
+        .args(["user", "add", "bench", "--data-dir"])
+        .arg(&data)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("user add");
+    add.stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"correct horse battery\n")
+        .expect("password");
+    assert!(add.wait().expect("user add").success());
+    let s = util::start_server(bin, &cfg_path, &data);
+    let base = format!("http://127.0.0.1:{}", s.port);
+    panoptes::outbound::install_crypto_provider();
+    let http = reqwest::Client::new();
+
+    // Server side: the baseline, then every page of the list, five rounds.
+    let mut health = Vec::new();
+    let mut pages = Vec::new();
+    let mut whole = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        http.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .expect("healthz");
+        health.push(t.elapsed().as_secs_f64() * 1000.0);
+        let started = Instant::now();
+        let mut cursor: Option<String> = None;
+        let mut count = 0;
+        loop {
+            let url = match &cursor {
+                None => format!("{base}/api/v1/monitors?limit=1000"),
+                Some(c) => format!("{base}/api/v1/monitors?limit=1000&cursor={c}"),
+            };
+            let t = Instant::now();
+            let v: Value = http
+                .get(url)
+                .bearer_auth(&s.token)
+                .send()
+                .await
+                .expect("list")
+                .json()
+                .await
+                .expect("json");
+            pages.push(t.elapsed().as_secs_f64() * 1000.0);
+            count += v["items"].as_array().map_or(0, Vec::len);
+            match v["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => break,
+            }
+        }
+        assert_eq!(count, n, "every monitor listed");
+        whole.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+
+    // Client side.
+    let d = driver::Driver::start().await;
+    d.goto(&format!("{base}/login")).await;
+    d.type_into("#username", "bench").await;
+    d.type_into("#password", "correct horse battery").await;
+    d.click("#login").await;
+    d.find("#principal").await;
+    let mut shown = Vec::new();
+    let mut rows = 0;
+    for _ in 0..3 {
+        d.goto(&format!("{base}/")).await;
+        d.find("#principal").await;
+        let t = Instant::now();
+        d.goto(&format!("{base}/monitors")).await;
+        d.wait_text("#monitor-count", &format!("{n} of {n}")).await;
+        shown.push(t.elapsed().as_secs_f64() * 1000.0);
+        let v = d
+            .call(
+                reqwest::Method::POST,
+                "/execute/sync",
+                json!({"script": "return document.querySelectorAll('tr.monitor-row').length", "args": []}),
+            )
+            .await;
+        rows = v["value"].as_u64().unwrap_or(0);
+    }
+    let v = d
+        .call(
+            reqwest::Method::POST,
+            "/execute/async",
+            json!({"script": r#"
+                const done = arguments[arguments.length - 1];
+                const el = document.querySelector('#monitor-scroller');
+                const frame = () => new Promise(r => requestAnimationFrame(() => r()));
+                const out = [];
+                (async () => {
+                  for (let i = 1; i <= 40; i++) {
+                    const t = performance.now();
+                    el.scrollTop = el.scrollHeight * i / 41;
+                    el.dispatchEvent(new Event('scroll'));
+                    await frame(); await frame();
+                    out.push(performance.now() - t);
+                  }
+                  done(out);
+                })();
+            "#, "args": []}),
+        )
+        .await;
+    let mut scroll: Vec<f64> = v["value"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_f64).collect())
+        .unwrap_or_default();
+    drop(d);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+
+    println!("dashboard at {n} monitors");
+    println!(
+        "  server: GET /healthz (baseline) p50 {:.2} ms; one page of 1000 monitors p50 {:.1} ms, max {:.1} ms; all {} pages p50 {:.0} ms",
+        percentile(&mut health, 0.5),
+        percentile(&mut pages.clone(), 0.5),
+        percentile(&mut pages, 1.0),
+        n.div_ceil(1000),
+        percentile(&mut whole, 0.5)
+    );
+    println!(
+        "  browser: /monitors shown with all {n} counted p50 {:.0} ms (of 3), max {:.0} ms; rows in the page {rows}",
+        percentile(&mut shown.clone(), 0.5),
+        percentile(&mut shown, 1.0)
+    );
+    println!(
+        "  scrolling: 40 jumps across the list, offset set to second frame painted: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+        percentile(&mut scroll.clone(), 0.5),
+        percentile(&mut scroll.clone(), 0.95),
+        percentile(&mut scroll, 1.0)
+    );
+    let rss = std::fs::read_to_string(format!("/proc/{}/status", s.child.id()))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0);
+    println!("  server peak RSS {rss:.0} MiB");
+}

@@ -79,6 +79,8 @@ async fn a_monitor_created_in_the_form_is_probed_and_can_be_paused() {
     d.click("#filter-state option[value='DOWN']").await;
     d.wait_text("#monitor-count", "0 of 2").await;
     d.click("#filter-state option[value='']").await;
+    d.wait_text("#monitor-count", "2 of 2").await;
+    d.find("tr.monitor-row .from-config").await;
 
     // The config's monitor shows no buttons, only where to change it.
     let own = d

@@ -63,7 +63,8 @@ pub fn FilterBar(
             <input id="monitor-search" type="search" placeholder="Search name, target, group"
                 aria-label="Search monitors"
                 prop:value=move || filter.with(|f| f.text.clone())
-                on:input=move |ev| filter.update(|f| f.text = event_target_value(&ev)) />
+                on:input=move |ev| filter.update(|f| f.text = event_target_value(&ev))
+                on:change=move |ev| filter.update(|f| f.text = event_target_value(&ev)) />
             <select id="filter-state" aria-label="State"
                 on:change=move |ev| filter.update(|f| f.state = MonitorState::ALL.into_iter().find(|s| s.as_str() == event_target_value(&ev)))>
                 <option value="">"Any state"</option>

@@ -11,7 +11,6 @@
 //! the page, and the time of each of 40 scroll steps across the whole list (from setting the
 //! scroll offset to the second animation frame after it, i.e. the rows re-drawn and painted).
 
-#[allow(dead_code)]
 #[path = "../tests/common/mod.rs"]
 mod common;
 #[allow(dead_code)]

@@ -265,10 +265,12 @@ impl Server {
             events: bus.publisher(DomainEvent::Periskop),
             instance_id: instance_id.clone(),
         })?;
-        let sentry_settings = section(&root, |c| SentrySettings {
+        let projects =
+            crate::sentry::projects::ManagedProjects::load(store.clone(), clock.clone())?;
+        let sentry_settings = projects.merged(section(&root, |c| SentrySettings {
             projects: c.projects.clone(),
             ingest: c.ingest.clone(),
-        });
+        }));
         let ingest = Ingest::open(IngestDeps {
             store: store.clone(),
             clock: clock.clone(),
@@ -398,6 +400,7 @@ impl Server {
             forward: forwarder,
             agents: agents.clone(),
             live: live_feed,
+            projects,
         });
         background.extend(alert_tasks);
         background.push(tokio::spawn(crate::sentry::digest::run(

@@ -17,6 +17,8 @@ mod live;
 mod locations;
 #[path = "browser/monitors.rs"]
 mod monitors;
+#[path = "browser/projects.rs"]
+mod projects;
 #[path = "browser/settings.rs"]
 mod settings;
 

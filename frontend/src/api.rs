@@ -34,6 +34,11 @@ pub enum ApiError {
         code: String,
         message: String,
     },
+    /// `invalid_input` naming each wrong field of the body (a monitor's, say).
+    Invalid {
+        message: String,
+        fields: Vec<panoptes_types::FieldError>,
+    },
     /// The request never got an answer: network down, server stopped.
     Network(String),
     /// A body that is not the shape this dashboard expects (an older or newer server).
@@ -54,7 +59,9 @@ impl ApiError {
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ApiError::Unauthorized(m) | ApiError::Api { message: m, .. } => f.write_str(m),
+            ApiError::Unauthorized(m)
+            | ApiError::Api { message: m, .. }
+            | ApiError::Invalid { message: m, .. } => f.write_str(m),
             ApiError::Network(m) => write!(f, "cannot reach the server: {m}"),
             ApiError::Decode(m) => write!(f, "unexpected answer from the server: {m}"),
         }
@@ -117,6 +124,12 @@ async fn send(
     }
     let status = resp.status();
     let (code, message) = match resp.json::<ErrorBody>().await {
+        Ok(b) if !b.error.fields.is_empty() => {
+            return Err(ApiError::Invalid {
+                message: b.error.message,
+                fields: b.error.fields,
+            });
+        }
         Ok(b) => (b.error.code, b.error.message),
         Err(_) => (
             format!("http_{status}"),
@@ -240,6 +253,25 @@ pub async fn monitors() -> Result<Vec<MonitorSummary>, ApiError> {
     list("/monitors").await
 }
 
+/// Creates a monitor from its config fields (`POST /monitors`).
+pub async fn create_monitor(body: &serde_json::Value) -> Result<MonitorDetail, ApiError> {
+    post("/monitors", body).await
+}
+
+/// Changes a managed monitor with a JSON merge patch (`{"enabled": false}` pauses it).
+pub async fn update_monitor(id: u32, patch: &serde_json::Value) -> Result<MonitorDetail, ApiError> {
+    self::patch(&format!("/monitors/{id}"), patch).await
+}
+
+pub async fn delete_monitor(id: u32) -> Result<(), ApiError> {
+    delete(&format!("/monitors/{id}")).await
+}
+
+/// A monitor's fields as the config names them, and whether the config file declares it.
+pub async fn monitor_config(id: u32) -> Result<panoptes_types::MonitorConfigView, ApiError> {
+    get(&format!("/monitors/{id}/config")).await
+}
+
 pub async fn monitor(id: u32) -> Result<MonitorDetail, ApiError> {
     get(&format!("/monitors/{id}")).await
 }
@@ -247,6 +279,19 @@ pub async fn monitor(id: u32) -> Result<MonitorDetail, ApiError> {
 /// The last hour of raw results.
 pub async fn monitor_results(id: u32) -> Result<MonitorResults, ApiError> {
     get(&format!("/monitors/{id}/results?limit=10000")).await
+}
+
+/// Roll-ups from `from_ms` on (the latency chart's chosen range).
+pub async fn monitor_rollups_since(
+    id: u32,
+    resolution: Resolution,
+    from_ms: u64,
+) -> Result<MonitorRollups, ApiError> {
+    get(&format!(
+        "/monitors/{id}/rollups?resolution={}&from={from_ms}",
+        resolution.as_str()
+    ))
+    .await
 }
 
 pub async fn monitor_rollups(id: u32, resolution: Resolution) -> Result<MonitorRollups, ApiError> {
@@ -259,6 +304,23 @@ pub async fn monitor_rollups(id: u32, resolution: Resolution) -> Result<MonitorR
 
 pub async fn projects() -> Result<Vec<ProjectInfo>, ApiError> {
     list("/projects").await
+}
+
+/// Creates a project with a generated key (`POST /projects`).
+pub async fn create_project(p: &panoptes_types::NewProject) -> Result<ProjectInfo, ApiError> {
+    post("/projects", p).await
+}
+
+pub async fn add_project_key(id: u64) -> Result<panoptes_types::NewProjectKey, ApiError> {
+    post(&format!("/projects/{id}/keys"), &NoBody {}).await
+}
+
+pub async fn revoke_project_key(id: u64, key: &str) -> Result<(), ApiError> {
+    delete(&format!("/projects/{id}/keys/{}", segment(key))).await
+}
+
+pub async fn delete_project(id: u64) -> Result<(), ApiError> {
+    delete(&format!("/projects/{id}")).await
 }
 
 /// The 50 most recently seen.

@@ -18,7 +18,7 @@ use crate::components::{Empty, Loading, provide_now};
 use crate::exceptions::{ServiceList, ServicePage};
 use crate::issues::{IssueList, IssuePage};
 use crate::login::Login;
-use crate::monitors::{MonitorList, MonitorPage};
+use crate::monitors::{EditMonitor, MonitorList, MonitorPage, NewMonitor};
 use crate::oncall::OnCallPage;
 use crate::overview::Overview;
 use crate::statuspages::StatusPagesPage;
@@ -61,7 +61,9 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=Shell>
                     <Route path=path!("") view=Overview />
                     <Route path=path!("monitors") view=MonitorList />
+                    <Route path=path!("monitors/new") view=NewMonitor />
                     <Route path=path!("monitors/:id") view=MonitorPage />
+                    <Route path=path!("monitors/:id/edit") view=EditMonitor />
                     <Route path=path!("issues") view=IssueList />
                     <Route path=path!("issues/:id") view=IssuePage />
                     <Route path=path!("exceptions") view=ServiceList />

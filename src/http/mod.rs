@@ -15,11 +15,13 @@ pub mod error;
 mod forward;
 mod issues;
 mod live;
+mod monitors;
 mod oncall;
 mod oncall_links;
 pub mod page;
 mod periskop;
 mod probes;
+mod projects;
 mod sentry;
 mod serve;
 mod status;
@@ -86,6 +88,7 @@ pub struct Handles {
     pub forward: crate::forward::Forwarder,
     pub agents: crate::agent::Agents,
     pub live: crate::live::Live,
+    pub projects: crate::sentry::projects::ManagedProjects,
 }
 
 impl Handles {
@@ -108,8 +111,10 @@ pub fn router(state: AppState) -> Router {
         .merge(users::routes())
         .route("/backup", get(api::backup))
         .merge(probes::routes())
+        .merge(monitors::routes())
         .merge(periskop::api_routes())
         .merge(issues::routes())
+        .merge(projects::routes())
         .merge(alerts::routes())
         .merge(oncall::routes())
         .merge(status::routes())

@@ -84,22 +84,37 @@ impl ProbeEngine {
                 series: Mutex::new(HashMap::new()),
                 combined: Mutex::new(HashMap::new()),
                 assigning: tokio::sync::Mutex::new(()),
+                from_config: RwLock::new(Arc::new(Vec::new())),
+                managed: RwLock::new(Default::default()),
+                managing: tokio::sync::Mutex::new(()),
             }),
         };
+        engine.load_managed()?;
         engine.apply(monitors, maintenance).await?;
         Ok(engine)
     }
 
-    /// Reconciles running monitors with `monitors`: new ones start, removed ones stop, changed
-    /// ones restart with their state kept; untouched ones are not disturbed.
+    /// Takes the config's monitors and maintenance windows and reconciles the running monitors
+    /// with them and the API-managed ones.
     pub async fn apply(
         &self,
         monitors: &[MonitorConfig],
         maintenance: &[MaintenanceConfig],
     ) -> Result<(), ProbeError> {
+        *write(&self.inner.maintenance) = Arc::new(maintenance.to_vec());
+        *write(&self.inner.from_config) = Arc::new(monitors.to_vec());
+        self.reconcile().await
+    }
+
+    /// Reconciles running monitors with the config's and the managed ones: new ones start,
+    /// removed ones stop, changed ones restart with their state kept; untouched ones are not
+    /// disturbed. Paused ones (`enabled: false`) are listed but not run.
+    pub(super) async fn reconcile(&self) -> Result<(), ProbeError> {
         let inner = &self.inner;
-        *write(&inner.maintenance) = Arc::new(maintenance.to_vec());
         let _assigning = inner.assigning.lock().await;
+        // Read under the lock, so the last of two concurrent changes is the one applied.
+        let monitors = self.effective(true);
+        let monitors = monitors.as_slice();
         let mut ids = inner.store.probe_ids()?;
         let mut next = ids.values().max().map(|m| m + 1).unwrap_or(1);
         let mut new_ids = Vec::new();
@@ -119,7 +134,6 @@ impl ProbeEngine {
         }
         let wanted: HashMap<u32, &MonitorConfig> = monitors
             .iter()
-            .filter(|m| m.enabled)
             .filter_map(|m| ids.get(&m.name).map(|id| (*id, m)))
             .collect();
         let mut current = write(&inner.monitors);
@@ -134,15 +148,22 @@ impl ProbeEngine {
             if let Some(t) = tasks.remove(id) {
                 t.abort();
             }
+            // Removed or paused: nothing will be checked, so nothing may keep waiting on it.
             if let Some(m) = current.remove(id)
-                && !wanted.contains_key(id)
+                && m.config.enabled
+                && wanted.get(id).is_none_or(|w| !w.enabled)
             {
                 super::query::forget_metrics(&inner.metrics, &m.config);
                 inner.events.publish(ProbeEvent::Removed {
                     monitor_id: *id,
                     name: m.name.clone(),
                 });
-                info!(monitor = %m.config.name, "monitor removed");
+                let what = if wanted.contains_key(id) {
+                    "paused"
+                } else {
+                    "removed"
+                };
+                info!(monitor = %m.config.name, "monitor {what}");
             }
         }
         let mut started = 0;
@@ -163,7 +184,7 @@ impl ProbeEngine {
             current.insert(*id, monitor.clone());
             // A monitor whose `locations` leave this one out is listed (and its other
             // locations' results are taken) but not checked from here.
-            if cfg.locations.is_empty() || cfg.locations.contains(&inner.local) {
+            if cfg.enabled && (cfg.locations.is_empty() || cfg.locations.contains(&inner.local)) {
                 let engine = self.clone();
                 tasks.insert(*id, tokio::spawn(async move { engine.run(monitor).await }));
                 started += 1;
@@ -172,7 +193,9 @@ impl ProbeEngine {
         let mut tokens = write(&inner.push_tokens);
         tokens.clear();
         for (id, m) in current.iter() {
-            if let CheckKind::Push(p) = &m.config.kind {
+            if let CheckKind::Push(p) = &m.config.kind
+                && m.config.enabled
+            {
                 tokens.insert(p.token.clone(), *id);
             }
         }

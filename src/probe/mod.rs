@@ -10,11 +10,12 @@
 //! in; the record, roll-ups and transition out); `query.rs` answers listings and uptime;
 //! `locations.rs` keeps other locations' series, `quorum.rs` (pure) decides across them and
 //! `combined.rs` publishes that decision as the monitor's state;
-//! `retention.rs` expires old rows. Each monitor is one tokio task that sleeps until its next
-//! planned start (start-to-start, first runs spread across the interval by a hash of the name),
-//! takes a global and a per-host permit, runs its check under its timeout and records the
-//! result. A slow target only ever holds its own task and permits, so it cannot delay another
-//! monitor's schedule.
+//! `retention.rs` expires old rows; `managed.rs` (pure) and `manage.rs` take the monitors
+//! created through the API, which run beside the config file's. Each monitor is one tokio task
+//! that sleeps until its next planned start (start-to-start, first runs spread across the
+//! interval by a hash of the name), takes a global and a per-host permit, runs its check under
+//! its timeout and records the result. A slow target only ever holds its own task and permits,
+//! so it cannot delay another monitor's schedule.
 
 pub mod check;
 mod combined;
@@ -26,6 +27,8 @@ pub mod judge;
 pub mod kinds;
 pub mod locations;
 pub mod maintenance;
+mod manage;
+pub mod managed;
 mod push;
 pub mod query;
 pub mod quorum;
@@ -55,6 +58,7 @@ use rollup::Rollup;
 use state::{Machine, State};
 
 pub use engine::AfterCommit;
+pub use manage::ManageError;
 
 /// The last check of a monitor, as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -164,6 +168,12 @@ struct Inner {
     combined: Mutex<HashMap<u32, State>>,
     /// Held while probe ids are assigned (config reloads and remote results both do).
     assigning: tokio::sync::Mutex<()>,
+    /// The config file's monitors, as last applied.
+    from_config: RwLock<Arc<Vec<MonitorConfig>>>,
+    /// Monitors created through the API, by name (see `manage.rs`).
+    managed: RwLock<BTreeMap<String, manage::Managed>>,
+    /// Held across a managed monitor's check, store write and reconcile: one change at a time.
+    managing: tokio::sync::Mutex<()>,
 }
 
 /// The probing engine; cheap to clone.

@@ -149,6 +149,16 @@ pub struct ErrorDetail {
     /// Stable, machine-readable: clients branch on this, never on `message`.
     pub code: String,
     pub message: String,
+    /// For `invalid_input` on a body with several fields: each wrong field and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldError>,
+}
+
+/// One wrong field of a request body, named as the config file names it (`conditions[0]`).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
 }
 
 /// An API token as listed (the secret itself is shown once, at creation).
@@ -228,6 +238,7 @@ mod tests {
             error: ErrorDetail {
                 code: "unauthorized".into(),
                 message: "log in".into(),
+                fields: Vec::new(),
             },
         };
         let json = serde_json::to_value(&body).expect("serialises");

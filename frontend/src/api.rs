@@ -267,6 +267,21 @@ pub async fn delete_monitor(id: u32) -> Result<(), ApiError> {
     delete(&format!("/monitors/{id}")).await
 }
 
+/// Every maintenance window in force (the config's and the API's).
+pub async fn maintenance_windows() -> Result<Vec<panoptes_types::MaintenanceView>, ApiError> {
+    get("/maintenance").await
+}
+
+pub async fn create_maintenance(body: &serde_json::Value) -> Result<(), ApiError> {
+    post::<_, panoptes_types::MaintenanceView>("/maintenance", body)
+        .await
+        .map(drop)
+}
+
+pub async fn delete_maintenance(name: &str) -> Result<(), ApiError> {
+    delete(&format!("/maintenance/{}", segment(name))).await
+}
+
 /// A monitor's fields as the config names them, and whether the config file declares it.
 pub async fn monitor_config(id: u32) -> Result<panoptes_types::MonitorConfigView, ApiError> {
     get(&format!("/monitors/{id}/config")).await

@@ -1,5 +1,6 @@
 //! Monitors managed through the API: create, change (a JSON merge patch; `{"enabled": false}`
-//! pauses), delete, read one's fields, export them as config. Translation only: decoding and the
+//! pauses), delete, read one's fields, export them as config; maintenance windows likewise
+//! (list, create, delete). Translation only: decoding and the
 //! rules are `probe::managed` and `probe::manage`; who may call what is `auth::roles`.
 
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -9,7 +10,7 @@ use axum::routing::{MethodRouter, get, post};
 use axum::{Extension, Router};
 use serde_json::Value;
 
-use panoptes_types::{MonitorConfigView, MonitorDetail};
+use panoptes_types::{MaintenanceView, MonitorConfigView, MonitorDetail};
 
 use super::AppState;
 use super::error::{ApiError, Json};
@@ -33,6 +34,13 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/monitors/{id}/config", get(config))
         .route("/monitors/export", get(export))
+        .route(
+            "/maintenance",
+            get(windows)
+                .post(create_window)
+                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+        )
+        .route("/maintenance/{name}", axum::routing::delete(delete_window))
 }
 
 impl From<ManageError> for ApiError {
@@ -137,4 +145,46 @@ async fn export(State(state): State<AppState>) -> Response {
         yaml,
     )
         .into_response()
+}
+
+/// Every maintenance window in force (config and API).
+async fn windows(State(state): State<AppState>) -> axum::Json<Vec<MaintenanceView>> {
+    axum::Json(
+        state
+            .probes
+            .windows()
+            .into_iter()
+            .map(|(source, config)| MaintenanceView { source, config })
+            .collect(),
+    )
+}
+
+async fn create_window(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Json(body): Json<Value>,
+) -> Result<(StatusCode, axum::Json<MaintenanceView>), ApiError> {
+    let name = body["name"].as_str().unwrap_or_default().to_string();
+    let audit = auth::audit(state.clock.now_ms(), p.name(), "maintenance.create", &name);
+    state
+        .probes
+        .create_window(body.clone(), p.name(), audit)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(MaintenanceView {
+            source: panoptes_types::MonitorSource::Api,
+            config: body,
+        }),
+    ))
+}
+
+async fn delete_window(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let audit = auth::audit(state.clock.now_ms(), p.name(), "maintenance.delete", &name);
+    state.probes.delete_window(&name, audit).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

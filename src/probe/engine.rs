@@ -87,9 +87,12 @@ impl ProbeEngine {
                 from_config: RwLock::new(Arc::new(Vec::new())),
                 managed: RwLock::new(Default::default()),
                 managing: tokio::sync::Mutex::new(()),
+                config_windows: RwLock::new(Arc::new(Vec::new())),
+                managed_windows: RwLock::new(Default::default()),
             }),
         };
         engine.load_managed()?;
+        engine.load_windows()?;
         engine.apply(monitors, maintenance).await?;
         Ok(engine)
     }
@@ -101,7 +104,8 @@ impl ProbeEngine {
         monitors: &[MonitorConfig],
         maintenance: &[MaintenanceConfig],
     ) -> Result<(), ProbeError> {
-        *write(&self.inner.maintenance) = Arc::new(maintenance.to_vec());
+        *write(&self.inner.config_windows) = Arc::new(maintenance.to_vec());
+        self.refresh_windows();
         *write(&self.inner.from_config) = Arc::new(monitors.to_vec());
         self.reconcile().await
     }

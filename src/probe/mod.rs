@@ -11,7 +11,8 @@
 //! `locations.rs` keeps other locations' series, `quorum.rs` (pure) decides across them and
 //! `combined.rs` publishes that decision as the monitor's state;
 //! `retention.rs` expires old rows; `managed.rs` (pure) and `manage.rs` take the monitors
-//! created through the API, which run beside the config file's. Each monitor is one tokio task
+//! created through the API, which run beside the config file's (`windows.rs`: maintenance
+//! windows likewise). Each monitor is one tokio task
 //! that sleeps until its next planned start (start-to-start, first runs spread across the
 //! interval by a hash of the name), takes a global and a per-host permit, runs its check under
 //! its timeout and records the result. A slow target only ever holds its own task and permits,
@@ -36,6 +37,7 @@ pub mod retention;
 pub mod rollup;
 mod schedule;
 pub mod state;
+mod windows;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
@@ -174,6 +176,11 @@ struct Inner {
     managed: RwLock<BTreeMap<String, manage::Managed>>,
     /// Held across a managed monitor's check, store write and reconcile: one change at a time.
     managing: tokio::sync::Mutex<()>,
+    /// The config file's maintenance windows, as last applied (`maintenance` is these plus the
+    /// managed ones).
+    config_windows: RwLock<Arc<Vec<MaintenanceConfig>>>,
+    /// Maintenance windows created through the API, by name (see `windows.rs`).
+    managed_windows: RwLock<BTreeMap<String, windows::ManagedWindow>>,
 }
 
 /// The probing engine; cheap to clone.

@@ -19,6 +19,8 @@ pub const STATE: TableDefinition<u32, &[u8]> = TableDefinition::new("probe_state
 /// Monitor name -> record of a monitor created through the API (JSON: its fields as the config
 /// names them, who and when). Config-declared monitors are never here.
 pub const MANAGED: TableDefinition<&str, &[u8]> = TableDefinition::new("probe_managed");
+/// Window name -> record of a maintenance window created through the API (JSON, as `MANAGED`).
+pub const WINDOWS: TableDefinition<&str, &[u8]> = TableDefinition::new("probe_windows");
 
 #[derive(Debug, Clone)]
 pub enum ProbeWrite {
@@ -30,6 +32,15 @@ pub enum ProbeWrite {
     },
     /// Deletes one; counts 1 when it existed. Its results stay until retention removes them.
     RemoveManaged {
+        name: String,
+    },
+    /// Creates or replaces a maintenance window managed through the API.
+    PutWindow {
+        name: String,
+        record: Vec<u8>,
+    },
+    /// Deletes one; counts 1 when it existed.
+    RemoveWindow {
         name: String,
     },
     Result {
@@ -65,6 +76,22 @@ pub(super) fn apply(tx: &WriteTransaction, w: &ProbeWrite) -> Result<u64, StoreE
                 .insert(name.as_str(), record.as_slice())
                 .map_err(StoreError::storage)?;
             Ok(0)
+        }
+        ProbeWrite::PutWindow { name, record } => {
+            tx.open_table(WINDOWS)
+                .map_err(StoreError::storage)?
+                .insert(name.as_str(), record.as_slice())
+                .map_err(StoreError::storage)?;
+            Ok(0)
+        }
+        ProbeWrite::RemoveWindow { name } => {
+            let existed = tx
+                .open_table(WINDOWS)
+                .map_err(StoreError::storage)?
+                .remove(name.as_str())
+                .map_err(StoreError::storage)?
+                .is_some();
+            Ok(u64::from(existed))
         }
         ProbeWrite::RemoveManaged { name } => {
             let existed = tx
@@ -260,8 +287,20 @@ impl Store {
 
     /// Every monitor managed through the API, by name.
     pub fn managed_monitors(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.named_rows(MANAGED)
+    }
+
+    /// Every maintenance window managed through the API, by name.
+    pub fn managed_windows(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.named_rows(WINDOWS)
+    }
+
+    fn named_rows(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let txn = self.read_txn()?;
-        let Some(t) = missing_is_empty(txn.open_table(MANAGED))? else {
+        let Some(t) = missing_is_empty(txn.open_table(table))? else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();

@@ -98,3 +98,33 @@ async fn a_monitor_created_in_the_form_is_probed_and_can_be_paused() {
     d.find("#from-config").await;
     assert!(!d.exists("#edit-monitor").await);
 }
+
+#[tokio::test]
+async fn a_maintenance_window_is_listed_and_ended_from_the_monitors_page() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    add_user(dir.path(), "root", "correct horse battery");
+    let token = create_token(dir.path(), "test");
+    let s = start(dir.path(), &[]);
+    let now = jiff::Timestamp::now();
+    let r = client()
+        .post(s.url("/api/v1/maintenance"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "db upgrade", "monitors": ["panoptes"],
+            "start": now.to_string(),
+            "end": (now + jiff::SignedDuration::from_secs(3600)).to_string()}))
+        .send()
+        .await
+        .expect("window");
+    assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+    let d = Driver::start().await;
+    d.goto(&s.url("/monitors")).await;
+    d.type_into("#username", "root").await;
+    d.type_into("#password", "correct horse battery").await;
+    d.click("#login").await;
+    d.wait_text("tr.window-row[data-name='db upgrade']", "panoptes")
+        .await;
+    d.find("#new-window").await;
+    d.click("tr.window-row[data-name='db upgrade'] .delete-window")
+        .await;
+    d.wait_text("#maintenance", "None.").await;
+}

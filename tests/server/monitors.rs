@@ -330,3 +330,108 @@ async fn monitors_are_created_changed_kept_exported_and_deleted_through_the_api(
     let (st, _) = call(&s, &admin, Method::GET, &path, None).await;
     assert_eq!(st, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn maintenance_windows_are_made_through_the_api_and_take_effect_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let admin = create_token(dir.path(), "ci");
+    let mut s = start(dir.path(), &[]);
+    // A target that outlives the restart below (the server's own port changes).
+    let target = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let target_url = format!("http://{}/", target.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+        let _ = axum::serve(target, app).await;
+    });
+    let body = json!({"name": "web", "type": "http", "url": target_url, "interval": "1s"});
+    let (st, m) = call(&s, &admin, Method::POST, "/api/v1/monitors", Some(body)).await;
+    assert_eq!(st, StatusCode::CREATED, "{m}");
+    let id = m["id"].as_u64().expect("id");
+    wait_state(&s, &admin, id, "UP").await;
+
+    let now = jiff::Timestamp::now();
+    let window = |name: &str, monitor: &str| {
+        json!({"name": name, "monitors": [monitor],
+            "start": (now - jiff::SignedDuration::from_secs(60)).to_string(),
+            "end": (now + jiff::SignedDuration::from_secs(3600)).to_string()})
+    };
+    // Wrong fields are named; a window for a monitor that does not exist is refused.
+    let (st, v) = call(
+        &s,
+        &admin,
+        Method::POST,
+        "/api/v1/maintenance",
+        Some(json!({"name": "x", "start": "tomorrow", "end": "later"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error"]["fields"][0]["field"], "start", "{v}");
+    let (st, v) = call(
+        &s,
+        &admin,
+        Method::POST,
+        "/api/v1/maintenance",
+        Some(window("x", "nope")),
+    )
+    .await;
+    assert_eq!(
+        (st, v["error"]["fields"][0]["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("monitors[0]"))
+    );
+
+    // In force at once: the next result is MAINTENANCE.
+    let (st, v) = call(
+        &s,
+        &admin,
+        Method::POST,
+        "/api/v1/maintenance",
+        Some(window("deploy", "web")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    wait_state(&s, &admin, id, "MAINTENANCE").await;
+    let (st, _) = call(
+        &s,
+        &admin,
+        Method::POST,
+        "/api/v1/maintenance",
+        Some(window("deploy", "web")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+
+    // Kept across a restart.
+    drop(s);
+    s = start(dir.path(), &[]);
+    let (_, list) = call(&s, &admin, Method::GET, "/api/v1/maintenance", None).await;
+    let names: Vec<(&str, &str)> = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|w| Some((w["config"]["name"].as_str()?, w["source"].as_str()?)))
+        .collect();
+    assert_eq!(names, vec![("deploy", "api")], "{list}");
+
+    // Ended: checks count again.
+    let (st, _) = call(
+        &s,
+        &admin,
+        Method::DELETE,
+        "/api/v1/maintenance/deploy",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    wait_state(&s, &admin, id, "UP").await;
+    let (st, _) = call(
+        &s,
+        &admin,
+        Method::DELETE,
+        "/api/v1/maintenance/deploy",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+}

@@ -54,6 +54,14 @@ pub enum MonitorSource {
     Api,
 }
 
+/// A maintenance window in `GET /api/v1/maintenance`: where it is declared and its fields as
+/// the config names them.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct MaintenanceView {
+    pub source: MonitorSource,
+    pub config: serde_json::Value,
+}
+
 /// `GET /api/v1/monitors/{id}/config`: the monitor's fields as the config file names them (the
 /// body a `PATCH` starts from).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]

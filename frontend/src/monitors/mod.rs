@@ -6,6 +6,7 @@ mod form;
 mod history;
 mod list;
 mod locations;
+mod maintenance;
 
 pub use detail::MonitorPage;
 pub use form::{EditMonitor, NewMonitor};
@@ -113,6 +114,7 @@ pub fn MonitorList() -> impl IntoView {
                 .into_any()
             })}
         </section>
+        <maintenance::Windows editor=editor />
     }
 }
 

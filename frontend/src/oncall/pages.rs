@@ -31,6 +31,13 @@ pub fn PageList() -> impl IntoView {
         pages.refetch();
         detail.refetch();
     });
+    // Pages have no message of their own on the live feed: a page opens after its alert's
+    // message (the route's group_wait later), and its escalation steps and deliveries follow on
+    // their timers. Whoever is paged at night should not wait for the minute's fallback, so
+    // this view keeps polling every few seconds, feed or not.
+    if let Ok(handle) = set_interval_with_handle(move || refresh.run(()), EVERY) {
+        on_cleanup(move || handle.clear());
+    }
     view! {
         {move || match detail.get() {
             Some(Ok(Some(p))) => view! { <PageDetail p=p refresh=refresh /> }.into_any(),

@@ -186,11 +186,11 @@ impl ProbeEngine {
         &self.inner.local
     }
 
-    /// The running monitors that list `location`.
+    /// The running monitors that list `location` (paused ones are listed here but run nowhere).
     pub fn assigned(&self, location: &str) -> Vec<MonitorConfig> {
         read(&self.inner.monitors)
             .values()
-            .filter(|m| m.config.locations.iter().any(|l| l == location))
+            .filter(|m| m.config.enabled && m.config.locations.iter().any(|l| l == location))
             .map(|m| m.config.clone())
             .collect()
     }

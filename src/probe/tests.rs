@@ -533,3 +533,19 @@ async fn a_huge_pushed_latency_is_clamped() {
     let merged = query::merged(e.store(), id, Resolution::Minute, 0, u64::MAX).expect("rollups");
     assert_eq!(merged.latency_sum_ms, 3 * MAX_PUSH_LATENCY_MS);
 }
+
+#[tokio::test(start_paused = true)]
+async fn paused_monitors_are_listed_but_assigned_to_no_agent() {
+    let (_dir, e, _) = engine(
+        "probing: {location: hq}\nmonitors:\n  - {name: a, type: push, token: tok-aaaaaaaa, locations: [eu, hq], enabled: false}\n  - {name: b, type: push, token: tok-bbbbbbbb, locations: [eu, hq]}\n",
+    )
+    .await;
+    let listed: Vec<String> = e
+        .monitor_ids()
+        .iter()
+        .filter_map(|id| e.get(*id).map(|v| v.config.name))
+        .collect();
+    assert_eq!(listed, ["a", "b"], "a paused monitor stays listed");
+    let assigned: Vec<String> = e.assigned("eu").into_iter().map(|m| m.name).collect();
+    assert_eq!(assigned, ["b"], "no agent checks a paused monitor");
+}

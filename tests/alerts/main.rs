@@ -69,6 +69,28 @@ impl Server {
         self.run.url(path)
     }
 
+    /// Rewrites the config file and reloads it (SIGHUP), waiting until the server says so.
+    pub fn reload(&self, config: &str) {
+        std::fs::write(&self.config, config).expect("config");
+        let before = self
+            .run
+            .log_text()
+            .matches("configuration reloaded")
+            .count();
+        self.run.signal("HUP");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while self
+            .run
+            .log_text()
+            .matches("configuration reloaded")
+            .count()
+            == before
+        {
+            assert!(std::time::Instant::now() < deadline, "no reload in the log");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub async fn json(&self, path: &str) -> Value {
         let resp = self
             .http

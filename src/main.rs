@@ -18,8 +18,11 @@ use panoptes::telemetry::LogFormat;
 use panoptes::{auth, telemetry};
 use tracing::{error, info, warn};
 
+#[path = "cli/agent.rs"]
+mod agent_cli;
 #[path = "cli/backup.rs"]
 mod backup_client;
+use agent_cli::agent;
 #[path = "cli/export.rs"]
 mod export;
 #[path = "cli/import.rs"]
@@ -499,31 +502,6 @@ fn init_log(
         None => config.log.format,
     };
     telemetry::init(&level.unwrap_or_else(|| config.log.level.clone()), format)
-}
-
-/// The agent process until SIGTERM or SIGINT (see `agent::run`).
-async fn agent(config: Config, settings: panoptes::agent::run::Settings) -> Result<(), String> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
-    let store = app::open_store(&config, &Metrics::new()).map_err(|e| e.to_string())?;
-    let clock: SharedClock = Arc::new(SystemClock);
-    let shutdown = async move {
-        tokio::select! {
-            _ = term.recv() => info!("SIGTERM: shutting down"),
-            _ = int.recv() => info!("SIGINT: shutting down"),
-        }
-    };
-    let r = panoptes::agent::run::run(
-        store.clone(),
-        clock,
-        panoptes::outbound::default_clients(),
-        settings,
-        shutdown,
-    )
-    .await;
-    store.close().await;
-    r
 }
 
 async fn serve(

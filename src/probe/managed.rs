@@ -86,16 +86,27 @@ fn to_node_at(j: &Json, depth: usize, path: &str) -> Result<Node, FieldError> {
 
 /// Decodes a body as a monitor of the config file, with every wrong field.
 pub fn decode(j: &Json) -> Result<MonitorConfig, Vec<FieldError>> {
-    if !j.is_object() {
-        return Err(vec![FieldError {
+    decode_as(j, "monitor")
+}
+
+/// Decodes a body as a `T` of the config file (a monitor, a maintenance window), with every
+/// wrong field named as the file would name it.
+pub fn decode_as<T: Decode>(j: &Json, what: &str) -> Result<T, Vec<FieldError>> {
+    let whole = |message: String| {
+        vec![FieldError {
             field: String::new(),
-            message: "expected a JSON object with the monitor's fields".into(),
-        }]);
+            message,
+        }]
+    };
+    if !j.is_object() {
+        return Err(whole(format!(
+            "expected a JSON object with the {what}'s fields"
+        )));
     }
     let node = to_node(j).map_err(|e| vec![e])?;
     // No substitution from a body (see the module header): every lookup misses.
     let mut d = Decoder::new("(api)", &|_| None);
-    let m = MonitorConfig::decode(&node, "", &mut d);
+    let decoded = T::decode(&node, "", &mut d);
     let errors: Vec<FieldError> = d
         .errors
         .into_iter()
@@ -104,12 +115,9 @@ pub fn decode(j: &Json) -> Result<MonitorConfig, Vec<FieldError>> {
             message: e.message,
         })
         .collect();
-    match m {
-        Some(m) if errors.is_empty() => Ok(m),
-        _ if errors.is_empty() => Err(vec![FieldError {
-            field: String::new(),
-            message: "not a valid monitor".into(),
-        }]),
+    match decoded {
+        Some(v) if errors.is_empty() => Ok(v),
+        _ if errors.is_empty() => Err(whole(format!("not a valid {what}"))),
         _ => Err(errors),
     }
 }

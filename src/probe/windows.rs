@@ -14,7 +14,6 @@ use super::maintenance::MaintenanceConfig;
 use super::manage::ManageError;
 use super::managed::{self, Record};
 use super::{ProbeEngine, ProbeError, read, write};
-use crate::config::decode::{Decode, Decoder};
 use crate::store::probes::ProbeWrite;
 use crate::store::{StoreError, Write};
 
@@ -27,31 +26,7 @@ pub struct ManagedWindow {
 
 /// The config decoder on a body, with every wrong field.
 fn decode(j: &Json) -> Result<MaintenanceConfig, Vec<FieldError>> {
-    if !j.is_object() {
-        return Err(vec![FieldError {
-            field: String::new(),
-            message: "expected a JSON object with the window's fields".into(),
-        }]);
-    }
-    let node = managed::to_node(j).map_err(|e| vec![e])?;
-    let mut d = Decoder::new("(api)", &|_| None);
-    let w = MaintenanceConfig::decode(&node, "", &mut d);
-    let errors: Vec<FieldError> = d
-        .errors
-        .into_iter()
-        .map(|e| FieldError {
-            field: e.path,
-            message: e.message,
-        })
-        .collect();
-    match w {
-        Some(w) if errors.is_empty() => Ok(w),
-        _ if errors.is_empty() => Err(vec![FieldError {
-            field: String::new(),
-            message: "not a valid maintenance window".into(),
-        }]),
-        _ => Err(errors),
-    }
+    managed::decode_as(j, "maintenance window")
 }
 
 impl ProbeEngine {

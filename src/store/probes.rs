@@ -61,6 +61,35 @@ pub enum ProbeWrite {
     },
 }
 
+/// Inserts a record of something made through the API (a monitor, a window) by name.
+fn put_named(
+    tx: &WriteTransaction,
+    table: TableDefinition<&str, &[u8]>,
+    name: &str,
+    record: &[u8],
+) -> Result<u64, StoreError> {
+    tx.open_table(table)
+        .map_err(StoreError::storage)?
+        .insert(name, record)
+        .map_err(StoreError::storage)?;
+    Ok(0)
+}
+
+/// Removes one; counts 1 when it existed.
+fn remove_named(
+    tx: &WriteTransaction,
+    table: TableDefinition<&str, &[u8]>,
+    name: &str,
+) -> Result<u64, StoreError> {
+    let existed = tx
+        .open_table(table)
+        .map_err(StoreError::storage)?
+        .remove(name)
+        .map_err(StoreError::storage)?
+        .is_some();
+    Ok(u64::from(existed))
+}
+
 pub(super) fn apply(tx: &WriteTransaction, w: &ProbeWrite) -> Result<u64, StoreError> {
     match w {
         ProbeWrite::AssignIds(pairs) => {
@@ -70,38 +99,10 @@ pub(super) fn apply(tx: &WriteTransaction, w: &ProbeWrite) -> Result<u64, StoreE
             }
             Ok(0)
         }
-        ProbeWrite::PutManaged { name, record } => {
-            tx.open_table(MANAGED)
-                .map_err(StoreError::storage)?
-                .insert(name.as_str(), record.as_slice())
-                .map_err(StoreError::storage)?;
-            Ok(0)
-        }
-        ProbeWrite::PutWindow { name, record } => {
-            tx.open_table(WINDOWS)
-                .map_err(StoreError::storage)?
-                .insert(name.as_str(), record.as_slice())
-                .map_err(StoreError::storage)?;
-            Ok(0)
-        }
-        ProbeWrite::RemoveWindow { name } => {
-            let existed = tx
-                .open_table(WINDOWS)
-                .map_err(StoreError::storage)?
-                .remove(name.as_str())
-                .map_err(StoreError::storage)?
-                .is_some();
-            Ok(u64::from(existed))
-        }
-        ProbeWrite::RemoveManaged { name } => {
-            let existed = tx
-                .open_table(MANAGED)
-                .map_err(StoreError::storage)?
-                .remove(name.as_str())
-                .map_err(StoreError::storage)?
-                .is_some();
-            Ok(u64::from(existed))
-        }
+        ProbeWrite::PutManaged { name, record } => put_named(tx, MANAGED, name, record),
+        ProbeWrite::PutWindow { name, record } => put_named(tx, WINDOWS, name, record),
+        ProbeWrite::RemoveManaged { name } => remove_named(tx, MANAGED, name),
+        ProbeWrite::RemoveWindow { name } => remove_named(tx, WINDOWS, name),
         ProbeWrite::Result {
             id,
             at_ms,

@@ -14,6 +14,7 @@ use super::events::{Checked, ProbeEvent};
 use super::judge::{Judged, fresh_runtime, judge};
 use super::maintenance::{self, MaintenanceConfig};
 use super::rollup::{Resolution, Rollup};
+use super::uptime::HourTally;
 use super::{
     Inner, Monitor, ProbeDeps, ProbeEngine, ProbeError, Runtime, Snapshot, lock, read, write,
 };
@@ -83,6 +84,7 @@ impl ProbeEngine {
                 local: settings.location.clone(),
                 series: Mutex::new(HashMap::new()),
                 combined: Mutex::new(HashMap::new()),
+                day_totals: Mutex::new(HashMap::new()),
                 assigning: tokio::sync::Mutex::new(()),
                 from_config: RwLock::new(Arc::new(Vec::new())),
                 managed: RwLock::new(Default::default()),
@@ -151,6 +153,9 @@ impl ProbeEngine {
         for id in &stale {
             if let Some(t) = tasks.remove(id) {
                 t.abort();
+            }
+            if !wanted.contains_key(id) {
+                lock(&inner.day_totals).remove(id);
             }
             // Removed or paused: nothing will be checked, so nothing may keep waiting on it.
             if let Some(m) = current.remove(id)
@@ -253,7 +258,7 @@ impl ProbeEngine {
             .probe_rollups(id, Resolution::Hour as u8, day_ago, now + 1)
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|(b, bytes)| Rollup::decode(&bytes).map(|r| (b, r.counted(), r.down)))
+            .filter_map(|(b, bytes)| Rollup::decode(&bytes).map(|r| HourTally::of(b, &r)))
             .collect();
         rt.machine = snap.machine;
         rt.state = snap.state.unwrap_or(rt.state);

@@ -7,6 +7,7 @@ use super::condition::{BodyCache, ConditionResult, Placeholder};
 use super::config::MonitorConfig;
 use super::rollup::{Resolution, ResultRecord, Rollup};
 use super::state::{Attempt, State, Transition};
+use super::uptime::HourTally;
 use super::{LastCheck, Runtime, Snapshot};
 
 /// What one result changed.
@@ -94,10 +95,10 @@ pub fn judge(
         rollups.push((*res as u8, bucket, rt.current[i].1.encode()));
     }
     let hour = Resolution::Hour.bucket(now);
-    let (counted, down) = (rt.current[1].1.counted(), rt.current[1].1.down);
+    let tally = HourTally::of(hour, &rt.current[1].1);
     match rt.hours.back_mut() {
-        Some(h) if h.0 == hour => *h = (hour, counted, down),
-        _ => rt.hours.push_back((hour, counted, down)),
+        Some(h) if h.start == hour => *h = tally,
+        _ => rt.hours.push_back(tally),
     }
     while rt.hours.len() > 25 {
         rt.hours.pop_front();

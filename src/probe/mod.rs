@@ -37,6 +37,7 @@ pub mod retention;
 pub mod rollup;
 mod schedule;
 pub mod state;
+pub mod uptime;
 mod windows;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -95,8 +96,8 @@ pub struct Runtime {
     pub last_push_ms: Option<u64>,
     /// Current bucket per resolution (minute, hour, day).
     pub current: [(u64, Rollup); 3],
-    /// Recent hour buckets: (bucket start, counted, down) for 24 h uptime without a store read.
-    pub hours: VecDeque<(u64, u32, u32)>,
+    /// Recent hour buckets for the 24 h uptime and bar without a store read.
+    pub hours: VecDeque<uptime::HourTally>,
 }
 
 pub struct Monitor {
@@ -126,6 +127,10 @@ pub struct MonitorView {
     pub last: Option<LastCheck>,
     pub cert_expires_at_ms: Option<i64>,
     pub uptime_24h: Option<f64>,
+    /// The last 25 hours' tallies (the 24 h bar).
+    pub hours: Vec<uptime::HourTally>,
+    /// Today's roll-up as (counted, down); zero when nothing was checked today.
+    pub today: (u32, u32),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -168,6 +173,8 @@ struct Inner {
     /// Multi-location monitors' combined state as last published, by monitor id (see
     /// `combined.rs`).
     combined: Mutex<HashMap<u32, State>>,
+    /// Completed days' totals by monitor id, read once a day (see `uptime.rs`).
+    day_totals: Mutex<HashMap<u32, uptime::DayTotals>>,
     /// Held while probe ids are assigned (config reloads and remote results both do).
     assigning: tokio::sync::Mutex<()>,
     /// The config file's monitors, as last applied.

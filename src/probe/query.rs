@@ -10,6 +10,7 @@ use panoptes_types::{
 use super::config::MonitorConfig;
 use super::rollup::{Resolution, ResultRecord, Rollup};
 use super::state::State;
+use super::uptime::{self, DayTotals, HourTally};
 use super::{Monitor, MonitorView, ProbeEngine, Runtime, lock, read};
 use crate::clock::{SharedClock, rfc3339};
 use crate::metrics::{MonitorLabels, ProbeMetrics};
@@ -25,14 +26,19 @@ pub struct MonitorFilter {
 }
 
 impl ProbeEngine {
-    pub(super) fn uptime_24h(&self, m: &Monitor) -> Option<f64> {
-        uptime_of(&lock(&m.rt), self.inner.clock.now_ms())
-    }
-
     fn view(&self, m: &Monitor) -> MonitorView {
-        let (last, cert) = {
+        let today = Resolution::Day.bucket(self.inner.clock.now_ms());
+        let (last, cert, hours, today) = {
             let rt = lock(&m.rt);
-            (rt.last.clone(), rt.cert_expires_at_ms)
+            // `current` is in `Resolution::ALL` order: minute, hour, day.
+            let day = &rt.current[2];
+            let today = if day.0 == today {
+                (day.1.counted(), day.1.down)
+            } else {
+                (0, 0)
+            };
+            let hours: Vec<HourTally> = rt.hours.iter().copied().collect();
+            (rt.last.clone(), rt.cert_expires_at_ms, hours, today)
         };
         // A monitor checked from several locations is in the state across them.
         let state = self.shown_state(m);
@@ -42,7 +48,9 @@ impl ProbeEngine {
             state,
             last,
             cert_expires_at_ms: cert,
-            uptime_24h: self.uptime_24h(m),
+            uptime_24h: uptime::uptime_24h(&hours, self.inner.clock.now_ms()),
+            hours,
+            today,
         }
     }
 
@@ -105,20 +113,27 @@ impl ProbeEngine {
         &self.inner.clock
     }
 
-    /// The API's summary of one monitor: state, last check, uptime over 24 h (memory) and 7, 30
-    /// and 90 days (day roll-ups). Reads the store: call it off the async workers.
+    /// A monitor's completed days' totals, from the cache or (once a day) the store.
+    fn day_totals(&self, id: u32, now: u64) -> DayTotals {
+        let today = Resolution::Day.bucket(now);
+        let cached = lock(&self.inner.day_totals)
+            .get(&id)
+            .filter(|t| t.today == today)
+            .copied();
+        cached.unwrap_or_else(|| {
+            // Read without the lock held; two readers at once both store the same totals.
+            let t = DayTotals::read(&self.inner.store, id, today);
+            lock(&self.inner.day_totals).insert(id, t);
+            t
+        })
+    }
+
+    /// The API's summary of one monitor: state, last check, uptime over 24 h and the 24 h bar
+    /// (memory), 7, 30 and 90 days (completed days cached, today from memory). May read the
+    /// store (once per monitor per day): call it off the async workers.
     pub fn summary(&self, v: &MonitorView) -> MonitorSummary {
         let now = self.inner.clock.now_ms();
-        let store = &self.inner.store;
-        let up = |days: u64| {
-            availability(
-                store,
-                v.id,
-                Resolution::Day,
-                now.saturating_sub(days * DAY),
-                now + 1,
-            )
-        };
+        let [d7, d30, d90] = self.day_totals(v.id, now).with_today(v.today);
         MonitorSummary {
             id: v.id,
             name: v.config.name.clone(),
@@ -131,15 +146,16 @@ impl ProbeEngine {
             last_error: v.last.as_ref().and_then(|l| l.error.clone()),
             uptime: Uptime {
                 h24: v.uptime_24h,
-                d7: up(7),
-                d30: up(30),
-                d90: up(90),
+                d7,
+                d30,
+                d90,
             },
             certificate_days_left: v
                 .cert_expires_at_ms
                 .map(|at| ((at - now as i64) as f64 / DAY as f64 * 10.0).round() / 10.0),
             source: self.source_of(&v.config.name),
             paused: !v.config.enabled,
+            bar_24h: uptime::bar(&v.hours, now),
         }
     }
 
@@ -177,15 +193,7 @@ impl ProbeEngine {
 
 /// Uptime over the last 24 hours from a runtime's hour buckets (no store read).
 pub(super) fn uptime_of(rt: &Runtime, now_ms: u64) -> Option<f64> {
-    let since = now_ms.saturating_sub(24 * 3_600_000);
-    let (counted, down) = rt
-        .hours
-        .iter()
-        .filter(|(b, _, _)| b + 3_600_000 > since)
-        .fold((0u64, 0u64), |(c, d), (_, hc, hd)| {
-            (c + u64::from(*hc), d + u64::from(*hd))
-        });
-    (counted > 0).then(|| counted.saturating_sub(down) as f64 / counted as f64)
+    uptime::uptime_24h(&rt.hours, now_ms)
 }
 
 /// Raw results of a monitor in `[from, to)`, oldest first, at most `limit`, each with the

@@ -41,6 +41,20 @@ pub struct MonitorSummary {
     /// Paused (`enabled: false`): listed, not checked.
     #[serde(default)]
     pub paused: bool,
+    /// The last 24 hours hour by hour (the list's bar).
+    #[serde(default)]
+    pub bar_24h: HourBar,
+}
+
+/// The last 24 hours of a monitor hour by hour, oldest first, the current hour last.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct HourBar {
+    /// Start of the first hour, ms since the epoch.
+    pub from_ms: u64,
+    /// Each hour's availability, 0..=1 (`null`: nothing counted).
+    pub availability: Vec<Option<f32>>,
+    /// Bit `i` set: hour `i` had DEGRADED results.
+    pub degraded: u32,
 }
 
 /// Where a monitor is declared.

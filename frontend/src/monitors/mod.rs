@@ -1,6 +1,7 @@
 //! `/monitors`: every monitor with its state, the failing ones first, so whoever is paged at
 //! night sees them without scrolling; `/monitors/:id` (see `detail`) for one.
 
+mod bar;
 mod detail;
 mod form;
 mod history;
@@ -95,7 +96,7 @@ pub fn MonitorList() -> impl IntoView {
                     </p>
                     <div class="scroller" id="monitor-scroller" on:scroll=on_scroll>
                         <Table
-                            headers=&["State", "Name", "Type", "Target", "Latency", "Checked", "24 h", "30 d", "Last error"]
+                            headers=&["State", "Name", "Type", "Target", "Latency", "Checked", "Last 24 h", "90 d", "Last error"]
                             class="monitors"
                         >
                             {move || shown.with(|rows| {
@@ -138,8 +139,8 @@ fn MonitorRow(m: MonitorSummary) -> impl IntoView {
             <td class="target"><code>{m.target}</code></td>
             <td class="num">{millis(m.last_latency_ms.map(|l| l as f64))}</td>
             <td>{m.last_check_at.map(|at| view! { <RelativeTime at=at /> })}</td>
-            <td class="num">{pct(m.uptime.h24)}</td>
-            <td class="num">{pct(m.uptime.d30)}</td>
+            <td class="day" title=format!("24 h: {}", pct(m.uptime.h24))><bar::DayBar bar=m.bar_24h /></td>
+            <td class="num uptime-90d">{pct(m.uptime.d90)}</td>
             <td class="error">{m.last_error.unwrap_or_default()}</td>
         </tr>
     }

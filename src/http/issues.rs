@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use panoptes_types::{EventSummary, IssueSummary, IssueUpdate, Page, ProjectInfo};
+use panoptes_types::{EventSummary, IssueSummary, IssueUpdate, Level, Page, ProjectInfo};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -22,9 +22,17 @@ use crate::sentry::issues::{Filter, Sort, Status};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/projects", get(projects).post(super::projects::create))
-        .route("/projects/{id}/issues", get(list_issues))
+        .route(
+            "/projects/{id}/issues",
+            get(list_issues).patch(super::triage::bulk_status),
+        )
+        .route("/projects/{id}/issues/facets", get(super::triage::facets))
         .route("/issues/{id}", get(get_issue).patch(patch_issue))
         .route("/issues/{id}/events", get(issue_events))
+        .route(
+            "/issues/{id}/events/{event_id}",
+            get(super::triage::issue_event),
+        )
         .route("/projects/{id}/events/{event_id}", get(project_event))
         .route(
             "/projects/{id}/events/{event_id}/attachments/{index}",
@@ -60,6 +68,23 @@ struct IssueQuery {
     status: Option<String>,
     query: Option<String>,
     sort: Option<String>,
+    level: Option<String>,
+    environment: Option<String>,
+    release: Option<String>,
+}
+
+/// Longest environment or release name a filter may give (the SDKs' own limit is 200).
+const MAX_FACET_LEN: usize = 200;
+
+/// An exact-match filter: empty means none; too long is a client error.
+fn facet(name: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
+    match value {
+        Some(v) if v.len() > MAX_FACET_LEN => Err(ApiError::invalid(format!(
+            "{name} is at most {MAX_FACET_LEN} bytes"
+        ))),
+        Some(v) if !v.is_empty() => Ok(Some(v)),
+        _ => Ok(None),
+    }
 }
 
 async fn list_issues(
@@ -83,10 +108,24 @@ async fn list_issues(
             ApiError::invalid("sort must be last_seen, first_seen, count or users")
         })?,
     };
+    let level = match q.level.as_deref().filter(|l| !l.is_empty()) {
+        None => None,
+        Some(l) => match Level::parse(l) {
+            Level::Other(_) => {
+                return Err(ApiError::invalid(
+                    "level must be fatal, error, warning, info or debug",
+                ));
+            }
+            known => Some(known),
+        },
+    };
     let filter = Filter {
         project,
         status,
         query: q.query.filter(|s| !s.trim().is_empty()),
+        level,
+        environment: facet("environment", q.environment)?,
+        release: facet("release", q.release)?,
         sort,
         after: page.after::<(u64, u64)>()?,
         limit: page.limit,

@@ -25,6 +25,7 @@ mod projects;
 mod sentry;
 mod serve;
 mod status;
+mod triage;
 mod users;
 
 use std::net::SocketAddr;

@@ -241,6 +241,12 @@ pub struct Filter {
     pub status: Option<Status>,
     /// Case-insensitive substring of title, culprit or level.
     pub query: Option<String>,
+    /// The issue's level (of its newest event), aliases folded (`warn` is `warning`).
+    pub level: Option<panoptes_types::Level>,
+    /// An environment the issue was seen in (exact).
+    pub environment: Option<String>,
+    /// A release the issue was seen in (exact).
+    pub release: Option<String>,
     pub sort: Sort,
     /// From a previous page: (sort key, id) of its last issue.
     pub after: Option<(u64, u64)>,
@@ -302,6 +308,15 @@ impl Issues {
                 })
             })
             .filter(|i| {
+                f.level
+                    .as_ref()
+                    .is_none_or(|l| panoptes_types::Level::parse(&i.level) == *l)
+                    && f.environment
+                        .as_ref()
+                        .is_none_or(|e| i.environments.contains(e))
+                    && f.release.as_ref().is_none_or(|r| i.releases.contains(r))
+            })
+            .filter(|i| {
                 f.after
                     .is_none_or(|(k, id)| (f.sort.key(i), i.id) < (k, id))
             })
@@ -317,6 +332,27 @@ impl Issues {
         (hits, next)
     }
 
+    /// The levels, environments and releases seen on a project's issues: what its list's
+    /// filters can take.
+    pub fn facets(&self, project: u64) -> panoptes_types::IssueFacets {
+        use std::collections::BTreeSet;
+        let (mut levels, mut envs, mut releases) =
+            (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+        for i in self.of_project(project) {
+            levels.insert(level_rank(&i.level));
+            envs.extend(i.environments.iter().map(String::as_str));
+            releases.extend(i.releases.iter().map(String::as_str));
+        }
+        panoptes_types::IssueFacets {
+            levels: levels
+                .into_iter()
+                .map(|(_, l)| l.as_str().to_string())
+                .collect(),
+            environments: envs.into_iter().map(str::to_string).collect(),
+            releases: releases.into_iter().map(str::to_string).collect(),
+        }
+    }
+
     pub fn counts(&self, project: u64) -> (u64, u64) {
         let open = self
             .of_project(project)
@@ -324,6 +360,21 @@ impl Issues {
             .count() as u64;
         (self.issue_count(project), open)
     }
+}
+
+/// A level's canonical name with its place by severity (fatal first), for sorting.
+fn level_rank(level: &str) -> (u8, String) {
+    use panoptes_types::Level;
+    let l = Level::parse(level);
+    let rank = match l {
+        Level::Fatal => 0,
+        Level::Error => 1,
+        Level::Warning => 2,
+        Level::Info => 3,
+        Level::Debug => 4,
+        Level::Other(_) => 5,
+    };
+    (rank, l.as_str().to_string())
 }
 
 /// Whether `hay` contains `lower` (already lower-case) ignoring case, without a lower-case copy
@@ -396,6 +447,9 @@ mod tests {
             project: 7,
             status: None,
             query: None,
+            level: None,
+            environment: None,
+            release: None,
             sort: Sort::Count,
             after: None,
             limit: 2,
@@ -433,11 +487,59 @@ mod tests {
             project: 8,
             status: None,
             query: Some("t B".to_lowercase()),
+            level: None,
+            environment: None,
+            release: None,
             sort: Sort::LastSeen,
             after: None,
             limit: 10,
         };
         assert_eq!(issues.list(&f).0.len(), 3);
+    }
+
+    #[test]
+    fn filters_by_level_environment_and_release_and_lists_facets() {
+        let mut recs = Vec::new();
+        for (n, level, env, release) in [
+            (1u64, "error", "prod", "r1"),
+            (2, "warning", "staging", "r2"),
+            (3, "warn", "prod", "r2"),
+            (4, "fatal", "prod", "r1"),
+        ] {
+            let mut s = summary(&format!("g{n}"));
+            s.level = level.into();
+            s.environment = Some(env.into());
+            s.release = Some(release.into());
+            let mut r = IssueRecord::new(n, 7, &s, n * 1000);
+            r.observe(&s, n * 1000);
+            recs.push(r);
+        }
+        let issues = Issues::load(recs, vec![]);
+        let ids = |f: &Filter| issues.list(f).0.iter().map(|i| i.id).collect::<Vec<_>>();
+        let mut f = Filter {
+            project: 7,
+            status: None,
+            query: None,
+            level: Some(panoptes_types::Level::Warning),
+            environment: None,
+            release: None,
+            sort: Sort::LastSeen,
+            after: None,
+            limit: 10,
+        };
+        assert_eq!(ids(&f), vec![3, 2], "warn counts as warning");
+        f.environment = Some("prod".into());
+        assert_eq!(ids(&f), vec![3]);
+        f.level = None;
+        f.release = Some("r1".into());
+        assert_eq!(ids(&f), vec![4, 1]);
+        f.environment = Some("pro".into());
+        assert!(ids(&f).is_empty(), "exact match, not a prefix");
+        let facets = issues.facets(7);
+        assert_eq!(facets.levels, vec!["fatal", "error", "warning"]);
+        assert_eq!(facets.environments, vec!["prod", "staging"]);
+        assert_eq!(facets.releases, vec!["r1", "r2"]);
+        assert_eq!(issues.facets(8), panoptes_types::IssueFacets::default());
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub mod query;
 pub mod record;
 pub mod retention;
 mod stats;
-mod status;
+pub mod status;
 pub mod upstream;
 
 use std::collections::{HashMap, HashSet};

@@ -99,6 +99,48 @@ impl Ingest {
         ))
     }
 
+    /// One stored event of an issue with its neighbours in the issue's events (by receive
+    /// time): `None` when the issue has no such event.
+    pub fn issue_event(&self, id: u64, event_id: &str) -> Result<Option<Value>, StoreError> {
+        let Some(issue) = self.issue(id) else {
+            return Ok(None);
+        };
+        let Some(event) = self.event(issue.project, event_id)? else {
+            return Ok(None);
+        };
+        if event["issue_id"].as_u64() != Some(id) {
+            return Ok(None);
+        }
+        let (Some(eid), Some(ms)) = (
+            event["event_id"].as_str().map(str::to_string),
+            self.received_ms(issue.project, event_id)?,
+        ) else {
+            return Ok(None);
+        };
+        let store = self.store();
+        let older = store.sentry_issue_events(id, Some((ms, eid.clone())), 1)?;
+        let newer = store.sentry_issue_events_after(id, (ms, &eid), 1)?;
+        let newest = store.sentry_issue_events(id, None, 1)?;
+        let first = |rows: Vec<(u64, String)>| rows.into_iter().next().map(|(_, e)| e);
+        Ok(Some(json!({
+            "event": event,
+            "newest": first(newest),
+            "newer": first(newer),
+            "older": first(older),
+        })))
+    }
+
+    /// When a stored event was received.
+    fn received_ms(&self, project: u64, event_id: &str) -> Result<Option<u64>, StoreError> {
+        let Some(id) = normalize_event_id(event_id) else {
+            return Ok(None);
+        };
+        Ok(self
+            .store()
+            .sentry_event(project, &id)?
+            .and_then(|b| split_record::<EventHeader>(&b).map(|(h, _)| h.received_ms)))
+    }
+
     /// The configured projects that hold a stored event with this id (usually one; an id is
     /// unique only within its project).
     pub fn projects_with_event(&self, event_id: &str) -> Result<Vec<u64>, StoreError> {

@@ -421,6 +421,36 @@ impl Store {
         Ok(out)
     }
 
+    /// An issue's events, oldest first, strictly after `after` (received ms, event id).
+    pub fn sentry_issue_events_after(
+        &self,
+        issue: u64,
+        after: (u64, &str),
+        limit: usize,
+    ) -> Result<Vec<(u64, String)>, StoreError> {
+        let txn = self.read_txn()?;
+        let Some(t) = missing_is_empty(txn.open_table(ISSUE_EVENTS))? else {
+            return Ok(Vec::new());
+        };
+        let (ms, id) = after;
+        let mut out = Vec::new();
+        let range = t
+            .range((issue, ms, id)..(issue + 1, 0u64, ""))
+            .map_err(StoreError::storage)?;
+        for row in range {
+            let (k, _) = row.map_err(StoreError::storage)?;
+            let (_, at, eid) = k.value();
+            if (at, eid) == (ms, id) {
+                continue;
+            }
+            out.push((at, eid.to_string()));
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     /// An event's attachments: (index, record).
     pub fn sentry_attachments(
         &self,

@@ -239,3 +239,4 @@ mod features;
 mod limits;
 mod projects;
 mod sdks;
+mod triage;

@@ -134,6 +134,45 @@ pub struct IssueUpdate {
     pub status: IssueStatus,
 }
 
+/// Most issues one bulk change (`PATCH /api/v1/projects/{id}/issues`) may name.
+pub const MAX_BULK_ISSUES: usize = 1000;
+
+/// `PATCH /api/v1/projects/{id}/issues`: one status for several issues of the project. All or
+/// nothing: when any id is not an issue of the project, nothing changes (400 naming them).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct IssueBulkUpdate {
+    pub ids: Vec<u64>,
+    pub status: IssueStatus,
+}
+
+/// The answer to a bulk change: every issue named, as it now is.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct IssueBulkResult {
+    pub items: Vec<IssueSummary>,
+}
+
+/// `GET /api/v1/projects/{id}/issues/facets`: the values the list's filters can take, as seen
+/// on the project's issues (sorted; levels by severity).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct IssueFacets {
+    pub levels: Vec<String>,
+    pub environments: Vec<String>,
+    pub releases: Vec<String>,
+}
+
+/// `GET /api/v1/issues/{id}/events/{event_id}`: one event of an issue and its neighbours in
+/// the issue's events (by receive time), for newest / newer / older navigation.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct IssueEvent {
+    pub event: EventDetail,
+    /// The issue's newest stored event (this one when it is the newest).
+    pub newest: Option<String>,
+    /// The next event received after this one; `null` for the newest.
+    pub newer: Option<String>,
+    /// The event received before this one; `null` for the oldest stored.
+    pub older: Option<String>,
+}
+
 /// An issue's triage status.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[serde(rename_all = "lowercase")]

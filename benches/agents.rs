@@ -64,25 +64,6 @@ impl Figures {
     }
 }
 
-fn proc_cpu_s(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (t(11) + t(12)) / 100.0
-}
-
-fn proc_hwm_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
-}
-
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -124,7 +105,7 @@ async fn agent_run(agents: usize, monitors: usize, secs: u64) -> Figures {
         tokens.push(v["token"].as_str().expect("token").to_string());
     }
     let pid = s.child.id();
-    let cpu0 = proc_cpu_s(pid);
+    let cpu0 = util::pid_cpu_seconds(pid);
     let started = Instant::now();
     let per_batch = monitors.div_ceil(60);
     let mut tasks = Vec::new();
@@ -188,7 +169,7 @@ async fn push_run(agents: usize, monitors: usize, secs: u64) -> Figures {
     let base = format!("http://127.0.0.1:{}", s.port);
     let c = reqwest::Client::new();
     let pid = s.child.id();
-    let cpu0 = proc_cpu_s(pid);
+    let cpu0 = util::pid_cpu_seconds(pid);
     let started = Instant::now();
     let per_sec = series.div_ceil(60);
     // Ten senders, like the agents, each sending its share of the results every second.
@@ -242,8 +223,8 @@ async fn collect(tasks: Vec<Run>, pid: u32, cpu0: f64, started: Instant) -> Figu
         results,
         requests: lat.len() as u64,
         errors,
-        cpu_s: proc_cpu_s(pid) - cpu0,
-        peak_rss_mib: proc_hwm_mib(pid),
+        cpu_s: util::pid_cpu_seconds(pid) - cpu0,
+        peak_rss_mib: util::pid_mem_mib(pid, "VmHWM"),
         p50_ms: percentile(&lat, 0.5),
         p99_ms: percentile(&lat, 0.99),
         secs,

@@ -179,14 +179,6 @@ async fn main() {
         percentile(&mut scroll.clone(), 0.95),
         percentile(&mut scroll, 1.0)
     );
-    let rss = std::fs::read_to_string(format!("/proc/{}/status", s.child.id()))
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0);
+    let rss = util::pid_mem_mib(s.child.id(), "VmHWM");
     println!("  server peak RSS {rss:.0} MiB");
 }

@@ -83,17 +83,6 @@ fn wrk(
     (field("ok_per_s"), errors, field("p50_ms"), field("p99_ms"))
 }
 
-fn rss_mib(pid: u32, key: &str) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
-}
-
 /// Sum of VmRSS over a process tree (gunicorn master + workers + snappea).
 fn tree_rss_mib(pids: &[u32]) -> f64 {
     let mut all: Vec<u32> = pids.to_vec();
@@ -112,7 +101,7 @@ fn tree_rss_mib(pids: &[u32]) -> f64 {
             }
         }
     }
-    all.iter().map(|p| rss_mib(*p, "VmRSS:")).sum()
+    all.iter().map(|p| util::pid_mem_mib(*p, "VmRSS")).sum()
 }
 
 fn bare_handler() -> u16 {
@@ -302,7 +291,7 @@ fn main() {
                 errors: err,
                 p50,
                 p99,
-                rss_mib: rss_mib(p.child.id(), "VmHWM:"),
+                rss_mib: util::pid_mem_mib(p.child.id(), "VmHWM"),
                 note: format!("digest caught up {lag:.1} s after the run"),
             });
             let _ = p.child.kill();

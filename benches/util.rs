@@ -15,7 +15,12 @@ pub fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
 
 /// CPU seconds (user + system) of this process so far.
 pub fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    pid_cpu_seconds("self")
+}
+
+/// CPU seconds (user + system) of process `pid` (a number, or `self`) so far; 0 if it is gone.
+pub fn pid_cpu_seconds(pid: impl std::fmt::Display) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which may contain spaces) start after the last ')'.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();
@@ -26,10 +31,15 @@ pub fn cpu_seconds() -> f64 {
 
 /// Peak resident set size of this process (VmHWM), MiB.
 pub fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    pid_mem_mib("self", "VmHWM")
+}
+
+/// A memory figure of `/proc/PID/status` (`VmRSS`, `VmHWM`, ...) in MiB; 0 if it is gone.
+pub fn pid_mem_mib(pid: impl std::fmt::Display, key: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|kb| kb.parse::<f64>().ok())
         .map(|kb| kb / 1024.0)
@@ -51,17 +61,27 @@ impl Drop for Server {
     }
 }
 
-/// Creates an API token in `data`, starts `panoptes serve` on 127.0.0.1:0 with `cfg`, and waits
-/// (up to a minute) for its "serving" line to learn the port.
+/// Creates an API token in `data`, then `serve`.
 pub fn start_server(bin: &str, cfg: &std::path::Path, data: &std::path::Path) -> Server {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-    let out = Command::new(bin)
+    let token = create_token(bin, data);
+    serve(bin, cfg, data, token)
+}
+
+/// An API token created offline in `data` (`panoptes token create`).
+pub fn create_token(bin: &str, data: &std::path::Path) -> String {
+    let out = std::process::Command::new(bin)
         .args(["token", "create", "bench", "--data-dir"])
         .arg(data)
         .output()
         .expect("token");
-    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Starts `panoptes serve` on 127.0.0.1:0 with `cfg` and waits (up to a minute) for its
+/// "serving" line to learn the port; `token` is one created before.
+pub fn serve(bin: &str, cfg: &std::path::Path, data: &std::path::Path, token: String) -> Server {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
     let mut child = Command::new(bin)
         .args([
             "--log-format",

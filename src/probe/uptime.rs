@@ -210,7 +210,7 @@ mod tests {
     #[test]
     fn day_totals_split_by_age_and_take_today_from_memory() {
         let today = 200 * DAY;
-        let rows = vec![
+        let rows = [
             (today - 91 * DAY, rollup(0, 50)), // beyond 90 days: the caller never reads it
             (today - 60 * DAY, rollup(0, 10)),
             (today - 20 * DAY, rollup(10, 0)),

@@ -328,6 +328,7 @@ fn kuma(n: usize, addrs: &[SocketAddr], warm: f64, window: f64) -> Option<Row> {
 
 #[tokio::main]
 async fn main() {
+    panoptes::outbound::install_crypto_provider();
     let bench = std::env::args().any(|a| a == "--bench");
     let sizes: Vec<usize> = util::arg(
         "--monitors",

@@ -123,6 +123,7 @@ async fn heartbeats(bin: &str, cfg: &Path, data: &Path, monitors: usize) {
 
 #[tokio::main]
 async fn main() {
+    panoptes::outbound::install_crypto_provider();
     let bench = std::env::args().any(|a| a == "--bench");
     let events: u64 = util::arg("--events", if bench { 1_000_000 } else { 2_000 });
     let issues: u64 = util::arg("--issues", if bench { 100_000 } else { 200 });

@@ -4,15 +4,15 @@
 //! Owns: the mapping (method, path under `/api/v1`) → least role. Depends on: nothing (pure).
 //!
 //! Reads are for everyone signed in; changes need `editor`; users, tokens, agents' tokens, the
-//! audit log and backups (a copy of every secret hash) are `admin` only, reads included. A few
-//! changes are a person's own business and open to every role: signing out, their password,
-//! their own on-call contact methods (the handler checks it is theirs).
+//! audit log, backups (a copy of every secret hash) and the running config are `admin` only,
+//! reads included. A few changes are a person's own business and open to every role: signing
+//! out, their password, their own on-call contact methods (the handler checks it is theirs).
 
 use axum::http::Method;
 use panoptes_types::Role;
 
 /// Areas (a path and everything under it) only admins may read or change.
-const ADMIN_AREAS: &[&str] = &["/tokens", "/users", "/audit", "/backup"];
+const ADMIN_AREAS: &[&str] = &["/tokens", "/users", "/audit", "/backup", "/config"];
 /// Areas anyone may read and only admins may change.
 const ADMIN_WRITES: &[&str] = &["/agents"];
 
@@ -102,6 +102,7 @@ mod tests {
             "/tokens/abc",
             "/audit",
             "/backup",
+            "/config",
         ] {
             assert_eq!(required(&Method::GET, p), Role::Admin, "{p}");
             assert_eq!(required(&Method::POST, p), Role::Admin, "{p}");

@@ -3,13 +3,15 @@
 //! Owns: the positioned YAML tree (`yaml.rs`), the error-collecting decoder and
 //! `config_section!` (`decode.rs`), `Duration`, config errors, pieces several sections share
 //! (`shared.rs`: nameservers, basic auth, TLS/CA options, headers), and the root (`root.rs`),
-//! which aggregates every domain's section and runs the checks across sections.
+//! which aggregates every domain's section and runs the checks across sections, and the
+//! redacted view of the running config an admin reads (`effective.rs`).
 //! Depends on: nothing else in the crate, except `root.rs`, which names each domain's section.
 //! The root is reached by its own path (`config::root::Config`), never re-exported here: the
 //! framework that domains build their sections with does not lead back to the domains.
 //! Each domain owns its own schema (`probe/config.rs`, `periskop/config.rs`, ...).
 
 pub mod decode;
+pub mod effective;
 pub mod root;
 pub mod shared;
 pub mod yaml;

@@ -24,6 +24,7 @@ mod probes;
 mod projects;
 mod sentry;
 mod serve;
+mod settings;
 mod status;
 mod triage;
 mod users;
@@ -77,6 +78,8 @@ pub struct Handles {
     pub clock: SharedClock,
     /// The `server:` section; each domain's settings live with its handle.
     pub server: watch::Receiver<Arc<ServerConfig>>,
+    /// The whole running config, for the admins' read-only view of it (`settings.rs`).
+    pub config: watch::Receiver<Arc<crate::config::root::Config>>,
     pub started: Instant,
     pub started_at_ms: u64,
     pub instance_id: String,
@@ -110,6 +113,7 @@ pub fn router(state: AppState) -> Router {
         .route("/audit", get(api::audit))
         .route("/live", get(live::stream))
         .merge(users::routes())
+        .merge(settings::routes())
         .route("/backup", get(api::backup))
         .merge(probes::routes())
         .merge(monitors::routes())

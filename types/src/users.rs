@@ -104,3 +104,67 @@ pub struct PasswordChange {
     pub current_password: String,
     pub new_password: String,
 }
+
+/// `GET /api/v1/config` (admins): the running configuration, every section with its defaults,
+/// secrets replaced by `<redacted>`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct EffectiveConfig {
+    /// The same tree as `config`, as YAML text.
+    pub yaml: String,
+    pub config: serde_json::Value,
+}
+
+/// `POST /api/v1/invites`: a one-time link that lets someone create their own user.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct NewInvite {
+    pub role: Role,
+    /// The user name the invitee must take; any free one when absent.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// How long the link works, like `30m`, `24h` or `7d` (default 7 days, at most 30).
+    #[serde(default)]
+    pub expires_in: Option<String>,
+}
+
+/// A pending invite, as listed (`GET /api/v1/invites`); the token is never shown again.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct InviteInfo {
+    pub id: String,
+    pub role: Role,
+    pub username: Option<String>,
+    pub created_by: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+/// `POST /api/v1/invites` answer: the token and its link, shown this once.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct CreatedInvite {
+    pub id: String,
+    pub token: String,
+    /// The dashboard's page for it (`/invite/{token}`), absolute when the server knows its URL.
+    pub url: String,
+    pub role: Role,
+    pub username: Option<String>,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+/// `GET /api/v1/invites/{token}` (public): what the link offers, when it still works.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct InviteState {
+    pub valid: bool,
+    pub role: Role,
+    pub username: Option<String>,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+/// `POST /api/v1/invites/{token}/accept` (public): creates the user and signs them in.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct AcceptInvite {
+    pub username: String,
+    pub password: String,
+}

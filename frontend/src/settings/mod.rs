@@ -1,13 +1,15 @@
-//! `/settings`: who may sign in and with what role, API tokens, the audit log, the projects'
-//! DSNs, and one's own password.
+//! `/settings`: who may sign in and with what role (users, invites), API tokens, the audit log,
+//! the running config, the projects' DSNs, and one's own password.
 //!
 //! Owns: the settings view, one file per section. Depends on: `api` (the users, tokens, audit,
 //! projects and password routes), `poll`, `components`, the session (`app`).
 //!
-//! Users, tokens and the audit log are shown to admins only: the server refuses them to anyone
-//! else anyway (`auth::roles`), so hiding them only spares others a wall of 403s.
+//! Users, invites, tokens, the audit log and the config are shown to admins only: the server
+//! refuses them to anyone else anyway (`auth::roles`), so hiding them only spares others a wall
+//! of 403s.
 
 mod audit;
+mod config;
 mod password;
 mod projects;
 mod tokens;
@@ -54,13 +56,14 @@ pub fn SettingsPage() -> impl IntoView {
                     </p>
                 }
             >
-                <p class="muted">"Users, API tokens, the audit log, projects and your password."</p>
+                <p class="muted">"Users, API tokens, the audit log, the config, projects and your password."</p>
             </Show>
         </section>
         <Show when=admin>
             <users::Users />
             <tokens::Tokens />
             <audit::Audit />
+            <config::RunningConfig />
         </Show>
         <projects::Projects />
         <password::Password />

@@ -11,6 +11,8 @@ mod common;
 mod driver;
 #[path = "browser/exceptions.rs"]
 mod exceptions;
+#[path = "browser/issues.rs"]
+mod issues;
 #[path = "browser/live.rs"]
 mod live;
 #[path = "browser/locations.rs"]

@@ -338,13 +338,6 @@ pub async fn delete_project(id: u64) -> Result<(), ApiError> {
     delete(&format!("/projects/{id}")).await
 }
 
-/// The 50 most recently seen.
-pub async fn unresolved_issues(project: u64) -> Result<Vec<IssueSummary>, ApiError> {
-    get::<Page<IssueSummary>>(&format!("/projects/{project}/issues?limit=50"))
-        .await
-        .map(|p| p.items)
-}
-
 pub async fn issue(id: u64) -> Result<IssueDetail, ApiError> {
     get(&format!("/issues/{id}")).await
 }

@@ -1,4 +1,5 @@
-//! `/issues/:id`: an issue's facts, its latest event in full, and the triage buttons.
+//! `/issues/:id`: an issue's facts, the triage buttons, and one of its events in full with
+//! Newest / Newer / Older to step through the others (`?event=ID`, see `nav`).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -6,9 +7,9 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use panoptes_types::{IssueDetail, IssueStatus};
 
-use super::event::EventView;
+use super::nav::Events;
 use crate::api::{self, ApiError};
-use crate::components::{Empty, ErrorNote, LevelBadge, RelativeTime, loaded};
+use crate::components::{ErrorNote, LevelBadge, RelativeTime, loaded};
 use crate::live::Topics;
 use crate::poll::{EVERY, use_poll_on};
 
@@ -24,12 +25,17 @@ pub fn IssuePage() -> impl IntoView {
         let id = id.get().ok_or_else(|| ApiError::not_found("no such issue"));
         async move { api::issue(id?).await }
     });
+    let latest = Memo::new(move |_| match detail.get() {
+        Some(Ok(d)) => Some(d.latest_event.map(|e| e.event_id)),
+        _ => None,
+    });
     view! {
         <p class="crumbs"><A href="/issues">"← Issues"</A></p>
         <section class="card" id="issue-detail">
             {move || loaded(detail.get(), "issue", |d| {
                 view! { <Issue d=d refetch=Callback::new(move |()| detail.refetch()) /> }
             })}
+            <Events id=id latest=latest />
         </section>
     }
 }
@@ -64,10 +70,6 @@ fn Issue(d: IssueDetail, refetch: Callback<()>) -> impl IntoView {
                 <dt>"Regressed"</dt><dd>{format!("reopened {} time(s) after being resolved", s.regressions)}</dd>
             })}
         </dl>
-        {match d.latest_event {
-            Some(e) => view! { <EventView e=e /> }.into_any(),
-            None => view! { <Empty>"No event of this issue is stored (only counted)."</Empty> }.into_any(),
-        }}
     }
 }
 

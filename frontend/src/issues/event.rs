@@ -12,7 +12,11 @@ use panoptes_types::{
 use crate::components::{LevelBadge, RelativeTime, Table};
 
 #[component]
-pub fn EventView(e: EventDetail) -> impl IntoView {
+pub fn EventView(
+    e: EventDetail,
+    /// "Latest event", or "Event" for an earlier one.
+    heading: &'static str,
+) -> impl IntoView {
     let EventDetail {
         event_id,
         project,
@@ -41,7 +45,7 @@ pub fn EventView(e: EventDetail) -> impl IntoView {
     } = ev;
     view! {
         <div class="event" id="latest-event" data-event-id=event_id.clone()>
-            <h2>"Latest event"</h2>
+            <h2>{heading}</h2>
             <p class="muted">
                 <code>{event_id.clone()}</code> " received " <RelativeTime at=received />
             </p>

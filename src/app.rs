@@ -388,7 +388,7 @@ impl Server {
             metrics: metrics.clone(),
             clock: clock.clone(),
             server: section(&root, |c| c.server.clone()),
-            config: root.clone(),
+            running: Arc::new(root.clone()),
             started: Instant::now(),
             started_at_ms: clock.now_ms(),
             instance_id,

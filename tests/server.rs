@@ -7,6 +7,8 @@ mod common;
 mod live;
 #[path = "server/monitors.rs"]
 mod monitors;
+#[path = "server/settings.rs"]
+mod settings;
 #[path = "server/signals.rs"]
 mod signals;
 #[path = "server/users.rs"]

@@ -58,6 +58,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=|| view! { <NotFound /> }>
                 <Route path=path!("/login") view=Login />
+                <Route path=path!("/invite/:token") view=crate::invite::InvitePage />
                 <ParentRoute path=path!("") view=Shell>
                     <Route path=path!("") view=Overview />
                     <Route path=path!("monitors") view=MonitorList />

@@ -4,13 +4,15 @@
 //! Layout: `api` (the one fetch path), `poll` (data that refreshes itself), `live` (the live
 //! feed it listens to), `components`
 //! (tables, badges, load states, times), `app` (session, routes, navigation bar), and one
-//! module per area: `overview`, `monitors`, `issues`, `exceptions`, `alerts`, `oncall`, `statuspages`, `settings`, `login`.
+//! module per area: `overview`, `monitors`, `issues`, `exceptions`, `alerts`, `oncall`, `statuspages`, `settings`, `login`,
+//! `invite` (the page an invite link opens).
 
 mod alerts;
 mod api;
 mod app;
 mod components;
 mod exceptions;
+mod invite;
 mod issues;
 mod live;
 mod login;

@@ -1,10 +1,12 @@
-//! Credentials: dashboard users (argon2id passwords), sessions, API tokens, login throttling.
+//! Credentials: dashboard users (argon2id passwords), sessions, API tokens, invites, login
+//! throttling.
 //!
 //! Owns: how secrets are generated, hashed, checked and expired. Depends on: `store`, `clock`,
 //! `config` (for `AuthConfig`). Secrets never reach the store in clear: tokens and session ids are
 //! high-entropy, so a SHA-256 of them is enough; passwords are low-entropy and get argon2id.
 
 pub mod config;
+pub mod invites;
 pub mod roles;
 mod throttle;
 pub mod users;
@@ -44,6 +46,9 @@ pub enum AuthError {
     Conflict(String),
     #[error("{0}")]
     NotFound(String),
+    /// It existed and can no longer be used (an expired or used invite).
+    #[error("{0}")]
+    Gone(String),
     #[error("{0}")]
     Forbidden(String),
     #[error(transparent)]

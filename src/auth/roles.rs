@@ -3,16 +3,20 @@
 //!
 //! Owns: the mapping (method, path under `/api/v1`) → least role. Depends on: nothing (pure).
 //!
-//! Reads are for everyone signed in; changes need `editor`; users, tokens, agents' tokens, the
-//! audit log, backups (a copy of every secret hash) and the running config are `admin` only,
-//! reads included. A few changes are a person's own business and open to every role: signing
-//! out, their password, their own on-call contact methods (the handler checks it is theirs).
+//! Reads are for everyone signed in; changes need `editor`; users, tokens, invites, agents'
+//! tokens, the audit log, backups (a copy of every secret hash) and the running config are
+//! `admin` only, reads included (the link's own routes, `/invites/{token}` and its `accept`, are
+//! outside the authenticated API). A few changes are a person's own business and open to every
+//! role: signing out, their password, their own on-call contact methods (the handler checks it
+//! is theirs).
 
 use axum::http::Method;
 use panoptes_types::Role;
 
 /// Areas (a path and everything under it) only admins may read or change.
-const ADMIN_AREAS: &[&str] = &["/tokens", "/users", "/audit", "/backup", "/config"];
+const ADMIN_AREAS: &[&str] = &[
+    "/tokens", "/users", "/audit", "/backup", "/config", "/invites",
+];
 /// Areas anyone may read and only admins may change.
 const ADMIN_WRITES: &[&str] = &["/agents"];
 
@@ -103,6 +107,8 @@ mod tests {
             "/audit",
             "/backup",
             "/config",
+            "/invites",
+            "/invites/abc",
         ] {
             assert_eq!(required(&Method::GET, p), Role::Admin, "{p}");
             assert_eq!(required(&Method::POST, p), Role::Admin, "{p}");

@@ -249,12 +249,11 @@ fn debug_forms_parse() {
         })
     );
     assert!(render(&"unterminated").is_ok());
-    let mut p = Parser {
-        s: b"Foo { a: \"x",
-        text: "Foo { a: \"x",
-        i: 0,
-    };
-    assert!(p.value().is_err(), "fails closed");
+    assert!(
+        parse::Parser::new("Foo { a: \"x").document().is_err(),
+        "fails closed"
+    );
+    assert!(parse::Parser::new("Foo { a: 1 } junk").document().is_err());
 }
 
 #[test]

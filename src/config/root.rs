@@ -92,6 +92,20 @@ impl Config {
     }
 }
 
+/// The HTTP edge reads the running config through this (`http::settings`: the admins' view
+/// of it, the dashboard's URL for invite links), never through the root itself.
+impl crate::http::RunningConfig for tokio::sync::watch::Receiver<std::sync::Arc<Config>> {
+    fn render(&self) -> Result<super::effective::Rendered, super::effective::RenderError> {
+        // A clone of the pointer: rendering must not hold the watch's lock (a reload waits on it).
+        let now = self.borrow().clone();
+        super::effective::render(&*now)
+    }
+
+    fn external_url(&self) -> Option<String> {
+        self.borrow().alerts.external_url.clone()
+    }
+}
+
 /// What a valid file has that will not do what it seems to: alert rules naming monitors,
 /// groups or projects that do not exist, Alertmanager keys accepted without effect, on-call
 /// people who cannot be paged. Logged at start and at each reload, printed by `panoptes check`.

@@ -21,6 +21,7 @@ pub enum ErrorCode {
     NotFound,
     MethodNotAllowed,
     Conflict,
+    Gone,
     InvalidJson,
     UnsupportedMediaType,
     InvalidInput,
@@ -35,12 +36,13 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::Conflict,
+        ErrorCode::Gone,
         ErrorCode::InvalidJson,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::InvalidInput,
@@ -61,6 +63,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::Gone => "gone",
             ErrorCode::InvalidJson => "invalid_json",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::InvalidInput => "invalid_input",
@@ -82,6 +85,7 @@ impl ErrorCode {
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::Gone => StatusCode::GONE,
             ErrorCode::InvalidJson
             | ErrorCode::UnsupportedMediaType
             | ErrorCode::InvalidInput
@@ -108,6 +112,8 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    Gone(String),
     #[error("{message}")]
     BadRequest { code: ErrorCode, message: String },
     /// `invalid_input` with each wrong field of the body (the config decoder's messages).
@@ -158,6 +164,7 @@ impl ApiError {
             ApiError::NotFound(_) => ErrorCode::NotFound,
             ApiError::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
             ApiError::Conflict(_) => ErrorCode::Conflict,
+            ApiError::Gone(_) => ErrorCode::Gone,
             ApiError::BadRequest { code, .. } => *code,
             ApiError::Fields(_) => ErrorCode::InvalidInput,
             ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
@@ -260,6 +267,7 @@ impl From<AuthError> for ApiError {
             AuthError::Invalid(m) => ApiError::invalid(m),
             AuthError::Conflict(m) => ApiError::Conflict(m),
             AuthError::NotFound(m) => ApiError::NotFound(m),
+            AuthError::Gone(m) => ApiError::Gone(m),
             AuthError::Forbidden(m) => ApiError::Forbidden(m),
             AuthError::Store(s) => s.into(),
             AuthError::Hash(h) => ApiError::Internal(h),

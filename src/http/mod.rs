@@ -13,6 +13,7 @@ pub mod config;
 pub mod credentials;
 pub mod error;
 mod forward;
+mod invites;
 mod issues;
 mod live;
 mod monitors;
@@ -51,6 +52,7 @@ use config::ServerConfig;
 use credentials::Credential;
 pub use error::{ApiError, ErrorCode};
 use panoptes_types::{CSRF_HEADER, SESSION_COOKIE};
+pub use settings::RunningConfig;
 
 /// Everything a handler may need. One pointer: every extractor and middleware clones it per
 /// request (copying the handles inside cost ~4 % of ingest's CPU in a profile).
@@ -79,7 +81,7 @@ pub struct Handles {
     /// The `server:` section; each domain's settings live with its handle.
     pub server: watch::Receiver<Arc<ServerConfig>>,
     /// The whole running config, for the admins' read-only view of it (`settings.rs`).
-    pub config: watch::Receiver<Arc<crate::config::root::Config>>,
+    pub running: Arc<dyn RunningConfig>,
     pub started: Instant,
     pub started_at_ms: u64,
     pub instance_id: String,
@@ -114,6 +116,7 @@ pub fn router(state: AppState) -> Router {
         .route("/live", get(live::stream))
         .merge(users::routes())
         .merge(settings::routes())
+        .merge(invites::routes())
         .route("/backup", get(api::backup))
         .merge(probes::routes())
         .merge(monitors::routes())
@@ -135,6 +138,7 @@ pub fn router(state: AppState) -> Router {
             post(api::login).layer(DefaultBodyLimit::max(api::LOGIN_MAX_BODY)),
         )
         .merge(users::setup_routes())
+        .merge(invites::public_routes())
         .merge(probes::public_routes())
         .merge(agents::agent_routes())
         .merge(status::public_api_routes())

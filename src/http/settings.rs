@@ -9,7 +9,17 @@ use panoptes_types::EffectiveConfig;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::config::effective;
+use crate::config::effective::{RenderError, Rendered};
+
+/// What the HTTP edge reads of the whole running config. `app` implements it over the config
+/// it runs with: the edge does not reach the root config (which names the edge's own section).
+pub trait RunningConfig: Send + Sync {
+    /// Every section, redacted (`config::effective`). Slow for a large config: call it off
+    /// the async workers.
+    fn render(&self) -> Result<Rendered, RenderError>;
+    /// Where people reach the dashboard (`alerts.external_url`), when set.
+    fn external_url(&self) -> Option<String>;
+}
 
 /// Behind the API's authentication (admins only, reads included: the layout of every
 /// receiver and target says a lot even without its secrets).
@@ -20,9 +30,9 @@ pub fn routes() -> Router<AppState> {
 async fn running_config(
     State(state): State<AppState>,
 ) -> Result<axum::Json<EffectiveConfig>, ApiError> {
-    let config = state.config.borrow().clone();
+    let running = state.running.clone();
     // A large config (50k monitors) takes a while to print and parse: off the async workers.
-    let shown = tokio::task::spawn_blocking(move || effective::render(&*config))
+    let shown = tokio::task::spawn_blocking(move || running.render())
         .await
         .map_err(|e| ApiError::Internal(format!("config rendering task failed: {e}")))?
         .map_err(|e| ApiError::Internal(e.to_string()))?;

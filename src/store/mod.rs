@@ -14,6 +14,7 @@ pub mod backup;
 pub mod config;
 pub mod events;
 pub mod forward;
+pub mod invites;
 mod migrate;
 pub mod oncall;
 pub mod periskop;
@@ -33,7 +34,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::StoreMetrics;
 pub use migrate::{LATEST_VERSION, create_at_version};
-pub use records::{AuditRecord, SessionRecord, TokenRecord, UserRecord};
+pub use records::{AuditRecord, InviteRecord, SessionRecord, TokenRecord, UserRecord};
 use writer::Request;
 
 /// Key of an audit entry: (unix ms, sequence).
@@ -162,6 +163,8 @@ pub enum Write {
     Forward(forward::ForwardWrite),
     /// Probing agents and their tokens (`agents.rs`).
     Agents(agents::AgentsWrite),
+    /// One-time links to create a user (`invites.rs`).
+    Invites(invites::InvitesWrite),
     /// Cannot be applied (tests of the writer's per-request failure).
     #[cfg(test)]
     Refuse,

@@ -61,8 +61,9 @@ pub enum ProbeWrite {
     },
 }
 
-/// Inserts a record of something made through the API (a monitor, a window) by name.
-fn put_named(
+/// Inserts a record of something made through the API (a monitor, a window, an invite) by
+/// name.
+pub(super) fn put_named(
     tx: &WriteTransaction,
     table: TableDefinition<&str, &[u8]>,
     name: &str,
@@ -76,7 +77,7 @@ fn put_named(
 }
 
 /// Removes one; counts 1 when it existed.
-fn remove_named(
+pub(super) fn remove_named(
     tx: &WriteTransaction,
     table: TableDefinition<&str, &[u8]>,
     name: &str,

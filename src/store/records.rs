@@ -47,6 +47,24 @@ pub struct AuditRecord {
     pub detail: String,
 }
 
+/// A one-time link to create a user (`auth::invites`), keyed by the SHA-256 of its token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteRecord {
+    pub role: Role,
+    /// The only user name it may create; any free one when `None`.
+    #[serde(default)]
+    pub username: Option<String>,
+    pub created_by: String,
+    pub created_at_ms: u64,
+    pub expires_at_ms: u64,
+    /// When it was accepted, and the user it made; a used invite is kept (to say so) until
+    /// pruned.
+    #[serde(default)]
+    pub used_at_ms: Option<u64>,
+    #[serde(default)]
+    pub used_by: Option<String>,
+}
+
 pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     // Serialising these plain structs to JSON cannot fail.
     serde_json::to_vec(value).unwrap_or_default()

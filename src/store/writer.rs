@@ -352,6 +352,7 @@ fn apply_one(tx: &WriteTransaction, t: &mut Tables<'_>, w: &Write) -> Result<u64
         Write::Status(w) => return super::statuspage::apply(tx, w),
         Write::Forward(w) => return super::forward::apply(tx, w),
         Write::Agents(w) => return super::agents::apply(tx, w),
+        Write::Invites(w) => return super::invites::apply(tx, w),
         #[cfg(test)]
         Write::Refuse => return Err(StoreError::Storage("refused for the test".into())),
         #[cfg(test)]

@@ -10,6 +10,7 @@
 
 mod audit;
 mod config;
+mod invites;
 mod password;
 mod projects;
 mod tokens;

@@ -1,5 +1,5 @@
 //! Users (admins only): the list with each one's role and whether they may sign in; create one
-//! with a role; change a role; disable or enable; delete.
+//! with a role; change a role; disable or enable; delete; invite by link (`invites.rs`).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -39,6 +39,7 @@ pub fn Users() -> impl IntoView {
                 .into_any()
             })}
             <NewUserForm refresh=refresh />
+            <super::invites::Invites />
         </section>
     }
 }

@@ -109,3 +109,56 @@ async fn an_admin_adds_a_viewer_whose_writes_are_refused() {
     d.wait_text("#principal", "vic").await;
     d.call(reqwest::Method::DELETE, "", json!({})).await;
 }
+
+/// An admin invites an editor from Settings > Users and reads the running config there; the
+/// link, opened signed out, takes a name and a password and signs the new editor in; opened
+/// again, it says it has been used.
+#[tokio::test]
+async fn an_invite_link_signs_a_new_editor_in() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    add_user(dir.path(), "root", "correct horse battery");
+    let s = start(dir.path(), &[]);
+
+    let d = Driver::start().await;
+    d.goto(&s.url("/settings")).await;
+    d.type_into("#username", "root").await;
+    d.type_into("#password", "correct horse battery").await;
+    d.click("#login").await;
+    d.wait_url(&s.url("/settings")).await;
+
+    d.click("#new-invite select[name='invite-role'] option[value='editor']")
+        .await;
+    d.click("#invite").await;
+    let link = d.wait_text("#invite-url", "/invite/pnpi_").await;
+    d.wait_text("#settings-invites tr.invite-row", "editor")
+        .await;
+    d.wait_text(
+        "#settings-audit tr.audit-row[data-action='invite.create'][data-actor='root']",
+        "editor",
+    )
+    .await;
+    assert!(
+        link.starts_with(&s.url("/invite/")),
+        "an absolute link to this dashboard: {link}"
+    );
+    // The running config, read-only, secrets (the default project's DSN key) redacted.
+    d.click("#config-details summary").await;
+    d.wait_text("#config-yaml", "listen: 127.0.0.1:0").await;
+    d.wait_text("#config-yaml", "- <redacted>").await;
+
+    d.click("#logout").await;
+    d.find("#login-form").await;
+    d.goto(link.trim()).await;
+    d.wait_text("#invite-role", "editor").await;
+    d.type_into("#invite-username", "newbie").await;
+    d.type_into("#invite-password", "a fine password").await;
+    d.click("#invite-accept").await;
+    d.wait_text("#principal", "newbie").await;
+    d.wait_url(&s.url("/")).await;
+
+    // Once only.
+    d.click("#logout").await;
+    d.find("#login-form").await;
+    d.goto(link.trim()).await;
+    d.wait_text("#invite-error", "used").await;
+}

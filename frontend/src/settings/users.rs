@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use panoptes_types::{NewUser, Role, UserUpdate, UserView};
 
+use super::invites::Invites;
 use super::{QUIET, RoleSelect};
 use crate::api::{self, ApiError};
 use crate::components::{Empty, ErrorNote, RelativeTime, Table, loaded};
@@ -39,7 +40,7 @@ pub fn Users() -> impl IntoView {
                 .into_any()
             })}
             <NewUserForm refresh=refresh />
-            <super::invites::Invites />
+            <Invites />
         </section>
     }
 }

@@ -7,7 +7,7 @@
 //!
 //! Why `Debug`: every section derives it (the `config_section!` macro does), so the tree covers
 //! each field of each section, including the ones added later, without a second schema to keep
-//! in step. The rule is by field name ([`SECRET_FIELDS`], [`SECRET_IN`], [`SECRET_MAPS`]) and
+//! in step. The rule is by field name ([`secret_name`], [`SECRET_IN`], [`SECRET_MAPS`]) and
 //! applies at any depth; URLs anywhere lose their user-info and secret-looking query values.
 //! Anything the parser does not understand fails the whole rendering: it fails closed, never
 //! by showing text it could not classify.
@@ -20,28 +20,29 @@ mod parse;
 /// What a secret value is replaced by.
 pub const REDACTED: &str = "<redacted>";
 
-/// Fields whose value is a secret wherever they appear. A new credential field with one of
-/// these names is redacted without touching this file; one with a new name must be added.
+/// Fields whose value is a secret wherever they appear: these names, and any name with one of
+/// [`SECRET_SUFFIXES`]. A new credential field named like the ones before it (`*_password`,
+/// `*_token`, `*_key`, `*_secret`) is redacted without touching this file.
 pub const SECRET_FIELDS: &[&str] = &[
-    "password",
-    "auth_password",
-    "smtp_auth_password",
-    "token",
-    "bearer_token",
-    "bot_token",
-    "push_tokens",
     "credentials",
     "credentials_file",
-    "api_key",
-    "opsgenie_api_key",
-    "routing_key",
-    "service_key",
-    "secret",
     "keys",
+    "dsn",
     "webhook_url",
     "slack_api_url",
     "url_file",
 ];
+
+/// Endings of secret field names (`password`, `auth_password`, `bearer_token`, `push_tokens`,
+/// `api_key`, `routing_key`, `client_secret`, ...).
+pub const SECRET_SUFFIXES: &[&str] = &[
+    "password", "token", "tokens", "_key", "_keys", "secret", "_secrets",
+];
+
+/// Whether a field of this name holds a secret wherever it is.
+pub fn secret_name(name: &str) -> bool {
+    SECRET_FIELDS.contains(&name) || SECRET_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
 
 /// Fields that are secrets inside a given parent (list, section or enum variant): a webhook's
 /// `url` and Slack's `api_url` (the incoming-webhook URL), in receivers and in on-call
@@ -136,7 +137,7 @@ fn redact(v: Tree, parent: Option<&str>) -> Tree {
             entries: entries
                 .into_iter()
                 .map(|(k, v)| {
-                    let secret = SECRET_FIELDS.contains(&k.as_str())
+                    let secret = secret_name(&k)
                         || parent.is_some_and(|p| SECRET_IN.contains(&(p, k.as_str())));
                     let v = if secret {
                         hide(v)

@@ -257,6 +257,33 @@ fn debug_forms_parse() {
 }
 
 #[test]
+fn secrets_are_known_by_name_or_ending() {
+    for name in [
+        "password",
+        "smtp_auth_password",
+        "token",
+        "bot_token",
+        "push_tokens",
+        "api_key",
+        "routing_key",
+        "client_secret",
+        "keys",
+        "credentials_file",
+    ] {
+        assert!(secret_name(name), "{name}");
+    }
+    for name in [
+        "max_keys_per_service",
+        "username",
+        "url",
+        "smtp_from",
+        "keyring",
+    ] {
+        assert!(!secret_name(name), "{name}");
+    }
+}
+
+#[test]
 fn yaml_keeps_the_fields_order_and_quotes_what_would_read_otherwise() {
     #[derive(Debug)]
     #[allow(dead_code)]

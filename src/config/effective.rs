@@ -251,15 +251,38 @@ fn yaml_child(v: &Tree, indent: usize, out: &mut String) {
             out.push('\n');
             yaml_map(entries, indent + 2, out);
         }
-        Tree::List(items) if !items.is_empty() => {
-            out.push('\n');
-            yaml_seq(items, indent + 2, out);
-        }
+        Tree::List(items) if !items.is_empty() => match flow(v).filter(|f| f.len() <= FLOW_MAX) {
+            // Short lists of scalars on one line (`keys: [<redacted>]`, `left: [status, []]`).
+            Some(f) => {
+                out.push(' ');
+                out.push_str(&f);
+                out.push('\n');
+            }
+            None => {
+                out.push('\n');
+                yaml_seq(items, indent + 2, out);
+            }
+        },
         other => {
             out.push(' ');
             out.push_str(&scalar(other));
             out.push('\n');
         }
+    }
+}
+
+/// Longest list written on one line.
+const FLOW_MAX: usize = 80;
+
+/// A list of scalars (and such lists) in flow style; `None` when a map is in it.
+fn flow(v: &Tree) -> Option<String> {
+    match v {
+        Tree::Map { entries, .. } if !entries.is_empty() => None,
+        Tree::List(items) => {
+            let parts = items.iter().map(flow).collect::<Option<Vec<_>>>()?;
+            Some(format!("[{}]", parts.join(", ")))
+        }
+        other => Some(scalar(other)),
     }
 }
 

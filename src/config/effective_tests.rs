@@ -299,6 +299,7 @@ fn yaml_keeps_the_fields_order_and_quotes_what_would_read_otherwise() {
         c: &'static str,
         d: Vec<u32>,
         e: Vec<Item>,
+        g: Vec<Vec<&'static str>>,
         f: &'static str,
         every: crate::config::Duration,
         password: &'static str,
@@ -309,12 +310,13 @@ fn yaml_keeps_the_fields_order_and_quotes_what_would_read_otherwise() {
         c: "plain",
         d: vec![],
         e: vec![Item { k: 1, l: "m" }],
+        g: vec![vec!["a"], vec![]],
         f: "#ops",
         every: crate::config::Duration::secs(3600),
         password: "hunter2",
     });
     assert_eq!(
         r.yaml,
-        "z: \"true\"\nb: \"x: y\"\nc: plain\nd: []\ne:\n  - k: 1\n    l: m\nf: \"#ops\"\nevery: 1h\npassword: <redacted>\n"
+        "z: \"true\"\nb: \"x: y\"\nc: plain\nd: []\ne:\n  - k: 1\n    l: m\ng: [[a], []]\nf: \"#ops\"\nevery: 1h\npassword: <redacted>\n"
     );
 }

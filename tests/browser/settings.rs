@@ -144,7 +144,7 @@ async fn an_invite_link_signs_a_new_editor_in() {
     // The running config, read-only, secrets (the default project's DSN key) redacted.
     d.click("#config-details summary").await;
     d.wait_text("#config-yaml", "listen: 127.0.0.1:0").await;
-    d.wait_text("#config-yaml", "- <redacted>").await;
+    d.wait_text("#config-yaml", "keys: [<redacted>]").await;
 
     d.click("#logout").await;
     d.find("#login-form").await;

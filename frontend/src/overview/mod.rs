@@ -1,4 +1,7 @@
-//! `/`: the server itself (version, uptime, store) and what needs attention, at a glance.
+//! `/`: what needs attention now, ranked (`attention.rs`), then the healthy counts at a
+//! glance and the server itself (version, uptime, store).
+
+mod attention;
 
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -8,19 +11,35 @@ use crate::api::{self, ApiError};
 use crate::components::{RelativeTime, StateBadge, duration_text, loaded};
 use crate::live::Topics;
 use crate::poll::{EVERY, use_poll_on};
+use attention::{AttentionList, attention};
 
 #[component]
 pub fn Overview() -> impl IntoView {
     let status = use_poll_on(Topics::SERVER, EVERY, api::status);
     let glance = use_poll_on(Topics::MONITORS.union(Topics::ISSUES), EVERY, glance);
+    let topics = Topics::MONITORS
+        .union(Topics::ALERTS)
+        .union(Topics::ISSUES)
+        .union(Topics::EXCEPTIONS);
+    let attention = use_poll_on(topics, EVERY, attention);
     view! {
-        <section class="card" id="server">
-            <h1>"Server"</h1>
-            {move || loaded(status.get(), "status", |s| view! { <StatusFacts s=s /> })}
+        <section class="card" id="attention">
+            <h1>"Needs attention"</h1>
+            {move || loaded(attention.get(), "what needs attention", |items| {
+                if items.is_empty() {
+                    view! { <p id="all-clear" class="ok">"All clear"</p> }.into_any()
+                } else {
+                    view! { <AttentionList items=items /> }.into_any()
+                }
+            })}
         </section>
         <section class="card" id="glance">
             <h1>"At a glance"</h1>
             {move || loaded(glance.get(), "summary", |g| view! { <Glance g=g /> })}
+        </section>
+        <section class="card" id="server">
+            <h1>"Server"</h1>
+            {move || loaded(status.get(), "status", |s| view! { <StatusFacts s=s /> })}
         </section>
     }
 }

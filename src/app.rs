@@ -288,14 +288,17 @@ impl Server {
             alerts: c.alerts.clone(),
         });
         let live = crate::alerts::notify::Live::new(clients.clone(), clock.clone());
-        let (oncall, oncall_task) = crate::oncall::engine::start(crate::oncall::Deps {
-            store: store.clone(),
-            clock: clock.clone(),
-            config: oncall_settings.clone(),
-            transport: live.clone(),
-            default_external_url: format!("http://{addr}"),
-            shutdown: shutdown.clone(),
-        })
+        let (oncall, oncall_task) = crate::oncall::engine::start_publishing(
+            crate::oncall::Deps {
+                store: store.clone(),
+                clock: clock.clone(),
+                config: oncall_settings.clone(),
+                transport: live.clone(),
+                default_external_url: format!("http://{addr}"),
+                shutdown: shutdown.clone(),
+            },
+            bus.publisher(DomainEvent::Oncall),
+        )
         .await?;
         let stats_metrics = metrics.clone();
         let (live_feed, live_task) =

@@ -4,7 +4,7 @@
 //!
 //! Owns: the bus, its subscribers and the `DomainEvent` envelope. Depends on: each domain's
 //! event types (`probe/events.rs`, `agent/events.rs`, `sentry/events.rs`, `periskop/events.rs`,
-//! `store/events.rs`, `alerts/events.rs`: leaf files that depend on nothing) and `metrics`.
+//! `store/events.rs`, `alerts/events.rs`, `oncall/events.rs`: leaf files that depend on nothing) and `metrics`.
 //!
 //! Publishing never waits: every subscriber has its own bounded queue, and an event that does
 //! not fit is dropped for that subscriber alone and counted
@@ -19,6 +19,7 @@ pub use crate::metrics::EventMetrics;
 
 pub use crate::agent::events::AgentEvent;
 pub use crate::alerts::events::AlertEvent;
+pub use crate::oncall::events::{OncallEvent, PageChange};
 pub use crate::periskop::events::PeriskopEvent;
 pub use crate::probe::events::ProbeEvent;
 pub use crate::sentry::events::SentryEvent;
@@ -32,6 +33,7 @@ pub enum DomainEvent {
     Store(StoreEvent),
     Alert(AlertEvent),
     Agent(AgentEvent),
+    Oncall(OncallEvent),
 }
 
 impl DomainEvent {
@@ -44,6 +46,7 @@ impl DomainEvent {
             DomainEvent::Store(_) => "store",
             DomainEvent::Alert(_) => "alerts",
             DomainEvent::Agent(_) => "agent",
+            DomainEvent::Oncall(_) => "oncall",
         }
     }
 }

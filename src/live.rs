@@ -19,7 +19,9 @@ use panoptes_types::LiveMessage;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
-use crate::events::{AlertEvent, DomainEvent, Event, PeriskopEvent, ProbeEvent, SentryEvent};
+use crate::events::{
+    AlertEvent, DomainEvent, Event, OncallEvent, PeriskopEvent, ProbeEvent, SentryEvent,
+};
 use crate::tasks::Shutdown;
 
 /// Messages the clients' shared ring holds; a client further behind gets `resync`.
@@ -128,6 +130,17 @@ pub fn message(event: &DomainEvent) -> Option<LiveMessage> {
                 firing: matches!(event, DomainEvent::Alert(AlertEvent::Fired(_))),
             }
         }
+        DomainEvent::Oncall(OncallEvent::Page {
+            page_id,
+            title,
+            change,
+            at_ms,
+        }) => LiveMessage::Page {
+            page_id: *page_id,
+            title: title.clone(),
+            change: change.as_str().to_string(),
+            at_ms: *at_ms,
+        },
         DomainEvent::Store(crate::events::StoreEvent::Failed { reason }) => {
             LiveMessage::StoreFailed {
                 reason: reason.clone(),
@@ -262,6 +275,18 @@ mod tests {
             at_ms: 3,
         });
         assert_eq!(message(&counted), None);
+        let acked = DomainEvent::Oncall(OncallEvent::Page {
+            page_id: 4,
+            title: "CronDown".into(),
+            change: crate::events::PageChange::Acknowledged,
+            at_ms: 9,
+        });
+        let m = message(&acked).expect("a page change is news");
+        assert_eq!(m.topic(), Some(panoptes_types::Topic::Pages));
+        assert_eq!(
+            serde_json::to_string(&m).expect("encode"),
+            r#"{"type":"page","page_id":4,"title":"CronDown","change":"acknowledged","at_ms":9}"#
+        );
     }
 
     #[tokio::test]

@@ -19,6 +19,8 @@ mod live;
 mod locations;
 #[path = "browser/monitors.rs"]
 mod monitors;
+#[path = "browser/oncall.rs"]
+mod oncall;
 #[path = "browser/overview.rs"]
 mod overview;
 #[path = "browser/projects.rs"]

@@ -32,7 +32,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 pub struct Topics(u8);
 
 impl Topics {
-    pub const ALL: Topics = Topics(0b11_1111);
+    pub const ALL: Topics = Topics(0b111_1111);
     /// For views no message concerns (they refresh on their own changes and the fallback).
     pub const NONE: Topics = Topics(0);
     pub const MONITORS: Topics = Topics::of(&[Topic::Monitors]);
@@ -40,6 +40,8 @@ impl Topics {
     pub const EXCEPTIONS: Topics = Topics::of(&[Topic::Exceptions]);
     pub const ALERTS: Topics = Topics::of(&[Topic::Alerts]);
     pub const SERVER: Topics = Topics::of(&[Topic::Server]);
+    /// On-call pages: opened, acknowledged, escalated, resolved, delivered.
+    pub const PAGES: Topics = Topics::of(&[Topic::Pages]);
     /// Results that kept their monitors' states: announced every few seconds while monitors
     /// run, so views refetch on them no more often than they would poll.
     pub const CHECKS: Topics = Topics::of(&[Topic::Checks]);
@@ -52,6 +54,7 @@ impl Topics {
             Topic::Alerts => 8,
             Topic::Server => 16,
             Topic::Checks => 32,
+            Topic::Pages => 64,
         }
     }
 

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{info, warn};
 
 use super::config::{ContactMethod, OncallConfig};
+use super::events::{OncallEvent, PageChange};
 use super::page::{Directory, Page, PageStatus};
 use super::rotation::Override;
 use super::{contacts, deliver};
@@ -21,6 +22,7 @@ use crate::alerts::config::AlertsConfig;
 use crate::alerts::model::{AlertStatus, Verdict};
 use crate::alerts::outbox::{Record, Transport};
 use crate::clock::SharedClock;
+use crate::events::Publisher;
 use crate::store::oncall::OncallWrite;
 use crate::store::{Store, StoreError, Write};
 use crate::tasks::Shutdown;
@@ -153,7 +155,17 @@ pub(super) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
 
+/// [`start_publishing`] with page changes published nowhere.
 pub async fn start(d: Deps) -> Result<(Oncall, tokio::task::JoinHandle<()>), StoreError> {
+    start_publishing(d, Publisher::discard()).await
+}
+
+/// Starts the task; each page change is published to `events` once stored (the dashboard's
+/// live feed shows them).
+pub async fn start_publishing(
+    d: Deps,
+    events: Publisher<OncallEvent>,
+) -> Result<(Oncall, tokio::task::JoinHandle<()>), StoreError> {
     // The key that signs acknowledge links and calendar URLs: made once, kept in the store.
     let mut fresh = [0u8; 32];
     rand::fill(&mut fresh);
@@ -223,6 +235,7 @@ pub async fn start(d: Deps) -> Result<(Oncall, tokio::task::JoinHandle<()>), Sto
         next_override: snap.max_override_id,
         in_flight: HashSet::new(),
         results: results_tx,
+        events,
     };
     let task = tokio::spawn(engine.run(rx, results_rx, d.shutdown));
     Ok((handle, task))
@@ -241,6 +254,7 @@ pub(super) struct Engine {
     /// (page, delivery) being sent now.
     in_flight: HashSet<(u64, usize)>,
     results: mpsc::Sender<(u64, usize, Verdict)>,
+    events: Publisher<OncallEvent>,
 }
 
 impl Engine {
@@ -270,7 +284,7 @@ impl Engine {
                     let changed = self.with_page(page, |p| p.delivered(i, &v, now));
                     if let Some(p) = changed {
                         // Failing to record an outcome is not worth a resend: log it.
-                        if let Err(e) = self.save(vec![p], Vec::new()).await {
+                        if let Err(e) = self.save(vec![(p, PageChange::Updated)], Vec::new()).await {
                             warn!(error = %e, "a page delivery outcome was not stored");
                         }
                     }
@@ -291,24 +305,42 @@ impl Engine {
         Some(p.clone())
     }
 
-    /// Writes pages (and audit entries); resolved pages leave memory once durable.
-    async fn save(&self, pages: Vec<Page>, audit: Vec<Write>) -> Result<(), StoreError> {
+    /// Writes pages (and audit entries); resolved pages leave memory once durable. Each
+    /// page's change is published once it is stored.
+    async fn save(
+        &self,
+        pages: Vec<(Page, PageChange)>,
+        audit: Vec<Write>,
+    ) -> Result<(), StoreError> {
         if pages.is_empty() && audit.is_empty() {
             return Ok(());
         }
         let mut w = vec![Write::Oncall(OncallWrite {
-            pages: pages.iter().map(|p| (p.id, encode(p))).collect(),
+            pages: pages.iter().map(|(p, _)| (p.id, encode(p))).collect(),
             ..Default::default()
         })];
         w.extend(audit);
         self.store.write(w).await?;
-        let mut s = write(&self.shared);
-        for p in pages {
-            if p.is_open() {
-                s.open.insert(p.id, p);
-            } else {
-                s.open.remove(&p.id);
+        let now = self.clock.now_ms();
+        let mut events = Vec::with_capacity(pages.len());
+        {
+            let mut s = write(&self.shared);
+            for (p, change) in pages {
+                events.push(OncallEvent::Page {
+                    page_id: p.id,
+                    title: p.title.clone(),
+                    change,
+                    at_ms: now,
+                });
+                if p.is_open() {
+                    s.open.insert(p.id, p);
+                } else {
+                    s.open.remove(&p.id);
+                }
             }
+        }
+        for e in events {
+            self.events.publish(e);
         }
         Ok(())
     }
@@ -355,7 +387,14 @@ impl Engine {
                     }
                 }
                 if before != (p.step, p.round, p.next_step_ms) || sent_any {
-                    changed.push(p.clone());
+                    // Running a new page's first step is not an escalation; any later one is.
+                    let stepped = (before.0, before.1) != (p.step, p.round);
+                    let change = if stepped && (before.0, before.1) != (0, 0) {
+                        PageChange::Escalated
+                    } else {
+                        PageChange::Updated
+                    };
+                    changed.push((p.clone(), change));
                 }
             }
         }
@@ -407,13 +446,21 @@ impl Engine {
                         now,
                         |p| p.acknowledge(&by, &via, now),
                         "page.acknowledge",
+                        PageChange::Acknowledged,
                     )
                     .await;
                 let _ = reply.send(out);
             }
             Command::Resolve(id, by, reply) => {
                 let out = self
-                    .transition(id, &by, now, |p| p.resolve(&by, now), "page.resolve")
+                    .transition(
+                        id,
+                        &by,
+                        now,
+                        |p| p.resolve(&by, now),
+                        "page.resolve",
+                        PageChange::Resolved,
+                    )
                     .await;
                 let _ = reply.send(out);
             }
@@ -448,10 +495,10 @@ impl Engine {
             .values()
             .find(|p| p.policy == policy_name && p.group_key == n.group_key)
             .cloned();
-        let (page, audit) = match (existing, firing) {
+        let (page, audit, change) = match (existing, firing) {
             (Some(mut p), true) => {
                 p.update(n);
-                (p, None)
+                (p, None, PageChange::Updated)
             }
             (Some(mut p), false) => {
                 p.update(n);
@@ -462,7 +509,7 @@ impl Engine {
                     "page.resolve",
                     &format!("page {}: alert resolved", p.id),
                 );
-                (p, Some(a))
+                (p, Some(a), PageChange::Resolved)
             }
             (None, false) => return Verdict::Delivered,
             (None, true) => {
@@ -480,10 +527,13 @@ impl Engine {
                     "page.trigger",
                     &format!("page {}: {}", p.id, p.title),
                 );
-                (p, Some(a))
+                (p, Some(a), PageChange::Created)
             }
         };
-        match self.save(vec![page], audit.into_iter().collect()).await {
+        match self
+            .save(vec![(page, change)], audit.into_iter().collect())
+            .await
+        {
             Ok(()) => Verdict::Delivered,
             Err(e) => Verdict::Retry {
                 after_ms: None,
@@ -499,6 +549,7 @@ impl Engine {
         now: u64,
         f: impl FnOnce(&mut Page) -> bool,
         action: &str,
+        change: PageChange,
     ) -> Result<(Page, bool), OncallError> {
         let current = read(&self.shared).open.get(&id).cloned();
         let mut p = match current {
@@ -517,7 +568,7 @@ impl Engine {
             return Ok((p, false));
         }
         let audit = crate::auth::audit(now, by, action, &format!("page {id}"));
-        self.save(vec![p.clone()], vec![audit]).await?;
+        self.save(vec![(p.clone(), change)], vec![audit]).await?;
         Ok((p, true))
     }
 }

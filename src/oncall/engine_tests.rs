@@ -11,6 +11,7 @@ use crate::alerts::model::{Alert, Notification};
 use crate::alerts::outbox::{self, Outcome};
 use crate::clock::TokioClock;
 use crate::oncall::ack::verify_ack;
+use crate::oncall::events::{OncallEvent, PageChange};
 use crate::oncall::page::PageStatus;
 
 /// 2026-11-23T00:00:00Z, a Monday: Ana's turn (since the 16th, 09:00) ends at 09:00 today.
@@ -123,6 +124,8 @@ struct Rig {
     oncall: Oncall,
     clock: SharedClock,
     rec: Arc<Recorder>,
+    /// Every page change published, in order.
+    changes: Arc<Mutex<Vec<(u64, PageChange)>>>,
 }
 
 impl Rig {
@@ -145,22 +148,41 @@ impl Rig {
             oncall: c.oncall,
             alerts: c.alerts,
         }));
-        let (oncall, _task) = busy(start(Deps {
+        let changes = Arc::new(Mutex::new(Vec::new()));
+        let seen = changes.clone();
+        let events = crate::events::Publisher::from_fn(move |e: OncallEvent| {
+            let OncallEvent::Page {
+                page_id, change, ..
+            } = e;
+            seen.lock().expect("lock").push((page_id, change));
+        });
+        let deps = Deps {
             store,
             clock: clock.clone(),
             config,
             transport: rec.clone(),
             default_external_url: "http://panoptes.test".into(),
             shutdown: Shutdown::never(),
-        }))
-        .await
-        .expect("engine");
+        };
+        let (oncall, _task) = busy(start_publishing(deps, events)).await.expect("engine");
         Rig {
             _dir: dir,
             oncall,
             clock,
             rec,
+            changes,
         }
+    }
+
+    /// The page's changes published so far, repeats of `Updated` merged.
+    fn changes(&self, id: u64) -> Vec<PageChange> {
+        let mut out: Vec<PageChange> = Vec::new();
+        for (page, c) in self.changes.lock().expect("lock").iter() {
+            if *page == id && !(*c == PageChange::Updated && out.last() == Some(c)) {
+                out.push(*c);
+            }
+        }
+        out
     }
 
     fn sent(&self) -> Vec<Sent> {
@@ -287,6 +309,13 @@ async fn steps_run_on_time_and_the_acknowledge_link_stops_them() {
             "notified",
             "acknowledged"
         ]
+    );
+    // Each change was published once stored: opened, its first step (and the outcomes of
+    // deliveries) as updates, the second step as an escalation, then the acknowledgement.
+    use PageChange::*;
+    assert_eq!(
+        rig.changes(id),
+        [Created, Updated, Escalated, Updated, Acknowledged]
     );
 }
 

@@ -5,10 +5,11 @@
 //! escalation (`page.rs`, pure), contact methods people set for themselves (`contacts.rs`,
 //! pure), signed acknowledge and calendar links (`ack.rs`), iCalendar feeds (`ical.rs`), what a
 //! delivery sends (`deliver.rs`), the task (`engine.rs`), the changes it applies for the API
-//! (`edits.rs`) and its handle (`handle.rs`), reads (`query.rs`), expiry (`retention.rs`). Depends on: `store`, `clock`, `tasks`, `auth` (audit
-//! entries), and the alert domain's channel settings, notification model and transport (pages
-//! arrive as records of the alert outbox on channel `oncall[0]`; messages go out through the
-//! same transport as alerts).
+//! (`edits.rs`) and its handle (`handle.rs`), reads (`query.rs`), expiry (`retention.rs`), the
+//! page changes it publishes (`events.rs`, a leaf). Depends on: `store`, `clock`, `tasks`,
+//! `events` (publishing), `auth` (audit entries), and the alert domain's channel settings,
+//! notification model and transport (pages arrive as records of the alert outbox on channel
+//! `oncall[0]`; messages go out through the same transport as alerts).
 
 pub mod ack;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod contacts;
 pub mod deliver;
 mod edits;
 pub mod engine;
+pub mod events;
 pub mod handle;
 pub mod ical;
 pub mod page;

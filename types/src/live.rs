@@ -67,6 +67,14 @@ pub enum LiveMessage {
         alertname: Option<String>,
         firing: bool,
     },
+    /// An on-call page changed once stored: `change` is `created`, `acknowledged`,
+    /// `escalated`, `resolved` or `updated` (a delivery's outcome, its alerts).
+    Page {
+        page_id: u64,
+        title: String,
+        change: String,
+        at_ms: u64,
+    },
     /// The store failed; it refuses writes until restart.
     StoreFailed { reason: String },
     /// A message type this client does not know (a newer server): treated like [`Resync`].
@@ -86,16 +94,19 @@ pub enum Topic {
     Issues,
     Exceptions,
     Alerts,
+    /// On-call pages.
+    Pages,
     Server,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 6] = [
+    pub const ALL: [Topic; 7] = [
         Topic::Monitors,
         Topic::Checks,
         Topic::Issues,
         Topic::Exceptions,
         Topic::Alerts,
+        Topic::Pages,
         Topic::Server,
     ];
 }
@@ -117,6 +128,7 @@ impl LiveMessage {
                 Some(Topic::Exceptions)
             }
             LiveMessage::Alert { .. } => Some(Topic::Alerts),
+            LiveMessage::Page { .. } => Some(Topic::Pages),
             LiveMessage::StoreFailed { .. } => Some(Topic::Server),
         }
     }

@@ -1,6 +1,9 @@
 //! Pages: each alert group an escalation policy is working through, newest first, with
 //! Acknowledge (stops the escalation) and Resolve, and a timeline of who was notified when.
-//! `?page=ID` opens that page's timeline and deliveries above the list.
+//! `?page=ID` opens that page's timeline and deliveries above the list. Both refetch on the
+//! live feed's page messages (opened, acknowledged, escalated, resolved, a delivery's outcome)
+//! and on every (re)connection, so they resume after a server restart; they poll only while
+//! the feed is down.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -15,10 +18,10 @@ use crate::poll::{EVERY, use_poll_on};
 
 #[component]
 pub fn PageList() -> impl IntoView {
-    let pages = use_poll_on(Topics::ALERTS, EVERY, api::pages);
+    let pages = use_poll_on(Topics::PAGES, EVERY, api::pages);
     let query = use_query_map();
     let open = Memo::new(move |_| query.read().get("page").and_then(|p| p.parse::<u64>().ok()));
-    let detail = use_poll_on(Topics::ALERTS, EVERY, move || {
+    let detail = use_poll_on(Topics::PAGES, EVERY, move || {
         let id = open.get();
         async move {
             match id {
@@ -31,13 +34,6 @@ pub fn PageList() -> impl IntoView {
         pages.refetch();
         detail.refetch();
     });
-    // Pages have no message of their own on the live feed: a page opens after its alert's
-    // message (the route's group_wait later), and its escalation steps and deliveries follow on
-    // their timers. Whoever is paged at night should not wait for the minute's fallback, so
-    // this view keeps polling every few seconds, feed or not.
-    if let Ok(handle) = set_interval_with_handle(move || refresh.run(()), EVERY) {
-        on_cleanup(move || handle.clear());
-    }
     view! {
         {move || match detail.get() {
             Some(Ok(Some(p))) => view! { <PageDetail p=p refresh=refresh /> }.into_any(),

@@ -278,8 +278,8 @@ impl Evaluator {
                 self.self_rules(None, now)
             }
             DomainEvent::Agent(a) => self.agent_event(a, now),
-            // Alerting's own reports: rules do not watch alerts.
-            DomainEvent::Alert(_) => Vec::new(),
+            // Alerting's own reports and the pages made of them: rules do not watch alerts.
+            DomainEvent::Alert(_) | DomainEvent::Oncall(_) => Vec::new(),
         }
     }
 

@@ -1,7 +1,9 @@
 //! Probing at scale: N HTTP monitors at a 60 s interval against local targets, for a few minutes.
 //!
-//!     cargo bench --bench probes -- --monitors 1000,10000,50000 --minutes 3
+//!     cargo bench --bench probes -- --monitors 1000,10000,50000 --minutes 3 [--warm 65]
 //!
+//! A second line per N gives the steady state: checks, commits and CPU over --minutes after a
+//! --warm-up of one interval (every monitor's first check is a state change and commits alone).
 //! Prints, per N: achieved checks/s (and the ideal N/60), schedule lag p50/p99 (actual minus
 //! planned start, from the engine's own histogram), CPU seconds, peak RSS, and stored bytes per
 //! raw result. The baseline, measured in the same run, is the CPU cost of the same number of
@@ -91,7 +93,17 @@ fn monitors_yaml(n: usize, addrs: &[SocketAddr]) -> String {
     y
 }
 
-async fn run(n: usize, minutes: f64, addrs: &[SocketAddr]) {
+/// The sum of the counter samples whose line starts with `prefix`.
+fn counter(metrics: &Metrics, prefix: &str) -> f64 {
+    metrics
+        .render()
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+async fn run(n: usize, minutes: f64, warm: f64, addrs: &[SocketAddr]) {
     let c = config::root::parse(&monitors_yaml(n, addrs), "bench", &|_| None).expect("config");
     let dir = tempfile::tempdir().expect("tempdir");
     let metrics = Metrics::new();
@@ -115,7 +127,30 @@ async fn run(n: usize, minutes: f64, addrs: &[SocketAddr]) {
     .await
     .expect("engine");
     let setup = t0.elapsed();
+    // Steady state: after one interval every monitor has had its first check (a state change,
+    // committed at once), so the window that follows holds only the routine ones.
+    tokio::time::sleep(Duration::from_secs_f64(warm)).await;
+    let (checks0, commits0, cpu_w0, w0) = (
+        counter(&metrics, "panoptes_probe_checks_total{"),
+        counter(&metrics, "panoptes_store_batches_total"),
+        cpu_seconds(),
+        Instant::now(),
+    );
     tokio::time::sleep(Duration::from_secs_f64(minutes * 60.0)).await;
+    let steady = (
+        counter(&metrics, "panoptes_probe_checks_total{") - checks0,
+        counter(&metrics, "panoptes_store_batches_total") - commits0,
+        cpu_seconds() - cpu_w0,
+        w0.elapsed().as_secs_f64(),
+    );
+    println!(
+        "{n:>6} monitors  steady state ({:.0} s after a {warm:.0} s warm-up): {:.0} checks, {:.0} commits, CPU {:.2} s ({:.2} ms/check)",
+        steady.3,
+        steady.0,
+        steady.1,
+        steady.2,
+        steady.2 * 1000.0 / steady.0.max(1.0),
+    );
     // What `GET /api/v1/monitors?limit=100` does: a page from memory plus 7/30/90-day uptime
     // from the day roll-ups of that page; and one monitor's last hour of raw results.
     let now = panoptes::clock::Clock::now_ms(&SystemClock);
@@ -235,6 +270,9 @@ fn main() {
     let minutes: f64 = arg("--minutes")
         .and_then(|m| m.parse().ok())
         .unwrap_or(if bench_mode { 3.0 } else { 0.05 });
+    let warm: f64 = arg("--warm")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(if bench_mode { 65.0 } else { 0.0 });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -249,7 +287,7 @@ fn main() {
         )
         .await;
         for n in sizes {
-            run(n, minutes, &addrs).await;
+            run(n, minutes, warm, &addrs).await;
         }
     });
 }

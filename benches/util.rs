@@ -55,7 +55,23 @@ pub struct Server {
 }
 
 impl Drop for Server {
+    /// SIGTERM and up to 20 s for the clean shutdown a service manager would allow, then
+    /// SIGKILL: a killed server's next start repairs its data file first (redb scans all of
+    /// it), which a restart bench would otherwise measure instead of the start.
     fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return; // stopped (and reaped) already: its pid may be another process's now
+        }
+        let _ = std::process::Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -176,17 +176,22 @@ impl ProbeEngine {
             }
         }
         let mut started = 0;
-        for (id, cfg) in &wanted {
-            if current.contains_key(id) {
-                continue;
-            }
+        let new: Vec<(u32, &MonitorConfig)> = wanted
+            .iter()
+            .filter(|(id, _)| !current.contains_key(*id))
+            .map(|(id, cfg)| (*id, *cfg))
+            .collect();
+        let starting: Vec<u32> = new.iter().map(|(id, _)| *id).collect();
+        let restored = self.restore_many(&starting);
+        for ((id, cfg), rt) in new.iter().zip(restored) {
+            let (id, cfg) = (id, *cfg);
             let monitor = Arc::new(Monitor {
                 id: *id,
-                config: (*cfg).clone(),
+                config: cfg.clone(),
                 name: Arc::from(cfg.name.as_str()),
                 group: cfg.group.as_deref().map(Arc::from),
                 labels: Arc::new(cfg.labels.clone()),
-                rt: Mutex::new(self.restore(*id)),
+                rt: Mutex::new(rt),
                 writing: tokio::sync::Mutex::new(()),
                 pushed: Notify::new(),
             });
@@ -229,43 +234,36 @@ impl ProbeEngine {
     }
 
     pub(super) fn restore(&self, id: u32) -> Runtime {
-        let snap: Snapshot = self
-            .inner
-            .store
-            .probe_state(id)
-            .ok()
-            .flatten()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
+        self.restore_many(&[id])
+            .pop()
+            .unwrap_or_else(|| fresh_runtime(self.inner.clock.now_ms()))
+    }
+
+    /// The runtimes of `ids` (in order) from their state snapshots and roll-ups, read in one
+    /// transaction; a monitor whose rows cannot be read starts fresh.
+    pub(super) fn restore_many(&self, ids: &[u32]) -> Vec<Runtime> {
         let now = self.inner.clock.now_ms();
-        let mut rt = fresh_runtime(now);
-        rt.current = Resolution::ALL.map(|res| {
-            let bucket = res.bucket(now);
-            let rollup = self
-                .inner
-                .store
-                .probe_rollups(id, res as u8, bucket, bucket + 1)
-                .ok()
-                .and_then(|rows| rows.into_iter().next())
-                .and_then(|(_, b)| Rollup::decode(&b))
-                .unwrap_or_default();
-            (bucket, rollup)
-        });
         let day_ago = now.saturating_sub(25 * 3_600_000);
-        rt.hours = self
+        // The current bucket of each resolution, then the last 25 hours.
+        let mut ranges: Vec<(u8, u64, u64)> = Resolution::ALL
+            .iter()
+            .map(|res| {
+                let bucket = res.bucket(now);
+                (*res as u8, bucket, bucket + 1)
+            })
+            .collect();
+        ranges.push((Resolution::Hour as u8, day_ago, now + 1));
+        let stored = self
             .inner
             .store
-            .probe_rollups(id, Resolution::Hour as u8, day_ago, now + 1)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|(b, bytes)| Rollup::decode(&bytes).map(|r| HourTally::of(b, &r)))
-            .collect();
-        rt.machine = snap.machine;
-        rt.state = snap.state.unwrap_or(rt.state);
-        rt.last = snap.last;
-        rt.cert_expires_at_ms = snap.cert_expires_at_ms;
-        rt.last_push_ms = snap.last_push_ms;
-        rt
+            .probe_restore(ids, &ranges)
+            .unwrap_or_else(|e| {
+                warn!(error = %e, "monitors' stored state could not be read; they start fresh");
+                Vec::new()
+            });
+        let mut out: Vec<Runtime> = stored.iter().map(|s| runtime_of(s, now)).collect();
+        out.resize_with(ids.len(), || fresh_runtime(now));
+        out
     }
 
     pub(super) fn host_permit(&self, host: &str) -> Arc<Semaphore> {
@@ -454,4 +452,42 @@ async fn publish_after_commit(mut rx: mpsc::Receiver<AfterCommit>, events: Publi
             }
         }
     }
+}
+
+/// A runtime rebuilt from what the store kept (pure): the state snapshot, the current bucket of
+/// each resolution (`s.rollups[0..3]`) and the last hours' tallies (`s.rollups[3]`).
+fn runtime_of(s: &crate::store::probes::StoredRuntime, now: u64) -> Runtime {
+    let snap: Snapshot = s
+        .state
+        .as_deref()
+        .and_then(|b| serde_json::from_slice(b).ok())
+        .unwrap_or_default();
+    let mut rt = fresh_runtime(now);
+    let mut i = 0;
+    rt.current = Resolution::ALL.map(|res| {
+        let bucket = res.bucket(now);
+        let rollup = s
+            .rollups
+            .get(i)
+            .and_then(|rows| rows.first())
+            .and_then(|(_, b)| Rollup::decode(b))
+            .unwrap_or_default();
+        i += 1;
+        (bucket, rollup)
+    });
+    rt.hours = s
+        .rollups
+        .get(3)
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|(b, bytes)| Rollup::decode(bytes).map(|r| HourTally::of(*b, &r)))
+                .collect()
+        })
+        .unwrap_or_default();
+    rt.machine = snap.machine;
+    rt.state = snap.state.unwrap_or(rt.state);
+    rt.last = snap.last;
+    rt.cert_expires_at_ms = snap.cert_expires_at_ms;
+    rt.last_push_ms = snap.last_push_ms;
+    rt
 }

@@ -435,3 +435,84 @@ async fn maintenance_windows_are_made_through_the_api_and_take_effect_at_once() 
     .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
 }
+
+/// The list's 24 h bar and uptimes come from what was checked: each hour's availability (the
+/// current hour last, hours with nothing counted `null`) and the 24 h / 90 d uptime including
+/// today.
+#[tokio::test]
+async fn the_list_gives_each_monitor_its_24h_bar_and_uptimes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let admin = create_token(dir.path(), "ci");
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(
+        &cfg,
+        "monitors:\n  - {name: steady, type: push, token: steady-token-0123, interval: 1h, retries: 0}\n  - {name: shaky, type: push, token: shaky-token-01234, interval: 1h, retries: 0}\n  - {name: silent, type: push, token: silent-token-0123, interval: 1h, retries: 0}\n",
+    )
+    .expect("config");
+    let s = start(dir.path(), &["--config", cfg.to_str().expect("utf-8 path")]);
+    // Pushes and the list in one clock hour: not within 10 s of the next.
+    let into_hour = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64
+        % 3_600_000;
+    if into_hour > 3_590_000 {
+        tokio::time::sleep(Duration::from_millis(3_600_000 - into_hour + 100)).await;
+    }
+    for (token, status) in [
+        ("steady-token-0123", "up"),
+        ("shaky-token-01234", "up"),
+        ("shaky-token-01234", "down"),
+        ("shaky-token-01234", "down"),
+        ("shaky-token-01234", "up"),
+    ] {
+        let r = client()
+            .post(s.url(&format!("/api/v1/push/{token}?status={status}")))
+            .send()
+            .await
+            .expect("push");
+        assert!(r.status().is_success(), "{}", r.status());
+        // Heartbeats in one millisecond are merged into one.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64;
+    let (st, list) = call(&s, &admin, Method::GET, "/api/v1/monitors", None).await;
+    assert_eq!(st, StatusCode::OK, "{list}");
+    let by_name = |n: &str| {
+        list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|m| m["name"] == n)
+            .cloned()
+            .unwrap_or_else(|| panic!("{n} listed: {list}"))
+    };
+    const HOUR: u64 = 3_600_000;
+    for (name, current_hour, uptime) in [
+        ("steady", json!(1.0), json!(1.0)),
+        ("shaky", json!(0.5), json!(0.5)),
+        ("silent", Value::Null, Value::Null),
+    ] {
+        let m = by_name(name);
+        let bar = &m["bar_24h"];
+        let hours = bar["availability"].as_array().expect("availability");
+        assert_eq!(hours.len(), 24, "{name}: {bar}");
+        let from = bar["from_ms"].as_u64().expect("from_ms");
+        assert_eq!(from % HOUR, 0, "{name}: whole hours");
+        assert!(
+            from + 23 * HOUR <= now && now < from + 24 * HOUR + 5_000,
+            "{name}: the current hour is the last ({from}, {now})"
+        );
+        assert_eq!(hours[23], current_hour, "{name}: {bar}");
+        assert!(
+            hours[..23].iter().all(Value::is_null),
+            "{name}: nothing before: {bar}"
+        );
+        assert_eq!(bar["degraded"], 0, "{name}");
+        assert_eq!(m["uptime"]["24h"], uptime, "{name}: {m}");
+        assert_eq!(m["uptime"]["90d"], uptime, "{name}: {m}");
+    }
+}

@@ -14,10 +14,11 @@ use gloo_net::http::{Method, RequestBuilder, Response};
 use panoptes_types::{
     API_PREFIX, AlertHistoryEntry, AlertView, CSRF_HEADER, ErrorBody, ExceptionDetail,
     ExceptionService, ExceptionSummary, IssueDetail, IssueStatus, IssueSummary, IssueUpdate,
-    LoginRequest, MonitorDetail, MonitorResults, MonitorRollups, MonitorSummary, NewOverride,
-    NewSilence, NewStatusIncident, OnCallNow, OverrideView, Page, PageView, PolicyView, Principal,
-    ProjectInfo, ReceiverView, Resolution, ScheduleView, ServerStatus, SetupRequest, SetupState,
-    Shifts, SilenceCreated, SilenceView, StatusIncident, StatusPageInfo, TestDelivery,
+    LoginRequest, MonitorChanges, MonitorDetail, MonitorResults, MonitorRollups, MonitorSummary,
+    NewOverride, NewSilence, NewStatusIncident, OnCallNow, OverrideView, Page, PageView,
+    PolicyView, Principal, ProjectInfo, ReceiverView, Resolution, ScheduleView, ServerStatus,
+    SetupRequest, SetupState, Shifts, SilenceCreated, SilenceView, StatusIncident, StatusPageInfo,
+    TestDelivery,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -294,6 +295,11 @@ pub async fn monitor(id: u32) -> Result<MonitorDetail, ApiError> {
 /// The last hour of raw results.
 pub async fn monitor_results(id: u32) -> Result<MonitorResults, ApiError> {
     get(&format!("/monitors/{id}/results?limit=10000")).await
+}
+
+/// The monitor's state changes over the last 7 days, newest first.
+pub async fn monitor_changes(id: u32) -> Result<MonitorChanges, ApiError> {
+    get(&format!("/monitors/{id}/changes?limit=50")).await
 }
 
 /// Roll-ups from `from_ms` on (the latency chart's chosen range).

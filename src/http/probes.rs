@@ -12,7 +12,9 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use panoptes_types::{MonitorDetail, MonitorResults, MonitorRollups, MonitorSummary, Page};
+use panoptes_types::{
+    MonitorChanges, MonitorDetail, MonitorResults, MonitorRollups, MonitorSummary, Page,
+};
 
 use super::AppState;
 use super::error::ApiError;
@@ -29,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/monitors/{id}", super::monitors::change_route(get(detail)))
         .route("/monitors/{id}/results", get(results))
         .route("/monitors/{id}/rollups", get(rollups))
+        .route("/monitors/{id}/changes", get(changes))
 }
 
 /// Public: push monitors carry their own secret in the path.
@@ -164,6 +167,22 @@ async fn results(
         state
             .store
             .read(move |s| query::results(s, &v, from, to, limit))
+            .await?,
+    ))
+}
+
+async fn changes(
+    State(state): State<AppState>,
+    Path(id): Path<u32>,
+    Query(q): Query<RangeQuery>,
+) -> Result<axum::Json<MonitorChanges>, ApiError> {
+    let v = at_location(&state, monitor(&state, id)?, &q)?;
+    let (from, to) = range(&q, state.clock.now_ms(), 7 * 86_400_000)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(axum::Json(
+        state
+            .store
+            .read(move |s| query::changes(s, &v, from, to, limit))
             .await?,
     ))
 }

@@ -3,8 +3,8 @@
 //! the day roll-ups only for the monitors asked about.
 
 use panoptes_types::{
-    ConditionView, LatencyStats, MonitorDetail, MonitorResults, MonitorRollups, MonitorSummary,
-    ResultItem, RollupItem, Uptime,
+    ConditionView, LatencyStats, MonitorChanges, MonitorDetail, MonitorResults, MonitorRollups,
+    MonitorSummary, ResultItem, RollupItem, StateChange, Uptime,
 };
 
 use super::config::MonitorConfig;
@@ -216,14 +216,7 @@ pub fn results(
             ok: r.ok,
             latency_ms: r.latency_us as f64 / 1000.0,
             status: r.status,
-            failed_conditions: v
-                .config
-                .conditions
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| *i < 64 && r.failed_conditions & (1 << i) != 0)
-                .map(|(_, c)| c.to_string())
-                .collect(),
+            failed_conditions: failed(&v.config, r.failed_conditions),
             error: r.error,
         })
         .collect();
@@ -233,6 +226,80 @@ pub fn results(
         to: rfc3339(to),
         items,
     })
+}
+
+/// Most raw results one changes request reads (about two weeks at a 6 s interval).
+pub const MAX_CHANGES_SCAN: usize = 200_000;
+
+/// A monitor's state changes in `[from, to)`, newest first, at most `limit`: each the first
+/// result in its new state, with what it saw. Reads the store (up to [`MAX_CHANGES_SCAN`]
+/// results, the newest when the range holds more).
+pub fn changes(
+    store: &Store,
+    v: &MonitorView,
+    from: u64,
+    to: u64,
+    limit: usize,
+) -> Result<MonitorChanges, StoreError> {
+    let rows = store.probe_results_newest(v.id, from, to, MAX_CHANGES_SCAN + 1)?;
+    let truncated = rows.len() > MAX_CHANGES_SCAN;
+    // Oldest first for the walk; the extra (oldest) row only gives the first one its `from`.
+    let results = rows
+        .into_iter()
+        .rev()
+        .filter_map(|(at, bytes)| ResultRecord::decode(&bytes).map(|r| (at, r)));
+    let mut found = transitions(results);
+    if truncated && found.first().is_some_and(|c| c.1.is_none()) {
+        found.remove(0); // the cut, not a change
+    }
+    let items = found
+        .into_iter()
+        .rev()
+        .take(limit)
+        .map(|(at, before, r)| StateChange {
+            at: rfc3339(at),
+            at_ms: at,
+            from: before.map(State::wire),
+            to: r.state.wire(),
+            status: r.status,
+            failed_conditions: failed(&v.config, r.failed_conditions),
+            error: r.error,
+        })
+        .collect();
+    Ok(MonitorChanges {
+        monitor: v.config.name.clone(),
+        from: rfc3339(from),
+        to: rfc3339(to),
+        items,
+        truncated,
+    })
+}
+
+/// The results (oldest first) that changed the state, each with the state before it (`None`
+/// for the first). Pure.
+pub fn transitions(
+    results: impl Iterator<Item = (u64, ResultRecord)>,
+) -> Vec<(u64, Option<State>, ResultRecord)> {
+    let mut out = Vec::new();
+    let mut last: Option<State> = None;
+    for (at, r) in results {
+        if last != Some(r.state) {
+            let before = last;
+            last = Some(r.state);
+            out.push((at, before, r));
+        }
+    }
+    out
+}
+
+/// The configured conditions a result's bitmask says failed.
+fn failed(cfg: &MonitorConfig, mask: u64) -> Vec<String> {
+    cfg.conditions
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i < 64 && mask & (1 << i) != 0)
+        .map(|(_, c)| c.to_string())
+        .collect()
 }
 
 /// A monitor's roll-ups of one resolution whose buckets start in `[from, to)`. Reads the store.
@@ -352,4 +419,46 @@ pub(super) fn forget_metrics(m: &ProbeMetrics, cfg: &MonitorConfig) {
     m.latency_seconds.remove(&l);
     m.cert_days_left.remove(&l);
     m.uptime_ratio_24h.remove(&l);
+}
+
+#[cfg(test)]
+mod changes_tests {
+    use super::*;
+
+    fn r(state: State) -> ResultRecord {
+        ResultRecord {
+            state,
+            ok: state == State::Up,
+            latency_us: 1_000,
+            status: Some(200),
+            failed_conditions: 0,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn only_results_that_change_the_state_are_changes() {
+        let results = [
+            (1, r(State::Up)),
+            (2, r(State::Up)),
+            (3, r(State::Pending)),
+            (4, r(State::Down)),
+            (5, r(State::Down)),
+            (6, r(State::Up)),
+        ];
+        let got: Vec<(u64, Option<State>, State)> = transitions(results.into_iter())
+            .into_iter()
+            .map(|(at, before, r)| (at, before, r.state))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, None, State::Up),
+                (3, Some(State::Up), State::Pending),
+                (4, Some(State::Pending), State::Down),
+                (6, Some(State::Down), State::Up),
+            ]
+        );
+        assert!(transitions(std::iter::empty()).is_empty());
+    }
 }

@@ -208,6 +208,31 @@ impl Store {
         Ok(out)
     }
 
+    /// Up to `limit` of a monitor's raw results in `[from_ms, to_ms)`, the newest first.
+    pub fn probe_results_newest(
+        &self,
+        id: u32,
+        from_ms: u64,
+        to_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let txn = self.read_txn()?;
+        let Some(t) = missing_is_empty(txn.open_table(RESULTS))? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for row in t
+            .range((id, from_ms)..(id, to_ms.max(from_ms)))
+            .map_err(StoreError::storage)?
+            .rev()
+            .take(limit)
+        {
+            let (k, v) = row.map_err(StoreError::storage)?;
+            out.push((k.value().1, v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
     /// Raw results of every monitor stamped in `[from_ms, to_ms)`, by monitor then time (one
     /// read transaction: a consistent cut for remote-write).
     /// Each stored result's (series id, time, encoded size) in `[from_ms, to_ms)`, without

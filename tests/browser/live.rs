@@ -69,5 +69,18 @@ async fn a_monitor_going_down_shows_on_the_open_page_and_the_feed_resumes_after_
     push(&s, "up").await;
     d.wait_text("tr.monitor-row[data-name='beat']", "UP").await;
     assert_eq!(d.url().await, s.url("/monitors"), "no reload, no login");
+
+    // Its page has the timeline of those changes, newest first, across the restart.
+    d.click("tr.monitor-row[data-name='beat']").await;
+    let timeline = d.wait_text("#monitor-changes", "from DOWN").await;
+    assert!(timeline.contains("from UP"), "{timeline}");
+    let v = d
+        .call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            json!({"script": "return Array.from(document.querySelectorAll('#monitor-changes li.change')).map(e => e.dataset.to)", "args": []}),
+        )
+        .await;
+    assert_eq!(v["value"], json!(["UP", "DOWN", "UP"]), "{timeline}");
     d.call(reqwest::Method::DELETE, "", json!({})).await;
 }

@@ -515,4 +515,39 @@ async fn the_list_gives_each_monitor_its_24h_bar_and_uptimes() {
         assert_eq!(m["uptime"]["24h"], uptime, "{name}: {m}");
         assert_eq!(m["uptime"]["90d"], uptime, "{name}: {m}");
     }
+
+    // The detail page's timeline: the results that changed the state, newest first.
+    let shaky = by_name("shaky")["id"].as_u64().expect("id");
+    let path = format!("/api/v1/monitors/{shaky}/changes");
+    let (st, v) = call(&s, &admin, Method::GET, &path, None).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let seen: Vec<(Value, Value)> = v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|c| (c["from"].clone(), c["to"].clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (json!("DOWN"), json!("UP")),
+            (json!("UP"), json!("DOWN")),
+            (Value::Null, json!("UP")),
+        ],
+        "{v}"
+    );
+    assert_eq!(v["truncated"], false);
+    let (_, one) = call(&s, &admin, Method::GET, &format!("{path}?limit=1"), None).await;
+    assert_eq!(one["items"].as_array().map(Vec::len), Some(1), "{one}");
+    assert_eq!(one["items"][0]["to"], "UP");
+    let (st, bad) = call(
+        &s,
+        &admin,
+        Method::GET,
+        &format!("{path}?from=yesterday"),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{bad}");
+    assert!(bad.to_string().contains("`from`"), "{bad}");
 }

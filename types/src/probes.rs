@@ -208,6 +208,38 @@ pub struct MonitorResults {
     pub items: Vec<ResultItem>,
 }
 
+/// A monitor's state changes (`GET /api/v1/monitors/{id}/changes`), newest first.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct MonitorChanges {
+    /// The monitor's name.
+    pub monitor: String,
+    /// RFC 3339 bounds of the range read.
+    pub from: String,
+    pub to: String,
+    pub items: Vec<StateChange>,
+    /// The range held more results than were read (`max_scan`): older changes may be missing.
+    #[serde(default)]
+    pub truncated: bool,
+}
+
+/// One change of state: the first result in the new state.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct StateChange {
+    /// RFC 3339.
+    pub at: String,
+    /// Milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// The state before (`null`: the first result in the range read).
+    pub from: Option<MonitorState>,
+    pub to: MonitorState,
+    /// HTTP status of the result that changed it, for HTTP checks that got an answer.
+    pub status: Option<u16>,
+    /// The conditions that failed in that result, as configured.
+    #[serde(default)]
+    pub failed_conditions: Vec<String>,
+    pub error: Option<String>,
+}
+
 /// Roll-up bucket size.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[serde(rename_all = "lowercase")]

@@ -1,6 +1,6 @@
 //! `/monitors/:id`: one monitor's settings, each condition with the value the last check saw,
-//! its locations when it has several (`locations.rs`), its last hour of results and its hourly
-//! roll-ups.
+//! its locations when it has several (`locations.rs`), its state changes (`changes.rs`), its
+//! last hour of results and its hourly roll-ups.
 
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use panoptes_types::{ConditionView, MonitorDetail, MonitorSource, Resolution};
 
+use super::changes::Changes;
 use super::history::{LatencyChart, Results, Rollups};
 use super::locations::Locations;
 use super::state_of;
@@ -37,6 +38,10 @@ pub fn MonitorPage() -> impl IntoView {
     let results = use_poll(EVERY, move || {
         let id = with_id();
         async move { api::monitor_results(id?).await }
+    });
+    let changes = use_poll(EVERY, move || {
+        let id = with_id();
+        async move { api::monitor_changes(id?).await }
     });
     // Hourly buckets change slowly.
     let rollups = use_poll(Duration::from_secs(60), move || {
@@ -76,6 +81,10 @@ pub fn MonitorPage() -> impl IntoView {
                 let from_ms = js_sys::Date::now() - range.get_untracked().span_ms() as f64;
                 view! { <LatencyChart r=r from_ms=from_ms /> }
             })}
+        </section>
+        <section class="card" id="monitor-changes">
+            <h2>"State changes"</h2>
+            {move || loaded(changes.get(), "state changes", |c| view! { <Changes c=c /> })}
         </section>
         <section class="card" id="monitor-results">
             <h2>"Last hour"</h2>

@@ -2,6 +2,7 @@
 //! night sees them without scrolling; `/monitors/:id` (see `detail`) for one.
 
 mod bar;
+mod changes;
 mod detail;
 mod form;
 mod history;

@@ -209,4 +209,6 @@ fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 }
 
 #[cfg(test)]
+mod restore_tests;
+#[cfg(test)]
 mod tests;

@@ -21,6 +21,7 @@ mod silences;
 mod status;
 mod status_hooks;
 mod store_failed;
+mod subscribers;
 /// The probes' test servers (a TLS target with a certificate of a chosen expiry).
 #[allow(dead_code)]
 #[path = "../probes/targets.rs"]

@@ -81,6 +81,16 @@ async fn a_monitor_created_in_the_form_is_probed_and_can_be_paused() {
     d.click("#filter-state option[value='']").await;
     d.wait_text("#monitor-count", "2 of 2").await;
     d.find("tr.monitor-row .from-config").await;
+    // Each row has its 24 h bar, one slot per hour.
+    let slots = d
+        .call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            json!({"script": "return document.querySelectorAll('tr.monitor-row')[0].querySelectorAll('svg.day-bar rect').length", "args": []}),
+        )
+        .await;
+    assert_eq!(slots["value"], 24, "{slots}");
+    d.screenshot("monitors.png").await;
 
     // The config's monitor shows no buttons, only where to change it.
     let own = d

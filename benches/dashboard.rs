@@ -38,6 +38,35 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
+/// Reads every page of a list from `url` on (following `next_cursor`), each page's time in
+/// ms pushed to `times`; returns how many items there were.
+async fn every_page(http: &reqwest::Client, token: &str, url: &str, times: &mut Vec<f64>) -> usize {
+    let mut cursor: Option<String> = None;
+    let mut count = 0;
+    loop {
+        let page = match &cursor {
+            None => url.to_string(),
+            Some(c) => format!("{url}&cursor={c}"),
+        };
+        let t = Instant::now();
+        let v: Value = http
+            .get(page)
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("list")
+            .json()
+            .await
+            .expect("json");
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        count += v["items"].as_array().map_or(0, Vec::len);
+        match v["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return count,
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let n: usize = util::arg("--monitors", 10_000);
@@ -119,32 +148,8 @@ async fn main() {
             ("", &mut issue_pages),
             ("&level=error", &mut issue_pages_level),
         ] {
-            let mut cursor: Option<String> = None;
-            let mut count = 0u64;
-            loop {
-                let url = match &cursor {
-                    None => format!("{base}/api/v1/projects/7/issues?limit=100{filter}"),
-                    Some(c) => {
-                        format!("{base}/api/v1/projects/7/issues?limit=100{filter}&cursor={c}")
-                    }
-                };
-                let t = Instant::now();
-                let v: Value = http
-                    .get(url)
-                    .bearer_auth(&s.token)
-                    .send()
-                    .await
-                    .expect("issues")
-                    .json()
-                    .await
-                    .expect("json");
-                out.push(t.elapsed().as_secs_f64() * 1000.0);
-                count += v["items"].as_array().map_or(0, |a| a.len() as u64);
-                match v["next_cursor"].as_str() {
-                    Some(c) => cursor = Some(c.to_string()),
-                    None => break,
-                }
-            }
+            let url = format!("{base}/api/v1/projects/7/issues?limit=100{filter}");
+            let count = every_page(&http, &s.token, &url, out).await as u64;
             assert_eq!(count, issues, "every issue listed ({filter})");
         }
     }
@@ -161,30 +166,8 @@ async fn main() {
             .expect("healthz");
         health.push(t.elapsed().as_secs_f64() * 1000.0);
         let started = Instant::now();
-        let mut cursor: Option<String> = None;
-        let mut count = 0;
-        loop {
-            let url = match &cursor {
-                None => format!("{base}/api/v1/monitors?limit=1000"),
-                Some(c) => format!("{base}/api/v1/monitors?limit=1000&cursor={c}"),
-            };
-            let t = Instant::now();
-            let v: Value = http
-                .get(url)
-                .bearer_auth(&s.token)
-                .send()
-                .await
-                .expect("list")
-                .json()
-                .await
-                .expect("json");
-            pages.push(t.elapsed().as_secs_f64() * 1000.0);
-            count += v["items"].as_array().map_or(0, Vec::len);
-            match v["next_cursor"].as_str() {
-                Some(c) => cursor = Some(c.to_string()),
-                None => break,
-            }
-        }
+        let url = format!("{base}/api/v1/monitors?limit=1000");
+        let count = every_page(&http, &s.token, &url, &mut pages).await;
         assert_eq!(count, n, "every monitor listed");
         whole.push(started.elapsed().as_secs_f64() * 1000.0);
     }

@@ -20,27 +20,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::routing::get;
 use serde_json::Value;
 
 const INTERVAL_S: u64 = 20;
-
-async fn targets(n: usize) -> Vec<SocketAddr> {
-    let mut addrs = Vec::new();
-    for _ in 0..n {
-        let app = Router::new().route(
-            "/health/{id}",
-            get(|| async { axum::Json(serde_json::json!({"status": "UP"})) }),
-        );
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        addrs.push(l.local_addr().expect("addr"));
-        tokio::spawn(async move { axum::serve(l, app).await });
-    }
-    addrs
-}
 
 /// One server's figures at one N.
 #[derive(Default)]
@@ -340,7 +322,7 @@ async fn main() {
     let window: f64 = util::arg("--window", if bench { 120.0 } else { 5.0 });
     let warm: f64 = util::arg("--warm", if bench { 30.0 } else { 1.0 });
     let with_kuma = util::arg("--kuma", if bench { 1 } else { 0 }) == 1;
-    let addrs = targets(8).await;
+    let addrs = util::http_targets(8).await;
     println!(
         "probing side by side: HTTP monitors at {INTERVAL_S} s, 8 local targets, {warm} s warm-up, {window} s window"
     );

@@ -16,8 +16,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use util::{cpu_seconds, peak_rss_mib};
 
-use axum::Router;
-use axum::routing::get;
 use panoptes::clock::{SharedClock, SystemClock};
 use panoptes::config;
 use panoptes::metrics::Metrics;
@@ -62,22 +60,6 @@ fn histogram_percentile(text: &str, name: &str, p: f64) -> Option<f64> {
         prev = (le, c);
     }
     None
-}
-
-async fn targets(n: usize) -> Vec<SocketAddr> {
-    let mut addrs = Vec::new();
-    for _ in 0..n {
-        let app = Router::new().route(
-            "/health/{id}",
-            get(|| async { axum::Json(serde_json::json!({"status": "UP"})) }),
-        );
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        addrs.push(l.local_addr().expect("addr"));
-        tokio::spawn(async move { axum::serve(l, app).await });
-    }
-    addrs
 }
 
 fn monitors_yaml(n: usize, addrs: &[SocketAddr]) -> String {
@@ -279,7 +261,7 @@ fn main() {
         .expect("runtime");
     let _ = rustls::crypto::ring::default_provider().install_default();
     rt.block_on(async {
-        let addrs = targets(8).await;
+        let addrs = util::http_targets(8).await;
         println!("probe benchmark: 60 s interval, {minutes} min per size, 8 local HTTP targets");
         baseline(
             sizes.iter().copied().max().unwrap_or(50).min(20_000),

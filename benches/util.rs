@@ -134,3 +134,21 @@ pub fn serve(bin: &str, cfg: &std::path::Path, data: &std::path::Path, token: St
         .expect("port");
     Server { child, port, token }
 }
+
+/// `n` local HTTP targets in this process, each answering `GET /health/{id}` with
+/// `{"status": "UP"}`: what the probing benchmarks check.
+pub async fn http_targets(n: usize) -> Vec<std::net::SocketAddr> {
+    let mut addrs = Vec::new();
+    for _ in 0..n {
+        let app = axum::Router::new().route(
+            "/health/{id}",
+            axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "UP"})) }),
+        );
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        addrs.push(l.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(l, app).await });
+    }
+    addrs
+}

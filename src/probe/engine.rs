@@ -183,10 +183,9 @@ impl ProbeEngine {
             .collect();
         let starting: Vec<u32> = new.iter().map(|(id, _)| *id).collect();
         let restored = self.restore_many(&starting);
-        for ((id, cfg), rt) in new.iter().zip(restored) {
-            let (id, cfg) = (id, *cfg);
+        for (&(id, cfg), rt) in new.iter().zip(restored) {
             let monitor = Arc::new(Monitor {
-                id: *id,
+                id,
                 config: cfg.clone(),
                 name: Arc::from(cfg.name.as_str()),
                 group: cfg.group.as_deref().map(Arc::from),
@@ -195,12 +194,12 @@ impl ProbeEngine {
                 writing: tokio::sync::Mutex::new(()),
                 pushed: Notify::new(),
             });
-            current.insert(*id, monitor.clone());
+            current.insert(id, monitor.clone());
             // A monitor whose `locations` leave this one out is listed (and its other
             // locations' results are taken) but not checked from here.
             if cfg.enabled && (cfg.locations.is_empty() || cfg.locations.contains(&inner.local)) {
                 let engine = self.clone();
-                tasks.insert(*id, tokio::spawn(async move { engine.run(monitor).await }));
+                tasks.insert(id, tokio::spawn(async move { engine.run(monitor).await }));
                 started += 1;
             }
         }
@@ -463,17 +462,14 @@ fn runtime_of(s: &crate::store::probes::StoredRuntime, now: u64) -> Runtime {
         .and_then(|b| serde_json::from_slice(b).ok())
         .unwrap_or_default();
     let mut rt = fresh_runtime(now);
-    let mut i = 0;
-    rt.current = Resolution::ALL.map(|res| {
-        let bucket = res.bucket(now);
+    rt.current = std::array::from_fn(|i| {
         let rollup = s
             .rollups
             .get(i)
             .and_then(|rows| rows.first())
             .and_then(|(_, b)| Rollup::decode(b))
             .unwrap_or_default();
-        i += 1;
-        (bucket, rollup)
+        (Resolution::ALL[i].bucket(now), rollup)
     });
     rt.hours = s
         .rollups

@@ -192,20 +192,7 @@ impl Store {
         to_ms: u64,
         limit: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        let txn = self.read_txn()?;
-        let Some(t) = missing_is_empty(txn.open_table(RESULTS))? else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        for row in t
-            .range((id, from_ms)..(id, to_ms.max(from_ms)))
-            .map_err(StoreError::storage)?
-            .take(limit)
-        {
-            let (k, v) = row.map_err(StoreError::storage)?;
-            out.push((k.value().1, v.value().to_vec()));
-        }
-        Ok(out)
+        self.results_of(id, from_ms, to_ms, limit, false)
     }
 
     /// Up to `limit` of a monitor's raw results in `[from_ms, to_ms)`, the newest first.
@@ -216,17 +203,31 @@ impl Store {
         to_ms: u64,
         limit: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        self.results_of(id, from_ms, to_ms, limit, true)
+    }
+
+    fn results_of(
+        &self,
+        id: u32,
+        from_ms: u64,
+        to_ms: u64,
+        limit: usize,
+        newest_first: bool,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let txn = self.read_txn()?;
         let Some(t) = missing_is_empty(txn.open_table(RESULTS))? else {
             return Ok(Vec::new());
         };
-        let mut out = Vec::new();
-        for row in t
+        let range = t
             .range((id, from_ms)..(id, to_ms.max(from_ms)))
-            .map_err(StoreError::storage)?
-            .rev()
-            .take(limit)
-        {
+            .map_err(StoreError::storage)?;
+        let rows: Box<dyn Iterator<Item = _>> = if newest_first {
+            Box::new(range.rev())
+        } else {
+            Box::new(range)
+        };
+        let mut out = Vec::new();
+        for row in rows.take(limit) {
             let (k, v) = row.map_err(StoreError::storage)?;
             out.push((k.value().1, v.value().to_vec()));
         }

@@ -1,27 +1,9 @@
 //! Settings an admin uses against a running server: the running config, redacted and for admins
 //! only, and invites by one-time link (made, listed, accepted once, expired, revoked).
 
+use super::users::send;
 use super::*;
 use reqwest::Method;
-
-async fn send(
-    c: &reqwest::Client,
-    s: &common::Running,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = c
-        .request(method, s.url(path))
-        .header(panoptes_types::CSRF_HEADER, "1");
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.expect("request");
-    let status = resp.status();
-    let text = resp.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
 
 /// A client signed in as `user`.
 async fn signed_in(s: &common::Running, user: &str) -> reqwest::Client {

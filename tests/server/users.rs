@@ -9,7 +9,7 @@ fn person() -> reqwest::Client {
     client()
 }
 
-async fn send(
+pub(super) async fn send(
     c: &reqwest::Client,
     s: &common::Running,
     method: reqwest::Method,

@@ -28,7 +28,7 @@ type Error = Box<dyn std::error::Error>;
 type Writer = fn(&WriteTransaction) -> Result<(), redb::Error>;
 
 /// The writer of each version's new tables: `WRITERS[n - 1]` runs at version n.
-const WRITERS: &[Writer] = &[v1, v2, v3, v4, v5, v6, v7, v8];
+const WRITERS: &[Writer] = &[v1, v2, v3, v4, v5, v6, v7, v8, v9];
 
 fn main() -> Result<(), Error> {
     let version: u32 = std::env::args()
@@ -235,6 +235,25 @@ fn v8(tx: &WriteTransaction) -> Result<(), redb::Error> {
     Ok(())
 }
 
+fn v9(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    const INCIDENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("status_incidents");
+    const SUBSCRIBERS: TableDefinition<&str, &[u8]> = TableDefinition::new("status_subscribers");
+    const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("status_outbox");
+    let mut incidents = tx.open_table(INCIDENTS)?;
+    for (id, json) in rows::STATUS_INCIDENTS {
+        incidents.insert(id, json.as_bytes())?;
+    }
+    let mut subscribers = tx.open_table(SUBSCRIBERS)?;
+    for (token, json) in rows::STATUS_SUBSCRIBERS {
+        subscribers.insert(token, json.as_bytes())?;
+    }
+    let mut outbox = tx.open_table(OUTBOX)?;
+    for (id, json) in rows::STATUS_OUTBOX {
+        outbox.insert(id, json.as_bytes())?;
+    }
+    Ok(())
+}
+
 fn user_record() -> String {
     format!(
         r#"{{"password_hash":"{}","created_at_ms":{}}}"#,
@@ -251,14 +270,20 @@ fn check_rows() -> Result<(), Error> {
     for (_, _, json) in rows::AUDIT {
         same_json::<AuditRecord>("audit", json)?;
     }
-    same_json::<UserRecord>("user", &user_record())?;
+    // Written before roles existed: today's records read them as an admin, the user enabled.
+    let admin = serde_json::Value::from("admin");
+    same_json_since::<UserRecord>(
+        "user",
+        &user_record(),
+        &[("role", admin.clone()), ("disabled", false.into())],
+    )?;
     if !panoptes::auth::verify_password(rows::USER_HASH, rows::USER_PASSWORD) {
         let fresh = panoptes::auth::hash_password(rows::USER_PASSWORD)?;
         return Err(
             format!("USER_HASH is not a hash of USER_PASSWORD; one that is: {fresh}").into(),
         );
     }
-    same_json::<TokenRecord>("token", rows::TOKEN_RECORD)?;
+    same_json_since::<TokenRecord>("token", rows::TOKEN_RECORD, &[("role", admin)])?;
     same_hash("token", rows::TOKEN_SECRET, rows::TOKEN_HASH)?;
     same_json::<SessionRecord>("session", rows::SESSION_RECORD)?;
     same_hash("session", rows::SESSION_SECRET, rows::SESSION_HASH)?;
@@ -266,7 +291,8 @@ fn check_rows() -> Result<(), Error> {
     check_periskop_rows()?;
     check_sentry_rows()?;
     check_alert_rows()?;
-    check_oncall_rows()
+    check_oncall_rows()?;
+    check_status_rows()
 }
 
 fn check_probe_rows() -> Result<(), Error> {
@@ -378,6 +404,32 @@ fn check_oncall_rows() -> Result<(), Error> {
     Ok(())
 }
 
+/// The status pages store `serde_json::to_vec` of their incidents, subscribers and mails: byte
+/// for byte, each under the key the engine gives it.
+fn check_status_rows() -> Result<(), Error> {
+    use panoptes::statuspage::model::Incident;
+    use panoptes::statuspage::subscribers::{OutMail, Subscriber};
+    for (id, json) in rows::STATUS_INCIDENTS {
+        let i: Incident = same_bytes("status incident", json)?;
+        if i.id != id {
+            return Err(format!("status incident {id}: its record says {}", i.id).into());
+        }
+    }
+    for (token, json) in rows::STATUS_SUBSCRIBERS {
+        let s: Subscriber = same_bytes("status subscriber", json)?;
+        if s.token != token {
+            return Err(format!("status subscriber {token}: its record says {}", s.token).into());
+        }
+    }
+    for (id, json) in rows::STATUS_OUTBOX {
+        let m: OutMail = same_bytes("status mail", json)?;
+        if m.id != id {
+            return Err(format!("status mail {id}: its record says {}", m.id).into());
+        }
+    }
+    Ok(())
+}
+
 /// Alerting stores `serde_json::to_vec` of its records, so these rows are checked byte for byte,
 /// and their keys against what the engine keys them by.
 fn check_alert_rows() -> Result<(), Error> {
@@ -445,6 +497,32 @@ fn same_json<T: Serialize + DeserializeOwned>(what: &str, json: &str) -> Result<
     let got = serde_json::to_value(&decoded)?;
     if got != want {
         return Err(format!("{what}: encodes as {got}, the fixture has {want}").into());
+    }
+    Ok(())
+}
+
+/// Like [`same_json`], for a record written before fields `added` existed: today's type reads
+/// them as the values given, and encodes back to the fixture's JSON plus exactly those.
+fn same_json_since<T: Serialize + DeserializeOwned>(
+    what: &str,
+    json: &str,
+    added: &[(&str, serde_json::Value)],
+) -> Result<(), Error> {
+    let decoded: T = serde_json::from_str(json).map_err(|e| format!("{what}: {e} in {json}"))?;
+    let mut want: serde_json::Value = serde_json::from_str(json)?;
+    let fields = want
+        .as_object_mut()
+        .ok_or(format!("{what}: not a JSON object"))?;
+    for (name, value) in added {
+        if fields.insert(name.to_string(), value.clone()).is_some() {
+            return Err(format!("{what}: the fixture already has `{name}`").into());
+        }
+    }
+    let got = serde_json::to_value(&decoded)?;
+    if got != want {
+        return Err(
+            format!("{what}: encodes as {got}, the fixture with defaults is {want}").into(),
+        );
     }
     Ok(())
 }

@@ -13,7 +13,7 @@ type Check = fn(&Store, u32);
 
 /// `CHECKS[n - 1]` checks the tables version n added.
 const CHECKS: &[Check] = &[
-    check_v1, check_v2, check_v3, check_v4, check_v5, check_v6, check_v7, check_v8,
+    check_v1, check_v2, check_v3, check_v4, check_v5, check_v6, check_v7, check_v8, check_v9,
 ];
 
 /// Every committed fixture (one per schema version; the newest version's may wait until the
@@ -410,5 +410,38 @@ fn check_v8(store: &Store, v: u32) {
             .expect("expired")
             .is_empty(),
         "fixture v{v}"
+    );
+}
+
+/// Version 9 added status pages: the engine's start-up reads (incidents, subscribers, the
+/// outbox) give back every row byte for byte, in key order.
+fn check_v9(store: &Store, v: u32) {
+    let bytes = |json: &str| json.as_bytes().to_vec();
+    let incidents: Vec<(u64, Vec<u8>)> = rows::STATUS_INCIDENTS
+        .iter()
+        .map(|(id, j)| (*id, bytes(j)))
+        .collect();
+    assert_eq!(
+        store.status_incidents().expect("status incidents"),
+        incidents,
+        "fixture v{v}: status incidents"
+    );
+    let subscribers: Vec<Vec<u8>> = rows::STATUS_SUBSCRIBERS
+        .iter()
+        .map(|r| bytes(r.1))
+        .collect();
+    assert_eq!(
+        store.status_subscribers().expect("status subscribers"),
+        subscribers,
+        "fixture v{v}: status subscribers"
+    );
+    let outbox: Vec<(u64, Vec<u8>)> = rows::STATUS_OUTBOX
+        .iter()
+        .map(|(id, j)| (*id, bytes(j)))
+        .collect();
+    assert_eq!(
+        store.status_outbox().expect("status outbox"),
+        outbox,
+        "fixture v{v}: status outbox"
     );
 }

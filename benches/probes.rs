@@ -1,10 +1,11 @@
-//! Probing at scale: N HTTP monitors at a 60 s interval against local targets, for a few minutes.
+//! Probing at scale: N HTTP monitors at a 60 s interval (or --interval seconds) against local
+//! targets, for a few minutes.
 //!
-//!     cargo bench --bench probes -- --monitors 1000,10000,50000 --minutes 3 [--warm 65]
+//!     cargo bench --bench probes -- --monitors 1000,10000,50000 --minutes 3 [--warm 65] [--interval 60]
 //!
 //! A second line per N gives the steady state: checks, commits and CPU over --minutes after a
 //! --warm-up of one interval (every monitor's first check is a state change and commits alone).
-//! Prints, per N: achieved checks/s (and the ideal N/60), schedule lag p50/p99 (actual minus
+//! Prints, per N: achieved checks/s (and the ideal N/interval), schedule lag p50/p99 (actual minus
 //! planned start, from the engine's own histogram), CPU seconds, peak RSS, and stored bytes per
 //! raw result. The baseline, measured in the same run, is the CPU cost of the same number of
 //! plain reqwest GETs (no scheduling, no conditions, no storage) at the same concurrency.
@@ -62,14 +63,14 @@ fn histogram_percentile(text: &str, name: &str, p: f64) -> Option<f64> {
     None
 }
 
-fn monitors_yaml(n: usize, addrs: &[SocketAddr]) -> String {
+fn monitors_yaml(n: usize, addrs: &[SocketAddr], interval_s: u64) -> String {
     let mut y = format!(
         "probing:\n  concurrency: {CONCURRENCY}\n  per_host_concurrency: {CONCURRENCY}\nmonitors:\n"
     );
     for i in 0..n {
         let a = addrs[i % addrs.len()];
         y.push_str(&format!(
-            "  - {{name: m{i}, type: http, url: \"http://{a}/health/{i}\", interval: 60s, timeout: 10s, conditions: [\"[STATUS] == 200\", \"[BODY].status == UP\"]}}\n"
+            "  - {{name: m{i}, type: http, url: \"http://{a}/health/{i}\", interval: {interval_s}s, timeout: 10s, conditions: [\"[STATUS] == 200\", \"[BODY].status == UP\"]}}\n"
         ));
     }
     y
@@ -85,8 +86,9 @@ fn counter(metrics: &Metrics, prefix: &str) -> f64 {
         .sum()
 }
 
-async fn run(n: usize, minutes: f64, warm: f64, addrs: &[SocketAddr]) {
-    let c = config::root::parse(&monitors_yaml(n, addrs), "bench", &|_| None).expect("config");
+async fn run(n: usize, minutes: f64, warm: f64, interval_s: u64, addrs: &[SocketAddr]) {
+    let c = config::root::parse(&monitors_yaml(n, addrs, interval_s), "bench", &|_| None)
+        .expect("config");
     let dir = tempfile::tempdir().expect("tempdir");
     let metrics = Metrics::new();
     let store =
@@ -178,7 +180,7 @@ async fn run(n: usize, minutes: f64, warm: f64, addrs: &[SocketAddr]) {
         "{n:>6} monitors  {:>6.0} s  {checks:>8.0} checks ({failures:.0} failed)  {:>7.1} checks/s (ideal {:>6.1})  lag p50 {:>7.1} ms p99 {:>7.1} ms  CPU {:>6.1} s ({:.2} ms/check)  peak RSS {:>6.0} MiB  results {} rows, {:.1} B/row in the table ({:.1} B/row incl. index), file {:.1} MiB  (start-up {:.1} s)",
         elapsed.as_secs_f64(),
         checks / elapsed.as_secs_f64(),
-        n as f64 / 60.0,
+        n as f64 / interval_s as f64,
         p50 * 1000.0,
         p99 * 1000.0,
         cpu,
@@ -255,6 +257,10 @@ fn main() {
     let warm: f64 = arg("--warm")
         .and_then(|m| m.parse().ok())
         .unwrap_or(if bench_mode { 65.0 } else { 0.0 });
+    let interval_s: u64 = arg("--interval")
+        .and_then(|m| m.parse().ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(60);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -262,14 +268,16 @@ fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     rt.block_on(async {
         let addrs = util::http_targets(8).await;
-        println!("probe benchmark: 60 s interval, {minutes} min per size, 8 local HTTP targets");
+        println!(
+            "probe benchmark: {interval_s} s interval, {minutes} min per size, 8 local HTTP targets"
+        );
         baseline(
             sizes.iter().copied().max().unwrap_or(50).min(20_000),
             &addrs,
         )
         .await;
         for n in sizes {
-            run(n, minutes, warm, &addrs).await;
+            run(n, minutes, warm, interval_s, &addrs).await;
         }
     });
 }

@@ -21,6 +21,7 @@ mod v006_sentry_by_project;
 mod v007_alerts;
 mod v008_oncall;
 mod v009_status_pages;
+mod v010_probe_result_chunks;
 
 pub struct Migration {
     pub version: u32,
@@ -73,5 +74,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 9,
         name: "status pages: incidents, scheduled maintenance, subscribers, their outbox",
         up: v009_status_pages::up,
+    },
+    Migration {
+        version: 10,
+        name: "probes: results packed in chunks per monitor",
+        up: v010_probe_result_chunks::up,
     },
 ];

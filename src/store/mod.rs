@@ -11,6 +11,7 @@
 pub mod agents;
 pub mod alerts;
 pub mod backup;
+mod chunk;
 pub mod config;
 pub mod events;
 pub mod forward;
@@ -20,6 +21,7 @@ pub mod oncall;
 pub mod periskop;
 pub mod probes;
 pub mod records;
+mod results;
 pub mod retention;
 pub mod sentry;
 pub mod statuspage;

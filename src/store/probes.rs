@@ -6,12 +6,13 @@ use std::collections::HashMap;
 
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
-use super::{Store, StoreError, missing_is_empty};
+use super::{Store, StoreError, missing_is_empty, results};
 
 /// Monitor name -> stable numeric id (names survive reloads; ids key every other table).
 pub const IDS: TableDefinition<&str, u32> = TableDefinition::new("probe_ids");
-/// (monitor id, unix ms) -> `ResultRecord` bytes. Append-only.
-pub const RESULTS: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("probe_results");
+/// (monitor id, chunk start unix ms) -> that monitor's `ResultRecord`s from then on, packed
+/// (`chunk.rs`: ~1 KiB of results, each with its time). Appended to; `results.rs` reads them.
+pub const RESULTS: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("probe_result_chunks");
 /// (monitor id, resolution, bucket start ms) -> `Rollup` bytes.
 pub const ROLLUPS: TableDefinition<(u32, u8, u64), &[u8]> = TableDefinition::new("probe_rollups");
 /// Monitor id -> JSON snapshot of the state machine and last check.
@@ -111,10 +112,8 @@ pub(super) fn apply(tx: &WriteTransaction, w: &ProbeWrite) -> Result<u64, StoreE
             rollups,
             snapshot,
         } => {
-            tx.open_table(RESULTS)
-                .map_err(StoreError::storage)?
-                .insert((*id, *at_ms), record.as_slice())
-                .map_err(StoreError::storage)?;
+            let mut t = tx.open_table(RESULTS).map_err(StoreError::storage)?;
+            results::put(&mut t, *id, *at_ms, record)?;
             let mut r = tx.open_table(ROLLUPS).map_err(StoreError::storage)?;
             for (res, bucket, bytes) in rollups {
                 r.insert((*id, *res, *bucket), bytes.as_slice())
@@ -137,16 +136,11 @@ pub(super) fn apply(tx: &WriteTransaction, w: &ProbeWrite) -> Result<u64, StoreE
                 None => {
                     let mut t = tx.open_table(RESULTS).map_err(StoreError::storage)?;
                     for id in ids {
-                        let keys: Vec<(u32, u64)> = t
-                            .range((*id, 0)..(*id, *before_ms))
-                            .map_err(StoreError::storage)?
-                            .take(limit.saturating_sub(removed as usize))
-                            .filter_map(|r| r.ok().map(|(k, _)| k.value()))
-                            .collect();
-                        for k in keys {
-                            t.remove(k).map_err(StoreError::storage)?;
-                            removed += 1;
+                        let budget = (*limit as u64).saturating_sub(removed);
+                        if budget == 0 {
+                            break;
                         }
+                        removed += results::prune(&mut t, *id, *before_ms, budget)?;
                     }
                 }
                 Some(res) => {
@@ -218,19 +212,14 @@ impl Store {
         let Some(t) = missing_is_empty(txn.open_table(RESULTS))? else {
             return Ok(Vec::new());
         };
-        let range = t
-            .range((id, from_ms)..(id, to_ms.max(from_ms)))
-            .map_err(StoreError::storage)?;
-        let rows: Box<dyn Iterator<Item = _>> = if newest_first {
-            Box::new(range.rev())
-        } else {
-            Box::new(range)
-        };
         let mut out = Vec::new();
-        for row in rows.take(limit) {
-            let (k, v) = row.map_err(StoreError::storage)?;
-            out.push((k.value().1, v.value().to_vec()));
-        }
+        results::scan(&t, id, from_ms, to_ms, newest_first, |ms, record| {
+            if out.len() >= limit {
+                return false;
+            }
+            out.push((ms, record.to_vec()));
+            out.len() < limit
+        })?;
         Ok(out)
     }
 
@@ -253,13 +242,10 @@ impl Store {
         let mut out = Vec::new();
         for row in ids.iter().map_err(StoreError::storage)? {
             let id = row.map_err(StoreError::storage)?.1.value();
-            for r in t
-                .range((id, from_ms)..(id, to_ms.max(from_ms)))
-                .map_err(StoreError::storage)?
-            {
-                let (k, v) = r.map_err(StoreError::storage)?;
-                out.push((id, k.value().1, v.value().len()));
-            }
+            results::scan(&t, id, from_ms, to_ms, false, |ms, record| {
+                out.push((id, ms, record.len()));
+                true
+            })?;
         }
         Ok(out)
     }
@@ -279,13 +265,10 @@ impl Store {
         let mut out = Vec::new();
         for row in ids.iter().map_err(StoreError::storage)? {
             let id = row.map_err(StoreError::storage)?.1.value();
-            for r in t
-                .range((id, from_ms)..(id, to_ms.max(from_ms)))
-                .map_err(StoreError::storage)?
-            {
-                let (k, v) = r.map_err(StoreError::storage)?;
-                out.push((id, k.value().1, v.value().to_vec()));
-            }
+            results::scan(&t, id, from_ms, to_ms, false, |ms, record| {
+                out.push((id, ms, record.to_vec()));
+                true
+            })?;
         }
         Ok(out)
     }
@@ -392,8 +375,8 @@ impl Store {
         Ok(out)
     }
 
-    /// (rows, stored key+value bytes, b-tree metadata bytes) of the raw results table, for the
-    /// storage benchmark.
+    /// (results, stored key+value bytes, b-tree metadata bytes) of the raw results table, for
+    /// the storage benchmark.
     pub fn probe_results_stats(&self) -> Result<(u64, u64, u64), StoreError> {
         use redb::ReadableTableMetadata;
         let txn = self.read_txn()?;
@@ -402,7 +385,7 @@ impl Store {
         };
         let stats = t.stats().map_err(StoreError::storage)?;
         Ok((
-            t.len().map_err(StoreError::storage)?,
+            results::count(&t)?,
             stats.stored_bytes(),
             stats.metadata_bytes(),
         ))

@@ -13,7 +13,7 @@ if ! command -v cargo-fuzz >/dev/null; then
   echo "[fuzz] installing cargo-fuzz into .tools" >&2
   cargo install -q --locked cargo-fuzz --root .tools
 fi
-for target in envelope store_body periskop_export condition; do
+for target in envelope store_body periskop_export condition probe_chunk; do
   scratch=$(mktemp -d)
   echo "[fuzz] $target for ${secs}s" >&2
   log="$scratch.log"

@@ -11,7 +11,7 @@
 pub mod agents;
 pub mod alerts;
 pub mod backup;
-mod chunk;
+pub mod chunk;
 pub mod config;
 pub mod events;
 pub mod forward;

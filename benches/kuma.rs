@@ -42,7 +42,7 @@ struct Row {
 impl Row {
     fn print(&self, who: &str, n: usize) {
         println!(
-            "| {who} | {n} | {:.1} | {} | {:.1} ({:.1}) | {:.3} | {:.0} | {:.0} / {:.0} | {:.1} | {:.1} | {:.1} |",
+            "| {who} | {n} | {:.1} | {} | {:.1} ({:.1}) | {:.3} | {:.0} | {:.0} / {:.0} | {:.1} | {:.1} | {} |",
             self.start_to_all_s,
             self.restart_to_all_s
                 .map_or("-".to_string(), |s| format!("{s:.1}")),
@@ -54,7 +54,11 @@ impl Row {
             self.peak_rss,
             self.bytes_per_result,
             self.growth_per_check,
-            self.list_ms,
+            if self.list_ms.is_finite() {
+                format!("{:.1}", self.list_ms)
+            } else {
+                "timed out".to_string()
+            },
         );
     }
 }
@@ -304,7 +308,12 @@ fn kuma(n: usize, addrs: &[SocketAddr], warm: f64, window: f64) -> Option<Row> {
         peak_rss: f("peak_rss_mib"),
         bytes_per_result: f("bytes_per_result"),
         growth_per_check: f("file_growth_bytes_per_check"),
-        list_ms: f("list_ms_p50"),
+        // A list that timed out is recorded as infinitely slow (printed as such).
+        list_ms: if v["list_timed_out_s"].is_number() {
+            f64::INFINITY
+        } else {
+            f("list_ms_p50")
+        },
     })
 }
 
@@ -351,10 +360,14 @@ async fn main() {
         if let Some(k) = k {
             let per_cpu = |r: &Row| r.checks / r.cpu_s.max(1e-9);
             println!(
-                "{n} monitors: Panoptes does {:.1}x Kuma's checks per CPU-second, stores {:.1}x fewer bytes per result, lists all monitors {:.1}x faster, RSS {:.1}x lower",
+                "{n} monitors: Panoptes does {:.1}x Kuma's checks per CPU-second, stores {:.1}x fewer bytes per result, lists all monitors {}, RSS {:.1}x lower",
                 per_cpu(&p) / per_cpu(&k).max(1e-9),
                 k.bytes_per_result / p.bytes_per_result.max(1e-9),
-                k.list_ms / p.list_ms.max(1e-9),
+                if k.list_ms.is_finite() {
+                    format!("{:.1}x faster", k.list_ms / p.list_ms.max(1e-9))
+                } else {
+                    format!("in {:.0} ms (Kuma's timed out)", p.list_ms)
+                },
                 k.rss / p.rss.max(1e-9),
             );
         }

@@ -33,6 +33,10 @@ import threading
 import time
 
 from uptime_kuma_api import MonitorType, UptimeKumaApi
+from uptime_kuma_api.exceptions import Timeout
+
+# How long the Socket.IO client waits for any answer from Kuma.
+API_TIMEOUT_S = 600
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_KUMA = os.path.join(ROOT, ".tools", "uptime-kuma-2.5.3")
@@ -107,7 +111,7 @@ class Kuma:
                 self.proc.wait()
 
     def api(self):
-        return KumaApi(f"http://127.0.0.1:{self.port}", timeout=600, wait_events=0)
+        return KumaApi(f"http://127.0.0.1:{self.port}", timeout=API_TIMEOUT_S, wait_events=0)
 
 
 def db(path):
@@ -242,18 +246,23 @@ def main():
         pages, rows = heartbeat_bytes(dbfile)
         out["heartbeat_rows"] = rows
         out["bytes_per_result"] = round(pages / max(rows, 1), 1)
-        # 6. the dashboard's list
+        # 6. the dashboard's list. At 2,000 monitors Kuma has failed to answer a login within
+        # the client's 600 s; that is recorded (the figures above stand) rather than losing the row.
         times = []
-        for _ in range(args.list_rounds):
-            t = time.time()
-            with kuma.api() as api:
-                api.login(ADMIN_USER, ADMIN_PASSWORD)
-                n = len(api.get_monitors())
-            times.append((time.time() - t) * 1000)
-            if n != args.monitors:
-                raise RuntimeError(f"monitorList has {n} monitors, not {args.monitors}")
-        out["list_ms_p50"] = round(statistics.median(times), 1)
-        out["list_ms_all"] = [round(t, 1) for t in times]
+        try:
+            for _ in range(args.list_rounds):
+                t = time.time()
+                with kuma.api() as api:
+                    api.login(ADMIN_USER, ADMIN_PASSWORD)
+                    n = len(api.get_monitors())
+                times.append((time.time() - t) * 1000)
+                if n != args.monitors:
+                    raise RuntimeError(f"monitorList has {n} monitors, not {args.monitors}")
+            out["list_ms_p50"] = round(statistics.median(times), 1)
+            out["list_ms_all"] = [round(t, 1) for t in times]
+        except Timeout as e:
+            log(f"the list timed out: {e}")
+            out["list_timed_out_s"] = API_TIMEOUT_S
     finally:
         kuma.stop()
     print(json.dumps(out), flush=True)

@@ -79,39 +79,34 @@ pub fn encode(start_ms: u64, entries: &[(u64, &[u8])]) -> Vec<u8> {
     out
 }
 
+/// Reads the entry at `*pos` (after one stamped `*ms`): advances both, returns its record.
+fn next_entry<'a>(b: &'a [u8], pos: &mut usize, ms: &mut u64) -> Result<&'a [u8], Malformed> {
+    let entry = *pos;
+    *ms = ms
+        .checked_add(varint(b, pos)?)
+        .ok_or(Malformed { at: entry })?;
+    let len = usize::try_from(varint(b, pos)?).map_err(|_| Malformed { at: entry })?;
+    let end = pos.checked_add(len).ok_or(Malformed { at: entry })?;
+    let record = b.get(*pos..end).ok_or(Malformed { at: entry })?;
+    *pos = end;
+    Ok(record)
+}
+
 /// The entries of the chunk keyed `start_ms`, oldest first, borrowing their records.
 pub fn decode(start_ms: u64, b: &[u8]) -> Result<Vec<(u64, &[u8])>, Malformed> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    let mut ms = start_ms;
+    let (mut out, mut pos, mut ms) = (Vec::new(), 0, start_ms);
     while pos < b.len() {
-        let entry = pos;
-        ms = ms
-            .checked_add(varint(b, &mut pos)?)
-            .ok_or(Malformed { at: entry })?;
-        let len = usize::try_from(varint(b, &mut pos)?).map_err(|_| Malformed { at: entry })?;
-        let end = pos.checked_add(len).ok_or(Malformed { at: entry })?;
-        let record = b.get(pos..end).ok_or(Malformed { at: entry })?;
+        let record = next_entry(b, &mut pos, &mut ms)?;
         out.push((ms, record));
-        pos = end;
     }
     Ok(out)
 }
 
 /// The time of a chunk's last entry (its key for an empty chunk), without collecting entries.
 pub fn last_ms(start_ms: u64, b: &[u8]) -> Result<u64, Malformed> {
-    let mut pos = 0;
-    let mut ms = start_ms;
+    let (mut pos, mut ms) = (0, start_ms);
     while pos < b.len() {
-        let entry = pos;
-        ms = ms
-            .checked_add(varint(b, &mut pos)?)
-            .ok_or(Malformed { at: entry })?;
-        let len = usize::try_from(varint(b, &mut pos)?).map_err(|_| Malformed { at: entry })?;
-        pos = pos
-            .checked_add(len)
-            .filter(|end| *end <= b.len())
-            .ok_or(Malformed { at: entry })?;
+        next_entry(b, &mut pos, &mut ms)?;
     }
     Ok(ms)
 }

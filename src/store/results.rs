@@ -33,23 +33,21 @@ pub(super) fn put(
         None => None,
     };
     let chunk = found.as_ref().map(|(start, b)| (*start, b.as_slice()));
-    let start = chunk.map(|c| c.0);
-    let put =
-        chunk::put(chunk, at_ms, record).map_err(|e| malformed(id, start.unwrap_or(at_ms), e))?;
+    // `chunk::put` rewrites or splits only a chunk it was given, so `start` is that chunk's key.
+    let start = chunk.map_or(at_ms, |c| c.0);
+    let put = chunk::put(chunk, at_ms, record).map_err(|e| malformed(id, start, e))?;
     let mut insert = |ms: u64, bytes: &[u8]| {
         t.insert((id, ms), bytes)
             .map(|_| ())
             .map_err(StoreError::storage)
     };
-    match (put, start) {
-        (Put::New(b), _) => insert(at_ms, &b),
-        (Put::Rewrite(b), Some(start)) => insert(start, &b),
-        (Put::Split(a, second, b), Some(start)) => {
+    match put {
+        Put::New(b) => insert(at_ms, &b),
+        Put::Rewrite(b) => insert(start, &b),
+        Put::Split(a, second, b) => {
             insert(start, &a)?;
             insert(second, &b)
         }
-        // `chunk::put` rewrites or splits only a chunk it was given.
-        (Put::Rewrite(b), None) | (Put::Split(b, _, _), None) => insert(at_ms, &b),
     }
 }
 

@@ -33,21 +33,41 @@ async fn a_monitors_page_shows_its_locations() {
         .await
         .expect("agent json");
     let agent = created["token"].as_str().expect("agent token").to_string();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as u64;
-    let r = c
-        .post(s.url("/api/v1/agent/results"))
-        .bearer_auth(&agent)
-        .json(
-            &json!({"results": [{"seq": 1, "monitor": "api", "at_ms": now - 500, "ok": false,
-            "latency_ms": 3, "error": "connection refused from eu"}]}),
-        )
-        .send()
-        .await
-        .expect("post results");
+    // A real agent reports every interval; the eu location goes stale (unknown) 3 intervals
+    // plus a timeout (4 s here) after its last result, and Chromium alone can take longer than
+    // that to start. So the simulated agent keeps reporting until the test ends.
+    let post = {
+        let (c, url) = (c.clone(), s.url("/api/v1/agent/results"));
+        move |seq: u64| {
+            let (c, url, agent) = (c.clone(), url.clone(), agent.clone());
+            async move {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .expect("clock")
+                    .as_millis() as u64;
+                c.post(url)
+                    .bearer_auth(&agent)
+                    .json(
+                        &json!({"results": [{"seq": seq, "monitor": "api", "at_ms": now - 100,
+                    "ok": false, "latency_ms": 3, "error": "connection refused from eu"}]}),
+                    )
+                    .send()
+                    .await
+            }
+        }
+    };
+    let r = post(1).await.expect("post results");
     assert!(r.status().is_success(), "{}", r.status());
+    let reporter = tokio::spawn({
+        let post = post.clone();
+        async move {
+            for seq in 2.. {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                let r = post(seq).await.expect("post results");
+                assert!(r.status().is_success(), "{}", r.status());
+            }
+        }
+    });
     let monitors: Value = c
         .get(s.url("/api/v1/monitors"))
         .bearer_auth(&token)
@@ -78,4 +98,9 @@ async fn a_monitors_page_shows_its_locations() {
     d.wait_text("#monitor-locations", "1 of 2 locations failing")
         .await;
     d.screenshot("monitor-locations.png").await;
+    assert!(
+        !reporter.is_finished(),
+        "the simulated agent stopped reporting"
+    );
+    reporter.abort();
 }

@@ -62,6 +62,7 @@ impl ProbeEngine {
         tokio::spawn(publish_after_commit(pending, deps.events.clone()));
         let engine = ProbeEngine {
             inner: Arc::new(Inner {
+                epoch: tokio::time::Instant::now(),
                 checkers: Checkers::new(&settings.user_agent, deps.clients.clone()).with_source(
                     // Validated at load (`locations::check_probing`).
                     settings
@@ -182,6 +183,15 @@ impl ProbeEngine {
             .map(|(id, cfg)| (*id, *cfg))
             .collect();
         let starting: Vec<u32> = new.iter().map(|(id, _)| *id).collect();
+        // Checks per second across every monitor run here, for the new ones' start grid.
+        let slot = super::schedule::slot_for(
+            wanted
+                .values()
+                .filter(|c| c.enabled && !matches!(c.kind, CheckKind::Push(_)))
+                .filter(|c| c.locations.is_empty() || c.locations.contains(&inner.local))
+                .map(|c| 1.0 / c.interval.get().as_secs_f64())
+                .sum(),
+        );
         let restored = self.restore_many(&starting);
         for (&(id, cfg), rt) in new.iter().zip(restored) {
             let monitor = Arc::new(Monitor {
@@ -199,7 +209,10 @@ impl ProbeEngine {
             // locations' results are taken) but not checked from here.
             if cfg.enabled && (cfg.locations.is_empty() || cfg.locations.contains(&inner.local)) {
                 let engine = self.clone();
-                tasks.insert(id, tokio::spawn(async move { engine.run(monitor).await }));
+                tasks.insert(
+                    id,
+                    tokio::spawn(async move { engine.run(monitor, slot).await }),
+                );
                 started += 1;
             }
         }

@@ -152,6 +152,8 @@ pub struct ProbeDeps {
 }
 
 struct Inner {
+    /// Where every monitor's interval grid is anchored (see `schedule::first_start`).
+    epoch: tokio::time::Instant,
     store: Store,
     clock: SharedClock,
     metrics: ProbeMetrics,

@@ -109,6 +109,28 @@ pub struct RawBody {
     pub reading: Option<OwnedSemaphorePermit>,
 }
 
+/// Largest plain body planned on the request's own task (see [`RawBody::is_small_plain`]).
+pub const INLINE_BYTES: usize = 64 * 1024;
+
+impl RawBody {
+    /// Whether planning this body is cheap enough for an async worker: not compressed and at
+    /// most [`INLINE_BYTES`]. Parsing a few KiB of JSON takes tens of microseconds, less than
+    /// handing the work to the blocking pool and back (two thread wake-ups per request, and at
+    /// 64 requests at once a pool thread each); a compressed or large body still goes there, so
+    /// no worker is held for long.
+    pub fn is_small_plain(&self) -> bool {
+        self.bytes.len() <= INLINE_BYTES
+            && self.encoding.as_deref().is_none_or(|e| {
+                e.split(',').all(|c| {
+                    matches!(
+                        c.trim().to_ascii_lowercase().as_str(),
+                        "" | "identity" | "utf-8" | "utf8"
+                    )
+                })
+            })
+    }
+}
+
 impl Ingest {
     /// A place among the bodies read at once, or `Busy`. `key_checked`: the request's key (in
     /// a header or the query) was checked before the read; otherwise its only credential is

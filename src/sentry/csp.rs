@@ -26,7 +26,8 @@ impl Ingest {
         body: RawBody,
     ) -> Result<Accepted, IngestError> {
         let this = self.clone();
-        let (plan, charge) = blocking(move || {
+        let inline = body.is_small_plain();
+        let (plan, charge) = blocking(inline, move || {
             let cfg = this.settings();
             let project = this.project(&cfg, Some(path_project), auth.as_ref())?;
             let (data, charge) = decode(body)?;

@@ -24,7 +24,8 @@ impl Ingest {
         body: RawBody,
     ) -> Result<Accepted, IngestError> {
         let this = self.clone();
-        let (plan, charge) = blocking(move || {
+        // Never in place: the form parse below blocks on its own future.
+        let (plan, charge) = blocking(false, move || {
             let cfg = this.settings();
             let project = this.project(&cfg, Some(path_project), auth.as_ref())?;
             let (data, mut charge) = decode(body)?;

@@ -63,10 +63,15 @@ impl Plan {
 }
 
 /// Runs CPU-bound ingest work (decompression, parsing, grouping facts) on the blocking pool,
-/// so a large body never holds an async worker.
+/// so a large or compressed body never holds an async worker; a small plain one
+/// ([`RawBody::is_small_plain`]) is planned in place.
 pub(super) async fn blocking<T: Send + 'static>(
+    inline: bool,
     f: impl FnOnce() -> Result<T, IngestError> + Send + 'static,
 ) -> Result<T, IngestError> {
+    if inline {
+        return f();
+    }
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| IngestError::Internal(format!("ingest task failed: {e}")))?
@@ -344,7 +349,8 @@ fn candidate<'a>(item: &'a envelope::Item<'a>) -> Candidate<'a> {
 
 pub(super) fn parse_event(payload: &[u8]) -> Result<Value, IngestError> {
     // serde_json refuses nesting deeper than 128 levels with an error, never a stack overflow.
-    let v: Value = serde_json::from_slice(payload)
+    // Only the summary reads this tree (the payload is stored as received): see `lean.rs`.
+    let v = super::event::lean::parse(payload)
         .map_err(|e| IngestError::InvalidEvent(format!("event is not valid JSON: {e}")))?;
     if !v.is_object() {
         return Err(IngestError::InvalidEvent(

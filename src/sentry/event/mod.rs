@@ -387,6 +387,7 @@ pub fn summarize(event: &Value) -> Summary {
 /// addresses, IP addresses, UUIDs, hex numbers, timestamps and integers.
 mod normalize;
 pub use normalize::normalize;
+pub mod lean;
 pub mod tags;
 
 #[cfg(test)]

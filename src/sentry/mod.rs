@@ -7,8 +7,9 @@
 //! wiring (`app.rs`) provides; this module never calls probing itself.
 //!
 //! Flow: an endpoint authenticates, reads the body within its deadline and bounds, charging its
-//! bytes to the inflight budget as they arrive (`budget.rs`); on the blocking pool it
-//! decompresses, parses just enough (envelope framing, each event's grouping facts) and decides
+//! bytes to the inflight budget as they arrive (`budget.rs`); on the blocking pool (in place for
+//! a small uncompressed body) it decompresses, parses just enough (envelope framing, each
+//! event's grouping facts, `event/lean.rs`) and decides
 //! per event whether it is stored in full or only counted (flood control, quota: reservations
 //! given back if the commit fails; `plan.rs`); then it appends every accepted item to the
 //! durable inbox in one store write and answers 200 only after that commit (`ingest.rs`,

@@ -13,7 +13,8 @@
 
 use std::fmt;
 
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::de::StrRead;
 use serde_json::{Map, Number, Value};
 
 /// Top-level keys [`super::summarize`] never reads.
@@ -29,6 +30,11 @@ const SKIP_TOP: &[&str] = &[
 /// Stack frame keys [`super::summarize`] never reads.
 const SKIP_FRAME: &[&str] = &["vars", "pre_context", "post_context"];
 
+/// serde_json's marker for a raw value. With its `raw_value` feature (which axum turns on), an
+/// object whose first key is this stands for the JSON text in its string value, and `Value`
+/// parses that text in the object's place (refusing anything after it); so must this.
+const RAW_VALUE: &str = "$serde_json::private::RawValue";
+
 /// Parses `payload` as one JSON document, as `serde_json::from_slice::<Value>` would, minus
 /// the parts named above.
 pub fn parse(payload: &[u8]) -> serde_json::Result<Value> {
@@ -36,6 +42,17 @@ pub fn parse(payload: &[u8]) -> serde_json::Result<Value> {
     let v = Node(At::Top).deserialize(&mut de)?;
     de.end()?;
     Ok(v)
+}
+
+/// The [`RAW_VALUE`] object's text, parsed by `f` in the object's place.
+fn raw_value<'de, A: MapAccess<'de>, T>(
+    map: &mut A,
+    f: impl FnOnce(&mut serde_json::Deserializer<StrRead<'_>>) -> serde_json::Result<T>,
+) -> Result<T, A::Error> {
+    let text: String = map.next_value()?;
+    let mut de = serde_json::Deserializer::from_str(&text);
+    let v = f(&mut de).and_then(|v| de.end().map(|()| v));
+    v.map_err(de::Error::custom)
 }
 
 /// Where in the event a value is.
@@ -120,7 +137,11 @@ impl<'de> Visitor<'de> for Node {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
+        let mut first = true;
         while let Some(key) = map.next_key::<String>()? {
+            if std::mem::take(&mut first) && key == RAW_VALUE {
+                return raw_value(&mut map, |de| Node(self.0).deserialize(de));
+            }
             let skip = match self.0 {
                 At::Top => SKIP_TOP.contains(&key.as_str()),
                 At::Frame => SKIP_FRAME.contains(&key.as_str()),
@@ -200,10 +221,38 @@ impl<'de> Visitor<'de> for Checked {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        match map.next_key_seed(IsRawValue)? {
+            None => return Ok(()),
+            Some(true) => return raw_value(&mut map, |de| Checked.deserialize(de)),
+            Some(false) => map.next_value_seed(Checked)?,
+        }
         while map.next_key_seed(Checked)?.is_some() {
             map.next_value_seed(Checked)?;
         }
         Ok(())
+    }
+}
+
+/// Whether a key is [`RAW_VALUE`] (checked like any key, not kept).
+struct IsRawValue;
+
+impl<'de> DeserializeSeed<'de> for IsRawValue {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for IsRawValue {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<bool, E> {
+        Ok(s == RAW_VALUE)
     }
 }
 

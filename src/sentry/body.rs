@@ -29,8 +29,7 @@ pub fn decode(
     let mut data = body;
     for coding in codings.iter().rev() {
         data = match coding.as_str() {
-            // Seen from real clients: an empty value or a charset where a coding belongs.
-            "identity" | "utf-8" | "utf8" => data,
+            c if is_identity(c) => data,
             "gzip" | "x-gzip" => read_limited(
                 flate2::read::MultiGzDecoder::new(&data[..]),
                 limit,
@@ -58,6 +57,19 @@ pub fn decode(
         )));
     }
     Ok(data)
+}
+
+/// Whether `coding` (one of a `Content-Encoding` list, trimmed and lower-cased) leaves the body
+/// as it is. Seen from real clients: an empty value or a charset where a coding belongs.
+pub fn is_identity(coding: &str) -> bool {
+    matches!(coding, "" | "identity" | "utf-8" | "utf8")
+}
+
+/// Whether a legacy `/store/` body is JSON (blank or starting with `{`) rather than base64.
+pub fn is_json_text(data: &[u8]) -> bool {
+    data.iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_none_or(|b| *b == b'{')
 }
 
 /// `deflate` is zlib by the HTTP spec, but some clients send a raw deflate stream.
@@ -120,8 +132,7 @@ pub fn legacy_store(
     limit: usize,
     charge: &mut Charge,
 ) -> Result<bytes::Bytes, IngestError> {
-    let first = data.iter().find(|b| !b.is_ascii_whitespace());
-    if first.is_none_or(|b| *b == b'{') {
+    if is_json_text(&data) {
         return Ok(data);
     }
     use base64::Engine;

@@ -121,12 +121,8 @@ impl RawBody {
     pub fn is_small_plain(&self) -> bool {
         self.bytes.len() <= INLINE_BYTES
             && self.encoding.as_deref().is_none_or(|e| {
-                e.split(',').all(|c| {
-                    matches!(
-                        c.trim().to_ascii_lowercase().as_str(),
-                        "" | "identity" | "utf-8" | "utf8"
-                    )
-                })
+                e.split(',')
+                    .all(|c| super::body::is_identity(&c.trim().to_ascii_lowercase()))
             })
     }
 }

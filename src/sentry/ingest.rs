@@ -64,8 +64,7 @@ impl Ingest {
     ) -> Result<Accepted, IngestError> {
         let this = self.clone();
         // base64 of zlib inflates to up to `max_event_bytes`: the blocking pool's work.
-        let json_text = body.bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-        let inline = body.is_small_plain() && json_text;
+        let inline = body.is_small_plain() && body::is_json_text(&body.bytes);
         let (plan, charge) = blocking(inline, move || {
             let cfg = this.settings();
             let project = this.project(&cfg, path_project, auth.as_ref())?;

@@ -1,10 +1,10 @@
 use serde_json::{Value, json};
 
 use super::super::summarize;
-use super::parse;
+use super::{SKIP_FRAME, SKIP_TOP, parse};
 use crate::sentry::envelope;
 
-/// The full tree minus what `lean::parse` drops: the oracle, restated.
+/// The full tree minus what `lean::parse` drops, walked here on the full tree: the oracle.
 fn pruned(mut v: Value) -> Value {
     fn frames(v: &mut Value, in_stacktrace: bool) {
         match v {
@@ -16,8 +16,8 @@ fn pruned(mut v: Value) -> Value {
                     {
                         for f in list.iter_mut() {
                             if let Value::Object(fm) = f {
-                                for key in ["vars", "pre_context", "post_context"] {
-                                    fm.remove(key);
+                                for key in SKIP_FRAME {
+                                    fm.remove(*key);
                                 }
                             }
                             frames(f, false);
@@ -32,16 +32,8 @@ fn pruned(mut v: Value) -> Value {
         }
     }
     if let Value::Object(m) = &mut v {
-        for key in [
-            "modules",
-            "breadcrumbs",
-            "extra",
-            "sdk",
-            "debug_meta",
-            "spans",
-            "measurements",
-        ] {
-            m.remove(key);
+        for key in SKIP_TOP {
+            m.remove(*key);
         }
     }
     frames(&mut v, false);

@@ -30,6 +30,7 @@ mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use tokio::sync::{mpsc, oneshot};
@@ -295,7 +296,7 @@ impl Store {
         &self,
         writes: Vec<Write>,
     ) -> Result<oneshot::Receiver<Result<u64, StoreError>>, StoreError> {
-        self.enqueue_as(writes, false)
+        self.enqueue_as(writes, Duration::ZERO)
     }
 
     /// [`Store::enqueue`] for writes nobody waits on soon: they may wait up to
@@ -304,23 +305,32 @@ impl Store {
         &self,
         writes: Vec<Write>,
     ) -> Result<oneshot::Receiver<Result<u64, StoreError>>, StoreError> {
-        self.enqueue_as(writes, true)
+        self.enqueue_as(writes, writer::LINGER)
+    }
+
+    /// [`Store::enqueue`] for a write that may wait up to `linger` to share a commit.
+    pub fn enqueue_within(
+        &self,
+        writes: Vec<Write>,
+        linger: Duration,
+    ) -> Result<oneshot::Receiver<Result<u64, StoreError>>, StoreError> {
+        self.enqueue_as(writes, linger)
     }
 
     fn enqueue_as(
         &self,
         writes: Vec<Write>,
-        lazy: bool,
+        linger: Duration,
     ) -> Result<oneshot::Receiver<Result<u64, StoreError>>, StoreError> {
         if let Some(why) = lock(&self.inner.failure).clone() {
             return Err(StoreError::Failed(why));
         }
         let (ack, done) = oneshot::channel();
-        match self
-            .inner
-            .requests
-            .try_send(Request::Write { writes, ack, lazy })
-        {
+        match self.inner.requests.try_send(Request::Write {
+            writes,
+            ack,
+            linger,
+        }) {
             Ok(()) => {
                 self.inner.metrics.queue_depth.inc();
                 Ok(done)

@@ -4,10 +4,11 @@
 //! waiting request, then whatever else is already queued (up to `max_batch`), applies them all in
 //! one transaction and commits once; every request in the batch is acknowledged with the same
 //! outcome. It does not wait for more requests to arrive, so a lone write costs one commit and
-//! a crowd of concurrent writes shares one — except for writes queued as lazy (a probe result
-//! that changes no state: nobody waits on it): a batch of only those waits up to [`LINGER`]
-//! for company, so at low rates several results share a commit (and its fsync) instead of one
-//! each. Any other write, a full batch or shutdown commits at once, lazy ones included.
+//! a crowd of concurrent writes shares one — except for writes queued with a linger (a probe
+//! result that changes no state waits up to [`LINGER`]; the sentry digest's batch a few ms):
+//! a batch of only those waits, until the earliest of their deadlines, for company, so at low
+//! rates several share a commit (and its fsync) instead of one each. Any other write, a full
+//! batch or shutdown commits at once, lingering ones included.
 //!
 //! A request that cannot be applied (a bad value, say) fails alone: the transaction is dropped
 //! and the rest of the batch is applied again in a new one. Only a failed commit, or a panic of
@@ -15,7 +16,7 @@
 //! is reopened): then `/healthz` answers 503 and every write is refused until restart.
 
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use redb::{Database, Durability, ReadableTable, Table, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
@@ -32,14 +33,14 @@ use crate::metrics::StoreMetrics;
 /// commit and its fsync cost about as much CPU as all the checking; 1 s puts ~17 results in
 /// each. Nobody reads a lazy result from disk in the meantime (memory is current at once) and
 /// only its live event waits; a result that changes state is eager and takes the batch with it.
-pub const LINGER: std::time::Duration = std::time::Duration::from_secs(1);
+pub const LINGER: Duration = Duration::from_secs(1);
 
 pub enum Request {
     Write {
         writes: Vec<Write>,
         ack: oneshot::Sender<Result<u64, StoreError>>,
-        /// May wait up to [`LINGER`] to share a commit.
-        lazy: bool,
+        /// How long it may wait to share a commit (zero: commit at once).
+        linger: Duration,
     },
     /// Everything queued before this is committed, then the writer exits.
     Shutdown { ack: oneshot::Sender<()> },
@@ -90,33 +91,45 @@ fn run(
     let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
     loop {
         let mut shutdown = None;
-        let mut all_lazy = false;
+        // The batch commits at the earliest deadline of its writes (now, for an eager one).
+        let mut deadline = Instant::now();
         match rx.blocking_recv() {
             None => return,
             Some(Request::Shutdown { ack }) => shutdown = Some(ack),
-            Some(Request::Write { writes, ack, lazy }) => {
-                all_lazy = lazy;
+            Some(Request::Write {
+                writes,
+                ack,
+                linger,
+            }) => {
+                deadline += linger;
                 batch.push((writes, ack));
             }
         }
-        let linger_until = Instant::now() + LINGER;
         while shutdown.is_none() && batch.len() < max_batch {
             let next = match rx.try_recv() {
                 Ok(req) => Some(req),
-                Err(mpsc::error::TryRecvError::Empty) if all_lazy => {
-                    let left = linger_until.saturating_duration_since(Instant::now());
-                    // None: the deadline passed or the queue closed; commit what we have.
-                    // The timer is made inside `block_on`: it needs that runtime's context.
-                    linger
-                        .block_on(async { tokio::time::timeout(left, rx.recv()).await })
-                        .ok()
-                        .flatten()
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        None
+                    } else {
+                        // None: the deadline passed or the queue closed; commit what we have.
+                        // The timer is made inside `block_on`: it needs that runtime's context.
+                        linger
+                            .block_on(async { tokio::time::timeout(left, rx.recv()).await })
+                            .ok()
+                            .flatten()
+                    }
                 }
                 Err(_) => None,
             };
             match next {
-                Some(Request::Write { writes, ack, lazy }) => {
-                    all_lazy &= lazy;
+                Some(Request::Write {
+                    writes,
+                    ack,
+                    linger,
+                }) => {
+                    deadline = deadline.min(Instant::now() + linger);
                     batch.push((writes, ack));
                 }
                 Some(Request::Shutdown { ack }) => shutdown = Some(ack),

@@ -63,6 +63,43 @@ async fn an_eager_write_takes_a_lingering_batch_with_it() {
     store.close().await;
 }
 
+/// A batch commits at the earliest deadline of its writes: a short linger does not wait out a
+/// lazy write's second, and two writes lingering together share one commit.
+#[tokio::test]
+async fn a_batch_commits_at_its_earliest_deadline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let metrics = StoreMetrics::default();
+    let store = Store::open(dir.path(), StoreOptions::default(), metrics.clone()).expect("open");
+    let lazy = store.enqueue_lazy(vec![audit(1)]).expect("queued");
+    let short = store
+        .enqueue_within(vec![audit(2)], Duration::from_millis(20))
+        .expect("queued");
+    // Well under the lazy write's `LINGER` (1 s): the short deadline commits both.
+    tokio::time::timeout(Duration::from_millis(800), short)
+        .await
+        .expect("committed by the short deadline")
+        .expect("ack")
+        .expect("committed");
+    lazy.await.expect("ack").expect("committed");
+    assert_eq!(metrics.batches.get(), 1);
+    let a = store
+        .enqueue_within(vec![audit(3)], Duration::from_millis(300))
+        .expect("queued");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let b = store
+        .enqueue_within(vec![audit(4)], Duration::from_millis(300))
+        .expect("queued");
+    a.await.expect("ack").expect("committed");
+    b.await.expect("ack").expect("committed");
+    assert_eq!(
+        metrics.batches.get(),
+        2,
+        "two lingering writes share a commit"
+    );
+    assert_eq!(store.audit(None, 10).expect("read").len(), 4);
+    store.close().await;
+}
+
 #[tokio::test]
 async fn closing_commits_lingering_writes() {
     let dir = tempfile::tempdir().expect("tempdir");

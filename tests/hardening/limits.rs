@@ -261,9 +261,10 @@ async fn the_push_gateway_reads_a_bounded_number_of_bodies_at_once() {
     );
     let head =
         "POST /push/periskop/cron/errors HTTP/1.1\r\nAuthorization: Bearer push-secret-0123456789";
+    let slow_push = || slow_sender(s.run.addr, head, 1000, b"{\"aggregated_errors\":");
     let mut slow = Vec::new();
     for _ in 0..2 {
-        slow.push(slow_sender(s.run.addr, head, 1000, b"{\"aggregated_errors\":").await);
+        slow.push(slow_push().await);
     }
     let push = |token: &'static str| {
         let http = s.http.clone();
@@ -277,13 +278,33 @@ async fn the_push_gateway_reads_a_bounded_number_of_bodies_at_once() {
                 .expect("push")
         }
     };
-    // The slow ones have taken both places once a third push is refused; poll, since their
-    // heads may still be on their way.
-    let refused = eventually("both places taken", || async {
+    // The slow ones have taken both places once a third push is refused while both are still
+    // waiting. Poll, since their heads may still be on their way; and a probe that held a place
+    // just when a slow head arrived made that slow pusher the one refused (seen on a loaded
+    // machine): it is answered at once, so it is replaced and the probe tried again.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let refused = loop {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for both places taken"
+        );
+        for sock in slow.iter_mut() {
+            if answer(sock, Duration::from_millis(20)).await.is_some() {
+                *sock = slow_push().await;
+            }
+        }
         let r = push("push-secret-0123456789").await;
-        (r.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(r)
-    })
-    .await;
+        if r.status() == StatusCode::SERVICE_UNAVAILABLE {
+            let mut waiting = true;
+            for sock in slow.iter_mut() {
+                waiting &= answer(sock, Duration::from_millis(20)).await.is_none();
+            }
+            if waiting {
+                break r;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_error_shape(refused, StatusCode::SERVICE_UNAVAILABLE, "busy").await;
     assert_error_shape(
         push("wrong-token").await,

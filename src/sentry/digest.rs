@@ -22,11 +22,12 @@ use crate::store::sentry::{DigestWrite, EventRow, SentryWrite};
 use crate::store::{StoreError, Write};
 use crate::tasks::Shutdown;
 
-/// Longest a batch's write waits for company (`Store::enqueue_within`). Under steady ingest
-/// the next request's commit comes sooner and takes it along: one fsync per request instead of
-/// two (the digest's and the request's), and a request no longer queues behind the digest's
-/// own fsync. Idle, an issue shows up this much later, and a status change (which waits for
-/// `writes`) at most this much longer.
+/// Longest a batch's write waits for company (`Store::enqueue_within`) when the batch emptied
+/// the inbox. Under steady ingest the next request's commit comes sooner and takes it along:
+/// one fsync per request instead of two (the digest's and the request's), and a request no
+/// longer queues behind the digest's own fsync. Idle, an issue shows up this much later, and a
+/// status change (which waits for `writes`) at most this much longer. A full batch (a backlog
+/// to drain) commits at once.
 pub const LINGER: Duration = Duration::from_millis(20);
 
 /// Runs until `shutdown`; what is left in the inbox is digested on the next start.
@@ -130,6 +131,11 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
     if raw.is_empty() {
         return Ok(0);
     }
+    let linger = if raw.len() < limit {
+        LINGER
+    } else {
+        Duration::ZERO
+    };
     let consumed: Vec<u64> = raw.iter().map(|(s, _)| *s).collect();
     let mut rows = Vec::with_capacity(raw.len());
     for (seq, bytes) in &raw {
@@ -346,7 +352,7 @@ pub async fn digest_once(ingest: &Ingest, limit: usize) -> Result<usize, StoreEr
         let events = batch_events(&touched, &created, &regressed, batch);
         let ack = inner.store.enqueue_within(
             vec![Write::Sentry(SentryWrite::Digest(Box::new(w)))],
-            LINGER,
+            linger,
         )?;
         (ack, events, (touched, new_groups, next_id))
     };

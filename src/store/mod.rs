@@ -308,7 +308,7 @@ impl Store {
         self.enqueue_as(writes, writer::LINGER)
     }
 
-    /// [`Store::enqueue`] for a write that may wait up to `linger` to share a commit.
+    /// [`Store::enqueue`] for a write that may wait up to `linger` (from now) to share a commit.
     pub fn enqueue_within(
         &self,
         writes: Vec<Write>,
@@ -326,10 +326,12 @@ impl Store {
             return Err(StoreError::Failed(why));
         }
         let (ack, done) = oneshot::channel();
+        // Bounded, so no linger can overflow the clock (an hour is longer than any use).
+        let deadline = std::time::Instant::now() + linger.min(Duration::from_secs(3600));
         match self.inner.requests.try_send(Request::Write {
             writes,
             ack,
-            linger,
+            deadline,
         }) {
             Ok(()) => {
                 self.inner.metrics.queue_depth.inc();

@@ -5,10 +5,11 @@
 //! one transaction and commits once; every request in the batch is acknowledged with the same
 //! outcome. It does not wait for more requests to arrive, so a lone write costs one commit and
 //! a crowd of concurrent writes shares one — except for writes queued with a linger (a probe
-//! result that changes no state waits up to [`LINGER`]; the sentry digest's batch a few ms):
-//! a batch of only those waits, until the earliest of their deadlines, for company, so at low
-//! rates several share a commit (and its fsync) instead of one each. Any other write, a full
-//! batch or shutdown commits at once, lingering ones included.
+//! result that changes no state waits up to [`LINGER`]; the sentry digest's batch, once the
+//! inbox is caught up, 20 ms): a batch of only those waits, until the earliest of their
+//! deadlines (each counted from its enqueueing), for company, so at low rates several share a
+//! commit (and its fsync) instead of one each. Any other write, a full batch or shutdown
+//! commits at once, lingering ones included.
 //!
 //! A request that cannot be applied (a bad value, say) fails alone: the transaction is dropped
 //! and the rest of the batch is applied again in a new one. Only a failed commit, or a panic of
@@ -39,8 +40,9 @@ pub enum Request {
     Write {
         writes: Vec<Write>,
         ack: oneshot::Sender<Result<u64, StoreError>>,
-        /// How long it may wait to share a commit (zero: commit at once).
-        linger: Duration,
+        /// Until when it may wait to share a commit: its enqueue time plus its linger (its
+        /// enqueue time: commit at once).
+        deadline: Instant,
     },
     /// Everything queued before this is committed, then the writer exits.
     Shutdown { ack: oneshot::Sender<()> },
@@ -59,12 +61,12 @@ pub fn spawn(
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     // A lingering batch sleeps in this runtime's timer until a request or its deadline comes
     // (polling instead woke the thread 100 times a second at low rates).
-    let linger = tokio::runtime::Builder::new_current_thread()
+    let timer = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()?;
     std::thread::Builder::new()
         .name("store-writer".into())
-        .spawn(move || run(&db, rx, &linger, max_batch, &metrics, &failure, &hook))
+        .spawn(move || run(&db, rx, &timer, max_batch, &metrics, &failure, &hook))
 }
 
 fn fail(failure: &Mutex<Option<String>>, hook: &FailureHook, why: String) {
@@ -82,7 +84,7 @@ type Pending = (Vec<Write>, oneshot::Sender<Result<u64, StoreError>>);
 fn run(
     db: &Database,
     mut rx: mpsc::Receiver<Request>,
-    linger: &tokio::runtime::Runtime,
+    timer: &tokio::runtime::Runtime,
     max_batch: usize,
     metrics: &StoreMetrics,
     failure: &Mutex<Option<String>>,
@@ -91,7 +93,7 @@ fn run(
     let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
     loop {
         let mut shutdown = None;
-        // The batch commits at the earliest deadline of its writes (now, for an eager one).
+        // The batch commits at the earliest deadline of its writes (at once, for an eager one).
         let mut deadline = Instant::now();
         match rx.blocking_recv() {
             None => return,
@@ -99,9 +101,9 @@ fn run(
             Some(Request::Write {
                 writes,
                 ack,
-                linger,
+                deadline: until,
             }) => {
-                deadline += linger;
+                deadline = until;
                 batch.push((writes, ack));
             }
         }
@@ -115,7 +117,7 @@ fn run(
                     } else {
                         // None: the deadline passed or the queue closed; commit what we have.
                         // The timer is made inside `block_on`: it needs that runtime's context.
-                        linger
+                        timer
                             .block_on(async { tokio::time::timeout(left, rx.recv()).await })
                             .ok()
                             .flatten()
@@ -127,9 +129,9 @@ fn run(
                 Some(Request::Write {
                     writes,
                     ack,
-                    linger,
+                    deadline: until,
                 }) => {
-                    deadline = deadline.min(Instant::now() + linger);
+                    deadline = deadline.min(until);
                     batch.push((writes, ack));
                 }
                 Some(Request::Shutdown { ack }) => shutdown = Some(ack),

@@ -100,6 +100,33 @@ async fn a_batch_commits_at_its_earliest_deadline() {
     store.close().await;
 }
 
+/// A write's linger counts from its enqueueing, not from when the writer last went idle: after
+/// a quiet spell two writes lingering together still share a commit.
+#[tokio::test]
+async fn a_linger_counts_from_the_enqueueing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let metrics = StoreMetrics::default();
+    let store = Store::open(dir.path(), StoreOptions::default(), metrics.clone()).expect("open");
+    store.write(vec![audit(1)]).await.expect("write");
+    // The writer has been idle much longer than the linger below.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let a = store
+        .enqueue_within(vec![audit(2)], Duration::from_millis(300))
+        .expect("queued");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let b = store
+        .enqueue_within(vec![audit(3)], Duration::from_millis(300))
+        .expect("queued");
+    a.await.expect("ack").expect("committed");
+    b.await.expect("ack").expect("committed");
+    assert_eq!(
+        metrics.batches.get(),
+        2,
+        "the two lingering writes share a commit"
+    );
+    store.close().await;
+}
+
 #[tokio::test]
 async fn closing_commits_lingering_writes() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -23,6 +23,7 @@ and prints one JSON line with the figures. Kuma is stopped at the end.
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -61,6 +62,24 @@ class KumaApi(UptimeKumaApi):
             raise RuntimeError("Kuma did not send loginRequired")
 
 
+# Kuma's main server announces itself as "[SERVER] INFO: Listening on: ..." (colours removed).
+# On a start that migrates the database, a temporary "[MIGRATION]" server listens on the same
+# port first and closes again: a client that connected to that one was refused moments later.
+SERVER_LISTENING = re.compile(r"\[SERVER\]\s*INFO:\s*Listening on")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def server_listening(logpath, offset):
+    """Whether Kuma's log, from `offset` (this start's first byte), says the main server listens."""
+    try:
+        with open(logpath, "rb") as f:
+            f.seek(offset)
+            text = ANSI.sub("", f.read().decode("utf-8", "replace"))
+    except OSError:
+        return False
+    return SERVER_LISTENING.search(text) is not None
+
+
 def port_open(port):
     with socket.socket() as s:
         s.settimeout(0.5)
@@ -88,13 +107,15 @@ class Kuma:
 
     def start(self, timeout=120):
         env = dict(os.environ, UPTIME_KUMA_DB_TYPE="sqlite", NODE_ENV="production")
-        logf = open(os.path.join(self.data, "kuma.log"), "ab")
+        logpath = os.path.join(self.data, "kuma.log")
+        offset = os.path.getsize(logpath) if os.path.exists(logpath) else 0
+        logf = open(logpath, "ab")
         cmd = ["node", "server/server.js", f"--port={self.port}", "--host=127.0.0.1", f"--data-dir={self.data}"]
         self.proc = subprocess.Popen(cmd, cwd=self.kuma_dir, env=env, stdin=subprocess.DEVNULL, stdout=logf,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         logf.close()
         deadline = time.time() + timeout
-        while not port_open(self.port):
+        while not (server_listening(logpath, offset) and port_open(self.port)):
             if self.proc.poll() is not None:
                 raise RuntimeError(f"Kuma exited with {self.proc.returncode}; see {self.data}/kuma.log")
             if time.time() > deadline:

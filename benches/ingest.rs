@@ -6,6 +6,9 @@
 //!
 //!     cargo bench --bench ingest -- [--secs 10] [--concurrency 1,8,64] [--bugsink]
 //!
+//! Each row also gives the server's CPU time per accepted request, and a table after the rows
+//! what each step of the request path costs on one core.
+//!
 //! Two loads: "same error" (the Python SDK's ZeroDivisionError event, a fresh event id each
 //! request: one issue, flood control applies) and "distinct errors" (the exception type renamed
 //! per request: every event a new issue, stored in full). Panoptes answers 200 only after the
@@ -19,6 +22,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+// The server's allocator, so the stage timings below are what the server pays.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const KEY: &str = "3f9c2a7be1d04c6f8a5b0e9d7c1f2a43";
 
@@ -31,7 +38,91 @@ struct Row {
     p50: f64,
     p99: f64,
     rss_mib: f64,
+    /// The server's CPU time over the run per accepted request (its process's user + system).
+    cpu_us: f64,
+    /// The load generator's, likewise: what the same cores spent on the other side.
+    wrk_us: f64,
     note: String,
+}
+
+/// Microseconds per call of `f`, the best of three rounds of `n` calls.
+fn per_call(n: u32, mut f: impl FnMut()) -> f64 {
+    (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..n {
+                f();
+            }
+            t.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// What each step of the request path costs on one core, for the fixture the loads send: the
+/// floor under any request that reads the event (a validating JSON pass that builds nothing),
+/// and the steps Panoptes takes. Compared with the bare handler's CPU per request, it says how
+/// much of the budget a given share of the ceiling leaves.
+fn stages() -> Vec<(&'static str, f64)> {
+    use panoptes::sentry::event;
+    use panoptes::sentry::record::{InboxHeader, Kind, decode_row, encode_row};
+    let body = std::fs::read(format!(
+        "{ROOT}/fixtures/sentry/python-sdk-2.75.0/001.decoded"
+    ))
+    .expect("fixture");
+    let env = panoptes::sentry::envelope::parse(&body).expect("fixture envelope");
+    let payload = env.items.first().expect("an item").payload.to_vec();
+    let value = event::lean::parse(&payload).expect("fixture event");
+    let summary = event::summarize(&value);
+    let header = InboxHeader {
+        kind: Kind::Sampled,
+        project: 7,
+        received_ms: 1,
+        event_id: Some("b2009f4eb987439db47ea6680d56339e".into()),
+        summary: Some(summary),
+        filename: None,
+        content_type: None,
+        attachment_type: None,
+    };
+    let row = encode_row(&header, &[]);
+    let n = 20_000;
+    vec![
+        (
+            "validate the event as JSON, build nothing (serde IgnoredAny)",
+            per_call(n, || {
+                let r = serde_json::from_slice::<serde::de::IgnoredAny>(&payload);
+                std::hint::black_box(r.is_ok());
+            }),
+        ),
+        (
+            "frame the envelope (envelope::parse)",
+            per_call(n, || {
+                std::hint::black_box(panoptes::sentry::envelope::parse(&body).is_ok());
+            }),
+        ),
+        (
+            "parse the event for grouping (event::lean::parse)",
+            per_call(n, || {
+                std::hint::black_box(event::lean::parse(&payload).is_ok());
+            }),
+        ),
+        (
+            "summarize: group hash, title, tags (event::summarize)",
+            per_call(n, || {
+                std::hint::black_box(event::summarize(&value));
+            }),
+        ),
+        (
+            "encode and decode the inbox row (record)",
+            per_call(n, || {
+                let r = encode_row(&header, &[]);
+                std::hint::black_box(decode_row(&r).is_some());
+            }),
+        ),
+        (
+            "the inbox row's size in bytes (not a time)",
+            row.len() as f64,
+        ),
+    ]
 }
 
 fn wrk(
@@ -41,8 +132,9 @@ fn wrk(
     c: usize,
     secs: u64,
     errors: &str,
-) -> (f64, u64, f64, f64) {
+) -> (f64, u64, f64, f64, f64) {
     let threads = c.min(2);
+    let children0 = children_cpu_seconds();
     let out = Command::new("wrk")
         .current_dir(ROOT)
         .args([
@@ -61,6 +153,8 @@ fn wrk(
         ])
         .output()
         .expect("run wrk (apt-get install wrk)");
+    // wrk has been waited for, so its CPU time is in this process's children's.
+    let wrk_cpu = children_cpu_seconds() - children0;
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text
         .lines()
@@ -80,7 +174,22 @@ fn wrk(
     let errors = (field("requests") - field("ok")) as u64
         + field("errors_connect") as u64
         + field("timeout") as u64;
-    (field("ok_per_s"), errors, field("p50_ms"), field("p99_ms"))
+    (
+        field("ok_per_s"),
+        errors,
+        field("p50_ms"),
+        field("p99_ms"),
+        wrk_cpu,
+    )
+}
+
+/// CPU seconds of this process's waited-for children (cutime + cstime in /proc/self/stat).
+fn children_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(13) + ticks(14)) / 100.0
 }
 
 /// Sum of VmRSS over a process tree (gunicorn master + workers + snappea).
@@ -244,7 +353,9 @@ fn main() {
     let bare = bare_handler();
     for (load, errors) in loads {
         for &c in &cs {
-            let (ok, err, p50, p99) = wrk(
+            // The bare handler runs in this process, whose other threads sleep meanwhile.
+            let cpu0 = util::cpu_seconds();
+            let (ok, err, p50, p99, wrk_cpu) = wrk(
                 &format!("http://127.0.0.1:{bare}"),
                 KEY,
                 "7",
@@ -261,6 +372,8 @@ fn main() {
                 p50,
                 p99,
                 rss_mib: util::peak_rss_mib(),
+                cpu_us: per_request(util::cpu_seconds() - cpu0, ok, secs),
+                wrk_us: per_request(wrk_cpu, ok, secs),
                 note: String::new(),
             });
         }
@@ -274,7 +387,8 @@ fn main() {
                 .path()
                 .join(format!("panoptes-{}-c{c}", load.replace(' ', "-")));
             let mut p = panoptes(&row_dir);
-            let (ok, err, p50, p99) = wrk(
+            let cpu0 = util::pid_cpu_seconds(p.child.id());
+            let (ok, err, p50, p99, wrk_cpu) = wrk(
                 &format!("http://127.0.0.1:{}", p.port),
                 KEY,
                 "7",
@@ -282,6 +396,7 @@ fn main() {
                 secs,
                 errors,
             );
+            let cpu = util::pid_cpu_seconds(p.child.id()) - cpu0;
             let lag = drain(&p);
             rows.push(Row {
                 target: "Panoptes (200 = fsynced)".into(),
@@ -292,6 +407,8 @@ fn main() {
                 p50,
                 p99,
                 rss_mib: util::pid_mem_mib(p.child.id(), "VmHWM"),
+                cpu_us: per_request(cpu, ok, secs),
+                wrk_us: per_request(wrk_cpu, ok, secs),
                 note: format!("digest caught up {lag:.1} s after the run"),
             });
             let _ = p.child.kill();
@@ -321,7 +438,7 @@ fn main() {
                     }
                     peak
                 });
-                let (ok, err, p50, p99) = wrk(
+                let (ok, err, p50, p99, wrk_cpu) = wrk(
                     &format!("http://127.0.0.1:{}", b.port),
                     &b.key,
                     &b.project,
@@ -340,6 +457,8 @@ fn main() {
                     p50,
                     p99,
                     rss_mib: rss,
+                    cpu_us: f64::NAN,
+                    wrk_us: per_request(wrk_cpu, ok, secs),
                     note: String::new(),
                 });
             }
@@ -365,13 +484,40 @@ fn main() {
         "\n{secs} s per row, wrk -t min(c,2); every load sends uncompressed envelopes built from fixtures/sentry/python-sdk-2.75.0/001\n"
     );
     println!(
-        "| server | load | c | accepted/s | non-200 | p50 ms | p99 ms | peak RSS MiB | note |"
+        "| server | load | c | accepted/s | non-200 | p50 ms | p99 ms | peak RSS MiB | server CPU µs/request | wrk CPU µs/request | note |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for r in &rows {
         println!(
-            "| {} | {} | {} | {:.0} | {} | {:.2} | {:.2} | {:.0} | {} |",
-            r.target, r.load, r.c, r.ok_per_s, r.errors, r.p50, r.p99, r.rss_mib, r.note
+            "| {} | {} | {} | {:.0} | {} | {:.2} | {:.2} | {:.0} | {:.1} | {:.1} | {} |",
+            r.target,
+            r.load,
+            r.c,
+            r.ok_per_s,
+            r.errors,
+            r.p50,
+            r.p99,
+            r.rss_mib,
+            r.cpu_us,
+            r.wrk_us,
+            r.note
         );
     }
+    println!(
+        "\nOne core, the fixture's event ({} bytes of envelope), µs per call:\n",
+        std::fs::metadata(format!(
+            "{ROOT}/fixtures/sentry/python-sdk-2.75.0/001.decoded"
+        ))
+        .map_or(0, |m| m.len())
+    );
+    println!("| step | µs |\n|---|---:|");
+    for (name, us) in stages() {
+        println!("| {name} | {us:.2} |");
+    }
+}
+
+/// CPU microseconds per accepted request.
+fn per_request(cpu_s: f64, ok_per_s: f64, secs: u64) -> f64 {
+    let n = ok_per_s * secs as f64;
+    if n > 0.0 { cpu_s * 1e6 / n } else { f64::NAN }
 }

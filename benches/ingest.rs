@@ -28,6 +28,8 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const KEY: &str = "3f9c2a7be1d04c6f8a5b0e9d7c1f2a43";
+/// The captured request every load is built from (`scripts/bench/sentry.lua`'s default).
+const FIXTURE: &str = "fixtures/sentry/python-sdk-2.75.0/001";
 
 struct Row {
     target: String,
@@ -62,13 +64,17 @@ fn per_call(n: u32, mut f: impl FnMut()) -> f64 {
 /// floor under any request that reads the event (a validating JSON pass that builds nothing),
 /// and the steps Panoptes takes. Compared with the bare handler's CPU per request, it says how
 /// much of the budget a given share of the ceiling leaves.
-fn stages() -> Vec<(&'static str, f64)> {
+struct Stages {
+    envelope_bytes: usize,
+    inbox_row_bytes: usize,
+    /// (step, µs per call)
+    steps: Vec<(&'static str, f64)>,
+}
+
+fn stages() -> Stages {
     use panoptes::sentry::event;
     use panoptes::sentry::record::{InboxHeader, Kind, decode_row, encode_row};
-    let body = std::fs::read(format!(
-        "{ROOT}/fixtures/sentry/python-sdk-2.75.0/001.decoded"
-    ))
-    .expect("fixture");
+    let body = std::fs::read(format!("{ROOT}/{FIXTURE}.decoded")).expect("fixture");
     let env = panoptes::sentry::envelope::parse(&body).expect("fixture envelope");
     let payload = env.items.first().expect("an item").payload.to_vec();
     let value = event::lean::parse(&payload).expect("fixture event");
@@ -83,9 +89,8 @@ fn stages() -> Vec<(&'static str, f64)> {
         content_type: None,
         attachment_type: None,
     };
-    let row = encode_row(&header, &[]);
     let n = 20_000;
-    vec![
+    let steps = vec![
         (
             "validate the event as JSON, build nothing (serde IgnoredAny)",
             per_call(n, || {
@@ -118,11 +123,12 @@ fn stages() -> Vec<(&'static str, f64)> {
                 std::hint::black_box(decode_row(&r).is_some());
             }),
         ),
-        (
-            "the inbox row's size in bytes (not a time)",
-            row.len() as f64,
-        ),
-    ]
+    ];
+    Stages {
+        envelope_bytes: body.len(),
+        inbox_row_bytes: encode_row(&header, &[]).len(),
+        steps,
+    }
 }
 
 fn wrk(
@@ -134,7 +140,7 @@ fn wrk(
     errors: &str,
 ) -> (f64, u64, f64, f64, f64) {
     let threads = c.min(2);
-    let children0 = children_cpu_seconds();
+    let children0 = util::children_cpu_seconds();
     let out = Command::new("wrk")
         .current_dir(ROOT)
         .args([
@@ -154,7 +160,7 @@ fn wrk(
         .output()
         .expect("run wrk (apt-get install wrk)");
     // wrk has been waited for, so its CPU time is in this process's children's.
-    let wrk_cpu = children_cpu_seconds() - children0;
+    let wrk_cpu = util::children_cpu_seconds() - children0;
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text
         .lines()
@@ -181,15 +187,6 @@ fn wrk(
         field("p99_ms"),
         wrk_cpu,
     )
-}
-
-/// CPU seconds of this process's waited-for children (cutime + cstime in /proc/self/stat).
-fn children_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(13) + ticks(14)) / 100.0
 }
 
 /// Sum of VmRSS over a process tree (gunicorn master + workers + snappea).
@@ -481,7 +478,7 @@ fn main() {
     }
 
     println!(
-        "\n{secs} s per row, wrk -t min(c,2); every load sends uncompressed envelopes built from fixtures/sentry/python-sdk-2.75.0/001\n"
+        "\n{secs} s per row, wrk -t min(c,2); every load sends uncompressed envelopes built from {FIXTURE}\n"
     );
     println!(
         "| server | load | c | accepted/s | non-200 | p50 ms | p99 ms | peak RSS MiB | server CPU µs/request | wrk CPU µs/request | note |"
@@ -503,15 +500,13 @@ fn main() {
             r.note
         );
     }
+    let st = stages();
     println!(
-        "\nOne core, the fixture's event ({} bytes of envelope), µs per call:\n",
-        std::fs::metadata(format!(
-            "{ROOT}/fixtures/sentry/python-sdk-2.75.0/001.decoded"
-        ))
-        .map_or(0, |m| m.len())
+        "\nOne core, the fixture's envelope ({} bytes; its inbox row {} bytes), µs per call:\n",
+        st.envelope_bytes, st.inbox_row_bytes
     );
     println!("| step | µs |\n|---|---:|");
-    for (name, us) in stages() {
+    for (name, us) in st.steps {
         println!("| {name} | {us:.2} |");
     }
 }

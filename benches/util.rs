@@ -20,13 +20,30 @@ pub fn cpu_seconds() -> f64 {
 
 /// CPU seconds (user + system) of process `pid` (a number, or `self`) so far; 0 if it is gone.
 pub fn pid_cpu_seconds(pid: impl std::fmt::Display) -> f64 {
+    // utime and stime are fields 14 and 15 of /proc/pid/stat.
+    stat_seconds(pid, 14, 15)
+}
+
+/// CPU seconds (user + system) of this process's children that it has waited for.
+pub fn children_cpu_seconds() -> f64 {
+    // cutime and cstime are fields 16 and 17 of /proc/pid/stat.
+    stat_seconds("self", 16, 17)
+}
+
+/// The sum of two clock-tick fields of `/proc/PID/stat` (numbered from 1, as in proc(5)), in
+/// seconds; 0 if the process is gone.
+fn stat_seconds(pid: impl std::fmt::Display, a: usize, b: usize) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may contain spaces) start after the last ')'.
+    // Fields after the command name (which may contain spaces) start after the last ')', with
+    // field 3.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of /proc/pid/stat; index 11 and 12 after ')'.
-    (ticks(11) + ticks(12)) / 100.0
+    let ticks = |n: usize| {
+        f.get(n - 3)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(a) + ticks(b)) / 100.0
 }
 
 /// Peak resident set size of this process (VmHWM), MiB.

@@ -31,19 +31,33 @@ const KEY: &str = "3f9c2a7be1d04c6f8a5b0e9d7c1f2a43";
 /// The captured request every load is built from (`scripts/bench/sentry.lua`'s default).
 const FIXTURE: &str = "fixtures/sentry/python-sdk-2.75.0/001";
 
+/// What one wrk run measured.
+struct Run {
+    ok_per_s: f64,
+    /// Non-200 answers, refused connections and timeouts.
+    errors: u64,
+    p50: f64,
+    p99: f64,
+    /// wrk's own CPU seconds over the run: what the same cores spent on the other side.
+    cpu_s: f64,
+}
+
+impl Run {
+    /// CPU microseconds per accepted request, for `cpu_s` spent over this run of `secs`.
+    fn per_request(&self, cpu_s: f64, secs: u64) -> f64 {
+        let n = self.ok_per_s * secs as f64;
+        if n > 0.0 { cpu_s * 1e6 / n } else { f64::NAN }
+    }
+}
+
 struct Row {
     target: String,
     load: &'static str,
     c: usize,
-    ok_per_s: f64,
-    errors: u64,
-    p50: f64,
-    p99: f64,
+    run: Run,
     rss_mib: f64,
-    /// The server's CPU time over the run per accepted request (its process's user + system).
-    cpu_us: f64,
-    /// The load generator's, likewise: what the same cores spent on the other side.
-    wrk_us: f64,
+    /// The server's CPU seconds (its process's user + system) over the run; NaN if not measured.
+    server_cpu_s: f64,
     note: String,
 }
 
@@ -89,6 +103,7 @@ fn stages() -> Stages {
         content_type: None,
         attachment_type: None,
     };
+    let row_bytes = encode_row(&header, &[]).len();
     let n = 20_000;
     let steps = vec![
         (
@@ -126,19 +141,12 @@ fn stages() -> Stages {
     ];
     Stages {
         envelope_bytes: body.len(),
-        inbox_row_bytes: encode_row(&header, &[]).len(),
+        inbox_row_bytes: row_bytes,
         steps,
     }
 }
 
-fn wrk(
-    url: &str,
-    key: &str,
-    project: &str,
-    c: usize,
-    secs: u64,
-    errors: &str,
-) -> (f64, u64, f64, f64, f64) {
+fn wrk(url: &str, key: &str, project: &str, c: usize, secs: u64, errors: &str) -> Run {
     let threads = c.min(2);
     let children0 = util::children_cpu_seconds();
     let out = Command::new("wrk")
@@ -160,7 +168,7 @@ fn wrk(
         .output()
         .expect("run wrk (apt-get install wrk)");
     // wrk has been waited for, so its CPU time is in this process's children's.
-    let wrk_cpu = util::children_cpu_seconds() - children0;
+    let cpu_s = util::children_cpu_seconds() - children0;
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text
         .lines()
@@ -180,13 +188,13 @@ fn wrk(
     let errors = (field("requests") - field("ok")) as u64
         + field("errors_connect") as u64
         + field("timeout") as u64;
-    (
-        field("ok_per_s"),
+    Run {
+        ok_per_s: field("ok_per_s"),
         errors,
-        field("p50_ms"),
-        field("p99_ms"),
-        wrk_cpu,
-    )
+        p50: field("p50_ms"),
+        p99: field("p99_ms"),
+        cpu_s,
+    }
 }
 
 /// Sum of VmRSS over a process tree (gunicorn master + workers + snappea).
@@ -352,7 +360,7 @@ fn main() {
         for &c in &cs {
             // The bare handler runs in this process, whose other threads sleep meanwhile.
             let cpu0 = util::cpu_seconds();
-            let (ok, err, p50, p99, wrk_cpu) = wrk(
+            let run = wrk(
                 &format!("http://127.0.0.1:{bare}"),
                 KEY,
                 "7",
@@ -364,13 +372,9 @@ fn main() {
                 target: "bare axum 200 (ceiling)".into(),
                 load,
                 c,
-                ok_per_s: ok,
-                errors: err,
-                p50,
-                p99,
+                run,
                 rss_mib: util::peak_rss_mib(),
-                cpu_us: per_request(util::cpu_seconds() - cpu0, ok, secs),
-                wrk_us: per_request(wrk_cpu, ok, secs),
+                server_cpu_s: util::cpu_seconds() - cpu0,
                 note: String::new(),
             });
         }
@@ -385,7 +389,7 @@ fn main() {
                 .join(format!("panoptes-{}-c{c}", load.replace(' ', "-")));
             let mut p = panoptes(&row_dir);
             let cpu0 = util::pid_cpu_seconds(p.child.id());
-            let (ok, err, p50, p99, wrk_cpu) = wrk(
+            let run = wrk(
                 &format!("http://127.0.0.1:{}", p.port),
                 KEY,
                 "7",
@@ -399,13 +403,9 @@ fn main() {
                 target: "Panoptes (200 = fsynced)".into(),
                 load,
                 c,
-                ok_per_s: ok,
-                errors: err,
-                p50,
-                p99,
+                run,
                 rss_mib: util::pid_mem_mib(p.child.id(), "VmHWM"),
-                cpu_us: per_request(cpu, ok, secs),
-                wrk_us: per_request(wrk_cpu, ok, secs),
+                server_cpu_s: cpu,
                 note: format!("digest caught up {lag:.1} s after the run"),
             });
             let _ = p.child.kill();
@@ -435,7 +435,7 @@ fn main() {
                     }
                     peak
                 });
-                let (ok, err, p50, p99, wrk_cpu) = wrk(
+                let run = wrk(
                     &format!("http://127.0.0.1:{}", b.port),
                     &b.key,
                     &b.project,
@@ -449,13 +449,9 @@ fn main() {
                     target: "Bugsink (async: 200 = spooled)".into(),
                     load,
                     c,
-                    ok_per_s: ok,
-                    errors: err,
-                    p50,
-                    p99,
+                    run,
                     rss_mib: rss,
-                    cpu_us: f64::NAN,
-                    wrk_us: per_request(wrk_cpu, ok, secs),
+                    server_cpu_s: f64::NAN,
                     note: String::new(),
                 });
             }
@@ -490,13 +486,13 @@ fn main() {
             r.target,
             r.load,
             r.c,
-            r.ok_per_s,
-            r.errors,
-            r.p50,
-            r.p99,
+            r.run.ok_per_s,
+            r.run.errors,
+            r.run.p50,
+            r.run.p99,
             r.rss_mib,
-            r.cpu_us,
-            r.wrk_us,
+            r.run.per_request(r.server_cpu_s, secs),
+            r.run.per_request(r.run.cpu_s, secs),
             r.note
         );
     }
@@ -509,10 +505,4 @@ fn main() {
     for (name, us) in st.steps {
         println!("| {name} | {us:.2} |");
     }
-}
-
-/// CPU microseconds per accepted request.
-fn per_request(cpu_s: f64, ok_per_s: f64, secs: u64) -> f64 {
-    let n = ok_per_s * secs as f64;
-    if n > 0.0 { cpu_s * 1e6 / n } else { f64::NAN }
 }
